@@ -1,0 +1,206 @@
+"""Resolving the caller of a request: API key headers or the session cookie.
+
+Framework-free and synchronous (callers run it in a worker thread).
+``verify_request_api_key(db, headers)`` is the one path every API key takes,
+from the MCP gate and from the HTTP routes alike:
+
+* ``Authorization: Bearer mg_...`` (scheme case-insensitive) or ``X-API-Key``;
+* anything that is not shaped like one of our keys is refused before the
+  database is touched, as are duplicated or conflicting headers;
+* the throttle is consulted before bcrypt; a verified key is cached briefly;
+* revoked or expired keys and inactive users are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+import accounts
+import api_keys
+from oauth_models import User
+from principal import ALL_SCOPES, Principal
+from settings import Settings
+
+MAX_AUTH_HEADER_BYTES = 512
+
+MISSING = "missing"
+MALFORMED = "malformed"
+INVALID = "invalid"
+THROTTLED = "throttled"
+
+
+@dataclass
+class AuthState:
+    """The collaborators of key verification; server.py makes one per app."""
+
+    cache: api_keys.VerifiedKeyCache = field(default_factory=api_keys.VerifiedKeyCache)
+    throttle: api_keys.FailureThrottle = field(default_factory=lambda: api_keys.FailureThrottle(10, 60.0))
+    usage: api_keys.UsageTracker = field(default_factory=api_keys.UsageTracker)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuthState:
+        return cls(
+            cache=api_keys.VerifiedKeyCache(settings.api_key_cache_ttl_seconds),
+            throttle=api_keys.FailureThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
+        )
+
+
+AUTH_STATE = AuthState()
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    principal: Principal | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+
+HeaderSource = Mapping[str, str] | Iterable[tuple[bytes, bytes]]
+
+
+def _header_values(headers: HeaderSource, name: str) -> list[str]:
+    """All values of one header, from a mapping or raw ASGI header pairs."""
+    if isinstance(headers, Mapping):
+        getlist = getattr(headers, "getlist", None)
+        if getlist is not None:
+            return list(getlist(name))
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+        return [] if value is None else [value]
+    wanted = name.encode()
+    return [value.decode("latin-1") for key, value in headers if key.lower() == wanted]
+
+
+def extract_api_key(headers: HeaderSource) -> tuple[str | None, str | None]:
+    """(key, None) when one candidate key is presented, else (None, error)."""
+    authorization = _header_values(headers, "authorization")
+    api_key_headers = _header_values(headers, "x-api-key")
+    if not authorization and not api_key_headers:
+        return None, MISSING
+    if len(authorization) > 1 or len(api_key_headers) > 1:
+        return None, MALFORMED
+    candidates = []
+    if authorization:
+        value = authorization[0]
+        if len(value.encode("latin-1", "replace")) > MAX_AUTH_HEADER_BYTES:
+            return None, MALFORMED
+        scheme, _, token = value.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip() or " " in token.strip():
+            return None, MALFORMED
+        candidates.append(token.strip())
+    if api_key_headers:
+        value = api_key_headers[0].strip()
+        if len(value.encode("latin-1", "replace")) > MAX_AUTH_HEADER_BYTES:
+            return None, MALFORMED
+        candidates.append(value)
+    if len(set(candidates)) > 1:
+        return None, MALFORMED
+    key = candidates[0]
+    if not api_keys.looks_like_key(key):
+        return None, MALFORMED
+    return key, None
+
+
+def verify_request_api_key(
+    db: Session, headers: HeaderSource, *, client_ip: str | None = None, state: AuthState = AUTH_STATE
+) -> KeyCheck:
+    raw, error = extract_api_key(headers)
+    if raw is None:
+        if error != MISSING and client_ip:
+            state.throttle.record_failure(f"ip:{client_ip}")
+        return KeyCheck(error=error)
+    prefix = raw[: api_keys.PREFIX_CHARS]
+    now = datetime.now(UTC)
+    fingerprint = api_keys.fingerprint(raw)
+    cached = state.cache.get(fingerprint)
+    if cached is not None:
+        if cached.expired(now):
+            state.cache.evict_key(cached.key_id)
+            return KeyCheck(error=INVALID)
+        state.usage.record(cached.key_id)
+        return KeyCheck(principal=_principal(cached))
+
+    throttle_keys = [f"prefix:{prefix}"] + ([f"ip:{client_ip}"] if client_ip else [])
+    waits = [w for w in (state.throttle.retry_after(k) for k in throttle_keys) if w is not None]
+    if waits:
+        return KeyCheck(error=THROTTLED, retry_after=max(waits))
+
+    verified = _verify_against_database(db, raw, prefix, now)
+    if verified is None:
+        for key in throttle_keys:
+            state.throttle.record_failure(key)
+        return KeyCheck(error=INVALID)
+    state.cache.put(fingerprint, verified)
+    state.usage.record(verified.key_id)
+    return KeyCheck(principal=_principal(verified))
+
+
+def _verify_against_database(db: Session, raw: str, prefix: str, now: datetime) -> api_keys.VerifiedKey | None:
+    found = api_keys.find_active_key(db, prefix)
+    if found is None:
+        return None
+    key, user = found
+    if key.revoked or not user.is_active:
+        return None
+    if key.expires_at is not None and key.expires_at <= now:
+        return None
+    if not api_keys.check_key(raw, key.key_hash):
+        return None
+    return api_keys.VerifiedKey(
+        key_id=key.id, user_id=user.id, email=user.email, scopes=frozenset(key.scopes), expires_at=key.expires_at
+    )
+
+
+def _principal(key: api_keys.VerifiedKey) -> Principal:
+    return Principal(
+        user_id=key.user_id, email=key.email, scopes=key.scopes, credential_type="api_key", credential_id=key.key_id
+    )
+
+
+def get_current_user_from_api_key(
+    db: Session, headers: HeaderSource, *, client_ip: str | None = None, state: AuthState = AUTH_STATE
+) -> User | None:
+    check = verify_request_api_key(db, headers, client_ip=client_ip, state=state)
+    if check.principal is None:
+        return None
+    return accounts.get_user(db, check.principal.user_id)
+
+
+def get_current_user_from_session(db: Session, cookies: Mapping[str, str]) -> User | None:
+    return accounts.user_for_session_token(db, cookies.get(accounts.SESSION_COOKIE))
+
+
+def authenticate(
+    db: Session,
+    *,
+    headers: HeaderSource,
+    cookies: Mapping[str, str],
+    client_ip: str | None = None,
+    state: AuthState = AUTH_STATE,
+) -> tuple[User, frozenset[str]] | None:
+    """The user behind the session cookie or, failing that, an API key, with
+    the scopes that credential grants (a browser session grants all)."""
+    user = get_current_user_from_session(db, cookies)
+    if user is not None:
+        return user, frozenset(ALL_SCOPES)
+    check = verify_request_api_key(db, headers, client_ip=client_ip, state=state)
+    if check.principal is None:
+        return None
+    user = accounts.get_user(db, check.principal.user_id)
+    return (user, check.principal.scopes) if user is not None else None
+
+
+def require_auth(
+    db: Session,
+    *,
+    headers: HeaderSource,
+    cookies: Mapping[str, str],
+    client_ip: str | None = None,
+    state: AuthState = AUTH_STATE,
+) -> User | None:
+    """The user behind the session cookie or an API key, or None."""
+    found = authenticate(db, headers=headers, cookies=cookies, client_ip=client_ip, state=state)
+    return found[0] if found else None

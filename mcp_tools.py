@@ -1,0 +1,357 @@
+"""The MemoryGate MCP server: thin tools over the service layer.
+
+``build_mcp_server(session_factory=..., embedder=...)`` returns a FastMCP app.
+Each tool takes its owner from the principal the auth gate put into the ASGI
+scope, opens one database session for the call, and turns service errors into
+MCP tool errors that name the offending argument. Tools are synchronous, so
+FastMCP runs them in its threadpool: no database or model work on the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
+from fastmcp.server.dependencies import get_http_request
+from pydantic import Field
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+import knowledge_service
+import memory_service
+import search_service
+import user_guide
+import validation as limits
+from embeddings import EmbeddingProvider
+from errors import MemoryGateError
+from principal import READ_SCOPE, WRITE_SCOPE, Principal, from_scope
+
+log = logging.getLogger("memorygate.mcp")
+
+NOT_AUTHENTICATED = "Not authenticated: this request carries no MemoryGate identity."
+INSUFFICIENT_SCOPE = "Insufficient scope: this credential lacks {scope}, so the call was refused and nothing changed."
+DATABASE_UNAVAILABLE = "The memory database is unavailable right now; nothing was changed. Try again shortly."
+
+SERVER_INSTRUCTIONS = (
+    "MemoryGate is the user's persistent memory across conversations and AI models. "
+    "On first contact call memory_bootstrap, then memory_init_session. Search (memory_search) before asking "
+    "the user to repeat something; store durable facts with memory_store. Read memory_user_guide for details."
+)
+
+READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
+ADDITIVE = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False}
+UPSERT = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": False}
+DESTRUCTIVE = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": False}
+
+Confidence = Annotated[float, Field(ge=0.0, le=1.0, description="0 to 1; see memory_user_guide for the scale.")]
+MinConfidence = Annotated[float, Field(ge=0.0, le=1.0, description="Only return items at least this confident.")]
+Limit = Annotated[int, Field(ge=1, le=limits.MAX_LIMIT, description=f"1 to {limits.MAX_LIMIT}.")]
+Offset = Annotated[int, Field(ge=0, description="Skip this many results (for paging).")]
+Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_CHARS)]
+OptionalName = Annotated[str | None, Field(max_length=limits.MAX_NAME_CHARS)]
+Ref = Annotated[str, Field(description="A memory reference such as 'observation:42', 'pattern:3', 'concept:7'.")]
+
+
+class ToolRunner:
+    """Runs one service operation for the calling principal in one session."""
+
+    def __init__(self, session_factory: Callable[[], Session], embedder: EmbeddingProvider) -> None:
+        self.session_factory = session_factory
+        self.embedder = embedder
+
+    def __call__(self, operation: Callable[..., dict[str, Any]], *, needs: str, **arguments: Any) -> dict[str, Any]:
+        principal = self._principal()
+        if not principal.can(needs):
+            raise ToolError(INSUFFICIENT_SCOPE.format(scope=needs))
+        try:
+            with self.session_factory() as db:
+                try:
+                    result = operation(db, owner_id=principal.user_id, **arguments)
+                    db.commit()
+                except BaseException:
+                    db.rollback()
+                    raise
+        except MemoryGateError as exc:
+            raise ToolError(exc.message) from None
+        except OperationalError:
+            log.exception("database error in %s", getattr(operation, "__name__", "tool"))
+            raise ToolError(DATABASE_UNAVAILABLE) from None
+        return result
+
+    @staticmethod
+    def _principal() -> Principal:
+        principal = from_scope(get_http_request().scope)
+        if principal is None:
+            raise ToolError(NOT_AUTHENTICATED)
+        return principal
+
+
+def build_mcp_server(*, session_factory: Callable[[], Session], embedder: EmbeddingProvider) -> FastMCP:
+    mcp = FastMCP("MemoryGate", instructions=SERVER_INSTRUCTIONS, mask_error_details=True)
+    run = ToolRunner(session_factory, embedder)
+    _register_memory_tools(mcp, run)
+    _register_knowledge_tools(mcp, run)
+    return mcp
+
+
+def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
+    @mcp.tool(annotations=ADDITIVE)
+    def memory_store(
+        observation: Annotated[str, Field(description="The fact, preference or event, in one or two sentences.")],
+        confidence: Confidence = 0.8,
+        domain: Annotated[str | None, Field(description="Short lowercase topic, e.g. 'preferences'.")] = None,
+        evidence: Annotated[list[str] | None, Field(description="Quotes or reasons supporting it.")] = None,
+        ai_name: Annotated[str, Field(description="Your name, e.g. 'Claude'.")] = "Unknown",
+        ai_platform: Annotated[str, Field(description="Where you run, e.g. 'Claude Desktop'.")] = "Unknown",
+        conversation_id: Annotated[str | None, Field(description="This conversation's id, if known.")] = None,
+        conversation_title: str | None = None,
+    ) -> dict[str, Any]:
+        """Store one observation about the user or their work so any AI can recall it later.
+
+        Returns the new memory's id and ref (e.g. 'observation:42'). Store durable facts, not chit-chat.
+        """
+        return run(
+            memory_service.store_observation,
+            needs=WRITE_SCOPE,
+            embedder=run.embedder,
+            observation=observation,
+            confidence=confidence,
+            domain=domain,
+            evidence=evidence,
+            ai_name=ai_name,
+            ai_platform=ai_platform,
+            conversation_id=conversation_id,
+            conversation_title=conversation_title,
+        )
+
+    @mcp.tool(annotations=READ_ONLY)
+    def memory_recall(
+        domain: str | None = None,
+        min_confidence: MinConfidence = 0.0,
+        limit: Limit = 10,
+        ai_name: Annotated[str | None, Field(description="Only observations stored by this AI.")] = None,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        """List observations, newest first, optionally filtered by domain, confidence or the AI that stored them."""
+        return run(
+            memory_service.recall,
+            needs=READ_SCOPE,
+            domain=domain,
+            min_confidence=min_confidence,
+            limit=limit,
+            ai_name=ai_name,
+            offset=offset,
+        )
+
+    @mcp.tool(annotations=READ_ONLY)
+    def memory_search(
+        query: Annotated[str, Field(description="What you are looking for, in natural language.")],
+        limit: Annotated[int, Field(ge=1, le=limits.MAX_LIMIT)] = 5,
+        min_confidence: MinConfidence = 0.0,
+        domain: str | None = None,
+        source_types: Annotated[
+            list[Literal["observation", "pattern", "concept", "document"]] | None,
+            Field(description="Restrict to these memory types; default all."),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Search all memories by meaning and keywords together (observations, patterns, concepts, documents).
+
+        Each hit has its type, ref, content, confidence, domain, timestamp, similarity and fused score.
+        "mode" is "hybrid", or "keyword" when semantic search is unavailable.
+        """
+        return run(
+            search_service.search,
+            needs=READ_SCOPE,
+            embedder=run.embedder,
+            query=query,
+            limit=limit,
+            min_confidence=min_confidence,
+            domain=domain,
+            source_types=source_types,
+        )
+
+    @mcp.tool(annotations=READ_ONLY)
+    def memory_get(ref: Ref) -> dict[str, Any]:
+        """Read one memory in full by its ref."""
+        return run(memory_service.get_item, needs=READ_SCOPE, ref=ref)
+
+    @mcp.tool(annotations=DESTRUCTIVE)
+    def memory_delete(ref: Ref) -> dict[str, Any]:
+        """Forget one memory permanently (with its search vectors). Use when the user asks to forget something."""
+        return run(memory_service.delete_item, needs=WRITE_SCOPE, ref=ref)
+
+    @mcp.tool(annotations=READ_ONLY)
+    def memory_stats() -> dict[str, Any]:
+        """Counts of memories by type, the main domains, known AI instances and embedding status."""
+        return run(memory_service.stats, needs=READ_SCOPE, embedder=run.embedder)
+
+    @mcp.tool(annotations=UPSERT)
+    def memory_init_session(
+        conversation_id: Annotated[str, Field(min_length=1, max_length=500)],
+        title: str | None = None,
+        ai_name: str = "Unknown",
+        ai_platform: str = "Unknown",
+        source_url: str | None = None,
+    ) -> dict[str, Any]:
+        """Register (or refresh) the current conversation and the AI instance taking part in it."""
+        return run(
+            memory_service.init_session,
+            needs=WRITE_SCOPE,
+            conversation_id=conversation_id,
+            title=title,
+            ai_name=ai_name,
+            ai_platform=ai_platform,
+            source_url=source_url,
+        )
+
+    @mcp.tool(annotations=ADDITIVE)
+    def memory_bootstrap(ai_name: OptionalName = None, ai_platform: OptionalName = None) -> dict[str, Any]:
+        """Call first: whether this AI instance is new, when it was first and last seen, what memory holds,
+        and the recommended first steps."""
+        needs = WRITE_SCOPE if ai_name else READ_SCOPE
+        return run(memory_service.bootstrap, needs=needs, ai_name=ai_name, ai_platform=ai_platform)
+
+    @mcp.tool(annotations=READ_ONLY)
+    def memory_user_guide(format: Literal["markdown", "json"] = "markdown") -> dict[str, Any]:
+        """The complete guide to using MemoryGate: tools, domains, the confidence scale and workflows."""
+        run._principal()
+        if format == "json":
+            return {"format": "json", "guide": user_guide.GUIDE}
+        return {"format": "markdown", "guide": user_guide.as_markdown()}
+
+
+def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
+    @mcp.tool(annotations=ADDITIVE)
+    def memory_store_document(
+        title: Annotated[str, Field(min_length=1, max_length=limits.MAX_TITLE_CHARS)],
+        doc_type: Annotated[str, Field(description="e.g. article, paper, spec, book, repository.")],
+        content_summary: Annotated[str, Field(description="Your summary of what matters in it.")],
+        url: str | None = None,
+        key_concepts: list[str] | None = None,
+        publication_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Remember a document by reference: title, type, URL, your summary and its key concepts."""
+        return run(
+            knowledge_service.store_document,
+            needs=WRITE_SCOPE,
+            embedder=run.embedder,
+            title=title,
+            doc_type=doc_type,
+            content_summary=content_summary,
+            url=url,
+            key_concepts=key_concepts,
+            publication_date=publication_date,
+            metadata=metadata,
+        )
+
+    @mcp.tool(annotations=UPSERT)
+    def memory_store_concept(
+        name: Name,
+        concept_type: Annotated[str, Field(description="e.g. project, tool, person, idea, organisation.")],
+        description: str | None = None,
+        domain: str | None = None,
+        status: Annotated[str | None, Field(description="e.g. active, archived.")] = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Create a named concept, or update the existing one with this name (names are case-insensitive)."""
+        return run(
+            knowledge_service.store_concept,
+            needs=WRITE_SCOPE,
+            embedder=run.embedder,
+            name=name,
+            concept_type=concept_type,
+            description=description,
+            domain=domain,
+            status=status,
+            metadata=metadata,
+        )
+
+    @mcp.tool(annotations=READ_ONLY)
+    def memory_get_concept(name: Name) -> dict[str, Any]:
+        """Read a concept by name or alias, with its aliases and relationships."""
+        return run(knowledge_service.get_concept, needs=READ_SCOPE, name=name)
+
+    @mcp.tool(annotations=ADDITIVE)
+    def memory_add_concept_alias(concept_name: Name, alias: Name) -> dict[str, Any]:
+        """Add another name the concept can be found by."""
+        return run(knowledge_service.add_alias, needs=WRITE_SCOPE, concept_name=concept_name, alias=alias)
+
+    @mcp.tool(annotations=UPSERT)
+    def memory_add_concept_relationship(
+        from_concept: Name,
+        to_concept: Name,
+        rel_type: Literal["enables", "version_of", "part_of", "related_to", "implements", "demonstrates"],
+        weight: Annotated[float, Field(ge=0.0, le=1.0, description="Strength of the link, 0 to 1.")] = 0.5,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Link two concepts; calling again with the same pair and type updates weight and description."""
+        return run(
+            knowledge_service.add_relationship,
+            needs=WRITE_SCOPE,
+            from_concept=from_concept,
+            to_concept=to_concept,
+            rel_type=rel_type,
+            weight=weight,
+            description=description,
+        )
+
+    @mcp.tool(annotations=READ_ONLY)
+    def memory_related_concepts(
+        concept_name: Name,
+        rel_type: Literal["enables", "version_of", "part_of", "related_to", "implements", "demonstrates"]
+        | None = None,
+        min_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0,
+    ) -> dict[str, Any]:
+        """Concepts linked to this one, in both directions, strongest first (at most 100)."""
+        return run(
+            knowledge_service.related_concepts,
+            needs=READ_SCOPE,
+            concept_name=concept_name,
+            rel_type=rel_type,
+            min_weight=min_weight,
+        )
+
+    @mcp.tool(annotations=UPSERT)
+    def memory_update_pattern(
+        category: Name,
+        pattern_name: Name,
+        pattern_text: Annotated[str, Field(description="The pattern, stated so another AI can act on it.")],
+        confidence: Confidence = 0.8,
+        evidence_observation_ids: Annotated[
+            list[int] | None, Field(description="Ids of your observations that support it.")
+        ] = None,
+    ) -> dict[str, Any]:
+        """Create or replace the pattern (category, pattern_name): a synthesis of several observations."""
+        return run(
+            knowledge_service.update_pattern,
+            needs=WRITE_SCOPE,
+            embedder=run.embedder,
+            category=category,
+            pattern_name=pattern_name,
+            pattern_text=pattern_text,
+            confidence=confidence,
+            evidence_observation_ids=evidence_observation_ids,
+        )
+
+    @mcp.tool(annotations=READ_ONLY)
+    def memory_get_pattern(category: Name, pattern_name: Name) -> dict[str, Any]:
+        """Read one pattern by category and name."""
+        return run(knowledge_service.get_pattern, needs=READ_SCOPE, category=category, pattern_name=pattern_name)
+
+    @mcp.tool(annotations=READ_ONLY)
+    def memory_patterns(
+        category: str | None = None, min_confidence: MinConfidence = 0.0, limit: Limit = 20, offset: Offset = 0
+    ) -> dict[str, Any]:
+        """List patterns, most confident first, optionally within one category."""
+        return run(
+            knowledge_service.list_patterns,
+            needs=READ_SCOPE,
+            category=category,
+            min_confidence=min_confidence,
+            limit=limit,
+            offset=offset,
+        )

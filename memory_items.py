@@ -1,0 +1,182 @@
+"""The four searchable memory types and how each is shown and embedded.
+
+A memory is addressed by a ref such as ``observation:42``. This module maps a
+type name to its table, the text that gets embedded, and the dictionaries the
+tools return, so every service speaks about items the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from models import Concept, Document, Observation, Pattern
+
+MemoryItem = Observation | Pattern | Concept | Document
+
+ITEM_MODELS: dict[str, type[MemoryItem]] = {
+    "observation": Observation,
+    "pattern": Pattern,
+    "concept": Concept,
+    "document": Document,
+}
+
+SNIPPET_CHARS = 300
+
+
+def ref(kind: str, item_id: int) -> str:
+    return f"{kind}:{item_id}"
+
+
+def kind_of(item: MemoryItem) -> str:
+    for kind, model in ITEM_MODELS.items():
+        if isinstance(item, model):
+            return kind
+    raise TypeError(f"not a memory item: {type(item).__name__}")
+
+
+def embedding_text(item: MemoryItem) -> str:
+    if isinstance(item, Observation):
+        return item.observation
+    if isinstance(item, Pattern):
+        return f"{item.category}: {item.pattern_name}. {item.pattern_text}"
+    if isinstance(item, Concept):
+        return f"{item.name} ({item.type}). {item.description or ''}".strip()
+    return f"{item.title}. {item.content_summary}"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def content(item: MemoryItem) -> str:
+    if isinstance(item, Observation):
+        return item.observation
+    if isinstance(item, Pattern):
+        return item.pattern_text
+    if isinstance(item, Concept):
+        return item.description or item.name
+    return item.content_summary
+
+
+def title(item: MemoryItem) -> str | None:
+    if isinstance(item, Pattern):
+        return f"{item.category}/{item.pattern_name}"
+    if isinstance(item, Concept):
+        return item.name
+    if isinstance(item, Document):
+        return item.title
+    return None
+
+
+def confidence(item: MemoryItem) -> float | None:
+    return item.confidence if isinstance(item, Observation | Pattern) else None
+
+
+def domain(item: MemoryItem) -> str | None:
+    """Observations and concepts have a domain; a pattern's category plays that role."""
+    if isinstance(item, Observation | Concept):
+        return item.domain
+    if isinstance(item, Pattern):
+        return item.category
+    return None
+
+
+def timestamp(item: MemoryItem) -> datetime:
+    if isinstance(item, Pattern):
+        return item.last_updated
+    return item.created_at
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def summary(item: MemoryItem) -> dict[str, Any]:
+    """The short form used in search results and listings."""
+    kind = kind_of(item)
+    return {
+        "type": kind,
+        "ref": ref(kind, item.id),
+        "title": title(item),
+        "snippet": snippet(content(item)),
+        "confidence": confidence(item),
+        "domain": domain(item),
+        "timestamp": _iso(timestamp(item)),
+    }
+
+
+def observation_dict(item: Observation) -> dict[str, Any]:
+    return {
+        "type": "observation",
+        "ref": ref("observation", item.id),
+        "id": item.id,
+        "observation": item.observation,
+        "confidence": item.confidence,
+        "domain": item.domain,
+        "evidence": item.evidence,
+        "ai_name": item.ai_instance.name if item.ai_instance else None,
+        "ai_platform": item.ai_instance.platform if item.ai_instance else None,
+        "conversation_id": item.session.conversation_id if item.session else None,
+        "created_at": _iso(item.created_at),
+        "access_count": item.access_count,
+        "last_accessed": _iso(item.last_accessed),
+    }
+
+
+def pattern_dict(item: Pattern) -> dict[str, Any]:
+    return {
+        "type": "pattern",
+        "ref": ref("pattern", item.id),
+        "id": item.id,
+        "category": item.category,
+        "pattern_name": item.pattern_name,
+        "pattern_text": item.pattern_text,
+        "confidence": item.confidence,
+        "evidence_observation_ids": item.evidence_observation_ids,
+        "created_at": _iso(item.created_at),
+        "last_updated": _iso(item.last_updated),
+    }
+
+
+def concept_dict(item: Concept) -> dict[str, Any]:
+    return {
+        "type": "concept",
+        "ref": ref("concept", item.id),
+        "id": item.id,
+        "name": item.name,
+        "concept_type": item.type,
+        "description": item.description,
+        "domain": item.domain,
+        "status": item.status,
+        "metadata": item.metadata_,
+        "aliases": sorted(alias.alias for alias in item.aliases),
+        "created_at": _iso(item.created_at),
+        "updated_at": _iso(item.updated_at),
+    }
+
+
+def document_dict(item: Document) -> dict[str, Any]:
+    return {
+        "type": "document",
+        "ref": ref("document", item.id),
+        "id": item.id,
+        "title": item.title,
+        "doc_type": item.doc_type,
+        "url": item.url,
+        "content_summary": item.content_summary,
+        "key_concepts": item.key_concepts,
+        "publication_date": item.publication_date.isoformat() if item.publication_date else None,
+        "metadata": item.metadata_,
+        "created_at": _iso(item.created_at),
+    }
+
+
+def full(item: MemoryItem) -> dict[str, Any]:
+    if isinstance(item, Observation):
+        return observation_dict(item)
+    if isinstance(item, Pattern):
+        return pattern_dict(item)
+    if isinstance(item, Concept):
+        return concept_dict(item)
+    return document_dict(item)

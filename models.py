@@ -1,0 +1,253 @@
+"""The memory tables, on the one declarative Base shared with oauth_models.py.
+
+Every memory row has an ``owner_id`` referencing ``users.id``; uniqueness is
+always per owner, and every query in the service layer filters on it.
+Searchable text gets a generated ``search_tsv`` column with a GIN index;
+vectors live in ``embeddings`` (see search_indexes.py for their HNSW indexes).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def owner_column() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+def created_column() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def confidence_check(table: str, column: str = "confidence") -> CheckConstraint:
+    return CheckConstraint(f"{column} >= 0 AND {column} <= 1", name=f"ck_{table}_{column}_range")
+
+
+class AIInstance(Base):
+    __tablename__ = "ai_instances"
+    __table_args__ = (UniqueConstraint("owner_id", "name", "platform", name="uq_ai_instances_owner_name_platform"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    platform: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[datetime] = created_column()
+    last_seen: Mapped[datetime] = created_column()
+
+
+class ConversationSession(Base):
+    """A conversation an agent registered with memory_init_session."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("owner_id", "conversation_id", name="uq_sessions_owner_conversation"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    conversation_id: Mapped[str] = mapped_column(String(500), nullable=False)
+    title: Mapped[str | None] = mapped_column(String(500))
+    ai_instance_id: Mapped[int | None] = mapped_column(ForeignKey("ai_instances.id", ondelete="SET NULL"))
+    source_url: Mapped[str | None] = mapped_column(String(2000))
+    started_at: Mapped[datetime] = created_column()
+    last_active: Mapped[datetime] = created_column()
+    summary: Mapped[str | None] = mapped_column(Text)
+
+    ai_instance: Mapped[AIInstance | None] = relationship()
+
+
+class Observation(Base):
+    __tablename__ = "observations"
+    __table_args__ = (
+        confidence_check("observations"),
+        Index("ix_observations_owner_created", "owner_id", "created_at"),
+        Index("ix_observations_search_tsv", "search_tsv", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    observation: Mapped[str] = mapped_column(Text, nullable=False)
+    confidence: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0.8"))
+    domain: Mapped[str | None] = mapped_column(String(200), index=True)
+    evidence: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"))
+    ai_instance_id: Mapped[int | None] = mapped_column(ForeignKey("ai_instances.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_column()
+    access_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    last_accessed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    search_tsv: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed("to_tsvector('english', coalesce(observation, '') || ' ' || coalesce(domain, ''))", persisted=True),
+    )
+
+    ai_instance: Mapped[AIInstance | None] = relationship()
+    session: Mapped[ConversationSession | None] = relationship()
+
+
+class Pattern(Base):
+    __tablename__ = "patterns"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "category", "pattern_name", name="uq_patterns_owner_category_name"),
+        confidence_check("patterns"),
+        Index("ix_patterns_search_tsv", "search_tsv", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    category: Mapped[str] = mapped_column(String(200), nullable=False)
+    pattern_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    pattern_text: Mapped[str] = mapped_column(Text, nullable=False)
+    confidence: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0.8"))
+    evidence_observation_ids: Mapped[list[int]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'::jsonb")
+    )
+    created_at: Mapped[datetime] = created_column()
+    last_updated: Mapped[datetime] = created_column()
+    search_tsv: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "to_tsvector('english', coalesce(category, '') || ' ' || coalesce(pattern_name, '') || ' ' "
+            "|| coalesce(pattern_text, ''))",
+            persisted=True,
+        ),
+    )
+
+
+class Concept(Base):
+    __tablename__ = "concepts"
+    __table_args__ = (
+        Index("uq_concepts_owner_lower_name", "owner_id", text("lower(name)"), unique=True),
+        Index("ix_concepts_search_tsv", "search_tsv", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    type: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    domain: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str | None] = mapped_column(String(100))
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = created_column()
+    search_tsv: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "to_tsvector('english', coalesce(name, '') || ' ' || coalesce(description, '') || ' ' "
+            "|| coalesce(domain, ''))",
+            persisted=True,
+        ),
+    )
+
+    aliases: Mapped[list[ConceptAlias]] = relationship(
+        back_populates="concept", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ConceptAlias(Base):
+    __tablename__ = "concept_aliases"
+    __table_args__ = (Index("uq_concept_aliases_owner_lower_alias", "owner_id", text("lower(alias)"), unique=True),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    concept_id: Mapped[int] = mapped_column(ForeignKey("concepts.id", ondelete="CASCADE"), nullable=False, index=True)
+    alias: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = created_column()
+
+    concept: Mapped[Concept] = relationship(back_populates="aliases")
+
+
+class ConceptRelationship(Base):
+    __tablename__ = "concept_relationships"
+    __table_args__ = (
+        UniqueConstraint("from_concept_id", "to_concept_id", "rel_type", name="uq_concept_relationships_edge"),
+        confidence_check("concept_relationships", "weight"),
+        CheckConstraint("from_concept_id <> to_concept_id", name="ck_concept_relationships_not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    from_concept_id: Mapped[int] = mapped_column(
+        ForeignKey("concepts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    to_concept_id: Mapped[int] = mapped_column(ForeignKey("concepts.id", ondelete="CASCADE"), nullable=False, index=True)
+    rel_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    weight: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0.5"))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_column()
+
+    from_concept: Mapped[Concept] = relationship(foreign_keys=[from_concept_id])
+    to_concept: Mapped[Concept] = relationship(foreign_keys=[to_concept_id])
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_search_tsv", "search_tsv", postgresql_using="gin"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    title: Mapped[str] = mapped_column(String(500), nullable=False)
+    doc_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    content_summary: Mapped[str] = mapped_column(Text, nullable=False)
+    key_concepts: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    publication_date: Mapped[date | None] = mapped_column(Date)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = created_column()
+    search_tsv: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(content_summary, ''))", persisted=True
+        ),
+    )
+
+
+class Embedding(Base):
+    """One vector per memory item and model; a missing row means 'pending'."""
+
+    __tablename__ = "embeddings"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "source_type", "source_id", "model", name="uq_embeddings_item_model"),
+        CheckConstraint(
+            "source_type IN ('observation', 'pattern', 'concept', 'document')", name="ck_embeddings_source_type"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    source_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    source_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    model: Mapped[str] = mapped_column(String(100), nullable=False)
+    # Dimension-less so several models can coexist; each known model gets a
+    # partial HNSW index over an expression cast to its dimension.
+    vector: Mapped[Any] = mapped_column(Vector(), nullable=False)
+    created_at: Mapped[datetime] = created_column()

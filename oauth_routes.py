@@ -1,0 +1,371 @@
+"""HTTP routes for sign-in, sessions, API keys and client credentials.
+
+An ``APIRouter`` only: it reads settings, providers and the auth state from
+``request.app.state`` (set by server.py) and its sessions from db.get_db.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+import accounts
+import api_keys
+import auth_middleware
+import oauth_login
+from db import SessionLocal, get_db
+from oauth import OAuthProviderError, Provider
+from oauth_models import User
+from principal import ALL_SCOPES
+from settings import Settings
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+BINDING_COOKIE = "mg_login_binding"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+CLIENT_KEY_LIFETIME = timedelta(days=90)
+
+NOT_SIGNED_IN = "Sign in, or send an API key (Authorization: Bearer mg_...)."
+UNKNOWN_PROVIDER = "Unknown or unconfigured sign-in provider: {provider}"
+CLIENT_NOT_CONFIGURED = "Client-credential exchange is not configured on this server."
+BAD_CLIENT_CREDENTIALS = "Invalid client credentials."
+FOREIGN_ORIGIN = "Cross-site request refused."
+TOO_MANY_ATTEMPTS = "Too many failed attempts. Try again later."
+
+
+def endpoint_index(base: str) -> dict[str, str]:
+    return {
+        "login_google": f"{base}/auth/login/google",
+        "login_github": f"{base}/auth/login/github",
+        "logout": f"{base}/auth/logout",
+        "me": f"{base}/auth/me",
+        "api_keys": f"{base}/auth/api-keys",
+        "client_credentials": f"{base}/auth/client",
+    }
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _state(request: Request) -> auth_middleware.AuthState:
+    return request.app.state.auth_state
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def safe_next_path(raw: str | None) -> str | None:
+    """A same-site absolute path, or None. Refuses //host, /\\host, schemes and
+    their percent-encoded spellings."""
+    if not raw or len(raw) > 2000:
+        return None
+    candidates = [raw]
+    decoded = raw
+    for _ in range(3):
+        decoded = unquote(decoded)
+        candidates.append(decoded)
+    for candidate in candidates:
+        if not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
+            return None
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in candidate):
+            return None
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return None
+    return raw
+
+
+# --- who is calling -----------------------------------------------------------
+
+
+def current_user(request: Request, db: Annotated[Session, Depends(get_db)]) -> User:
+    found = auth_middleware.authenticate(
+        db, headers=request.headers, cookies=request.cookies, client_ip=_client_ip(request), state=_state(request)
+    )
+    if found is None:
+        raise HTTPException(status_code=401, detail=NOT_SIGNED_IN, headers={"WWW-Authenticate": "Bearer"})
+    user, request.state.scopes = found
+    return user
+
+
+def current_user_for_change(request: Request, db: Annotated[Session, Depends(get_db)]) -> User:
+    """As current_user, refusing cookie-borne requests from foreign origins (CSRF)."""
+    origin = request.headers.get("origin")
+    if origin and request.cookies.get(accounts.SESSION_COOKIE):
+        settings = _settings(request)
+        allowed = {settings.public_base_url.rstrip("/"), settings.frontend_url.rstrip("/")}
+        allowed |= {o.rstrip("/") for o in settings.cors_extra_origins}
+        if origin.rstrip("/") not in {_origin_of(url) for url in allowed}:
+            raise HTTPException(status_code=403, detail=FOREIGN_ORIGIN)
+    return current_user(request, db)
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# --- browser sign-in -----------------------------------------------------------
+
+
+def _provider(request: Request, name: str) -> Provider:
+    provider = request.app.state.oauth_providers.get(name)
+    if provider is None:
+        raise HTTPException(status_code=404, detail=UNKNOWN_PROVIDER.format(provider=name[:40]))
+    return provider
+
+
+def _callback_url(settings: Settings, provider: str) -> str:
+    return f"{settings.public_base_url}/auth/callback/{provider}"
+
+
+@router.get("/login/{provider}")
+async def login(request: Request, provider: str, next: str | None = None) -> Response:
+    settings = _settings(request)
+    oauth_provider = _provider(request, provider)
+    binding = request.cookies.get(BINDING_COOKIE)
+    if not binding or len(binding) > 64:
+        binding = secrets.token_urlsafe(32)
+
+    def store() -> oauth_login.ClaimedLogin:
+        with SessionLocal.begin() as db:
+            return oauth_login.start_login(
+                db,
+                provider=provider,
+                browser_binding=binding,
+                next_path=safe_next_path(next),
+                uses_nonce=oauth_provider.uses_nonce,
+            )
+
+    started = await anyio.to_thread.run_sync(store)
+    try:
+        url = await oauth_provider.authorization_url(
+            state=started.state,
+            verifier=started.verifier,
+            nonce=started.nonce,
+            redirect_uri=_callback_url(settings, provider),
+        )
+    except OAuthProviderError as exc:
+        return _login_failed(settings, str(exc))
+    response = RedirectResponse(url, status_code=302, headers=NO_STORE)
+    response.set_cookie(
+        BINDING_COOKIE,
+        binding,
+        max_age=int(oauth_login.STATE_TTL.total_seconds()),
+        path="/auth",
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+    )
+    return response
+
+
+def _login_failed(settings: Settings, message: str) -> Response:
+    from pages import message_page
+
+    return message_page("Sign-in failed", message, status_code=400, home=settings.frontend_url)
+
+
+@router.get("/callback/{provider}")
+async def callback(
+    request: Request,
+    provider: str,
+    code: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
+) -> Response:
+    settings = _settings(request)
+    oauth_provider = _provider(request, provider)
+    if error:
+        reason = "You cancelled the sign-in." if error == "access_denied" else "The provider reported an error."
+        return _login_failed(settings, reason)
+    if not code or not state or len(code) > 2048:
+        return _login_failed(settings, "The sign-in response was incomplete. Please sign in again.")
+
+    def claim() -> oauth_login.ClaimedLogin:
+        with SessionLocal.begin() as db:
+            return oauth_login.claim_state(
+                db, state=state, provider=provider, browser_binding=request.cookies.get(BINDING_COOKIE)
+            )
+
+    def release() -> None:
+        with SessionLocal.begin() as db:
+            oauth_login.release_state(db, state=state)
+
+    try:
+        claimed = await anyio.to_thread.run_sync(claim)
+    except oauth_login.LoginRefused as exc:
+        return _login_failed(settings, str(exc))
+    try:
+        identity = await oauth_provider.exchange(
+            code=code, verifier=claimed.verifier, nonce=claimed.nonce, redirect_uri=_callback_url(settings, provider)
+        )
+    except OAuthProviderError as exc:
+        await anyio.to_thread.run_sync(release)
+        return _login_failed(settings, str(exc))
+
+    def finish() -> str:
+        with SessionLocal.begin() as db:
+            return oauth_login.complete_login(
+                db,
+                state=state,
+                identity=identity,
+                max_age_seconds=settings.session_max_age_seconds,
+                ip=_client_ip(request),
+                user_agent=request.headers.get("user-agent"),
+            )
+
+    try:
+        token = await anyio.to_thread.run_sync(finish)
+    except oauth_login.LoginRefused as exc:
+        await anyio.to_thread.run_sync(release)
+        return _login_failed(settings, str(exc))
+    response = RedirectResponse(claimed.next_path or settings.frontend_url, status_code=302, headers=NO_STORE)
+    _set_session_cookie(response, settings, token)
+    response.delete_cookie(BINDING_COOKIE, path="/auth")
+    return response
+
+
+def _set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+    response.set_cookie(
+        accounts.SESSION_COOKIE,
+        token,
+        max_age=settings.session_max_age_seconds,
+        path="/",
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite=settings.session_cookie_samesite,
+    )
+
+
+@router.post("/logout")
+def logout(request: Request, db: Annotated[Session, Depends(get_db)]) -> Response:
+    settings = _settings(request)
+    revoked = accounts.revoke_session(db, request.cookies.get(accounts.SESSION_COOKIE))
+    response = JSONResponse({"logged_out": revoked}, headers=NO_STORE)
+    response.delete_cookie(
+        accounts.SESSION_COOKIE, path="/", secure=settings.cookie_secure, httponly=True,
+        samesite=settings.session_cookie_samesite,
+    )
+    return response
+
+
+@router.get("/me")
+def me(user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "name": user.name,
+        "avatar_url": user.avatar_url,
+        "provider": user.oauth_provider,
+        "created_at": user.created_at.isoformat() if user.created_at else None,
+        "last_login": user.last_login.isoformat() if user.last_login else None,
+    }
+
+
+# --- client credentials --------------------------------------------------------
+
+
+class ClientCredentials(BaseModel):
+    client_id: Annotated[str, Field(min_length=1, max_length=200)]
+    client_secret: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+@router.post("/client")
+def exchange_client_credentials(
+    request: Request, body: ClientCredentials, db: Annotated[Session, Depends(get_db)]
+) -> JSONResponse:
+    settings = _settings(request)
+    if not settings.desktop_client_id or not settings.desktop_client_secret:
+        raise HTTPException(status_code=404, detail=CLIENT_NOT_CONFIGURED)
+    throttle = _state(request).throttle
+    throttle_key = f"client:{_client_ip(request)}"
+    wait = throttle.retry_after(throttle_key)
+    if wait is not None:
+        raise HTTPException(status_code=429, detail=TOO_MANY_ATTEMPTS, headers={"Retry-After": str(int(wait) + 1)})
+    id_ok = secrets.compare_digest(body.client_id.encode(), settings.desktop_client_id.encode())
+    secret_ok = secrets.compare_digest(body.client_secret.encode(), settings.desktop_client_secret.encode())
+    if not (id_ok and secret_ok):
+        throttle.record_failure(throttle_key)
+        raise HTTPException(status_code=401, detail=BAD_CLIENT_CREDENTIALS)
+    user = accounts.upsert_user(
+        db,
+        provider=accounts.CLIENT_CREDENTIALS_PROVIDER,
+        subject=body.client_id,
+        email=f"{body.client_id}@client.memorygate.internal",
+        name=body.client_id,
+    )
+    expires_at = datetime.now(UTC) + CLIENT_KEY_LIFETIME
+    key, raw = api_keys.create_key(
+        db, user_id=user.id, name=f"client:{body.client_id}", expires_at=expires_at,
+        bcrypt_rounds=settings.bcrypt_rounds,
+    )
+    return JSONResponse(
+        {"api_key": raw, "key_prefix": key.key_prefix, "user_id": str(user.id), "expires_at": expires_at.isoformat()},
+        headers=NO_STORE,
+    )
+
+
+# --- API keys ------------------------------------------------------------------
+
+
+class NewAPIKey(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    expires_in_days: Annotated[int | None, Field(ge=1, le=3650)] = None
+    scopes: list[Literal["memory:read", "memory:write"]] | None = None
+
+
+@router.post("/api-keys", status_code=201)
+def create_api_key(
+    request: Request,
+    body: NewAPIKey,
+    user: Annotated[User, Depends(current_user_for_change)],
+    db: Annotated[Session, Depends(get_db)],
+) -> JSONResponse:
+    scopes = tuple(dict.fromkeys(body.scopes or ALL_SCOPES))
+    # A key may only mint keys with scopes it holds itself (no escalation).
+    if not set(scopes) <= request.state.scopes:
+        raise HTTPException(status_code=403, detail="scopes: a key cannot grant scopes its creator lacks")
+    expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    key, raw = api_keys.create_key(
+        db, user_id=user.id, name=body.name.strip() or "key", expires_at=expires_at, scopes=scopes,
+        bcrypt_rounds=_settings(request).bcrypt_rounds,
+    )
+    db.commit()
+    return JSONResponse({"api_key": raw, **api_keys.key_view(key)}, status_code=201, headers=NO_STORE)
+
+
+@router.get("/api-keys")
+def list_api_keys(
+    user: Annotated[User, Depends(current_user)], db: Annotated[Session, Depends(get_db)]
+) -> dict[str, Any]:
+    return {"api_keys": [api_keys.key_view(key) for key in api_keys.list_keys(db, user_id=user.id)]}
+
+
+@router.delete("/api-keys/{key_id}")
+def revoke_api_key(
+    request: Request,
+    key_id: str,
+    user: Annotated[User, Depends(current_user_for_change)],
+    db: Annotated[Session, Depends(get_db)],
+) -> dict[str, Any]:
+    try:
+        parsed = uuid.UUID(key_id)
+    except ValueError:
+        raise HTTPException(status_code=404, detail="API key not found") from None
+    if not api_keys.revoke_key(db, user_id=user.id, key_id=parsed):
+        raise HTTPException(status_code=404, detail="API key not found")
+    db.commit()
+    _state(request).cache.evict_key(parsed)
+    return {"revoked": True, "id": key_id}

@@ -1,0 +1,228 @@
+"""Hybrid memory search: pgvector similarity fused with PostgreSQL full text.
+
+Two candidate lists are drawn for the owner — nearest vectors (HNSW) and the
+best full-text matches (GIN, any query word may match) — and fused with
+reciprocal rank fusion, so an item found by both ranks highest. Without an
+embedding provider, or when it fails, search runs on full text alone and says
+so (``"mode": "keyword"``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.types import String
+
+import memory_items
+import memory_service
+import validation as check
+from embeddings import EmbeddingProvider
+from errors import EmbeddingUnavailable
+from search_indexes import HNSW_MAX_DIMENSIONS, KNOWN_MODEL_DIMENSIONS, vector_expression
+
+RRF_K = 60
+MIN_CANDIDATES = 40
+CANDIDATES_PER_RESULT = 4
+
+KEYWORD_TABLES = {
+    "observation": ("observations", "confidence", "domain"),
+    "pattern": ("patterns", "confidence", "category"),
+    "concept": ("concepts", None, "domain"),
+    "document": ("documents", None, None),
+}
+
+# Any query word may match (OR), ranked by cover density; plainto_tsquery
+# does the parsing, so user input never reaches tsquery syntax directly.
+OR_TSQUERY = "CAST(replace(CAST(plainto_tsquery('english', :query) AS text), ' & ', ' | ') AS tsquery)"
+
+
+@dataclass
+class Candidate:
+    kind: str
+    item_id: int
+    score: float = 0.0
+    similarity: float | None = None
+    keyword_rank: float | None = None
+
+
+@dataclass
+class SearchTimings:
+    embed_ms: float = 0.0
+    database_ms: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def search(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    embedder: EmbeddingProvider,
+    query: Any,
+    limit: Any = 5,
+    min_confidence: Any = 0.0,
+    domain: Any = None,
+    source_types: Any = None,
+    timings: SearchTimings | None = None,
+) -> dict[str, Any]:
+    query = check.required_text("query", query, max_chars=check.MAX_QUERY_CHARS)
+    limit = check.limit("limit", limit)
+    min_confidence = check.unit_interval("min_confidence", min_confidence)
+    domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
+    kinds = check.source_types("source_types", source_types)
+    if domain:
+        # Documents have no domain, so a domain filter can never match them.
+        kinds = tuple(kind for kind in kinds if kind != "document")
+    timings = timings or SearchTimings()
+
+    query_vector, notice = _embed_query(embedder, query, timings)
+    started = time.perf_counter()
+    wanted = max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)
+    candidates: dict[tuple[str, int], Candidate] = {}
+    if query_vector is not None:
+        for rank, (kind, item_id, distance) in enumerate(
+            _vector_candidates(db, owner_id=owner_id, embedder=embedder, vector=query_vector, kinds=kinds, k=wanted)
+        ):
+            hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
+            hit.similarity = round(1.0 - distance, 4)
+            hit.score += 1.0 / (RRF_K + rank + 1)
+    for rank, (kind, item_id, keyword_rank) in enumerate(
+        _keyword_candidates(
+            db, owner_id=owner_id, query=query, kinds=kinds, k=wanted, min_confidence=min_confidence, domain=domain
+        )
+    ):
+        hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
+        hit.keyword_rank = round(keyword_rank, 4)
+        hit.score += 1.0 / (RRF_K + rank + 1)
+
+    ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)
+    items = _hydrate(db, owner_id=owner_id, candidates=ranked, min_confidence=min_confidence, domain=domain)
+    results = []
+    for candidate in ranked:
+        item = items.get((candidate.kind, candidate.item_id))
+        if item is None:
+            continue
+        entry = memory_items.summary(item)
+        entry["content"] = memory_items.content(item)
+        entry.update(similarity=candidate.similarity, keyword_rank=candidate.keyword_rank,
+                     score=round(candidate.score, 6))
+        results.append(entry)
+        if len(results) == limit:
+            break
+    memory_service.mark_accessed(
+        db,
+        owner_id=owner_id,
+        observation_ids=[candidate_id(r) for r in results if r["type"] == "observation"],
+    )
+    timings.database_ms = (time.perf_counter() - started) * 1000
+    response: dict[str, Any] = {
+        "query": query,
+        "mode": "hybrid" if query_vector is not None else "keyword",
+        "count": len(results),
+        "results": results,
+    }
+    if notice:
+        response["notice"] = notice
+    return response
+
+
+def candidate_id(result: dict[str, Any]) -> int:
+    return int(result["ref"].split(":", 1)[1])
+
+
+def _embed_query(
+    embedder: EmbeddingProvider, query: str, timings: SearchTimings
+) -> tuple[list[float] | None, str | None]:
+    if not embedder.enabled:
+        return None, "No embedding provider is configured; results come from full-text search only."
+    started = time.perf_counter()
+    try:
+        return embedder.embed([query])[0], None
+    except EmbeddingUnavailable as exc:
+        return None, f"Semantic search is unavailable right now ({exc.message}); results come from full text only."
+    finally:
+        timings.embed_ms = (time.perf_counter() - started) * 1000
+
+
+def _vector_candidates(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    embedder: EmbeddingProvider,
+    vector: list[float],
+    kinds: tuple[str, ...],
+    k: int,
+) -> list[tuple[str, int, float]]:
+    literal = "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    dimensions = KNOWN_MODEL_DIMENSIONS.get(embedder.model or "")
+    if dimensions is not None and dimensions <= HNSW_MAX_DIMENSIONS:
+        # Same expression and model literal as the partial HNSW index, so the
+        # planner uses it; the literal comes from our own constant table.
+        expression = vector_expression(dimensions)
+        distance = f"{expression} <=> CAST(:vector AS vector({dimensions}))"
+        model_filter = f"model = '{embedder.model}'"
+        db.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        db.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(k, 1000))}"))
+    else:
+        distance = "vector <=> CAST(:vector AS vector)"
+        model_filter = "model = :model"
+    statement = text(
+        f"SELECT source_type, source_id, {distance} AS distance FROM embeddings "
+        f"WHERE owner_id = :owner AND {model_filter} AND source_type = ANY(:kinds) "
+        f"ORDER BY {distance} LIMIT :k"
+    ).bindparams(bindparam("kinds", type_=ARRAY(String)))
+    params = {"vector": literal, "owner": owner_id, "kinds": list(kinds), "k": k, "model": embedder.model}
+    rows = db.execute(statement, params).all()
+    return sorted(((row[0], row[1], float(row[2])) for row in rows), key=lambda r: r[2])
+
+
+def _keyword_candidates(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    query: str,
+    kinds: tuple[str, ...],
+    k: int,
+    min_confidence: float,
+    domain: str | None,
+) -> list[tuple[str, int, float]]:
+    parts = []
+    for kind in kinds:
+        table, confidence_column, domain_column = KEYWORD_TABLES[kind]
+        conditions = ["owner_id = :owner", "search_tsv @@ terms.q"]
+        if confidence_column and min_confidence > 0:
+            conditions.append(f"{confidence_column} >= :min_confidence")
+        if domain:
+            conditions.append(f"{domain_column} = :domain")
+        parts.append(
+            f"(SELECT '{kind}' AS kind, id, ts_rank_cd(search_tsv, terms.q) AS rank FROM {table}, terms "
+            f"WHERE {' AND '.join(conditions)} ORDER BY rank DESC LIMIT :k)"
+        )
+    statement = text(f"WITH terms AS (SELECT {OR_TSQUERY} AS q) " + " UNION ALL ".join(parts) + " ORDER BY rank DESC LIMIT :k")
+    params = {"owner": owner_id, "query": query, "k": k, "min_confidence": min_confidence, "domain": domain}
+    return [(row[0], row[1], float(row[2])) for row in db.execute(statement, params)]
+
+
+def _hydrate(
+    db: Session, *, owner_id: uuid.UUID, candidates: list[Candidate], min_confidence: float, domain: str | None
+) -> dict[tuple[str, int], memory_items.MemoryItem]:
+    by_kind: dict[str, list[int]] = {}
+    for candidate in candidates:
+        by_kind.setdefault(candidate.kind, []).append(candidate.item_id)
+    items: dict[tuple[str, int], memory_items.MemoryItem] = {}
+    for kind, ids in by_kind.items():
+        model_class = memory_items.ITEM_MODELS[kind]
+        for item in db.scalars(select(model_class).where(model_class.owner_id == owner_id, model_class.id.in_(ids))):
+            confidence = memory_items.confidence(item)
+            if confidence is not None and confidence < min_confidence:
+                continue
+            if domain and memory_items.domain(item) != domain:
+                continue
+            items[(kind, item.id)] = item
+    return items
+

@@ -1,0 +1,180 @@
+"""MemoryGate's entry point: assembles the FastAPI app and runs it.
+
+``python server.py`` starts the service (embedded PostgreSQL when
+DATABASE_URL is unset); ``python server.py create-key --email you@example.com``
+prints an API key. ``create_app(settings)`` builds the ASGI app; nothing else
+imports this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+import httpx
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import db
+import embedding_service
+import oauth_routes
+import oauth
+from auth_middleware import AuthState
+from db import SessionLocal  # noqa: F401  (re-exported for compatibility)
+from embeddings import EmbeddingProvider, build_provider
+from mcp_auth_gate import MCPAuthGateASGI
+from mcp_tools import build_mcp_server
+from settings import Settings
+
+VERSION = "0.1.0"
+MCP_PATH = "/mcp"
+log = logging.getLogger("memorygate")
+
+
+class _FixedPath:
+    """Serve one ASGI app at both /mcp and /mcp/ without a redirect.
+
+    Clients do not reliably replay a POST across a 307, so both spellings
+    reach the MCP endpoint directly.
+    """
+
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "path": self.path, "raw_path": self.path.encode()}
+        await self.app(scope, receive, send)
+
+
+def _cors_origins(settings: Settings) -> list[str]:
+    origins = [settings.frontend_url.rstrip("/"), settings.public_base_url.rstrip("/")]
+    origins += [origin.rstrip("/") for origin in settings.cors_extra_origins]
+    return list(dict.fromkeys(origins))
+
+
+async def _repeat(every_seconds: float, job: Callable[[], Any], name: str) -> None:
+    """Run a blocking job in the threadpool now and then every N seconds."""
+    while True:
+        try:
+            await anyio.to_thread.run_sync(job)
+        except Exception:
+            log.exception("background job %s failed; will retry", name)
+        await asyncio.sleep(every_seconds)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    embedder = build_provider(settings)
+    mcp_http = build_mcp_server(session_factory=SessionLocal, embedder=embedder).http_app(
+        path=MCP_PATH, stateless_http=True, json_response=True
+    )
+    embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
+    auth_state = AuthState.from_settings(settings)
+    provider_http = httpx.AsyncClient(follow_redirects=False)
+
+    def flush_usage() -> None:
+        with SessionLocal() as session:
+            auth_state.usage.flush(session)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.database_url or await anyio.to_thread.run_sync(embedded.start)
+        await anyio.to_thread.run_sync(db.configure_engine, url)
+        await anyio.to_thread.run_sync(db.init_db)
+        if not settings.require_mcp_auth:
+            log.warning(
+                "REQUIRE_MCP_AUTH=false: every /mcp request acts as the local owner with no authentication. "
+                "Never expose this server to a network."
+            )
+        tasks = [
+            asyncio.create_task(_repeat(settings.embedding_backfill_interval_seconds,
+                                        lambda: embedding_service.backfill_pending(SessionLocal, embedder=embedder),
+                                        "embedding backfill")),
+            asyncio.create_task(_repeat(settings.usage_flush_interval_seconds, flush_usage, "usage flush")),
+        ]
+        try:
+            async with mcp_http.router.lifespan_context(mcp_http):
+                log.info("MemoryGate %s ready; MCP endpoint %s", VERSION, settings.mcp_url)
+                yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await anyio.to_thread.run_sync(flush_usage)
+            await provider_http.aclose()
+            db.dispose_engine()
+            if embedded is not None:
+                await anyio.to_thread.run_sync(embedded.stop)
+
+    app = FastAPI(title="MemoryGate", version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.embedder = embedder
+    app.state.auth_state = auth_state
+    app.state.oauth_providers = oauth.configured_providers(settings, provider_http)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=_cors_origins(settings),
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-API-Key", "Mcp-Session-Id", "Mcp-Protocol-Version",
+                       "Last-Event-ID"],
+        expose_headers=["WWW-Authenticate", "Mcp-Session-Id"],
+    )
+    gated_mcp = _FixedPath(
+        MCPAuthGateASGI(mcp_http, SessionLocal, require_auth=settings.require_mcp_auth, state=auth_state), MCP_PATH
+    )
+    for path in (MCP_PATH, MCP_PATH + "/"):
+        app.router.routes.append(Route(path, gated_mcp, methods=["GET", "POST", "DELETE", "OPTIONS"]))
+    app.include_router(oauth_routes.router)
+    _add_service_routes(app, settings, embedder)
+    return app
+
+
+def _add_service_routes(app: FastAPI, settings: Settings, embedder: EmbeddingProvider) -> None:
+    embedding_status = {"provider": embedder.name, "model": embedder.model, "enabled": embedder.enabled}
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> JSONResponse:
+        try:
+            status = await anyio.to_thread.run_sync(db.database_status)
+        except Exception as exc:
+            log.warning("health check: database unreachable (%s)", type(exc).__name__)
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable", "embedding": embedding_status}, status_code=503
+            )
+        return JSONResponse({"status": "ok", **status, "embedding": embedding_status})
+
+    @app.get("/")
+    async def index() -> dict[str, Any]:
+        base = settings.public_base_url
+        return {
+            "service": "MemoryGate",
+            "version": VERSION,
+            "description": "Persistent memory for AI agents over the Model Context Protocol.",
+            "endpoints": {
+                "mcp": settings.mcp_url,
+                "health": f"{base}/health",
+                **oauth_routes.endpoint_index(base),
+            },
+            "authentication": "Authorization: Bearer mg_... or X-API-Key: mg_... on /mcp",
+        }
+
+
+def main(argv: list[str]) -> int:
+    import cli
+
+    return cli.main(argv, create_app=create_app)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,155 @@
+"""Every environment variable MemoryGate reads, in one typed object.
+
+Usage: ``settings = Settings.from_env()``; `.env` is read first (python-dotenv)
+without overriding variables already set. `.env.example` documents each one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+LOCAL_OWNER_EMAIL = "local@memorygate.internal"
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
+def _int(name: str, default: int, env: dict[str, str]) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(name: str, default: float, env: dict[str, str]) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _list(raw: str | None) -> list[str]:
+    return [item.strip() for item in (raw or "").split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path("./data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str = "http://localhost:8080"
+    frontend_url: str = "http://localhost:8080/"
+    cors_extra_origins: list[str] = field(default_factory=list)
+    require_mcp_auth: bool = True
+    log_level: str = "INFO"
+
+    embedding_provider: str = "auto"
+    openai_api_key: str | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_embedding_model: str = "text-embedding-3-small"
+    openai_timeout_seconds: float = 20.0
+    openai_max_retries: int = 4
+    embedding_backfill_interval_seconds: float = 30.0
+
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+    github_client_id: str | None = None
+    github_client_secret: str | None = None
+    github_base_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
+    desktop_client_id: str | None = None
+    desktop_client_secret: str | None = None
+
+    session_cookie_samesite: str = "lax"
+    session_max_age_seconds: int = 7 * 24 * 3600
+    api_key_cache_ttl_seconds: float = 60.0
+    bcrypt_rounds: int = 12
+    usage_flush_interval_seconds: float = 10.0
+    auth_failure_limit: int = 10
+    auth_failure_window_seconds: float = 60.0
+
+    @property
+    def is_local(self) -> bool:
+        """Local mode: no DATABASE_URL, so the embedded PostgreSQL is used."""
+        return self.database_url is None
+
+    @property
+    def mcp_url(self) -> str:
+        return self.public_base_url.rstrip("/") + "/mcp"
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.public_base_url.startswith("https://") or self.session_cookie_samesite == "none"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
+        if env is None:
+            if read_dotenv:
+                load_dotenv(override=False)
+            env = dict(os.environ)
+        database_url = env.get("DATABASE_URL") or None
+        local = database_url is None
+        host = env.get("HOST") or ("127.0.0.1" if local else "0.0.0.0")
+        port = _int("PORT", 8080, env)
+        base = (env.get("OAUTH_REDIRECT_BASE") or f"http://localhost:{port}").rstrip("/")
+        samesite = (env.get("SESSION_COOKIE_SAMESITE") or "lax").lower()
+        if samesite not in ("lax", "strict", "none"):
+            raise ValueError(f"SESSION_COOKIE_SAMESITE must be lax, strict or none, got {samesite!r}")
+        provider = (env.get("EMBEDDING_PROVIDER") or "auto").lower()
+        if provider not in ("auto", "openai", "local", "none"):
+            raise ValueError(f"EMBEDDING_PROVIDER must be auto, openai, local or none, got {provider!r}")
+        return cls(
+            database_url=database_url,
+            data_dir=Path(env.get("MEMORYGATE_DATA_DIR") or "./data"),
+            host=host,
+            port=port,
+            public_base_url=base,
+            frontend_url=env.get("FRONTEND_URL") or base + "/",
+            cors_extra_origins=_list(env.get("CORS_EXTRA_ORIGINS")),
+            require_mcp_auth=_bool(env.get("REQUIRE_MCP_AUTH"), True),
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            embedding_provider=provider,
+            openai_api_key=env.get("OPENAI_API_KEY") or None,
+            openai_base_url=(env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/"),
+            openai_embedding_model=env.get("OPENAI_EMBEDDING_MODEL") or "text-embedding-3-small",
+            openai_timeout_seconds=_float("OPENAI_TIMEOUT_SECONDS", 20.0, env),
+            openai_max_retries=_int("OPENAI_MAX_RETRIES", 4, env),
+            embedding_backfill_interval_seconds=_float("EMBEDDING_BACKFILL_INTERVAL", 30.0, env),
+            google_client_id=env.get("GOOGLE_CLIENT_ID") or None,
+            google_client_secret=env.get("GOOGLE_CLIENT_SECRET") or None,
+            google_discovery_url=env.get("GOOGLE_DISCOVERY_URL")
+            or "https://accounts.google.com/.well-known/openid-configuration",
+            github_client_id=env.get("GITHUB_CLIENT_ID") or None,
+            github_client_secret=env.get("GITHUB_CLIENT_SECRET") or None,
+            github_base_url=(env.get("GITHUB_BASE_URL") or "https://github.com").rstrip("/"),
+            github_api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
+            desktop_client_id=env.get("PSTRYDER_DESKTOP") or None,
+            desktop_client_secret=env.get("PSTRYDER_DESKTOP_SECRET") or None,
+            session_cookie_samesite=samesite,
+            session_max_age_seconds=_int("SESSION_MAX_AGE_SECONDS", 7 * 24 * 3600, env),
+            api_key_cache_ttl_seconds=min(_float("API_KEY_CACHE_TTL", 60.0, env), 60.0),
+            bcrypt_rounds=max(10, min(_int("BCRYPT_ROUNDS", 12, env), 15)),
+            usage_flush_interval_seconds=_float("USAGE_FLUSH_INTERVAL", 10.0, env),
+            auth_failure_limit=_int("AUTH_FAILURE_LIMIT", 10, env),
+            auth_failure_window_seconds=_float("AUTH_FAILURE_WINDOW", 60.0, env),
+        )
