@@ -40,8 +40,13 @@ def upsert_user(
     record_login: bool = True,
 ) -> User:
     """Get or create the user for (provider, subject), refreshing profile fields."""
-    values = {"oauth_provider": provider, "oauth_subject": subject, "email": email, "name": name,
-              "avatar_url": avatar_url}
+    values = {
+        "oauth_provider": provider,
+        "oauth_subject": subject,
+        "email": email,
+        "name": name,
+        "avatar_url": avatar_url,
+    }
     changes: dict = {"email": email, "name": name, "avatar_url": avatar_url}
     if record_login:
         values["last_login"] = func.now()
@@ -55,8 +60,9 @@ def upsert_user(
 
 def local_owner(db: Session) -> User:
     """The single owner used when REQUIRE_MCP_AUTH=false (and by the CLI's default)."""
-    return upsert_user(db, provider=LOCAL_PROVIDER, subject="local", email=LOCAL_OWNER_EMAIL,
-                       name="Local owner", record_login=False)
+    return upsert_user(
+        db, provider=LOCAL_PROVIDER, subject="local", email=LOCAL_OWNER_EMAIL, name="Local owner", record_login=False
+    )
 
 
 def user_for_email(db: Session, email: str) -> User:
@@ -67,9 +73,7 @@ def user_for_email(db: Session, email: str) -> User:
     return upsert_user(db, provider=LOCAL_PROVIDER, subject=f"email:{email}", email=email, record_login=False)
 
 
-def create_session(
-    db: Session, *, user: User, max_age_seconds: int, ip: str | None, user_agent: str | None
-) -> str:
+def create_session(db: Session, *, user: User, max_age_seconds: int, ip: str | None, user_agent: str | None) -> str:
     """Store a new session and return the raw token for the cookie."""
     token = secrets.token_urlsafe(32)
     db.add(
@@ -107,9 +111,7 @@ def user_for_session_token(db: Session, token: str | None) -> User | None:
 def revoke_session(db: Session, token: str | None) -> bool:
     if not token or len(token) > MAX_SESSION_TOKEN_CHARS:
         return False
-    result = db.execute(
-        update(UserSession).where(UserSession.token_hash == sha256_hex(token)).values(revoked=True)
-    )
+    result = db.execute(update(UserSession).where(UserSession.token_hash == sha256_hex(token)).values(revoked=True))
     return result.rowcount > 0
 
 

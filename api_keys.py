@@ -211,9 +211,7 @@ def list_keys(db: Session, *, user_id: uuid.UUID) -> list[APIKey]:
 
 def revoke_key(db: Session, *, user_id: uuid.UUID, key_id: uuid.UUID) -> bool:
     """Revoke the caller's own key; False when it is unknown or someone else's."""
-    result = db.execute(
-        update(APIKey).where(APIKey.id == key_id, APIKey.user_id == user_id).values(revoked=True)
-    )
+    result = db.execute(update(APIKey).where(APIKey.id == key_id, APIKey.user_id == user_id).values(revoked=True))
     return result.rowcount > 0
 
 

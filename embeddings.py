@@ -36,6 +36,8 @@ class EmbeddingProvider(Protocol):
 
     def embed(self, texts: list[str]) -> list[list[float]]: ...
 
+    def close(self) -> None: ...
+
 
 class NoEmbeddings:
     """Keyword-only mode: nothing is embedded, search uses full text."""
@@ -47,6 +49,9 @@ class NoEmbeddings:
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         raise EmbeddingUnavailable("no embedding provider is configured")
+
+    def close(self) -> None:
+        pass
 
 
 class LocalEmbeddings:
@@ -60,6 +65,9 @@ class LocalEmbeddings:
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         return self._model.encode(texts).tolist()
+
+    def close(self) -> None:
+        pass
 
 
 class OpenAIEmbeddings:
@@ -93,6 +101,9 @@ class OpenAIEmbeddings:
         for start in range(0, len(texts), OPENAI_BATCH_SIZE):
             vectors.extend(self._embed_batch(texts[start : start + OPENAI_BATCH_SIZE]))
         return vectors
+
+    def close(self) -> None:
+        self._client.close()
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
         for attempt in range(self._max_retries + 1):

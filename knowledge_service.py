@@ -239,8 +239,12 @@ def update_pattern(
     db.commit()
     pattern = db.get(Pattern, pattern_id, populate_existing=True)
     status = embedding_service.index_items(db, embedder=embedder, items=[pattern])
-    return {"id": pattern_id, "ref": memory_items.ref("pattern", pattern_id), "created": bool(created),
-            "embedding": status}
+    return {
+        "id": pattern_id,
+        "ref": memory_items.ref("pattern", pattern_id),
+        "created": bool(created),
+        "embedding": status,
+    }
 
 
 def _require_own_observations(db: Session, *, owner_id: uuid.UUID, ids: list[int]) -> None:
@@ -266,7 +270,12 @@ def get_pattern(db: Session, *, owner_id: uuid.UUID, category: Any, pattern_name
 
 
 def list_patterns(
-    db: Session, *, owner_id: uuid.UUID, category: Any = None, min_confidence: Any = 0.0, limit: Any = 20,
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    category: Any = None,
+    min_confidence: Any = 0.0,
+    limit: Any = 20,
     offset: Any = 0,
 ) -> dict[str, Any]:
     category = check.text("category", category, max_chars=check.MAX_NAME_CHARS, required=False)
@@ -277,7 +286,9 @@ def list_patterns(
     if category:
         query = query.where(Pattern.category == category)
     rows = list(
-        db.scalars(query.order_by(Pattern.confidence.desc(), Pattern.last_updated.desc()).offset(offset).limit(limit + 1))
+        db.scalars(
+            query.order_by(Pattern.confidence.desc(), Pattern.last_updated.desc()).offset(offset).limit(limit + 1)
+        )
     )
     return {
         "count": min(len(rows), limit),

@@ -302,8 +302,7 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
     @mcp.tool(annotations=READ_ONLY)
     def memory_related_concepts(
         concept_name: Name,
-        rel_type: Literal["enables", "version_of", "part_of", "related_to", "implements", "demonstrates"]
-        | None = None,
+        rel_type: Literal["enables", "version_of", "part_of", "related_to", "implements", "demonstrates"] | None = None,
         min_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0,
     ) -> dict[str, Any]:
         """Concepts linked to this one, in both directions, strongest first (at most 100)."""

@@ -119,8 +119,9 @@ def store_observation(
     domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
     evidence = check.string_list("evidence", evidence, max_item_chars=MAX_EVIDENCE_ITEM_CHARS)
     conversation_id = check.text("conversation_id", conversation_id, max_chars=500, required=False)
-    conversation_title = check.text("conversation_title", conversation_title, max_chars=check.MAX_TITLE_CHARS,
-                                    required=False)
+    conversation_title = check.text(
+        "conversation_title", conversation_title, max_chars=check.MAX_TITLE_CHARS, required=False
+    )
 
     instance = upsert_ai_instance(db, owner_id=owner_id, name=ai_name, platform=ai_platform)
     session = None
@@ -239,9 +240,7 @@ def stats(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider) -> d
     instances = list(
         db.scalars(select(AIInstance).where(AIInstance.owner_id == owner_id).order_by(AIInstance.last_seen.desc()))
     )
-    sessions = db.execute(
-        select(func.count()).where(ConversationSession.owner_id == owner_id)
-    ).scalar_one()
+    sessions = db.execute(select(func.count()).where(ConversationSession.owner_id == owner_id)).scalar_one()
     return {
         "counts": counts,
         "sessions": sessions,

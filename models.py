@@ -197,7 +197,9 @@ class ConceptRelationship(Base):
     from_concept_id: Mapped[int] = mapped_column(
         ForeignKey("concepts.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    to_concept_id: Mapped[int] = mapped_column(ForeignKey("concepts.id", ondelete="CASCADE"), nullable=False, index=True)
+    to_concept_id: Mapped[int] = mapped_column(
+        ForeignKey("concepts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     rel_type: Mapped[str] = mapped_column(String(50), nullable=False)
     weight: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0.5"))
     description: Mapped[str | None] = mapped_column(Text)
@@ -225,9 +227,7 @@ class Document(Base):
     created_at: Mapped[datetime] = created_column()
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
-        Computed(
-            "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(content_summary, ''))", persisted=True
-        ),
+        Computed("to_tsvector('english', coalesce(title, '') || ' ' || coalesce(content_summary, ''))", persisted=True),
     )
 
 

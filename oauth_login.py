@@ -112,4 +112,3 @@ def complete_login(
     if consumed.first() is None:
         raise LoginRefused(LOGIN_EXPIRED)
     return token
-

@@ -88,7 +88,7 @@ class APIKey(Base):
     key_prefix: Mapped[str] = mapped_column(String(32), nullable=False, unique=True, index=True)
     key_hash: Mapped[str] = mapped_column(String(100), nullable=False)
     scopes: Mapped[list[str]] = mapped_column(
-        JSONB, nullable=False, server_default=text("'[\"memory:read\", \"memory:write\"]'::jsonb")
+        JSONB, nullable=False, server_default=text('\'["memory:read", "memory:write"]\'::jsonb')
     )
     created_at: Mapped[datetime] = _now()
     last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

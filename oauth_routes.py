@@ -255,7 +255,10 @@ def logout(request: Request, db: Annotated[Session, Depends(get_db)]) -> Respons
     revoked = accounts.revoke_session(db, request.cookies.get(accounts.SESSION_COOKIE))
     response = JSONResponse({"logged_out": revoked}, headers=NO_STORE)
     response.delete_cookie(
-        accounts.SESSION_COOKIE, path="/", secure=settings.cookie_secure, httponly=True,
+        accounts.SESSION_COOKIE,
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
         samesite=settings.session_cookie_samesite,
     )
     return response
@@ -308,7 +311,10 @@ def exchange_client_credentials(
     )
     expires_at = datetime.now(UTC) + CLIENT_KEY_LIFETIME
     key, raw = api_keys.create_key(
-        db, user_id=user.id, name=f"client:{body.client_id}", expires_at=expires_at,
+        db,
+        user_id=user.id,
+        name=f"client:{body.client_id}",
+        expires_at=expires_at,
         bcrypt_rounds=settings.bcrypt_rounds,
     )
     return JSONResponse(
@@ -339,7 +345,11 @@ def create_api_key(
         raise HTTPException(status_code=403, detail="scopes: a key cannot grant scopes its creator lacks")
     expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     key, raw = api_keys.create_key(
-        db, user_id=user.id, name=body.name.strip() or "key", expires_at=expires_at, scopes=scopes,
+        db,
+        user_id=user.id,
+        name=body.name.strip() or "key",
+        expires_at=expires_at,
+        scopes=scopes,
         bcrypt_rounds=_settings(request).bcrypt_rounds,
     )
     db.commit()

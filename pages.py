@@ -20,5 +20,8 @@ def message_page(title: str, message: str, *, status_code: int, home: str = "/")
     return HTMLResponse(
         html,
         status_code=status_code,
-        headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        },
     )

@@ -109,8 +109,9 @@ def search(
             continue
         entry = memory_items.summary(item)
         entry["content"] = memory_items.content(item)
-        entry.update(similarity=candidate.similarity, keyword_rank=candidate.keyword_rank,
-                     score=round(candidate.score, 6))
+        entry.update(
+            similarity=candidate.similarity, keyword_rank=candidate.keyword_rank, score=round(candidate.score, 6)
+        )
         results.append(entry)
         if len(results) == limit:
             break
@@ -203,7 +204,10 @@ def _keyword_candidates(
             f"(SELECT '{kind}' AS kind, id, ts_rank_cd(search_tsv, terms.q) AS rank FROM {table}, terms "
             f"WHERE {' AND '.join(conditions)} ORDER BY rank DESC LIMIT :k)"
         )
-    statement = text(f"WITH terms AS (SELECT {OR_TSQUERY} AS q) " + " UNION ALL ".join(parts) + " ORDER BY rank DESC LIMIT :k")
+    statement = text(
+        f"WITH terms AS (SELECT {OR_TSQUERY} AS q) "
+        f"SELECT kind, id, rank FROM ({' UNION ALL '.join(parts)}) AS hits ORDER BY rank DESC LIMIT :k"
+    )
     params = {"owner": owner_id, "query": query, "k": k, "min_confidence": min_confidence, "domain": domain}
     return [(row[0], row[1], float(row[2])) for row in db.execute(statement, params)]
 
@@ -225,4 +229,3 @@ def _hydrate(
                 continue
             items[(kind, item.id)] = item
     return items
-

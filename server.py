@@ -25,8 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import db
 import embedding_service
-import oauth_routes
 import oauth
+import oauth_routes
 from auth_middleware import AuthState
 from db import SessionLocal  # noqa: F401  (re-exported for compatibility)
 from embeddings import EmbeddingProvider, build_provider
@@ -97,9 +97,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Never expose this server to a network."
             )
         tasks = [
-            asyncio.create_task(_repeat(settings.embedding_backfill_interval_seconds,
-                                        lambda: embedding_service.backfill_pending(SessionLocal, embedder=embedder),
-                                        "embedding backfill")),
+            asyncio.create_task(
+                _repeat(
+                    settings.embedding_backfill_interval_seconds,
+                    lambda: embedding_service.backfill_pending(SessionLocal, embedder=embedder),
+                    "embedding backfill",
+                )
+            ),
             asyncio.create_task(_repeat(settings.usage_flush_interval_seconds, flush_usage, "usage flush")),
         ]
         try:
@@ -112,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             await anyio.to_thread.run_sync(flush_usage)
             await provider_http.aclose()
+            embedder.close()
             db.dispose_engine()
             if embedded is not None:
                 await anyio.to_thread.run_sync(embedded.stop)
@@ -126,8 +131,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=_cors_origins(settings),
         allow_credentials=True,
         allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-API-Key", "Mcp-Session-Id", "Mcp-Protocol-Version",
-                       "Last-Event-ID"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-API-Key",
+            "Mcp-Session-Id",
+            "Mcp-Protocol-Version",
+            "Last-Event-ID",
+        ],
         expose_headers=["WWW-Authenticate", "Mcp-Session-Id"],
     )
     gated_mcp = _FixedPath(

@@ -1,0 +1,242 @@
+"""Test helpers: real servers on loopback sockets, MCP clients, accounts.
+
+``ServedApp`` runs any ASGI app under uvicorn in a background thread on a
+socket bound before the thread starts, so the address is known at once and
+early requests simply wait in the listen backlog — no polling, no sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+
+import accounts
+import api_keys
+import db
+from principal import ALL_SCOPES
+from settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_BCRYPT_ROUNDS = 10
+
+
+def bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+class ServedApp:
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        self.app = app
+        self.sock = sock
+        self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self.server.serve(sockets=[self.sock]))
+        except BaseException as exc:  # surfaced by stop()
+            self.error = exc
+
+    def start(self) -> ServedApp:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+        if self.error is not None:
+            raise self.error
+
+
+@contextmanager
+def serve(app_factory, **settings_overrides: Any) -> Iterator[ServedApp]:
+    """Serve create_app(settings) where settings know their own public URL."""
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    settings = replace(
+        test_settings(),
+        port=port,
+        public_base_url=base,
+        frontend_url=base + "/",
+        **settings_overrides,
+    )
+    served = ServedApp(app_factory(settings), sock).start()
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+def test_settings() -> Settings:
+    return Settings(
+        database_url=os.environ["MEMORYGATE_TEST_DATABASE_URL"],
+        embedding_provider="local",
+        bcrypt_rounds=TEST_BCRYPT_ROUNDS,
+        embedding_backfill_interval_seconds=3600,
+        usage_flush_interval_seconds=3600,
+    )
+
+
+@contextmanager
+def serve_asgi(app: Any) -> Iterator[ServedApp]:
+    served = ServedApp(app, bound_socket()).start()
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+# --- accounts -------------------------------------------------------------------
+
+
+def new_user(label: str = "user") -> tuple[uuid.UUID, str]:
+    email = f"{label}-{uuid.uuid4().hex[:10]}@example.com"
+    with db.session_scope() as session:
+        user = accounts.user_for_email(session, email)
+        return user.id, email
+
+
+def new_key(user_id: uuid.UUID, *, scopes: tuple[str, ...] = ALL_SCOPES, expires_at=None, name: str = "test") -> str:
+    with db.session_scope() as session:
+        _, raw = api_keys.create_key(
+            session,
+            user_id=user_id,
+            name=name,
+            scopes=scopes,
+            expires_at=expires_at,
+            bcrypt_rounds=TEST_BCRYPT_ROUNDS,
+        )
+        return raw
+
+
+def user_with_key(label: str = "user", **key_options: Any) -> tuple[uuid.UUID, str]:
+    user_id, _ = new_user(label)
+    return user_id, new_key(user_id, **key_options)
+
+
+# --- MCP ------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def mcp_client(base_url: str, key: str | None = None, *, path: str = "/mcp", header: str = "authorization"):
+    headers = {}
+    if key is not None:
+        headers = {"Authorization": f"Bearer {key}"} if header == "authorization" else {"X-API-Key": key}
+    async with Client(StreamableHttpTransport(base_url + path, headers=headers)) as client:
+        yield client
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments)
+    return result.structured_content
+
+
+async def call_error(client: Client, tool: str, **arguments: Any) -> str:
+    result = await client.call_tool(tool, arguments, raise_on_error=False)
+    assert result.is_error, f"{tool} unexpectedly succeeded: {result.structured_content}"
+    return result.content[0].text
+
+
+# --- subprocess servers -----------------------------------------------------------
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "server.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def key_from_cli_output(output: str) -> str:
+    return next(line.strip() for line in output.splitlines() if line.startswith(api_keys.KEY_MARKER))
+
+
+class ServerProcess:
+    """`python server.py` in a child process, on a port we picked."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        sock = bound_socket()
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "PORT": str(self.port), "HOST": "127.0.0.1", "OAUTH_REDIRECT_BASE": self.url}
+        self.process: subprocess.Popen | None = None
+        self._drainer: threading.Thread | None = None
+        self.log = ""
+
+    def start(self) -> ServerProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", "server.py"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        # Block on the server's own log until uvicorn reports it is listening.
+        for line in self.process.stdout:
+            self.log += line
+            if "Uvicorn running on" in line:
+                self._drainer = threading.Thread(target=self._drain, daemon=True)
+                self._drainer.start()
+                return self
+        raise RuntimeError(f"server exited before listening:\n{self.log}")
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self.log += line
+
+    def terminate(self) -> bool:
+        """SIGTERM; True when the app ran its shutdown to completion.
+
+        (uvicorn re-raises the signal after a graceful shutdown, so the exit
+        status is -15 either way; the log says whether shutdown finished.)"""
+        self.process.terminate()
+        self.process.wait(timeout=60)
+        self._close()
+        return "Application shutdown complete" in self.log
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=60)
+        self._close()
+
+    def _close(self) -> None:
+        if self._drainer is not None:
+            self._drainer.join(timeout=10)
+        self.process.stdout.close()
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEMORYGATE_TEST", "DATABASE_URL"))}
+    env.update({"BCRYPT_ROUNDS": str(TEST_BCRYPT_ROUNDS), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO"})
+    env.update(extra)
+    return env
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)

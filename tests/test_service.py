@@ -1,0 +1,126 @@
+"""The HTTP surface, and the real `python server.py` process end to end."""
+
+from __future__ import annotations
+
+import httpx
+import psutil
+
+import db
+from models import Observation
+from oauth_models import User
+from server import create_app
+from tests.support import (
+    ServerProcess,
+    call,
+    key_from_cli_output,
+    mcp_client,
+    run_cli,
+    serve,
+    subprocess_env,
+    user_with_key,
+)
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def test_health_reports_database_pgvector_and_embedding_provider(server):
+    response = httpx.get(server.url + "/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["pgvector"] == "0.8.5"
+    assert body["embedding"] == {"provider": "local", "model": "all-MiniLM-L6-v2", "enabled": True}
+
+
+def test_index_lists_the_endpoints(server):
+    body = httpx.get(server.url + "/").json()
+    assert body["service"] == "MemoryGate"
+    assert body["endpoints"]["mcp"] == server.url + "/mcp"
+    assert body["endpoints"]["health"] == server.url + "/health"
+    assert body["endpoints"]["client_credentials"] == server.url + "/auth/client"
+
+
+def test_both_mcp_paths_answer_without_a_redirect(server):
+    _, key = user_with_key()
+    for path in ("/mcp", "/mcp/"):
+        response = httpx.post(
+            server.url + path, json=INITIALIZE, headers={**MCP_HEADERS, "Authorization": f"Bearer {key}"}
+        )
+        assert response.status_code == 200, (path, response.status_code)
+        assert response.json()["result"]["serverInfo"]["name"] == "MemoryGate"
+
+
+async def test_trailing_slash_url_works_with_a_real_client(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key, path="/mcp/") as client:
+        stored = await call(client, "memory_store", observation="Reached through /mcp/")
+        assert stored["stored"] is True
+
+
+async def test_without_required_auth_requests_act_as_the_local_owner():
+    with serve(create_app, require_mcp_auth=False) as served:
+        async with mcp_client(served.url) as client:
+            stored = await call(client, "memory_store", observation="Local mode note")
+        with db.session_scope() as session:
+            owner = session.get(Observation, stored["id"]).owner_id
+            assert session.get(User, owner).email == "local@memorygate.internal"
+
+
+async def test_memories_survive_clean_restart_and_hard_kill(tmp_path):
+    env = subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path / "data"))
+    created = run_cli("create-key", "--email", "persist@example.com", env=env)
+    assert created.returncode == 0, created.stdout + created.stderr
+    key = key_from_cli_output(created.stdout)
+
+    first = ServerProcess(env).start()
+    async with mcp_client(first.url, key) as client:
+        kept = await call(client, "memory_store", observation="Written before a clean restart")
+    assert first.terminate()
+    pgdata = str(tmp_path / "data" / "pgdata")
+    assert not _postgres_running(pgdata), "clean shutdown must stop the embedded PostgreSQL"
+
+    second = ServerProcess(env).start()
+    async with mcp_client(second.url, key) as client:
+        assert (await call(client, "memory_get", ref=kept["ref"]))["observation"] == "Written before a clean restart"
+        acknowledged = await call(client, "memory_store", observation="Acknowledged just before a crash")
+    second.kill()
+
+    third = ServerProcess(env).start()
+    try:
+        async with mcp_client(third.url, key) as client:
+            assert (await call(client, "memory_get", ref=acknowledged["ref"]))["observation"].startswith("Acknow")
+            assert (await call(client, "memory_stats"))["counts"]["observations"] == 2
+    finally:
+        assert third.terminate()
+    assert not _postgres_running(pgdata)
+
+
+def test_health_turns_503_while_the_database_is_down_and_recovers(tmp_path):
+    outside = db.EmbeddedPostgres(tmp_path)
+    url = outside.start()
+    server = ServerProcess(subprocess_env(DATABASE_URL=url, EMBEDDING_PROVIDER="none")).start()
+    try:
+        assert httpx.get(server.url + "/health").status_code == 200
+        outside.stop()
+        down = httpx.get(server.url + "/health", timeout=30)
+        assert down.status_code == 503
+        assert down.json()["database"] == "unreachable"
+        outside.start()
+        assert httpx.get(server.url + "/health", timeout=30).status_code == 200
+    finally:
+        server.terminate()
+        outside.stop()
+
+
+def _postgres_running(pgdata: str) -> bool:
+    for process in psutil.process_iter(attrs=("name", "cmdline")):
+        cmdline = process.info["cmdline"] or []
+        if process.info["name"] == "postgres" and pgdata in " ".join(cmdline):
+            return True
+    return False
