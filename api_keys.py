@@ -14,6 +14,7 @@ key is stored only as a bcrypt hash. bcrypt at cost 12 costs ~0.4 s, so:
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import threading
 import time
@@ -28,6 +29,8 @@ from sqlalchemy.orm import Session
 
 from oauth_models import APIKey, User
 from principal import ALL_SCOPES
+
+log = logging.getLogger("memorygate.auth")
 
 KEY_MARKER = "mg_"
 KEY_RANDOM_BYTES = 32
@@ -59,7 +62,12 @@ def check_key(raw: str, key_hash: str) -> bool:
     encoded = raw.encode()
     if len(encoded) > MAX_KEY_BYTES:
         return False
-    return bcrypt.checkpw(encoded, key_hash.encode())
+    try:
+        return bcrypt.checkpw(encoded, key_hash.encode())
+    except ValueError:
+        # A stored hash bcrypt cannot parse: refuse, and tell the operator.
+        log.error("API key hash for prefix %s is malformed; refusing the key", raw[:PREFIX_CHARS])
+        return False
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,15 @@ import os
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import db  # noqa: E402
 from server import create_app  # noqa: E402
-from tests.support import serve  # noqa: E402
+from tests.fakes import FakeGitHub, FakeGoogle  # noqa: E402
+from tests.support import serve, serve_asgi  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -48,4 +50,55 @@ def server():
 @pytest.fixture(scope="module")
 def keyword_server():
     with serve(create_app, embedding_provider="none") as served:
+        yield served
+
+
+@pytest.fixture
+def new_browser():
+    """Make cookie-keeping HTTP clients (browsers); all closed after the test."""
+    made: list[httpx.Client] = []
+
+    def make() -> httpx.Client:
+        made.append(httpx.Client(timeout=30))
+        return made[-1]
+
+    yield make
+    for browser in made:
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def google():
+    fake = FakeGoogle()
+    with serve_asgi(fake.app()) as served:
+        fake.base_url = served.url
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def github():
+    fake = FakeGitHub()
+    with serve_asgi(fake.app()) as served:
+        fake.base_url = served.url
+        yield fake
+
+
+def provider_settings(google: FakeGoogle, github: FakeGitHub) -> dict:
+    return {
+        "google_client_id": google.client_id,
+        "google_client_secret": google.client_secret,
+        "google_discovery_url": google.base_url + "/.well-known/openid-configuration",
+        "github_client_id": github.client_id,
+        "github_client_secret": github.client_secret,
+        "github_base_url": github.base_url,
+        "github_api_url": github.base_url + "/api",
+        "desktop_client_id": "pstryder-desktop",
+        "desktop_client_secret": "desktop-secret-0123456789",
+    }
+
+
+@pytest.fixture(scope="module")
+def auth_server(google, github):
+    """MemoryGate wired to the fake Google and GitHub and to client credentials."""
+    with serve(create_app, **provider_settings(google, github)) as served:
         yield served

@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
@@ -99,6 +100,8 @@ def test_settings() -> Settings:
         bcrypt_rounds=TEST_BCRYPT_ROUNDS,
         embedding_backfill_interval_seconds=3600,
         usage_flush_interval_seconds=3600,
+        # Every test request comes from 127.0.0.1; throttling has its own tests.
+        auth_failure_limit=100_000,
     )
 
 
@@ -240,3 +243,26 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+# --- browser sign-in ----------------------------------------------------------------
+
+
+def browser_login(
+    server_url: str, provider: str, browser: httpx.Client, *, next_path: str | None = None
+) -> tuple[httpx.Client, httpx.Response]:
+    """Follow the redirects a browser would: us -> provider -> our callback.
+
+    Returns the browser (with its cookies) and the callback's response."""
+    params = {"next": next_path} if next_path is not None else None
+    start = browser.get(f"{server_url}/auth/login/{provider}", params=params)
+    assert start.status_code == 302, start.text
+    consent = browser.get(start.headers["location"])
+    assert consent.status_code == 302, consent.text
+    return browser, browser.get(consent.headers["location"])
+
+
+def callback_url_for_login(server_url: str, provider: str, browser: httpx.Client) -> str:
+    """Start a sign-in and stop at the provider's redirect back to us."""
+    start = browser.get(f"{server_url}/auth/login/{provider}")
+    return browser.get(start.headers["location"]).headers["location"]

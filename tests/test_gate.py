@@ -1,0 +1,223 @@
+"""The pure-ASGI auth gate in front of /mcp."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import contextmanager
+
+import anyio
+import httpx
+import pytest
+from sqlalchemy import event, update
+
+import db
+from mcp_auth_gate import MCPAuthGateASGI
+from oauth_models import APIKey
+from principal import SCOPE_KEY
+from server import create_app
+from tests.fakes import github_profile
+from tests.support import (
+    browser_login,
+    call,
+    call_error,
+    mcp_client,
+    new_key,
+    new_user,
+    serve,
+    serve_asgi,
+    user_with_key,
+)
+
+UNAUTHORIZED = {
+    "error": "Unauthorized",
+    "message": "Valid API key required. Use Authorization: Bearer mg_... or X-API-Key: mg_...",
+}
+A_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+
+
+@contextmanager
+def counted_queries():
+    counter = {"n": 0}
+
+    def count(*_args, **_kwargs):
+        counter["n"] += 1
+
+    engine = db.get_engine()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield counter
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _post(server, headers) -> httpx.Response:
+    return httpx.post(
+        server.url + "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Accept": "application/json, text/event-stream", **headers},
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer mg_" + "x" * 43},
+        {"X-API-Key": "mg_nope"},
+        {"Authorization": "Basic dXNlcjpw"},
+        {"Authorization": "Bearer"},
+        {"Authorization": f"Bearer {A_JWT}"},
+    ],
+    ids=["none", "unknown-key", "short-key", "basic", "empty-bearer", "jwt"],
+)
+def test_refusal_has_the_exact_body_and_header(server, headers):
+    response = _post(server, headers)
+    assert response.status_code == 401
+    assert response.json() == UNAUTHORIZED
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("token", [A_JWT, "mg_" + "a" * 70, "sk-" + "a" * 40, "mg_\u00e9" + "a" * 40])
+def test_tokens_that_are_not_our_keys_are_refused_without_a_database_query(server, token):
+    with counted_queries() as queries:
+        response = _post(server, {"Authorization": f"Bearer {token}".encode()})
+    assert response.status_code == 401
+    assert queries["n"] == 0
+
+
+def test_scheme_is_case_insensitive_and_duplicate_or_conflicting_headers_are_refused(server):
+    _, key = user_with_key()
+    _, other = user_with_key()
+    assert _post(server, {"Authorization": f"bearer {key}"}).status_code == 200
+    assert _post(server, {"Authorization": f"BEARER {key}", "X-API-Key": key}).status_code == 200
+    assert _post(server, {"Authorization": f"Bearer {key}", "X-API-Key": other}).status_code == 401
+    duplicated = httpx.post(
+        server.url + "/mcp", json={}, headers=[("Authorization", f"Bearer {key}"), ("Authorization", f"Bearer {key}")]
+    )
+    assert duplicated.status_code == 401
+
+
+def test_cors_preflight_passes_the_gate(server):
+    response = httpx.options(
+        server.url + "/mcp",
+        headers={
+            "Origin": server.url,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, mcp-protocol-version",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == server.url
+    assert "authorization" in response.headers["access-control-allow-headers"].lower()
+
+
+def test_verified_keys_are_cached_and_revocation_evicts_them(server):
+    owner, key = user_with_key()
+    assert _post(server, {"Authorization": f"Bearer {key}"}).status_code == 200
+    # Corrupt the stored hash: a cached verification no longer needs it...
+    with db.session_scope() as session:
+        session.execute(update(APIKey).where(APIKey.user_id == owner).values(key_hash="$2b$10$" + "x" * 53))
+    with counted_queries() as queries:
+        assert _post(server, {"Authorization": f"Bearer {key}"}).status_code == 200
+    assert queries["n"] == 0
+    # ...until the key leaves the cache, after which it must verify afresh.
+    server.app.state.auth_state.cache.evict_user(owner)
+    assert _post(server, {"Authorization": f"Bearer {key}"}).status_code == 401
+
+
+def test_repeated_failures_are_throttled_before_bcrypt():
+    with serve(create_app, auth_failure_limit=3, bcrypt_rounds=12) as served:
+        owner, _ = new_user()
+        with db.session_scope() as session:
+            import api_keys
+
+            _, key = api_keys.create_key(session, user_id=owner, name="slow", bcrypt_rounds=12)
+        near_miss = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+        for _ in range(3):
+            assert _post(served, {"Authorization": f"Bearer {near_miss}"}).status_code == 401
+        started = time.monotonic()
+        throttled = [_post(served, {"Authorization": f"Bearer {near_miss}"}) for _ in range(10)]
+        elapsed = time.monotonic() - started
+        assert {r.status_code for r in throttled} == {429}
+        assert int(throttled[0].headers["retry-after"]) >= 1
+        # Ten bcrypt checks at cost 12 would take seconds; refusals must not.
+        assert elapsed < 1.5, elapsed
+
+
+async def test_two_signed_in_users_cannot_reach_each_others_memories(auth_server, github, new_browser):
+    keys = []
+    for github_id, login in ((6001, "ann"), (6002, "ben")):
+        github.next_profile = github_profile(github_id, login)
+        browser, _ = browser_login(auth_server.url, "github", new_browser())
+        keys.append(browser.post(auth_server.url + "/auth/api-keys", json={"name": "agent"}).json()["api_key"])
+    ann, ben = keys
+    async with mcp_client(auth_server.url, ann) as client:
+        secret = await call(client, "memory_store", observation="Ann's passport number is X1234567")
+    async with mcp_client(auth_server.url, ben) as client:
+        assert (await call(client, "memory_search", query="passport number"))["results"] == []
+        assert (await call(client, "memory_recall"))["observations"] == []
+        assert "No memory found" in await call_error(client, "memory_get", ref=secret["ref"])
+        assert "No memory found" in await call_error(client, "memory_delete", ref=secret["ref"])
+    async with mcp_client(auth_server.url, ann) as client:
+        assert (await call(client, "memory_get", ref=secret["ref"]))["ref"] == secret["ref"]
+
+
+class StreamingApp:
+    """Sends one chunk, then waits for the client to have read it before the next."""
+
+    def __init__(self) -> None:
+        self.first_chunk_read = anyio.Event()
+        self.principal = None
+        self.lifespan_seen = False
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            self.lifespan_seen = True
+            return
+        self.principal = scope.get(SCOPE_KEY)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": b"data: one\n\n", "more_body": True})
+        with anyio.fail_after(10):
+            await self.first_chunk_read.wait()
+        await send({"type": "http.response.body", "body": b"data: two\n\n", "more_body": False})
+
+
+async def test_gate_streams_responses_without_buffering():
+    owner, _ = new_user()
+    key = new_key(owner)
+    app = StreamingApp()
+    gate = MCPAuthGateASGI(app, db.SessionLocal)
+    loop = asyncio.get_running_loop()
+    with serve_asgi(gate) as served:
+        async with (
+            httpx.AsyncClient(timeout=20) as client,
+            client.stream("GET", served.url + "/", headers={"Authorization": f"Bearer {key}"}) as response,
+        ):
+            chunks = response.aiter_raw()
+            first = await anext(chunks)
+            assert first == b"data: one\n\n"
+            # The app is still waiting: a buffering gate would never have
+            # delivered the first chunk.
+            loop.call_soon_threadsafe(app.first_chunk_read.set)
+            assert await anext(chunks) == b"data: two\n\n"
+    assert app.principal.user_id == owner and app.principal.credential_type == "api_key"
+    assert app.lifespan_seen
+
+
+async def test_gate_passes_options_and_lifespan_through_untouched():
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append((scope["type"], scope.get("method"), SCOPE_KEY in scope))
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+    gate = MCPAuthGateASGI(app, db.SessionLocal)
+    with serve_asgi(gate) as served:
+        async with httpx.AsyncClient() as client:
+            assert (await client.options(served.url + "/")).status_code == 204
+    assert ("http", "OPTIONS", False) in seen
+    assert seen[0][0] == "lifespan"
