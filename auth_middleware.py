@@ -1,8 +1,10 @@
-"""Resolving the caller of a request: API key headers or the session cookie.
+"""Resolving the caller of a request: API keys, OAuth access tokens, cookies.
 
 Framework-free and synchronous (callers run it in a worker thread).
 ``verify_request_api_key(db, headers)`` is the one path every API key takes,
-from the MCP gate and from the HTTP routes alike:
+from the MCP gate and from the HTTP routes alike; the gate's
+``verify_request_credentials`` also accepts MemoryGate's own OAuth access
+tokens for the MCP resource:
 
 * ``Authorization: Bearer mg_...`` (scheme case-insensitive) or ``X-API-Key``;
 * anything that is not shaped like one of our keys is refused before the
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import accounts
 import api_keys
+import oauth_server
 from oauth_models import User
 from principal import ALL_SCOPES, Principal
 from settings import Settings
@@ -107,11 +110,42 @@ def extract_api_key(headers: HeaderSource) -> tuple[str | None, str | None]:
 def verify_request_api_key(
     db: Session, headers: HeaderSource, *, client_ip: str | None = None, state: AuthState = AUTH_STATE
 ) -> KeyCheck:
+    """API keys only (the /auth routes); OAuth tokens are for /mcp alone."""
+    raw, error = extract_api_key(headers)
+    if raw is None or oauth_server.looks_like_access_token(raw):
+        return _refused_before_lookup(error or INVALID, client_ip, state)
+    return _verify_key(db, raw, client_ip=client_ip, state=state)
+
+
+def verify_request_credentials(
+    db: Session, headers: HeaderSource, *, audience: str, client_ip: str | None = None, state: AuthState = AUTH_STATE
+) -> KeyCheck:
+    """What the MCP gate accepts: an API key, or an OAuth access token that
+    MemoryGate issued for this resource (audience)."""
     raw, error = extract_api_key(headers)
     if raw is None:
-        if error != MISSING and client_ip:
-            state.throttle.record_failure(f"ip:{client_ip}")
-        return KeyCheck(error=error)
+        return _refused_before_lookup(error, client_ip, state)
+    if not oauth_server.looks_like_access_token(raw):
+        return _verify_key(db, raw, client_ip=client_ip, state=state)
+    throttle_key = f"ip:{client_ip}" if client_ip else None
+    wait = state.throttle.retry_after(throttle_key) if throttle_key else None
+    if wait is not None:
+        return KeyCheck(error=THROTTLED, retry_after=wait)
+    principal = oauth_server.verify_access_token(db, raw, audience=audience)
+    if principal is None:
+        if throttle_key:
+            state.throttle.record_failure(throttle_key)
+        return KeyCheck(error=INVALID)
+    return KeyCheck(principal=principal)
+
+
+def _refused_before_lookup(error: str, client_ip: str | None, state: AuthState) -> KeyCheck:
+    if error != MISSING and client_ip:
+        state.throttle.record_failure(f"ip:{client_ip}")
+    return KeyCheck(error=error)
+
+
+def _verify_key(db: Session, raw: str, *, client_ip: str | None, state: AuthState) -> KeyCheck:
     prefix = raw[: api_keys.PREFIX_CHARS]
     now = datetime.now(UTC)
     fingerprint = api_keys.fingerprint(raw)

@@ -41,9 +41,22 @@ def main(argv: list[str], *, create_app: Callable[[Settings], Any]) -> int:
     return serve(settings, create_app)
 
 
+class _DropQueryStrings(logging.Filter):
+    """Access-log lines keep the path but never the query string, which can
+    carry OAuth codes and state."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            args = list(record.args)
+            args[2] = args[2].split("?", 1)[0]
+            record.args = tuple(args)
+        return True
+
+
 def serve(settings: Settings, create_app: Callable[[Settings], Any]) -> int:
     import uvicorn
 
+    logging.getLogger("uvicorn.access").addFilter(_DropQueryStrings())
     app = create_app(settings)
     print(f"MemoryGate MCP endpoint: {settings.mcp_url}", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())

@@ -91,16 +91,21 @@ def store_concept(
             set_={**{column: statement.excluded[column] for column in values}, "updated_at": func.now()},
         ).returning(Concept.id, text("(xmax = 0)"))
     ).one()
-    embedding_service.forget_vectors(db, owner_id=owner_id, kind="concept", item_id=concept_id)
+    return _commit_and_reindex(
+        db, embedder=embedder, owner_id=owner_id, kind="concept", item_id=concept_id, created=created
+    )
+
+
+def _commit_and_reindex(
+    db: Session, *, embedder: EmbeddingProvider, owner_id: uuid.UUID, kind: str, item_id: int, created: bool
+) -> dict[str, Any]:
+    """After an upsert: drop the old vectors in the same transaction, commit,
+    then embed the new text (or leave it pending)."""
+    embedding_service.forget_vectors(db, owner_id=owner_id, kind=kind, item_id=item_id)
     db.commit()
-    concept = db.get(Concept, concept_id, populate_existing=True)
-    status_ = embedding_service.index_items(db, embedder=embedder, items=[concept])
-    return {
-        "id": concept_id,
-        "ref": memory_items.ref("concept", concept_id),
-        "created": bool(created),
-        "embedding": status_,
-    }
+    item = db.get(memory_items.ITEM_MODELS[kind], item_id, populate_existing=True)
+    status = embedding_service.index_items(db, embedder=embedder, items=[item])
+    return {"id": item_id, "ref": memory_items.ref(kind, item_id), "created": bool(created), "embedding": status}
 
 
 def get_concept(db: Session, *, owner_id: uuid.UUID, name: Any) -> dict[str, Any]:
@@ -235,16 +240,9 @@ def update_pattern(
             },
         ).returning(Pattern.id, text("(xmax = 0)"))
     ).one()
-    embedding_service.forget_vectors(db, owner_id=owner_id, kind="pattern", item_id=pattern_id)
-    db.commit()
-    pattern = db.get(Pattern, pattern_id, populate_existing=True)
-    status = embedding_service.index_items(db, embedder=embedder, items=[pattern])
-    return {
-        "id": pattern_id,
-        "ref": memory_items.ref("pattern", pattern_id),
-        "created": bool(created),
-        "embedding": status,
-    }
+    return _commit_and_reindex(
+        db, embedder=embedder, owner_id=owner_id, kind="pattern", item_id=pattern_id, created=created
+    )
 
 
 def _require_own_observations(db: Session, *, owner_id: uuid.UUID, ids: list[int]) -> None:

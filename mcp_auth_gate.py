@@ -10,11 +10,13 @@ scopes and CORS preflight ``OPTIONS`` go to the wrapped app untouched.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import uuid
 from collections.abc import Callable
 
 import anyio.to_thread
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,9 +24,15 @@ import accounts
 import auth_middleware
 from principal import ALL_SCOPES, SCOPE_KEY, Principal
 
+log = logging.getLogger("memorygate.auth")
+
 UNAUTHORIZED_BODY = {
     "error": "Unauthorized",
     "message": "Valid API key required. Use Authorization: Bearer mg_... or X-API-Key: mg_...",
+}
+UNAVAILABLE_BODY = {
+    "error": "Service Unavailable",
+    "message": "The database is unreachable; nothing was done. Try again shortly.",
 }
 THROTTLED_BODY = {
     "error": "Too Many Requests",
@@ -40,32 +48,46 @@ class MCPAuthGateASGI:
         *,
         require_auth: bool = True,
         state: auth_middleware.AuthState = auth_middleware.AUTH_STATE,
+        resource: str = "",
+        resource_metadata_url: str | None = None,
     ) -> None:
         self.app = wrapped_app
         self.session_factory = session_factory
         self.require_auth = require_auth
         self.state = state
+        self.resource = resource
         self._local_principal: Principal | None = None
+        # RFC 9728 §5.1: point clients at the resource metadata from every 401.
+        self._challenge_params = (
+            [f'resource_metadata="{resource_metadata_url}"', f'scope="{" ".join(ALL_SCOPES)}"']
+            if resource_metadata_url
+            else []
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        if self.require_auth:
-            check = await anyio.to_thread.run_sync(self._verify, scope)
-            if check.principal is None:
-                await self._refuse(send, check)
-                return
-            principal = check.principal
-        else:
-            principal = await self._local_owner()
+        try:
+            if self.require_auth:
+                check = await anyio.to_thread.run_sync(self._verify, scope)
+                if check.principal is None:
+                    await self._refuse(send, check)
+                    return
+                principal = check.principal
+            else:
+                principal = await self._local_owner()
+        except OperationalError:
+            log.warning("authentication skipped: database unreachable")
+            await _send_json(send, 503, UNAVAILABLE_BODY, [(b"retry-after", b"5")])
+            return
         await self.app({**scope, SCOPE_KEY: principal}, receive, send)
 
     def _verify(self, scope: Scope) -> auth_middleware.KeyCheck:
         client = scope.get("client")
         with self.session_factory() as db:
-            return auth_middleware.verify_request_api_key(
-                db, scope["headers"], client_ip=client[0] if client else None, state=self.state
+            return auth_middleware.verify_request_credentials(
+                db, scope["headers"], audience=self.resource, client_ip=client[0] if client else None, state=self.state
             )
 
     async def _local_owner(self) -> Principal:
@@ -82,20 +104,25 @@ class MCPAuthGateASGI:
             db.commit()
             return user.id, user.email
 
-    @staticmethod
-    async def _refuse(send: Send, check: auth_middleware.KeyCheck) -> None:
+    async def _refuse(self, send: Send, check: auth_middleware.KeyCheck) -> None:
         if check.error == auth_middleware.THROTTLED:
-            status, body = 429, THROTTLED_BODY
-            extra = [(b"retry-after", str(max(1, math.ceil(check.retry_after or 1))).encode())]
-        else:
-            status, body = 401, UNAUTHORIZED_BODY
-            extra = [(b"www-authenticate", b"Bearer")]
-        payload = json.dumps(body).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-            (b"cache-control", b"no-store"),
-            *extra,
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+            retry_after = str(max(1, math.ceil(check.retry_after or 1))).encode()
+            await _send_json(send, 429, THROTTLED_BODY, [(b"retry-after", retry_after)])
+            return
+        params = list(self._challenge_params)
+        if check.error != auth_middleware.MISSING:
+            params.append('error="invalid_token"')
+        challenge = ("Bearer " + ", ".join(params)) if params else "Bearer"
+        await _send_json(send, 401, UNAUTHORIZED_BODY, [(b"www-authenticate", challenge.encode())])
+
+
+async def _send_json(send: Send, status: int, body: dict, extra: list[tuple[bytes, bytes]]) -> None:
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"cache-control", b"no-store"),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

@@ -22,6 +22,7 @@ ITEM_MODELS: dict[str, type[MemoryItem]] = {
 }
 
 SNIPPET_CHARS = 300
+MAX_ALIASES_SHOWN = 100
 
 
 def ref(kind: str, item_id: int) -> str:
@@ -150,7 +151,8 @@ def concept_dict(item: Concept) -> dict[str, Any]:
         "domain": item.domain,
         "status": item.status,
         "metadata": item.metadata_,
-        "aliases": sorted(alias.alias for alias in item.aliases),
+        "aliases": sorted(alias.alias for alias in item.aliases)[:MAX_ALIASES_SHOWN],
+        "alias_count": len(item.aliases),
         "created_at": _iso(item.created_at),
         "updated_at": _iso(item.updated_at),
     }

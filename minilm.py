@@ -46,6 +46,11 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _erf(x / np.float32(np.sqrt(2.0))))
 
 
+def _is_projection(name: str, value: np.ndarray) -> bool:
+    """Inside the encoder, every 2-D weight is a linear projection."""
+    return name.startswith("encoder.") and name.endswith(".weight") and value.ndim == 2
+
+
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
@@ -60,7 +65,13 @@ class MiniLM:
         self._heads = config["num_attention_heads"]
         self._layers = config["num_hidden_layers"]
         self._eps = config["layer_norm_eps"]
-        self._w = load_file(str(directory / "model.safetensors"))
+        weights = load_file(str(directory / "model.safetensors"))
+        # Dense weights are stored (out, in); keep them as contiguous (in, out)
+        # so every projection is one plain GEMM.
+        self._w = {
+            name: np.ascontiguousarray(value.T) if _is_projection(name, value) else value
+            for name, value in weights.items()
+        }
         tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         tokenizer.enable_truncation(max_length=MAX_SEQUENCE_LENGTH)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -106,7 +117,9 @@ class MiniLM:
         return _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self._eps)
 
     def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
-        return x @ self._w[name + ".weight"].T + self._w[name + ".bias"]
+        # One (batch*seq, in) x (in, out) GEMM rather than one per sentence.
+        flat = x.reshape(-1, x.shape[-1]) @ self._w[name + ".weight"] + self._w[name + ".bias"]
+        return flat.reshape(*x.shape[:-1], -1)
 
     def _encoder_layer(self, x: np.ndarray, attention_bias: np.ndarray, p: str) -> np.ndarray:
         batch, seq, width = x.shape

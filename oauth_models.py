@@ -1,8 +1,10 @@
-"""Account tables: users, browser sessions, API keys and OAuth login state.
+"""Account tables: users, browser sessions, API keys, sign-in state, and the
+tables of MemoryGate's own OAuth 2.1 authorization server (clients, pending
+authorizations, grants, codes, tokens).
 
 Same declarative Base as models.py. No secret is stored in plaintext: session
-tokens and browser-binding cookies are kept as SHA-256 hashes, API keys as
-bcrypt hashes with a non-secret prefix for lookup.
+tokens, browser-binding cookies, client secrets, codes and OAuth tokens are
+kept as SHA-256 hashes, API keys as bcrypt hashes with a non-secret prefix.
 """
 
 from __future__ import annotations
@@ -115,3 +117,98 @@ class OAuthState(Base):
     # Set while one callback is exchanging the code, so a concurrent callback
     # with the same state is refused; cleared again if the exchange fails.
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- MemoryGate as an OAuth 2.1 authorization server for MCP clients ---------------
+
+
+class OAuthClient(Base):
+    """A client registered through RFC 7591 dynamic client registration."""
+
+    __tablename__ = "oauth_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # SHA-256 of the client secret (high-entropy, server-generated); None for public clients.
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), nullable=False)
+    client_name: Mapped[str | None] = mapped_column(String(200))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    grant_types: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    scope: Mapped[str | None] = mapped_column(String(200))
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = _now()
+
+
+class OAuthPendingAuthorization(Base):
+    """An /oauth/authorize request waiting for the person's sign-in and consent."""
+
+    __tablename__ = "oauth_pending_authorizations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    redirect_uri: Mapped[str] = mapped_column(Text, nullable=False)
+    redirect_uri_provided_explicitly: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    code_challenge: Mapped[str] = mapped_column(String(128), nullable=False)
+    scopes: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    resource: Mapped[str] = mapped_column(Text, nullable=False)
+    state: Mapped[str | None] = mapped_column(Text)
+    # Set when the consent page is shown: the viewing session and a CSRF token
+    # (both as SHA-256), so only that session can answer with that form.
+    session_hash: Mapped[str | None] = mapped_column(String(64))
+    csrf_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class OAuthGrant(Base):
+    """One consent: a user connected a client. Disconnecting revokes its tokens."""
+
+    __tablename__ = "oauth_grants"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = _user_fk()
+    client_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    scopes: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    resource: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _now()
+    last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+
+
+class OAuthAuthorizationCode(Base):
+    __tablename__ = "oauth_authorization_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=False
+    )
+    client_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    redirect_uri: Mapped[str] = mapped_column(Text, nullable=False)
+    redirect_uri_provided_explicitly: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    code_challenge: Mapped[str] = mapped_column(String(128), nullable=False)
+    scopes: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    resource: Mapped[str] = mapped_column(Text, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class OAuthToken(Base):
+    """Opaque access and refresh tokens, stored as SHA-256 only."""
+
+    __tablename__ = "oauth_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # "access" | "refresh"
+    grant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    user_id: Mapped[uuid.UUID] = _user_fk()
+    client_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    scopes: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    audience: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # A refresh token is spent once it has been exchanged (rotation).
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))

@@ -22,6 +22,7 @@ import accounts
 import api_keys
 import auth_middleware
 import oauth_login
+import oauth_server
 from db import SessionLocal, get_db
 from oauth import OAuthProviderError, Provider
 from oauth_models import User
@@ -50,6 +51,7 @@ def endpoint_index(base: str) -> dict[str, str]:
         "me": f"{base}/auth/me",
         "api_keys": f"{base}/auth/api-keys",
         "client_credentials": f"{base}/auth/client",
+        "connections": f"{base}/auth/connections",
     }
 
 
@@ -165,7 +167,7 @@ async def login(request: Request, provider: str, next: str | None = None) -> Res
         max_age=int(oauth_login.STATE_TTL.total_seconds()),
         path="/auth",
         httponly=True,
-        secure=settings.cookie_secure,
+        secure=settings.served_over_https,
         samesite="lax",
     )
     return response
@@ -379,3 +381,30 @@ def revoke_api_key(
     db.commit()
     _state(request).cache.evict_key(parsed)
     return {"revoked": True, "id": key_id}
+
+
+# --- connected MCP clients (OAuth grants) ----------------------------------------
+
+
+@router.get("/connections")
+def list_connections(
+    request: Request, user: Annotated[User, Depends(current_user)], db: Annotated[Session, Depends(get_db)]
+) -> dict[str, Any]:
+    return {"connections": oauth_server.list_connections(db, user_id=user.id, settings=_settings(request))}
+
+
+@router.delete("/connections/{grant_id}")
+def disconnect(
+    grant_id: str,
+    user: Annotated[User, Depends(current_user_for_change)],
+    db: Annotated[Session, Depends(get_db)],
+) -> dict[str, Any]:
+    """Revoke every token of that client at once."""
+    try:
+        parsed = uuid.UUID(grant_id)
+    except ValueError:
+        raise HTTPException(status_code=404, detail="Connection not found") from None
+    if not oauth_server.disconnect(db, user_id=user.id, grant_id=parsed):
+        raise HTTPException(status_code=404, detail="Connection not found")
+    db.commit()
+    return {"disconnected": True, "id": grant_id}

@@ -25,8 +25,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import db
 import embedding_service
+import mcp_oauth_routes
 import oauth
 import oauth_routes
+from api_keys import FailureThrottle
 from auth_middleware import AuthState
 from db import SessionLocal  # noqa: F401  (re-exported for compatibility)
 from embeddings import EmbeddingProvider, build_provider
@@ -141,11 +143,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         expose_headers=["WWW-Authenticate", "Mcp-Session-Id"],
     )
-    gated_mcp = _FixedPath(
-        MCPAuthGateASGI(mcp_http, SessionLocal, require_auth=settings.require_mcp_auth, state=auth_state), MCP_PATH
+    gate = MCPAuthGateASGI(
+        mcp_http,
+        SessionLocal,
+        require_auth=settings.require_mcp_auth,
+        state=auth_state,
+        resource=settings.mcp_url,
+        resource_metadata_url=mcp_oauth_routes.resource_metadata_url(settings),
     )
+    gated_mcp = _FixedPath(gate, MCP_PATH)
     for path in (MCP_PATH, MCP_PATH + "/"):
         app.router.routes.append(Route(path, gated_mcp, methods=["GET", "POST", "DELETE", "OPTIONS"]))
+    oauth_endpoints = mcp_oauth_routes.OAuthEndpoints(
+        settings=settings,
+        session_factory=SessionLocal,
+        registration_limit=FailureThrottle(settings.oauth_registrations_per_hour, 3600.0),
+    )
+    app.router.routes.extend(oauth_endpoints.routes())
     app.include_router(oauth_routes.router)
     _add_service_routes(app, settings, embedder)
     return app
@@ -176,6 +190,8 @@ def _add_service_routes(app: FastAPI, settings: Settings, embedder: EmbeddingPro
                 "mcp": settings.mcp_url,
                 "health": f"{base}/health",
                 **oauth_routes.endpoint_index(base),
+                "oauth_protected_resource": f"{base}/.well-known/oauth-protected-resource/mcp",
+                "oauth_authorization_server": f"{base}/.well-known/oauth-authorization-server",
             },
             "authentication": "Authorization: Bearer mg_... or X-API-Key: mg_... on /mcp",
         }

@@ -79,6 +79,11 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     desktop_client_id: str | None = None
     desktop_client_secret: str | None = None
+    desktop_redirect_uris: list[str] = field(default_factory=list)
+
+    oauth_access_token_ttl_seconds: int = 3600
+    oauth_refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    oauth_registrations_per_hour: int = 20
 
     session_cookie_samesite: str = "lax"
     session_max_age_seconds: int = 7 * 24 * 3600
@@ -98,8 +103,21 @@ class Settings:
         return self.public_base_url.rstrip("/") + "/mcp"
 
     @property
+    def oauth_providers_configured(self) -> bool:
+        return bool(
+            (self.google_client_id and self.google_client_secret)
+            or (self.github_client_id and self.github_client_secret)
+        )
+
+    @property
+    def served_over_https(self) -> bool:
+        return self.public_base_url.startswith("https://")
+
+    @property
     def cookie_secure(self) -> bool:
-        return self.public_base_url.startswith("https://") or self.session_cookie_samesite == "none"
+        """Session cookies: Secure on https, and always with SameSite=None
+        (browsers reject SameSite=None cookies that are not Secure)."""
+        return self.served_over_https or self.session_cookie_samesite == "none"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
@@ -145,6 +163,10 @@ class Settings:
             github_api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
             desktop_client_id=env.get("PSTRYDER_DESKTOP") or None,
             desktop_client_secret=env.get("PSTRYDER_DESKTOP_SECRET") or None,
+            desktop_redirect_uris=_list(env.get("PSTRYDER_DESKTOP_REDIRECT_URIS")),
+            oauth_access_token_ttl_seconds=_int("OAUTH_ACCESS_TOKEN_TTL", 3600, env),
+            oauth_refresh_token_ttl_seconds=_int("OAUTH_REFRESH_TOKEN_TTL", 30 * 24 * 3600, env),
+            oauth_registrations_per_hour=_int("OAUTH_REGISTRATIONS_PER_HOUR", 20, env),
             session_cookie_samesite=samesite,
             session_max_age_seconds=_int("SESSION_MAX_AGE_SECONDS", 7 * 24 * 3600, env),
             api_key_cache_ttl_seconds=min(_float("API_KEY_CACHE_TTL", 60.0, env), 60.0),

@@ -37,7 +37,9 @@ TEST_BCRYPT_ROUNDS = 10
 
 
 def bound_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on such sockets,
+    # and without it keep-alive requests stall ~40 ms on delayed ACKs.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
@@ -100,8 +102,9 @@ def test_settings() -> Settings:
         bcrypt_rounds=TEST_BCRYPT_ROUNDS,
         embedding_backfill_interval_seconds=3600,
         usage_flush_interval_seconds=3600,
-        # Every test request comes from 127.0.0.1; throttling has its own tests.
+        # Every test request comes from 127.0.0.1; the limits have their own tests.
         auth_failure_limit=100_000,
+        oauth_registrations_per_hour=100_000,
     )
 
 

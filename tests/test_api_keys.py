@@ -212,3 +212,14 @@ def test_create_key_cli_prints_a_key_for_a_new_account(tmp_path):
     assert key.startswith("mg_") and "cli@example.com" in result.stdout
     refused = run_cli("create-key", "--email", "not-an-email", env=subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path)))
     assert refused.returncode == 2 and "--email" in refused.stdout
+
+
+async def test_usage_counters_are_flushed_at_shutdown():
+    owner, key = user_with_key()
+    with serve(create_app) as served:
+        async with mcp_client(served.url, key) as client:
+            for _ in range(4):
+                await call(client, "memory_stats")
+    with db.session_scope() as session:
+        stored = session.scalars(select(APIKey).where(APIKey.user_id == owner)).one()
+        assert stored.usage_count >= 4 and stored.last_used is not None

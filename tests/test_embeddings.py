@@ -93,15 +93,18 @@ def test_openai_client_gives_up_after_retries_and_does_not_retry_client_errors(f
     assert len(fake_openai.requests) == 1
 
 
-async def test_embedding_failure_keeps_the_memory_and_backfill_fills_it_in(fake_openai):
-    fake_openai.down = True
-    overrides = {
+def openai_settings(fake, **extra) -> dict:
+    return {
         "embedding_provider": "openai",
         "openai_api_key": FAKE_OPENAI_KEY,
-        "openai_base_url": fake_openai.base_url,
-        "openai_max_retries": 0,
+        "openai_base_url": fake.base_url,
+        **extra,
     }
-    with serve(create_app, **overrides) as served:
+
+
+async def test_embedding_failure_keeps_the_memory_and_backfill_fills_it_in(fake_openai):
+    fake_openai.down = True
+    with serve(create_app, **openai_settings(fake_openai, openai_max_retries=0)) as served:
         _, key = user_with_key()
         async with mcp_client(served.url, key) as client:
             stored = await call(client, "memory_store", observation="Speaks Portuguese and Swedish fluently")
@@ -127,14 +130,8 @@ async def test_embedding_failure_keeps_the_memory_and_backfill_fills_it_in(fake_
 
 async def test_background_task_backfills_pending_embeddings(fake_openai):
     fake_openai.down = True
-    overrides = {
-        "embedding_provider": "openai",
-        "openai_api_key": FAKE_OPENAI_KEY,
-        "openai_base_url": fake_openai.base_url,
-        "openai_max_retries": 0,
-        "embedding_backfill_interval_seconds": 0.2,
-    }
-    with serve(create_app, **overrides) as served:
+    settings = openai_settings(fake_openai, openai_max_retries=0, embedding_backfill_interval_seconds=0.2)
+    with serve(create_app, **settings) as served:
         _, key = user_with_key()
         async with mcp_client(served.url, key) as client:
             stored = await call(client, "memory_store", observation="Collects vintage fountain pens")
@@ -147,12 +144,7 @@ async def test_changing_the_model_re_embeds_existing_memories_on_start(server, f
     owner, key = user_with_key()
     async with mcp_client(server.url, key) as client:
         stored = await call(client, "memory_store", observation="Grows tomatoes on the balcony")
-    overrides = {
-        "embedding_provider": "openai",
-        "openai_api_key": FAKE_OPENAI_KEY,
-        "openai_base_url": fake_openai.base_url,
-    }
-    with serve(create_app, **overrides) as served:
+    with serve(create_app, **openai_settings(fake_openai)) as served:
         async with mcp_client(served.url, key) as client:
             await _until_nothing_pending(client)
             result = await call(client, "memory_search", query="tomatoes balcony")

@@ -75,7 +75,13 @@ def test_refusal_has_the_exact_body_and_header(server, headers):
     response = _post(server, headers)
     assert response.status_code == 401
     assert response.json() == UNAUTHORIZED
-    assert response.headers["www-authenticate"] == "Bearer"
+    challenge = (
+        f'Bearer resource_metadata="{server.url}/.well-known/oauth-protected-resource/mcp", '
+        'scope="memory:read memory:write"'
+    )
+    if headers:  # a credential was presented, and it was wrong
+        challenge += ', error="invalid_token"'
+    assert response.headers["www-authenticate"] == challenge
     assert response.headers["cache-control"] == "no-store"
 
 
@@ -111,6 +117,10 @@ def test_cors_preflight_passes_the_gate(server):
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == server.url
     assert "authorization" in response.headers["access-control-allow-headers"].lower()
+    refused = httpx.post(server.url + "/mcp", json={}, headers={"Origin": server.url})
+    exposed = refused.headers["access-control-expose-headers"].lower()
+    assert "www-authenticate" in exposed and "mcp-session-id" in exposed
+    assert refused.headers["access-control-allow-credentials"] == "true"
 
 
 def test_verified_keys_are_cached_and_revocation_evicts_them(server):

@@ -223,3 +223,13 @@ def test_logout_revokes_the_session(new_browser, auth_server, github):
     assert logged_out.json() == {"logged_out": True}
     replay = httpx.get(auth_server.url + "/auth/me", cookies={"mg_session": token})
     assert replay.status_code == 401
+
+
+def test_samesite_none_cookies_are_secure(google, github, new_browser):
+    from tests.conftest import provider_settings
+
+    github.next_profile = github_profile(810, "embedded")
+    with serve(create_app, session_cookie_samesite="none", **provider_settings(google, github)) as served:
+        _, done = browser_login(served.url, "github", new_browser())
+    cookie = next(c for c in done.headers.get_list("set-cookie") if c.startswith("mg_session="))
+    assert "SameSite=none" in cookie and "Secure" in cookie and "HttpOnly" in cookie

@@ -259,6 +259,8 @@ async def test_documents_are_stored_and_readable_by_ref(server):
 async def test_init_session_bootstrap_stats_and_guide(server):
     _, key = user_with_key()
     async with mcp_client(server.url, key) as client:
+        anonymous = await call(client, "memory_bootstrap")
+        assert "ai_instance" not in anonymous and anonymous["memory_counts"]["observations"] == 0
         fresh = await call(client, "memory_bootstrap", ai_name="Claude", ai_platform="Code")
         assert fresh["ai_instance"]["is_new"] is True
         assert any("empty" in step for step in fresh["recommended_first_steps"])

@@ -111,6 +111,8 @@ def test_health_turns_503_while_the_database_is_down_and_recovers(tmp_path):
         down = httpx.get(server.url + "/health", timeout=30)
         assert down.status_code == 503
         assert down.json()["database"] == "unreachable"
+        gated = httpx.post(server.url + "/mcp", json={}, headers={"Authorization": "Bearer mg_" + "q" * 43}, timeout=30)
+        assert gated.status_code == 503 and gated.headers["retry-after"] == "5"
         outside.start()
         assert httpx.get(server.url + "/health", timeout=30).status_code == 200
     finally:
@@ -124,3 +126,14 @@ def _postgres_running(pgdata: str) -> bool:
         if process.info["name"] == "postgres" and pgdata in " ".join(cmdline):
             return True
     return False
+
+
+def test_access_log_never_records_query_strings(tmp_path):
+    server = ServerProcess(subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path), EMBEDDING_PROVIDER="none")).start()
+    try:
+        httpx.get(server.url + "/auth/callback/github", params={"code": "SECRETCODE123", "state": "SECRETSTATE456"})
+        httpx.get(server.url + "/health")
+    finally:
+        assert server.terminate()
+    assert '"GET /auth/callback/github HTTP/1.1" 404' in server.log
+    assert "SECRETCODE123" not in server.log and "SECRETSTATE456" not in server.log

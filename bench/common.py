@@ -1,0 +1,84 @@
+"""Shared bench plumbing: a database, a served app, figures and the machine."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import sys
+import threading
+from pathlib import Path
+
+import uvicorn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import db  # noqa: E402
+
+BENCH_DATA = ROOT / "bench" / ".data"
+
+
+def database_url(explicit: str | None) -> tuple[str, db.EmbeddedPostgres | None]:
+    """The URL given, or an embedded PostgreSQL kept in bench/.data for re-runs."""
+    if explicit:
+        return explicit, None
+    embedded = db.EmbeddedPostgres(BENCH_DATA)
+    return embedded.start(), embedded
+
+
+class ServedApp:
+    """uvicorn in a thread on a socket bound up front (no readiness polling)."""
+
+    def __init__(self, app) -> None:
+        # IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(512)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> str:
+    return (
+        f"p50 {percentile(values, 0.50):7.2f} ms   p95 {percentile(values, 0.95):7.2f} ms   "
+        f"mean {statistics.fmean(values):7.2f} ms   (n={len(values)})"
+    )
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(
+            next(
+                line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+            ).split()[1]
+        )
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{memory}, Python {platform.python_version()}, {platform.system()}"

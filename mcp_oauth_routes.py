@@ -1,0 +1,297 @@
+"""HTTP endpoints of the MCP authorization server and resource metadata.
+
+* ``/.well-known/oauth-protected-resource[/mcp]`` (RFC 9728) and
+  ``/.well-known/oauth-authorization-server`` (RFC 8414);
+* ``/oauth/register``, ``/oauth/authorize``, ``/oauth/token``,
+  ``/oauth/revoke`` — the MCP SDK's handlers over PostgresOAuthProvider;
+* ``/oauth/consent`` — sign-in (Google/GitHub, or the local owner for a
+  loopback client in local mode) and the consent form, CSRF-bound to the
+  browser session; ``/oauth/local-login``.
+
+``oauth_server_routes(...)`` returns Starlette routes for server.py to mount.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import anyio.to_thread
+from mcp.server.auth.handlers.authorize import AuthorizationHandler
+from mcp.server.auth.handlers.register import RegistrationHandler
+from mcp.server.auth.handlers.token import TokenHandler
+from mcp.server.auth.middleware.client_auth import AuthenticationError
+from mcp.server.auth.provider import construct_redirect_uri
+from mcp.server.auth.settings import ClientRegistrationOptions
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+import accounts
+import api_keys
+import oauth_server
+import pages
+from mcp_oauth_provider import HashedSecretAuthenticator, PostgresOAuthProvider, is_loopback_http
+from principal import ALL_SCOPES
+from settings import Settings
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+LOOPBACK_ADDRESSES = {"127.0.0.1", "::1"}
+
+
+def resource_metadata_url(settings: Settings) -> str:
+    return f"{settings.public_base_url}/.well-known/oauth-protected-resource/mcp"
+
+
+def protected_resource_metadata(settings: Settings) -> dict[str, Any]:
+    return {
+        "resource": settings.mcp_url,
+        "authorization_servers": [settings.public_base_url],
+        "scopes_supported": list(ALL_SCOPES),
+        "bearer_methods_supported": ["header"],
+        "resource_name": "MemoryGate",
+    }
+
+
+def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
+    base = settings.public_base_url
+    auth_methods = ["none", "client_secret_post", "client_secret_basic"]
+    return {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/oauth/authorize",
+        "token_endpoint": f"{base}/oauth/token",
+        "registration_endpoint": f"{base}/oauth/register",
+        "revocation_endpoint": f"{base}/oauth/revoke",
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "scopes_supported": list(ALL_SCOPES),
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+class OAuthEndpoints:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        session_factory: Callable[[], Session],
+        registration_limit: api_keys.FailureThrottle,
+    ) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.registration_limit = registration_limit
+        self.provider = PostgresOAuthProvider(session_factory, settings)
+        self.authenticator = HashedSecretAuthenticator(self.provider)
+        self.authorize_handler = AuthorizationHandler(self.provider)
+        self.token_handler = TokenHandler(self.provider, self.authenticator)
+        self.register_handler = RegistrationHandler(
+            self.provider,
+            options=ClientRegistrationOptions(
+                enabled=True, valid_scopes=list(ALL_SCOPES), default_scopes=list(ALL_SCOPES)
+            ),
+        )
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/.well-known/oauth-protected-resource", self.resource_metadata, methods=["GET"]),
+            Route("/.well-known/oauth-protected-resource/mcp", self.resource_metadata, methods=["GET"]),
+            Route("/.well-known/oauth-authorization-server", self.server_metadata, methods=["GET"]),
+            Route("/oauth/register", self.register, methods=["POST"]),
+            Route("/oauth/authorize", self.authorize_handler.handle, methods=["GET", "POST"]),
+            Route("/oauth/token", self.token, methods=["POST"]),
+            Route("/oauth/revoke", self.revoke, methods=["POST"]),
+            Route("/oauth/consent", self.consent_page, methods=["GET"]),
+            Route("/oauth/consent", self.consent_decision, methods=["POST"]),
+            Route("/oauth/local-login", self.local_login, methods=["POST"]),
+        ]
+
+    async def resource_metadata(self, request: Request) -> Response:
+        return JSONResponse(protected_resource_metadata(self.settings))
+
+    async def server_metadata(self, request: Request) -> Response:
+        return JSONResponse(authorization_server_metadata(self.settings))
+
+    async def register(self, request: Request) -> Response:
+        key = f"register:{request.client.host if request.client else '-'}"
+        wait = self.registration_limit.retry_after(key)
+        if wait is not None:
+            return JSONResponse(
+                {"error": "too_many_requests", "error_description": "too many client registrations; slow down"},
+                status_code=429,
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        self.registration_limit.record_failure(key)  # every attempt counts toward the limit
+        response = await self.register_handler.handle(request)
+        response.headers.update(NO_STORE)
+        return response
+
+    async def token(self, request: Request) -> Response:
+        resource = (await request.form()).get("resource")
+        if isinstance(resource, str) and resource.rstrip("/") != self.settings.mcp_url:
+            return JSONResponse(
+                {"error": "invalid_target", "error_description": f"tokens are only issued for {self.settings.mcp_url}"},
+                status_code=400,
+                headers=NO_STORE,
+            )
+        return await self.token_handler.handle(request)
+
+    async def revoke(self, request: Request) -> Response:
+        """RFC 7009. (The SDK's handler insists on a client_secret field, which
+        public clients do not have.) Unknown tokens are answered 200 too."""
+        try:
+            client = await self.authenticator.authenticate_request(request)
+        except AuthenticationError as exc:
+            return JSONResponse(
+                {"error": "invalid_client", "error_description": exc.message}, status_code=401, headers=NO_STORE
+            )
+        token = (await request.form()).get("token")
+        if not isinstance(token, str) or not token:
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": "token is required"},
+                status_code=400,
+                headers=NO_STORE,
+            )
+        await self.provider.revoke_for_client(client.client_id, token)
+        return Response(status_code=200, headers=NO_STORE)
+
+    # --- sign-in and consent ---------------------------------------------------
+
+    async def _run(self, work: Callable[[Session], Any]) -> Any:
+        def run() -> Any:
+            with self.session_factory() as db:
+                result = work(db)
+                db.commit()
+                return result
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def consent_page(self, request: Request) -> Response:
+        request_id = request.query_params.get("request")
+        session_token = request.cookies.get(accounts.SESSION_COOKIE)
+
+        def prepare(db: Session) -> dict[str, Any] | None:
+            pending = oauth_server.load_pending(db, request_id)
+            if pending is None:
+                return None
+            client = oauth_server.load_client(db, pending.client_id, self.settings)
+            user = accounts.user_for_session_token(db, session_token)
+            view = {
+                "client": (client.name if client else None) or pending.client_id,
+                "redirect_uri": pending.redirect_uri,
+                "scopes": pending.scopes,
+                "user": user.email if user else None,
+            }
+            if user is not None:
+                view["csrf"] = oauth_server.bind_consent(pending, session_token)
+            return view
+
+        view = await self._run(prepare)
+        if view is None:
+            return self._expired()
+        if view["user"] is None:
+            return self._sign_in(request, request_id, view)
+        return pages.consent_page(
+            client=view["client"],
+            user=view["user"],
+            scopes=view["scopes"],
+            redirect_host=urlsplit(view["redirect_uri"]).netloc,
+            request_id=request_id,
+            csrf=view["csrf"],
+        )
+
+    def _sign_in(self, request: Request, request_id: str, view: dict[str, Any]) -> Response:
+        next_path = quote(f"/oauth/consent?request={request_id}", safe="")
+        links = {name: f"/auth/login/{name}?next={next_path}" for name in request.app.state.oauth_providers}
+        local = self._local_owner_allowed(request, view["redirect_uri"])
+        if len(links) == 1 and not local:
+            return RedirectResponse(next(iter(links.values())), status_code=302, headers=NO_STORE)
+        if not links and not local:
+            return pages.message_page(
+                "Sign-in unavailable",
+                "No sign-in method is configured on this server. Ask its operator to configure Google or GitHub.",
+                status_code=503,
+            )
+        return pages.sign_in_page(
+            client=view["client"], login_links=links, local_request_id=request_id if local else None
+        )
+
+    def _local_owner_allowed(self, request: Request, redirect_uri: str) -> bool:
+        """Local mode only: no provider, a browser on this machine, a loopback client."""
+        browser_is_local = request.client is not None and request.client.host in LOOPBACK_ADDRESSES
+        return (
+            self.settings.is_local
+            and not request.app.state.oauth_providers
+            and browser_is_local
+            and is_loopback_http(redirect_uri)
+        )
+
+    def _expired(self) -> Response:
+        return pages.message_page(
+            "Authorization expired",
+            "This authorization request has expired or was already answered. Start again from your app.",
+            status_code=400,
+        )
+
+    async def consent_decision(self, request: Request) -> Response:
+        form = await request.form()
+        request_id, csrf, decision = form.get("request"), form.get("csrf_token"), form.get("decision")
+        session_token = request.cookies.get(accounts.SESSION_COOKIE)
+        if not all(isinstance(v, str) and v for v in (request_id, csrf, session_token)):
+            return pages.message_page("Not allowed", "This consent form is incomplete.", status_code=403)
+
+        def decide(db: Session) -> str:
+            user = accounts.user_for_session_token(db, session_token)
+            if user is None:
+                raise oauth_server.ConsentRefused("Your session has ended. Sign in and start again from your app.")
+            pending = oauth_server.take_pending(db, request_id=request_id, session_token=session_token, csrf=csrf)
+            params: dict[str, str | None] = {"state": pending.state, "iss": self.settings.public_base_url}
+            if decision == "approve":
+                params["code"] = oauth_server.approve(db, pending=pending, user_id=user.id)
+            else:
+                params["error"] = "access_denied"
+            return construct_redirect_uri(pending.redirect_uri, **params)
+
+        try:
+            location = await self._run(decide)
+        except oauth_server.ConsentRefused as exc:
+            return pages.message_page("Not allowed", str(exc), status_code=403)
+        return RedirectResponse(location, status_code=303, headers=NO_STORE)
+
+    async def local_login(self, request: Request) -> Response:
+        request_id = (await request.form()).get("request")
+        origin = request.headers.get("origin")
+        if origin and origin.rstrip("/") != self.settings.public_base_url:
+            return pages.message_page("Not allowed", "Cross-site request refused.", status_code=403)
+
+        def sign_in(db: Session) -> str | None:
+            pending = oauth_server.load_pending(db, request_id if isinstance(request_id, str) else None)
+            if pending is None or not self._local_owner_allowed(request, pending.redirect_uri):
+                return None
+            owner = accounts.local_owner(db)
+            return accounts.create_session(
+                db,
+                user=owner,
+                max_age_seconds=self.settings.session_max_age_seconds,
+                ip=request.client.host if request.client else None,
+                user_agent=request.headers.get("user-agent"),
+            )
+
+        token = await self._run(sign_in)
+        if token is None:
+            return pages.message_page("Not allowed", "Local sign-in is not available here.", status_code=403)
+        response = RedirectResponse(f"/oauth/consent?request={request_id}", status_code=303, headers=NO_STORE)
+        response.set_cookie(
+            accounts.SESSION_COOKIE,
+            token,
+            max_age=self.settings.session_max_age_seconds,
+            httponly=True,
+            secure=self.settings.cookie_secure,
+            samesite=self.settings.session_cookie_samesite,
+        )
+        return response
