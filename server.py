@@ -58,6 +58,44 @@ class _FixedPath:
         await self.app(scope, receive, send)
 
 
+class ScopedCORS:
+    """CORS in two flavours, chosen by path.
+
+    OAuth discovery, registration, token and revocation are called from
+    browser-based MCP clients on any origin, without cookies; everything else
+    allows only our own origins, with credentials.
+    """
+
+    PUBLIC_PREFIXES = ("/.well-known/", "/oauth/register", "/oauth/token", "/oauth/revoke")
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.public = CORSMiddleware(
+            app,
+            allow_origins=["*"],
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Mcp-Protocol-Version"],
+        )
+        self.private = CORSMiddleware(
+            app,
+            allow_origins=_cors_origins(settings),
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "Mcp-Session-Id",
+                "Mcp-Protocol-Version",
+                "Last-Event-ID",
+            ],
+            expose_headers=["WWW-Authenticate", "Mcp-Session-Id"],
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        public = scope["type"] == "http" and scope["path"].startswith(self.PUBLIC_PREFIXES)
+        await (self.public if public else self.private)(scope, receive, send)
+
+
 def _cors_origins(settings: Settings) -> list[str]:
     origins = [settings.frontend_url.rstrip("/"), settings.public_base_url.rstrip("/")]
     origins += [origin.rstrip("/") for origin in settings.cors_extra_origins]
@@ -128,21 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.embedder = embedder
     app.state.auth_state = auth_state
     app.state.oauth_providers = oauth.configured_providers(settings, provider_http)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=_cors_origins(settings),
-        allow_credentials=True,
-        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-        allow_headers=[
-            "Authorization",
-            "Content-Type",
-            "X-API-Key",
-            "Mcp-Session-Id",
-            "Mcp-Protocol-Version",
-            "Last-Event-ID",
-        ],
-        expose_headers=["WWW-Authenticate", "Mcp-Session-Id"],
-    )
+    app.add_middleware(ScopedCORS, settings=settings)
     gate = MCPAuthGateASGI(
         mcp_http,
         SessionLocal,

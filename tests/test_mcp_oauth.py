@@ -122,6 +122,23 @@ def test_protected_resource_and_authorization_server_metadata(auth_server):
     assert asm["authorization_response_iss_parameter_supported"] is True
 
 
+def test_browser_clients_on_any_origin_may_call_discovery_and_token_endpoints(auth_server):
+    preflight = httpx.options(
+        auth_server.url + "/oauth/token",
+        headers={"Origin": "http://localhost:6274", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == "*"
+    metadata = httpx.get(
+        auth_server.url + "/.well-known/oauth-authorization-server", headers={"Origin": "http://localhost:6274"}
+    )
+    assert metadata.headers["access-control-allow-origin"] == "*"
+    private = httpx.options(
+        auth_server.url + "/auth/api-keys",
+        headers={"Origin": "http://localhost:6274", "Access-Control-Request-Method": "POST"},
+    )
+    assert private.status_code == 400
+
+
 def test_every_401_points_at_the_resource_metadata(auth_server):
     expected = (
         f'Bearer resource_metadata="{auth_server.url}/.well-known/oauth-protected-resource/mcp", '
