@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,8 +17,11 @@ from typing import Any
 import accounts
 import api_keys
 import db
+from logging_setup import configure_logging, uvicorn_log_config
 from principal import ALL_SCOPES, READ_SCOPE
-from settings import Settings
+from settings import Settings, UnsafeConfiguration
+
+MAX_HEADER_BYTES = 16 * 1024
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str], *, create_app: Callable[[Settings], Any]) -> int:
     args = _parser().parse_args(argv)
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     if args.command == "create-key":
         return create_key_command(settings, args)
     return serve(settings, create_app)
@@ -56,10 +60,27 @@ class _DropQueryStrings(logging.Filter):
 def serve(settings: Settings, create_app: Callable[[Settings], Any]) -> int:
     import uvicorn
 
-    logging.getLogger("uvicorn.access").addFilter(_DropQueryStrings())
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except UnsafeConfiguration as exc:
+        print(str(exc), file=sys.stderr, flush=True)
+        return 2
     print(f"MemoryGate MCP endpoint: {settings.mcp_url}", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    log_config = uvicorn_log_config(settings.log_level)
+    log_config["filters"]["drop_query"] = {"()": _DropQueryStrings}
+    log_config["loggers"]["uvicorn.access"]["filters"] = ["drop_query"]
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=log_config,
+        # Header blocks larger than this are refused by the HTTP parser.
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        # X-Forwarded-For is believed only from these addresses, so nobody can
+        # pick the client address that rate limits and the audit trail use.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or "127.0.0.1",
+    )
     return 0
 
 

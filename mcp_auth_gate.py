@@ -70,11 +70,13 @@ class MCPAuthGateASGI:
             return
         try:
             if self.require_auth:
-                check = await anyio.to_thread.run_sync(self._verify, scope)
-                if check.principal is None:
-                    await self._refuse(send, check)
-                    return
-                principal = check.principal
+                principal = auth_middleware.cached_principal(scope["headers"], state=self.state)
+                if principal is None:
+                    check = await anyio.to_thread.run_sync(self._verify, scope)
+                    if check.principal is None:
+                        await self._refuse(send, check)
+                        return
+                    principal = check.principal
             else:
                 principal = await self._local_owner()
         except OperationalError:

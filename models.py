@@ -45,6 +45,24 @@ def created_column() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
+def searchable_text(columns_sql: str) -> Computed:
+    """A generated tsvector: the owner as one lexeme, then the English text.
+
+    The owner lexeme lets one ordinary GIN index answer "this owner's rows
+    matching these words" by intersecting posting lists, so a search costs
+    what the owner's matches cost, not everyone's (btree_gin is not
+    available in every PostgreSQL build we run on).
+    """
+    return Computed(
+        f"to_tsvector('simple', 'owner' || replace(owner_id::text, '-', '')) || to_tsvector('english', {columns_sql})",
+        persisted=True,
+    )
+
+
+def owner_lexeme(owner_id: uuid.UUID) -> str:
+    return "owner" + owner_id.hex
+
+
 def confidence_check(table: str, column: str = "confidence") -> CheckConstraint:
     return CheckConstraint(f"{column} >= 0 AND {column} <= 1", name=f"ck_{table}_{column}_range")
 
@@ -102,7 +120,7 @@ class Observation(Base):
     last_accessed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
-        Computed("to_tsvector('english', coalesce(observation, '') || ' ' || coalesce(domain, ''))", persisted=True),
+        searchable_text("coalesce(observation, '') || ' ' || coalesce(domain, '')"),
     )
 
     ai_instance: Mapped[AIInstance | None] = relationship()
@@ -130,10 +148,8 @@ class Pattern(Base):
     last_updated: Mapped[datetime] = created_column()
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
-        Computed(
-            "to_tsvector('english', coalesce(category, '') || ' ' || coalesce(pattern_name, '') || ' ' "
-            "|| coalesce(pattern_text, ''))",
-            persisted=True,
+        searchable_text(
+            "coalesce(category, '') || ' ' || coalesce(pattern_name, '') || ' ' || coalesce(pattern_text, '')"
         ),
     )
 
@@ -159,11 +175,7 @@ class Concept(Base):
     updated_at: Mapped[datetime] = created_column()
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
-        Computed(
-            "to_tsvector('english', coalesce(name, '') || ' ' || coalesce(description, '') || ' ' "
-            "|| coalesce(domain, ''))",
-            persisted=True,
-        ),
+        searchable_text("coalesce(name, '') || ' ' || coalesce(description, '') || ' ' || coalesce(domain, '')"),
     )
 
     aliases: Mapped[list[ConceptAlias]] = relationship(

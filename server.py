@@ -32,9 +32,10 @@ from api_keys import FailureThrottle
 from auth_middleware import AuthState
 from db import SessionLocal  # noqa: F401  (re-exported for compatibility)
 from embeddings import EmbeddingProvider, build_provider
+from http_guards import BodySizeLimit, RequestContext, SecurityHeaders
 from mcp_auth_gate import MCPAuthGateASGI
 from mcp_tools import build_mcp_server
-from settings import Settings
+from settings import Settings, UnsafeConfiguration
 
 VERSION = "0.1.0"
 MCP_PATH = "/mcp"
@@ -114,6 +115,9 @@ async def _repeat(every_seconds: float, job: Callable[[], Any], name: str) -> No
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    problems = settings.production_problems()
+    if problems:
+        raise UnsafeConfiguration("Refusing to start in production mode:\n  - " + "\n  - ".join(problems))
     embedder = build_provider(settings)
     mcp_http = build_mcp_server(session_factory=SessionLocal, embedder=embedder).http_app(
         path=MCP_PATH, stateless_http=True, json_response=True
@@ -131,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         url = settings.database_url or await anyio.to_thread.run_sync(embedded.start)
         await anyio.to_thread.run_sync(db.configure_engine, url)
         await anyio.to_thread.run_sync(db.init_db)
-        if not settings.require_mcp_auth:
+        if not settings.require_mcp_auth:  # production additionally needs ALLOW_UNAUTHENTICATED_MCP
             log.warning(
                 "REQUIRE_MCP_AUTH=false: every /mcp request acts as the local owner with no authentication. "
                 "Never expose this server to a network."
@@ -166,7 +170,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.embedder = embedder
     app.state.auth_state = auth_state
     app.state.oauth_providers = oauth.configured_providers(settings, provider_http)
+    # Added innermost first: the request id wraps everything, so even a 413
+    # or a CORS refusal carries it and security headers.
     app.add_middleware(ScopedCORS, settings=settings)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders, hsts=settings.served_over_https)
+    app.add_middleware(RequestContext)
     gate = MCPAuthGateASGI(
         mcp_http,
         SessionLocal,

@@ -15,6 +15,10 @@ from dotenv import load_dotenv
 LOCAL_OWNER_EMAIL = "local@memorygate.internal"
 
 
+class UnsafeConfiguration(RuntimeError):
+    """The configuration must not serve production traffic; the message says why."""
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value.strip() == "":
         return default
@@ -46,6 +50,26 @@ def _float(name: str, default: float, env: dict[str, str]) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
+PLACEHOLDER_MARKERS = (
+    "change",
+    "placeholder",
+    "your-",
+    "your_",
+    "example",
+    "xxx",
+    "...",
+    "<",
+    "secret-here",
+    "todo",
+    "replace",
+)
+
+
+def _looks_like_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    return len(value) < 12 or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
+
+
 def _list(raw: str | None) -> list[str]:
     return [item.strip() for item in (raw or "").split(",") if item.strip()]
 
@@ -60,7 +84,10 @@ class Settings:
     frontend_url: str = "http://localhost:8080/"
     cors_extra_origins: list[str] = field(default_factory=list)
     require_mcp_auth: bool = True
+    allow_unauthenticated_mcp: bool = False
+    trusted_proxies: str = ""
     log_level: str = "INFO"
+    max_request_bytes: int = 1024 * 1024
 
     embedding_provider: str = "auto"
     openai_api_key: str | None = None
@@ -101,6 +128,39 @@ class Settings:
     @property
     def mcp_url(self) -> str:
         return self.public_base_url.rstrip("/") + "/mcp"
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve production traffic (DATABASE_URL set)."""
+        if self.is_local:
+            return []
+        problems = []
+        if not (self.served_over_https or self._base_is_loopback):
+            problems.append("OAUTH_REDIRECT_BASE must be the public https:// base URL of this service")
+        if not self.require_mcp_auth and not self.allow_unauthenticated_mcp:
+            problems.append(
+                "REQUIRE_MCP_AUTH=false would serve every memory without authentication; "
+                "set ALLOW_UNAUTHENTICATED_MCP=true only if you really mean it"
+            )
+        pairs = [
+            ("GOOGLE_CLIENT_ID", self.google_client_id, "GOOGLE_CLIENT_SECRET", self.google_client_secret),
+            ("GITHUB_CLIENT_ID", self.github_client_id, "GITHUB_CLIENT_SECRET", self.github_client_secret),
+            ("PSTRYDER_DESKTOP", self.desktop_client_id, "PSTRYDER_DESKTOP_SECRET", self.desktop_client_secret),
+        ]
+        for id_name, id_value, secret_name, secret_value in pairs:
+            if bool(id_value) != bool(secret_value):
+                problems.append(f"{id_name} and {secret_name} must be set together")
+            elif secret_value and _looks_like_placeholder(secret_value):
+                problems.append(f"{secret_name} looks like a placeholder; set the real secret")
+        if self.openai_api_key and _looks_like_placeholder(self.openai_api_key):
+            problems.append("OPENAI_API_KEY looks like a placeholder; set the real key or unset it")
+        return problems
+
+    @property
+    def _base_is_loopback(self) -> bool:
+        """A loopback base cannot take public traffic: tests and local runs."""
+        from urllib.parse import urlsplit
+
+        return (urlsplit(self.public_base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
     @property
     def oauth_providers_configured(self) -> bool:
@@ -145,7 +205,10 @@ class Settings:
             frontend_url=env.get("FRONTEND_URL") or base + "/",
             cors_extra_origins=_list(env.get("CORS_EXTRA_ORIGINS")),
             require_mcp_auth=_bool(env.get("REQUIRE_MCP_AUTH"), True),
+            allow_unauthenticated_mcp=_bool(env.get("ALLOW_UNAUTHENTICATED_MCP"), False),
+            trusted_proxies=(env.get("TRUSTED_PROXIES") or "").strip(),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024, env),
             embedding_provider=provider,
             openai_api_key=env.get("OPENAI_API_KEY") or None,
             openai_base_url=(env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/"),

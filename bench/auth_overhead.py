@@ -43,9 +43,11 @@ def start_server(url: str, require_auth: bool) -> tuple[subprocess.Popen, str]:
         "DATABASE_URL": url,
         "PORT": str(port),
         "HOST": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",  # as deployed; also prints the line we wait for
         "EMBEDDING_PROVIDER": "none",
         "REQUIRE_MCP_AUTH": str(require_auth).lower(),
+        # The comparison server runs without auth on purpose, on loopback only.
+        "ALLOW_UNAUTHENTICATED_MCP": "true",
         "OAUTH_REDIRECT_BASE": f"http://127.0.0.1:{port}",
     }
     process = subprocess.Popen(
@@ -94,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 

@@ -88,7 +88,12 @@ def serve(app_factory, **settings_overrides: Any) -> Iterator[ServedApp]:
         frontend_url=base + "/",
         **settings_overrides,
     )
-    served = ServedApp(app_factory(settings), sock).start()
+    try:
+        app = app_factory(settings)
+    except BaseException:
+        sock.close()
+        raise
+    served = ServedApp(app, sock).start()
     try:
         yield served
     finally:
@@ -172,6 +177,7 @@ async def call_error(client: Client, tool: str, **arguments: Any) -> str:
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python server.py ARGS` to completion (no args: serve, for start-up refusals)."""
     return subprocess.run(
         [sys.executable, "server.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import psutil
+import pytest
 
 import db
 from models import Observation
 from oauth_models import User
 from server import create_app
+from settings import Settings
 from tests.support import (
     ServerProcess,
     call,
@@ -64,7 +68,8 @@ async def test_trailing_slash_url_works_with_a_real_client(server):
 
 
 async def test_without_required_auth_requests_act_as_the_local_owner():
-    with serve(create_app, require_mcp_auth=False) as served:
+    # Test servers use DATABASE_URL (production mode), where this must be forced.
+    with serve(create_app, require_mcp_auth=False, allow_unauthenticated_mcp=True) as served:
         async with mcp_client(served.url) as client:
             stored = await call(client, "memory_store", observation="Local mode note")
         with db.session_scope() as session:
@@ -135,5 +140,38 @@ def test_access_log_never_records_query_strings(tmp_path):
         httpx.get(server.url + "/health")
     finally:
         assert server.terminate()
-    assert '"GET /auth/callback/github HTTP/1.1" 404' in server.log
+    access = [json.loads(line) for line in server.log.splitlines() if '"logger": "uvicorn.access"' in line]
+    assert any("GET /auth/callback/github HTTP/1.1" in entry["message"] for entry in access)
     assert "SECRETCODE123" not in server.log and "SECRETSTATE456" not in server.log
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"REQUIRE_MCP_AUTH": "false"}, "ALLOW_UNAUTHENTICATED_MCP"),
+        ({"OAUTH_REDIRECT_BASE": "http://memory.example.com"}, "OAUTH_REDIRECT_BASE"),
+        ({"GITHUB_CLIENT_ID": "Iv1.abc", "GITHUB_CLIENT_SECRET": "your-github-secret"}, "GITHUB_CLIENT_SECRET"),
+        ({"GOOGLE_CLIENT_ID": "123.apps.googleusercontent.com"}, "GOOGLE_CLIENT_SECRET"),
+        ({"PSTRYDER_DESKTOP": "desk", "PSTRYDER_DESKTOP_SECRET": "changeme"}, "PSTRYDER_DESKTOP_SECRET"),
+    ],
+)
+def test_production_refuses_to_start_unsafely_and_says_why(env, reason):
+    base = {
+        "DATABASE_URL": "postgresql://user:pw@db.internal:5432/memorygate",
+        "OAUTH_REDIRECT_BASE": "https://memory.example.com",
+    }
+    result = run_cli(env=subprocess_env(**{**base, **env}))
+    assert result.returncode == 2
+    assert "Refusing to start" in result.stderr and reason in result.stderr
+
+
+def test_forced_unauthenticated_production_passes_the_checks():
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://db/x",
+            "OAUTH_REDIRECT_BASE": "https://m.example",
+            "REQUIRE_MCP_AUTH": "false",
+            "ALLOW_UNAUTHENTICATED_MCP": "true",
+        }
+    )
+    assert settings.production_problems() == []
