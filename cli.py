@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="server.py", description="MemoryGate: persistent memory for AI agents.")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the server (the default)")
+    commands.add_parser("migrate", help="upgrade the database schema to the latest migration")
     create = commands.add_parser("create-key", help="create a user (if needed) and print a new API key")
     create.add_argument("--email", required=True, help="the account's e-mail address")
     create.add_argument("--name", default="cli", help="a label for the key (default: cli)")
@@ -42,6 +43,8 @@ def main(argv: list[str], *, create_app: Callable[[Settings], Any]) -> int:
     configure_logging(settings.log_level)
     if args.command == "create-key":
         return create_key_command(settings, args)
+    if args.command == "migrate":
+        return migrate_command(settings)
     return serve(settings, create_app)
 
 
@@ -81,6 +84,21 @@ def serve(settings: Settings, create_app: Callable[[Settings], Any]) -> int:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies or "127.0.0.1",
     )
+    return 0
+
+
+def migrate_command(settings: Settings) -> int:
+    embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
+    url = settings.database_url or embedded.start()
+    try:
+        db.configure_engine(url, pool_size=1)
+        db.init_db()
+        current, _ = db.schema_revision()
+    finally:
+        db.dispose_engine()
+        if embedded is not None:
+            embedded.stop(only_if_started_here=True)
+    print(f"Database schema is at revision {current}.")
     return 0
 
 

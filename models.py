@@ -239,7 +239,7 @@ class Document(Base):
     created_at: Mapped[datetime] = created_column()
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
-        Computed("to_tsvector('english', coalesce(title, '') || ' ' || coalesce(content_summary, ''))", persisted=True),
+        searchable_text("coalesce(title, '') || ' ' || coalesce(content_summary, '')"),
     )
 
 

@@ -103,6 +103,20 @@ def _cors_origins(settings: Settings) -> list[str]:
     return list(dict.fromkeys(origins))
 
 
+def _prepare_schema(settings: Settings) -> None:
+    """Local mode migrates on start. In production migrations run once per
+    deploy (Fly's release_command), so a server only checks it is current."""
+    if settings.is_local:
+        db.init_db()
+        return
+    current, head = db.schema_revision()
+    if current != head:
+        raise UnsafeConfiguration(
+            f"Database schema is at revision {current or 'none'}, this code needs {head}. "
+            "Run `python server.py migrate` (Fly runs it as the release command)."
+        )
+
+
 async def _repeat(every_seconds: float, job: Callable[[], Any], name: str) -> None:
     """Run a blocking job in the threadpool now and then every N seconds."""
     while True:
@@ -134,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.database_url or await anyio.to_thread.run_sync(embedded.start)
         await anyio.to_thread.run_sync(db.configure_engine, url)
-        await anyio.to_thread.run_sync(db.init_db)
+        await anyio.to_thread.run_sync(_prepare_schema, settings)
         if not settings.require_mcp_auth:  # production additionally needs ALLOW_UNAUTHENTICATED_MCP
             log.warning(
                 "REQUIRE_MCP_AUTH=false: every /mcp request acts as the local owner with no authentication. "

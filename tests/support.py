@@ -216,6 +216,8 @@ class ServerProcess:
                 self._drainer = threading.Thread(target=self._drain, daemon=True)
                 self._drainer.start()
                 return self
+        self.process.wait(timeout=60)
+        self.process.stdout.close()
         raise RuntimeError(f"server exited before listening:\n{self.log}")
 
     def _drain(self) -> None:

@@ -104,6 +104,30 @@ async def test_keyword_mode_without_an_embedding_provider(keyword_server):
         assert [r["ref"] for r in result["results"]] == [stored["ref"]]
         assert result["results"][0]["similarity"] is None
         assert result["results"][0]["keyword_rank"] > 0
+        # Every searchable type is found by its words alone.
+        doc = await call(
+            client,
+            "memory_store_document",
+            title="Harbour tide tables",
+            doc_type="reference",
+            content_summary="Printed tide tables for the old harbour",
+        )
+        concept = await call(
+            client,
+            "memory_store_concept",
+            name="Tidewatch",
+            concept_type="project",
+            description="An app that predicts harbour tides",
+        )
+        pattern = await call(
+            client,
+            "memory_update_pattern",
+            category="habits",
+            pattern_name="tides",
+            pattern_text="Checks harbour tides every morning",
+        )
+        tides = await call(client, "memory_search", query="harbour tides", limit=10)
+        assert {doc["ref"], concept["ref"], pattern["ref"]} <= {r["ref"] for r in tides["results"]}
         stats = await call(client, "memory_stats")
         assert stats["embedding"] == {"provider": "none", "model": None, "pending": 0}
 

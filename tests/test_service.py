@@ -109,6 +109,7 @@ async def test_memories_survive_clean_restart_and_hard_kill(tmp_path):
 def test_health_turns_503_while_the_database_is_down_and_recovers(tmp_path):
     outside = db.EmbeddedPostgres(tmp_path)
     url = outside.start()
+    assert run_cli("migrate", env=subprocess_env(DATABASE_URL=url)).returncode == 0
     server = ServerProcess(subprocess_env(DATABASE_URL=url, EMBEDDING_PROVIDER="none")).start()
     try:
         assert httpx.get(server.url + "/health").status_code == 200

@@ -1,0 +1,76 @@
+"""Alembic: the baseline builds the whole schema, and models and database agree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.support import ROOT, ServerProcess, subprocess_env
+
+
+@pytest.fixture
+def empty_database() -> str:
+    admin_url = make_url(os.environ["MEMORYGATE_TEST_DATABASE_URL"])
+    name = f"migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield admin_url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def alembic(*args: str, url: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=ROOT,
+        env=subprocess_env(DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_upgrade_on_an_empty_database_then_models_and_database_agree(empty_database):
+    upgraded = alembic("upgrade", "head", url=empty_database)
+    assert upgraded.returncode == 0, upgraded.stderr
+    checked = alembic("check", url=empty_database)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "No new upgrade operations detected" in checked.stdout + checked.stderr
+
+    engine = create_engine(empty_database)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
+        indexes = set(conn.execute(text("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")).scalars())
+        tables = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+    engine.dispose()
+    assert {
+        "ix_embeddings_hnsw_all_minilm_l6_v2",
+        "ix_observations_search_tsv",
+        "uq_concepts_owner_lower_name",
+    } <= indexes
+    assert {"users", "observations", "embeddings", "oauth_tokens", "alembic_version"} <= tables
+
+
+def test_downgrade_removes_the_schema_cleanly(empty_database):
+    assert alembic("upgrade", "head", url=empty_database).returncode == 0
+    downgraded = alembic("downgrade", "base", url=empty_database)
+    assert downgraded.returncode == 0, downgraded.stderr
+    engine = create_engine(empty_database)
+    with engine.connect() as conn:
+        left = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+    engine.dispose()
+    assert left <= {"alembic_version"}
+
+
+def test_production_server_refuses_an_unmigrated_database_and_says_how_to_fix_it(empty_database):
+    with pytest.raises(RuntimeError) as refused:
+        ServerProcess(subprocess_env(DATABASE_URL=empty_database, EMBEDDING_PROVIDER="none")).start()
+    assert "python server.py migrate" in str(refused.value)
