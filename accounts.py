@@ -88,31 +88,53 @@ def create_session(db: Session, *, user: User, max_age_seconds: int, ip: str | N
     return token
 
 
+# A session unused for this long ends, whatever its absolute expiry.
+SESSION_IDLE_TIMEOUT = timedelta(hours=24)
+# last_activity is refreshed at most this often, not on every request.
+ACTIVITY_RESOLUTION = timedelta(minutes=1)
+
+
 def user_for_session_token(db: Session, token: str | None) -> User | None:
     if not token or len(token) > MAX_SESSION_TOKEN_CHARS:
         return None
+    now = datetime.now(UTC)
     row = db.execute(
         select(UserSession, User)
         .join(User, User.id == UserSession.user_id)
         .where(
             UserSession.token_hash == sha256_hex(token),
             UserSession.revoked.is_(False),
-            UserSession.expires_at > func.now(),
+            UserSession.expires_at > now,
+            UserSession.last_activity > now - SESSION_IDLE_TIMEOUT,
             User.is_active.is_(True),
         )
     ).one_or_none()
     if row is None:
         return None
     session, user = row
-    session.last_activity = datetime.now(UTC)
+    if now - session.last_activity > ACTIVITY_RESOLUTION:
+        session.last_activity = now
     return user
 
 
-def revoke_session(db: Session, token: str | None) -> bool:
+def revoke_session(db: Session, token: str | None) -> uuid.UUID | None:
+    """Revoke one session; returns its user's id (None if there was none)."""
     if not token or len(token) > MAX_SESSION_TOKEN_CHARS:
-        return False
-    result = db.execute(update(UserSession).where(UserSession.token_hash == sha256_hex(token)).values(revoked=True))
-    return result.rowcount > 0
+        return None
+    return db.execute(
+        update(UserSession)
+        .where(UserSession.token_hash == sha256_hex(token), UserSession.revoked.is_(False))
+        .values(revoked=True)
+        .returning(UserSession.user_id)
+    ).scalar_one_or_none()
+
+
+def revoke_all_sessions(db: Session, user_id: uuid.UUID) -> int:
+    """'Log out everywhere': every browser session of this user ends now."""
+    result = db.execute(
+        update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked.is_(False)).values(revoked=True)
+    )
+    return result.rowcount
 
 
 def get_user(db: Session, user_id: uuid.UUID) -> User | None:

@@ -27,6 +27,7 @@ import bcrypt
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+import audit
 from oauth_models import APIKey, User
 from principal import ALL_SCOPES
 
@@ -136,12 +137,15 @@ class FailureThrottle:
                 return None
             return max(0.0, self.window - (now - failures[0]))
 
-    def record_failure(self, key: str) -> None:
+    def record_failure(self, key: str) -> bool:
+        """Count one failure; True when this one reached the limit (a burst)."""
         with self._lock:
-            self._failures.setdefault(key, deque()).append(time.monotonic())
+            failures = self._failures.setdefault(key, deque())
+            failures.append(time.monotonic())
             if len(self._failures) > 100_000:
                 # Bound memory under a flood of distinct addresses.
                 self._failures.pop(next(iter(self._failures)))
+            return len(failures) == self.limit
 
 
 class UsageTracker:
@@ -210,6 +214,7 @@ def create_key(
     )
     db.add(row)
     db.flush()
+    audit.record(db, audit.API_KEY_CREATED, actor=user_id, targets={"key_id": row.id, "key_prefix": prefix})
     return row, raw
 
 
@@ -220,7 +225,10 @@ def list_keys(db: Session, *, user_id: uuid.UUID) -> list[APIKey]:
 def revoke_key(db: Session, *, user_id: uuid.UUID, key_id: uuid.UUID) -> bool:
     """Revoke the caller's own key; False when it is unknown or someone else's."""
     result = db.execute(update(APIKey).where(APIKey.id == key_id, APIKey.user_id == user_id).values(revoked=True))
-    return result.rowcount > 0
+    if result.rowcount == 0:
+        return False
+    audit.record(db, audit.API_KEY_REVOKED, actor=user_id, targets={"key_id": key_id})
+    return True
 
 
 def find_active_key(db: Session, prefix: str) -> tuple[APIKey, User] | None:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import accounts
 import api_keys
+import audit
 import oauth_server
 from oauth_models import User
 from principal import ALL_SCOPES, Principal
@@ -113,7 +114,7 @@ def verify_request_api_key(
     """API keys only (the /auth routes); OAuth tokens are for /mcp alone."""
     raw, error = extract_api_key(headers)
     if raw is None or oauth_server.looks_like_access_token(raw):
-        return _refused_before_lookup(error or INVALID, client_ip, state)
+        return _refused_before_lookup(error or INVALID, client_ip, state, db)
     return _verify_key(db, raw, client_ip=client_ip, state=state)
 
 
@@ -124,7 +125,7 @@ def verify_request_credentials(
     MemoryGate issued for this resource (audience)."""
     raw, error = extract_api_key(headers)
     if raw is None:
-        return _refused_before_lookup(error, client_ip, state)
+        return _refused_before_lookup(error, client_ip, state, db)
     if not oauth_server.looks_like_access_token(raw):
         return _verify_key(db, raw, client_ip=client_ip, state=state)
     throttle_key = f"ip:{client_ip}" if client_ip else None
@@ -134,7 +135,7 @@ def verify_request_credentials(
     principal = oauth_server.verify_access_token(db, raw, audience=audience)
     if principal is None:
         if throttle_key:
-            state.throttle.record_failure(throttle_key)
+            _count_failure(db, state, throttle_key, client_ip)
         return KeyCheck(error=INVALID)
     return KeyCheck(principal=principal)
 
@@ -154,10 +155,16 @@ def cached_principal(headers: HeaderSource, *, state: AuthState = AUTH_STATE) ->
     return _principal(cached)
 
 
-def _refused_before_lookup(error: str, client_ip: str | None, state: AuthState) -> KeyCheck:
+def _refused_before_lookup(error: str, client_ip: str | None, state: AuthState, db: Session) -> KeyCheck:
     if error != MISSING and client_ip:
-        state.throttle.record_failure(f"ip:{client_ip}")
+        _count_failure(db, state, f"ip:{client_ip}", client_ip)
     return KeyCheck(error=error)
+
+
+def _count_failure(db: Session, state: AuthState, key: str, client_ip: str | None) -> None:
+    """Count a failed authentication; the one that starts a burst is audited."""
+    if state.throttle.record_failure(key):
+        audit.record(db, audit.AUTH_FAILURE_BURST, targets={"throttled": key}, address=client_ip)
 
 
 def _verify_key(db: Session, raw: str, *, client_ip: str | None, state: AuthState) -> KeyCheck:
@@ -180,7 +187,7 @@ def _verify_key(db: Session, raw: str, *, client_ip: str | None, state: AuthStat
     verified = _verify_against_database(db, raw, prefix, now)
     if verified is None:
         for key in throttle_keys:
-            state.throttle.record_failure(key)
+            _count_failure(db, state, key, client_ip)
         return KeyCheck(error=INVALID)
     state.cache.put(fingerprint, verified)
     state.usage.record(verified.key_id)

@@ -22,6 +22,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+# The client address as uvicorn resolved it (forwarded headers only from trusted proxies).
+current_client_address: ContextVar[str | None] = ContextVar("current_client_address", default=None)
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -37,6 +39,8 @@ class RequestContext:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = current_request_id.set(request_id)
+        client = scope.get("client")
+        address_token = current_client_address.set(client[0] if client else None)
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
@@ -48,6 +52,7 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             current_request_id.reset(token)
+            current_client_address.reset(address_token)
 
 
 class PayloadTooLarge(Exception):

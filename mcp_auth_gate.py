@@ -88,9 +88,11 @@ class MCPAuthGateASGI:
     def _verify(self, scope: Scope) -> auth_middleware.KeyCheck:
         client = scope.get("client")
         with self.session_factory() as db:
-            return auth_middleware.verify_request_credentials(
+            check = auth_middleware.verify_request_credentials(
                 db, scope["headers"], audience=self.resource, client_ip=client[0] if client else None, state=self.state
             )
+            db.commit()  # audit events of failure bursts
+            return check
 
     async def _local_owner(self) -> Principal:
         if self._local_principal is None:

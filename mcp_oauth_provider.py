@@ -206,7 +206,7 @@ class PostgresOAuthProvider:
                 return None
             if row.used_at is not None:
                 # A spent refresh token came back: assume theft, end the grant.
-                oauth_server.revoke_grant(db, row.grant_id)
+                oauth_server.revoke_grant(db, row.grant_id, reason="spent refresh token reused")
                 return None
             if row.revoked:
                 return None
@@ -253,7 +253,7 @@ class PostgresOAuthProvider:
 def _revoke_grant_of(db: Session, raw_refresh_token: str) -> None:
     row = oauth_server.load_token(db, raw_refresh_token, "refresh")
     if row is not None:
-        oauth_server.revoke_grant(db, row.grant_id)
+        oauth_server.revoke_grant(db, row.grant_id, reason="spent refresh token reused")
 
 
 def _token_response(issued: oauth_server.IssuedTokens) -> OAuthToken:

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
+import audit
 import embedding_service
 import memory_items
 import validation as check
@@ -218,6 +219,7 @@ def delete_item(db: Session, *, owner_id: uuid.UUID, ref: Any) -> dict[str, Any]
     embedding_service.forget_vectors(db, owner_id=owner_id, kind=kind, item_id=item.id)
     model_class = memory_items.ITEM_MODELS[kind]
     db.execute(delete(model_class).where(model_class.id == item.id, model_class.owner_id == owner_id))
+    audit.record(db, audit.MEMORY_DELETED, actor=owner_id, targets={"ref": memory_items.ref(kind, item.id)})
     return {"deleted": True, "ref": memory_items.ref(kind, item.id)}
 
 

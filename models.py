@@ -263,3 +263,20 @@ class Embedding(Base):
     # partial HNSW index over an expression cast to its dimension.
     vector: Mapped[Any] = mapped_column(Vector(), nullable=False)
     created_at: Mapped[datetime] = created_column()
+
+
+class AuditEvent(Base):
+    """Who did what, when and from where — never memory content or secrets."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_actor_time", "actor_user_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    occurred_at: Mapped[datetime] = created_column()
+    event: Mapped[str] = mapped_column(String(50), nullable=False)
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    targets: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_address: Mapped[str | None] = mapped_column(String(64))

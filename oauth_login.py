@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.orm import Session
 
 import accounts
+import audit
 from oauth import ProviderIdentity
 from oauth_models import OAuthState
 
@@ -108,6 +109,7 @@ def complete_login(
     if not user.is_active:
         raise LoginRefused(ACCOUNT_DISABLED)
     token = accounts.create_session(db, user=user, max_age_seconds=max_age_seconds, ip=ip, user_agent=user_agent)
+    audit.record(db, audit.LOGIN, actor=user.id, targets={"provider": identity.provider}, address=ip)
     consumed = db.execute(delete(OAuthState).where(OAuthState.state == state).returning(OAuthState.state))
     if consumed.first() is None:
         raise LoginRefused(LOGIN_EXPIRED)

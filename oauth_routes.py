@@ -13,13 +13,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 import accounts
 import api_keys
+import audit
 import auth_middleware
 import oauth_login
 import oauth_server
@@ -253,9 +254,26 @@ def _set_session_cookie(response: Response, settings: Settings, token: str) -> N
 
 @router.post("/logout")
 def logout(request: Request, db: Annotated[Session, Depends(get_db)]) -> Response:
-    settings = _settings(request)
-    revoked = accounts.revoke_session(db, request.cookies.get(accounts.SESSION_COOKIE))
-    response = JSONResponse({"logged_out": revoked}, headers=NO_STORE)
+    user_id = accounts.revoke_session(db, request.cookies.get(accounts.SESSION_COOKIE))
+    if user_id is not None:
+        audit.record(db, audit.LOGOUT, actor=user_id)
+    return _cleared({"logged_out": user_id is not None}, _settings(request))
+
+
+@router.post("/logout-everywhere")
+def logout_everywhere(
+    request: Request,
+    user: Annotated[User, Depends(current_user_for_change)],
+    db: Annotated[Session, Depends(get_db)],
+) -> Response:
+    """End every browser session of this account (API keys stay valid)."""
+    ended = accounts.revoke_all_sessions(db, user.id)
+    audit.record(db, audit.LOGOUT_EVERYWHERE, actor=user.id, targets={"sessions": ended})
+    return _cleared({"logged_out": True, "sessions_ended": ended}, _settings(request))
+
+
+def _cleared(body: dict[str, Any], settings: Settings) -> Response:
+    response = JSONResponse(body, headers=NO_STORE)
     response.delete_cookie(
         accounts.SESSION_COOKIE,
         path="/",
@@ -264,6 +282,17 @@ def logout(request: Request, db: Annotated[Session, Depends(get_db)]) -> Respons
         samesite=settings.session_cookie_samesite,
     )
     return response
+
+
+@router.get("/audit")
+def audit_events(
+    user: Annotated[User, Depends(current_user)],
+    db: Annotated[Session, Depends(get_db)],
+    before: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=audit.MAX_EVENTS_PAGE)] = 50,
+) -> dict[str, Any]:
+    """The signed-in user's own security events, newest first."""
+    return {"events": audit.events_for(db, user_id=user.id, before_id=before, limit=limit)}
 
 
 @router.get("/me")
@@ -312,6 +341,7 @@ def exchange_client_credentials(
         name=body.client_id,
     )
     expires_at = datetime.now(UTC) + CLIENT_KEY_LIFETIME
+    audit.record(db, audit.CLIENT_CREDENTIALS_USED, actor=user.id, targets={"client_id": body.client_id})
     key, raw = api_keys.create_key(
         db,
         user_id=user.id,

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+import audit
 from accounts import sha256_hex
 from oauth_models import (
     OAuthAuthorizationCode,
@@ -104,6 +105,7 @@ def load_client(db: Session, client_id: str, settings: Settings) -> ClientRecord
 
 
 def store_client(db: Session, record: ClientRecord) -> None:
+    audit.record(db, audit.CLIENT_REGISTERED, targets={"client_id": record.client_id, "client_name": record.name})
     db.add(
         OAuthClient(
             client_id=record.client_id,
@@ -262,6 +264,9 @@ def issue_tokens(db: Session, *, grant: OAuthGrant, scopes: list[str], settings:
             )
         )
     grant.last_used = now
+    audit.record(
+        db, audit.OAUTH_TOKENS_ISSUED, actor=grant.user_id, targets={"client_id": grant.client_id, "grant_id": grant.id}
+    )
     return IssuedTokens(access, refresh, settings.oauth_access_token_ttl_seconds, scopes)
 
 
@@ -287,17 +292,35 @@ def spend_refresh_token(db: Session, raw: str) -> OAuthToken | None:
     ).scalar_one_or_none()
 
 
-def revoke_grant(db: Session, grant_id: uuid.UUID) -> None:
-    db.execute(update(OAuthGrant).where(OAuthGrant.id == grant_id).values(revoked=True))
+def revoke_grant(db: Session, grant_id: uuid.UUID, *, reason: str) -> None:
+    grant = db.execute(
+        update(OAuthGrant)
+        .where(OAuthGrant.id == grant_id, OAuthGrant.revoked.is_(False))
+        .values(revoked=True)
+        .returning(OAuthGrant.user_id, OAuthGrant.client_id)
+    ).first()
     db.execute(update(OAuthToken).where(OAuthToken.grant_id == grant_id).values(revoked=True))
+    if grant is not None:
+        audit.record(
+            db,
+            audit.OAUTH_GRANT_REVOKED,
+            actor=grant.user_id,
+            targets={"grant_id": grant_id, "client_id": grant.client_id, "reason": reason},
+        )
 
 
 def revoke_token(db: Session, token: OAuthToken) -> None:
     """RFC 7009: a refresh token takes its whole grant with it."""
     if token.kind == "refresh":
-        revoke_grant(db, token.grant_id)
+        revoke_grant(db, token.grant_id, reason="refresh token revoked")
     else:
         db.execute(update(OAuthToken).where(OAuthToken.token_hash == token.token_hash).values(revoked=True))
+        audit.record(
+            db,
+            audit.OAUTH_TOKEN_REVOKED,
+            actor=token.user_id,
+            targets={"grant_id": token.grant_id, "client_id": token.client_id},
+        )
 
 
 def verify_access_token(db: Session, raw: str, *, audience: str) -> Principal | None:
@@ -357,5 +380,5 @@ def disconnect(db: Session, *, user_id: uuid.UUID, grant_id: uuid.UUID) -> bool:
     grant = db.get(OAuthGrant, grant_id)
     if grant is None or grant.user_id != user_id or grant.revoked:
         return False
-    revoke_grant(db, grant_id)
+    revoke_grant(db, grant_id, reason="disconnected by the user")
     return True

@@ -9,10 +9,11 @@ from contextlib import contextmanager
 import anyio
 import httpx
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 import db
 from mcp_auth_gate import MCPAuthGateASGI
+from models import AuditEvent
 from oauth_models import APIKey
 from principal import SCOPE_KEY
 from server import create_app
@@ -154,6 +155,14 @@ def test_repeated_failures_are_throttled_before_bcrypt():
         assert int(throttled[0].headers["retry-after"]) >= 1
         # Ten bcrypt checks at cost 12 would take seconds; refusals must not.
         assert elapsed < 1.5, elapsed
+    with db.session_scope() as session:
+        burst = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.event == "auth_failure_burst",
+                AuditEvent.targets["throttled"].astext == f"prefix:{near_miss[:11]}",
+            )
+        ).one()
+        assert burst.client_address == "127.0.0.1"
 
 
 async def test_two_signed_in_users_cannot_reach_each_others_memories(auth_server, github, new_browser):
