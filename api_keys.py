@@ -6,8 +6,8 @@ key is stored only as a bcrypt hash. bcrypt at cost 12 costs ~0.4 s, so:
 
 * ``VerifiedKeyCache`` remembers a successful verification for at most 60 s,
   keyed by the SHA-256 of the presented key; revocation evicts at once.
-* ``FailureThrottle`` refuses a prefix or client address after repeated
-  failures, before any bcrypt work, so a stranger cannot burn the CPU.
+* repeated failures for a prefix or client address are throttled before
+  any bcrypt work (rate_limits.FailureThrottle, used by auth_middleware);
 * ``UsageTracker`` counts uses in memory; ``flush`` writes them in one batch.
 """
 
@@ -19,7 +19,6 @@ import secrets
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -113,39 +112,6 @@ class VerifiedKeyCache:
         with self._lock:
             for fp in [fp for fp, (_, key) in self._entries.items() if key.user_id == user_id]:
                 del self._entries[fp]
-
-
-class FailureThrottle:
-    """At most ``limit`` failures per key within ``window`` seconds."""
-
-    def __init__(self, limit: int, window_seconds: float) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, key: str) -> float | None:
-        """Seconds until ``key`` may try again, or None if it may now."""
-        now = time.monotonic()
-        with self._lock:
-            failures = self._failures.get(key)
-            if not failures:
-                return None
-            while failures and now - failures[0] > self.window:
-                failures.popleft()
-            if len(failures) < self.limit:
-                return None
-            return max(0.0, self.window - (now - failures[0]))
-
-    def record_failure(self, key: str) -> bool:
-        """Count one failure; True when this one reached the limit (a burst)."""
-        with self._lock:
-            failures = self._failures.setdefault(key, deque())
-            failures.append(time.monotonic())
-            if len(self._failures) > 100_000:
-                # Bound memory under a flood of distinct addresses.
-                self._failures.pop(next(iter(self._failures)))
-            return len(failures) == self.limit
 
 
 class UsageTracker:

@@ -25,6 +25,7 @@ import accounts
 import api_keys
 import audit
 import oauth_server
+import rate_limits
 from oauth_models import User
 from principal import ALL_SCOPES, Principal
 from settings import Settings
@@ -37,19 +38,50 @@ INVALID = "invalid"
 THROTTLED = "throttled"
 
 
+def _default_limiter() -> rate_limits.Limiter:
+    return rate_limits.Limiter()
+
+
 @dataclass
 class AuthState:
-    """The collaborators of key verification; server.py makes one per app."""
+    """The collaborators of authentication; server.py makes one per app."""
 
+    limiter: rate_limits.Limiter = field(default_factory=_default_limiter)
     cache: api_keys.VerifiedKeyCache = field(default_factory=api_keys.VerifiedKeyCache)
-    throttle: api_keys.FailureThrottle = field(default_factory=lambda: api_keys.FailureThrottle(10, 60.0))
     usage: api_keys.UsageTracker = field(default_factory=api_keys.UsageTracker)
+    throttle: rate_limits.FailureThrottle | None = None
+    mcp_rate: rate_limits.RequestRate | None = None
+    client_credentials_rate: rate_limits.RequestRate | None = None
+    oauth_token_rate: rate_limits.RequestRate | None = None
+    oauth_registration_rate: rate_limits.RequestRate | None = None
+
+    def __post_init__(self) -> None:
+        self.throttle = self.throttle or rate_limits.FailureThrottle(self.limiter, 10, 60.0)
+        defaults = {
+            "mcp_rate": ("600/minute", "mcp"),
+            "client_credentials_rate": ("10/minute", "client"),
+            "oauth_token_rate": ("60/minute", "token"),
+            "oauth_registration_rate": ("20/hour", "register"),
+        }
+        for attribute, (spec, name) in defaults.items():
+            if getattr(self, attribute) is None:
+                setattr(self, attribute, rate_limits.RequestRate(self.limiter, spec, name))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthState:
+        limiter = rate_limits.Limiter(settings.rate_limit_storage_uri)
         return cls(
+            limiter=limiter,
             cache=api_keys.VerifiedKeyCache(settings.api_key_cache_ttl_seconds),
-            throttle=api_keys.FailureThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
+            throttle=rate_limits.FailureThrottle(
+                limiter, settings.auth_failure_limit, settings.auth_failure_window_seconds
+            ),
+            mcp_rate=rate_limits.RequestRate(limiter, settings.mcp_rate_limit, "mcp"),
+            client_credentials_rate=rate_limits.RequestRate(limiter, settings.client_credentials_rate_limit, "client"),
+            oauth_token_rate=rate_limits.RequestRate(limiter, settings.oauth_token_rate_limit, "token"),
+            oauth_registration_rate=rate_limits.RequestRate(
+                limiter, f"{settings.oauth_registrations_per_hour}/hour", "register"
+            ),
         )
 
 

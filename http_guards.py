@@ -55,10 +55,6 @@ class RequestContext:
             current_client_address.reset(address_token)
 
 
-class PayloadTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
         self.app = app
@@ -73,27 +69,34 @@ class BodySizeLimit:
             await self._too_large(send)
             return
         received = 0
-        response_started = False
+        started = refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # A chunked body that grows past the limit: answer 413 ourselves,
+            # and tell the app the client went away.
+            nonlocal received, refused
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not refused:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise PayloadTooLarge
+                    refused = True
+                    if not started:
+                        await self._too_large(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 has been sent; the app's answer is dropped
+            started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except PayloadTooLarge:
-            if not response_started:
-                await self._too_large(send)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
     async def _too_large(self, send: Send) -> None:
         body = json.dumps(
@@ -136,3 +139,55 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HostOriginGuard:
+    """DNS-rebinding protection for /mcp, as the MCP transport spec requires.
+
+    A page on another site that rebinds its name to this machine's address
+    sends its own name as ``Host`` and its own ``Origin``; both must be one
+    of ours (the public base URL, configured extras, or loopback names on
+    any port), or the request is refused with 403 before authentication.
+    """
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: list[str], allowed_origins: list[str]) -> None:
+        self.app = app
+        self.hosts = {host.lower() for host in allowed_hosts}
+        self.origins = {origin.lower().rstrip("/") for origin in allowed_origins}
+
+    @staticmethod
+    def _is_loopback(host_and_port: str) -> bool:
+        if host_and_port.startswith("[::1]"):
+            return True
+        return host_and_port.split(":", 1)[0] in ("localhost", "127.0.0.1")
+
+    def _host_allowed(self, host: str) -> bool:
+        host = host.lower()
+        return host in self.hosts or self._is_loopback(host)
+
+    def _origin_allowed(self, origin: str) -> bool:
+        origin = origin.lower().rstrip("/")
+        if origin in self.origins:
+            return True
+        scheme, separator, rest = origin.partition("://")
+        return bool(separator) and scheme in ("http", "https") and self._is_loopback(rest)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1")
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if not self._host_allowed(host) or (origin and not self._origin_allowed(origin)):
+            body = json.dumps({"error": "Forbidden", "message": "Host or Origin not allowed."}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 403,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)

@@ -34,6 +34,10 @@ UNAVAILABLE_BODY = {
     "error": "Service Unavailable",
     "message": "The database is unreachable; nothing was done. Try again shortly.",
 }
+RATE_LIMITED_BODY = {
+    "error": "Too Many Requests",
+    "message": "This credential is making too many requests. Slow down and retry later.",
+}
 THROTTLED_BODY = {
     "error": "Too Many Requests",
     "message": "Too many failed authentication attempts. Try again later.",
@@ -69,21 +73,35 @@ class MCPAuthGateASGI:
             await self.app(scope, receive, send)
             return
         try:
-            if self.require_auth:
-                principal = auth_middleware.cached_principal(scope["headers"], state=self.state)
-                if principal is None:
-                    check = await anyio.to_thread.run_sync(self._verify, scope)
-                    if check.principal is None:
-                        await self._refuse(send, check)
-                        return
-                    principal = check.principal
-            else:
-                principal = await self._local_owner()
+            principal = await self._authenticate(scope, send)
         except OperationalError:
             log.warning("authentication skipped: database unreachable")
             await _send_json(send, 503, UNAVAILABLE_BODY, [(b"retry-after", b"5")])
             return
+        if principal is None or not await self._within_rate(principal, send):
+            return
         await self.app({**scope, SCOPE_KEY: principal}, receive, send)
+
+    async def _authenticate(self, scope: Scope, send: Send) -> Principal | None:
+        """The caller, or None once a refusal has been sent."""
+        if not self.require_auth:
+            return await self._local_owner()
+        principal = auth_middleware.cached_principal(scope["headers"], state=self.state)
+        if principal is not None:
+            return principal
+        check = await anyio.to_thread.run_sync(self._verify, scope)
+        if check.principal is None:
+            await self._refuse(send, check)
+        return check.principal
+
+    async def _within_rate(self, principal: Principal, send: Send) -> bool:
+        key = str(principal.credential_id or principal.user_id)
+        rate = self.state.mcp_rate
+        wait = rate.hit(key) if rate.limiter.in_process else await anyio.to_thread.run_sync(rate.hit, key)
+        if wait is None:
+            return True
+        await _send_json(send, 429, RATE_LIMITED_BODY, [(b"retry-after", str(max(1, math.ceil(wait))).encode())])
+        return False
 
     def _verify(self, scope: Scope) -> auth_middleware.KeyCheck:
         client = scope.get("client")

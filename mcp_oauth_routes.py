@@ -31,15 +31,23 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 import accounts
-import api_keys
 import oauth_server
 import pages
+from auth_middleware import AuthState
 from mcp_oauth_provider import HashedSecretAuthenticator, PostgresOAuthProvider, is_loopback_http
 from principal import ALL_SCOPES
 from settings import Settings
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1"}
+
+
+def _too_many(description: str, wait: float) -> Response:
+    return JSONResponse(
+        {"error": "too_many_requests", "error_description": description},
+        status_code=429,
+        headers={**NO_STORE, "Retry-After": str(max(1, math.ceil(wait)))},
+    )
 
 
 def resource_metadata_url(settings: Settings) -> str:
@@ -81,11 +89,11 @@ class OAuthEndpoints:
         *,
         settings: Settings,
         session_factory: Callable[[], Session],
-        registration_limit: api_keys.FailureThrottle,
+        auth_state: AuthState,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
-        self.registration_limit = registration_limit
+        self.auth_state = auth_state
         self.provider = PostgresOAuthProvider(session_factory, settings)
         self.authenticator = HashedSecretAuthenticator(self.provider)
         self.authorize_handler = AuthorizationHandler(self.provider)
@@ -118,21 +126,22 @@ class OAuthEndpoints:
         return JSONResponse(authorization_server_metadata(self.settings))
 
     async def register(self, request: Request) -> Response:
-        key = f"register:{request.client.host if request.client else '-'}"
-        wait = self.registration_limit.retry_after(key)
+        address = request.client.host if request.client else "-"
+        wait = self.auth_state.oauth_registration_rate.hit(f"addr:{address}")
         if wait is not None:
-            return JSONResponse(
-                {"error": "too_many_requests", "error_description": "too many client registrations; slow down"},
-                status_code=429,
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-            )
-        self.registration_limit.record_failure(key)  # every attempt counts toward the limit
+            return _too_many("too many client registrations from this address", wait)
         response = await self.register_handler.handle(request)
         response.headers.update(NO_STORE)
         return response
 
     async def token(self, request: Request) -> Response:
-        resource = (await request.form()).get("resource")
+        form = await request.form()
+        client_id, resource = form.get("client_id"), form.get("resource")
+        address = request.client.host if request.client else "-"
+        # Counted per client and per address before any client authentication.
+        wait = self.auth_state.oauth_token_rate.hit(f"client:{str(client_id)[:64]}", f"addr:{address}")
+        if wait is not None:
+            return _too_many("too many token requests; slow down", wait)
         if isinstance(resource, str) and resource.rstrip("/") != self.settings.mcp_url:
             return JSONResponse(
                 {"error": "invalid_target", "error_description": f"tokens are only issued for {self.settings.mcp_url}"},

@@ -6,6 +6,7 @@ An ``APIRouter`` only: it reads settings, providers and the auth state from
 
 from __future__ import annotations
 
+import math
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -323,15 +324,16 @@ def exchange_client_credentials(
     settings = _settings(request)
     if not settings.desktop_client_id or not settings.desktop_client_secret:
         raise HTTPException(status_code=404, detail=CLIENT_NOT_CONFIGURED)
-    throttle = _state(request).throttle
+    state = _state(request)
     throttle_key = f"client:{_client_ip(request)}"
-    wait = throttle.retry_after(throttle_key)
+    wait = state.client_credentials_rate.hit(f"id:{body.client_id}", f"addr:{_client_ip(request)}")
+    wait = wait or state.throttle.retry_after(throttle_key)
     if wait is not None:
-        raise HTTPException(status_code=429, detail=TOO_MANY_ATTEMPTS, headers={"Retry-After": str(int(wait) + 1)})
+        raise HTTPException(status_code=429, detail=TOO_MANY_ATTEMPTS, headers={"Retry-After": str(math.ceil(wait))})
     id_ok = secrets.compare_digest(body.client_id.encode(), settings.desktop_client_id.encode())
     secret_ok = secrets.compare_digest(body.client_secret.encode(), settings.desktop_client_secret.encode())
     if not (id_ok and secret_ok):
-        throttle.record_failure(throttle_key)
+        state.throttle.record_failure(throttle_key)
         raise HTTPException(status_code=401, detail=BAD_CLIENT_CREDENTIALS)
     user = accounts.upsert_user(
         db,

@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 import httpx
@@ -28,11 +29,10 @@ import embedding_service
 import mcp_oauth_routes
 import oauth
 import oauth_routes
-from api_keys import FailureThrottle
 from auth_middleware import AuthState
 from db import SessionLocal  # noqa: F401  (re-exported for compatibility)
 from embeddings import EmbeddingProvider, build_provider
-from http_guards import BodySizeLimit, RequestContext, SecurityHeaders
+from http_guards import BodySizeLimit, HostOriginGuard, RequestContext, SecurityHeaders
 from mcp_auth_gate import MCPAuthGateASGI
 from mcp_tools import build_mcp_server
 from settings import Settings, UnsafeConfiguration
@@ -198,13 +198,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resource=settings.mcp_url,
         resource_metadata_url=mcp_oauth_routes.resource_metadata_url(settings),
     )
-    gated_mcp = _FixedPath(gate, MCP_PATH)
+    origins = _cors_origins(settings)
+    guarded = HostOriginGuard(
+        gate,
+        allowed_hosts=[urlsplit(settings.public_base_url).netloc, *settings.mcp_allowed_hosts],
+        allowed_origins=origins,
+    )
+    gated_mcp = _FixedPath(guarded, MCP_PATH)
     for path in (MCP_PATH, MCP_PATH + "/"):
         app.router.routes.append(Route(path, gated_mcp, methods=["GET", "POST", "DELETE", "OPTIONS"]))
     oauth_endpoints = mcp_oauth_routes.OAuthEndpoints(
         settings=settings,
         session_factory=SessionLocal,
-        registration_limit=FailureThrottle(settings.oauth_registrations_per_hour, 3600.0),
+        auth_state=auth_state,
     )
     app.router.routes.extend(oauth_endpoints.routes())
     app.include_router(oauth_routes.router)

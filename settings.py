@@ -83,6 +83,7 @@ class Settings:
     public_base_url: str = "http://localhost:8080"
     frontend_url: str = "http://localhost:8080/"
     cors_extra_origins: list[str] = field(default_factory=list)
+    mcp_allowed_hosts: list[str] = field(default_factory=list)
     require_mcp_auth: bool = True
     allow_unauthenticated_mcp: bool = False
     trusted_proxies: str = ""
@@ -119,6 +120,10 @@ class Settings:
     usage_flush_interval_seconds: float = 10.0
     auth_failure_limit: int = 10
     auth_failure_window_seconds: float = 60.0
+    rate_limit_storage_uri: str = "memory://"
+    mcp_rate_limit: str = "600/minute"
+    oauth_token_rate_limit: str = "60/minute"
+    client_credentials_rate_limit: str = "10/minute"
 
     @property
     def is_local(self) -> bool:
@@ -204,6 +209,7 @@ class Settings:
             public_base_url=base,
             frontend_url=env.get("FRONTEND_URL") or base + "/",
             cors_extra_origins=_list(env.get("CORS_EXTRA_ORIGINS")),
+            mcp_allowed_hosts=_list(env.get("MCP_ALLOWED_HOSTS")),
             require_mcp_auth=_bool(env.get("REQUIRE_MCP_AUTH"), True),
             allow_unauthenticated_mcp=_bool(env.get("ALLOW_UNAUTHENTICATED_MCP"), False),
             trusted_proxies=(env.get("TRUSTED_PROXIES") or "").strip(),
@@ -237,4 +243,8 @@ class Settings:
             usage_flush_interval_seconds=_float("USAGE_FLUSH_INTERVAL", 10.0, env),
             auth_failure_limit=_int("AUTH_FAILURE_LIMIT", 10, env),
             auth_failure_window_seconds=_float("AUTH_FAILURE_WINDOW", 60.0, env),
+            rate_limit_storage_uri=env.get("RATE_LIMIT_STORAGE_URI") or "memory://",
+            mcp_rate_limit=env.get("MCP_RATE_LIMIT") or "600/minute",
+            oauth_token_rate_limit=env.get("OAUTH_TOKEN_RATE_LIMIT") or "60/minute",
+            client_credentials_rate_limit=env.get("CLIENT_CREDENTIALS_RATE_LIMIT") or "10/minute",
         )

@@ -110,6 +110,9 @@ def test_settings() -> Settings:
         # Every test request comes from 127.0.0.1; the limits have their own tests.
         auth_failure_limit=100_000,
         oauth_registrations_per_hour=100_000,
+        mcp_rate_limit="100000/minute",
+        oauth_token_rate_limit="100000/minute",
+        client_credentials_rate_limit="100000/minute",
     )
 
 
