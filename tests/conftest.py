@@ -18,7 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import db  # noqa: E402
 from server import create_app  # noqa: E402
 from tests.fakes import FakeGitHub, FakeGoogle  # noqa: E402
-from tests.support import serve, serve_asgi  # noqa: E402
+from tests.support import PROOF_COUNTS, serve, serve_asgi  # noqa: E402
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not PROOF_COUNTS:
+        return
+    terminalreporter.section("proof under bad input")
+    for name, (tried, accepted, crashed) in PROOF_COUNTS.items():
+        terminalreporter.write_line(f"{name}: {tried} tried, {accepted} accepted, {crashed} errors")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -33,6 +33,10 @@ from principal import ALL_SCOPES
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# name -> (inputs tried, accepted or yielded, errors); filled by the proof
+# tests, printed in the run's terminal summary.
+PROOF_COUNTS: dict[str, tuple[int, int, int]] = {}
 TEST_BCRYPT_ROUNDS = 10
 
 
