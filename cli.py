@@ -21,8 +21,6 @@ from logging_setup import configure_logging, uvicorn_log_config
 from principal import ALL_SCOPES, READ_SCOPE
 from settings import Settings, UnsafeConfiguration
 
-MAX_HEADER_BYTES = 16 * 1024
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="server.py", description="MemoryGate: persistent memory for AI agents.")
@@ -77,8 +75,6 @@ def serve(settings: Settings, create_app: Callable[[Settings], Any]) -> int:
         host=settings.host,
         port=settings.port,
         log_config=log_config,
-        # Header blocks larger than this are refused by the HTTP parser.
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         # X-Forwarded-For is believed only from these addresses, so nobody can
         # pick the client address that rate limits and the audit trail use.
         proxy_headers=bool(settings.trusted_proxies),

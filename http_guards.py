@@ -3,8 +3,9 @@
 * ``RequestContext`` gives every request an id (a sane incoming
   ``X-Request-ID`` is kept), exposes it in the response and to the logs
   through ``current_request_id``.
-* ``BodySizeLimit`` answers 413 before reading a body whose declared length
-  is too large, and stops reading a chunked body once it passes the limit.
+* ``RequestSizeLimit`` answers 431 for an oversized header block, 413
+  before reading a body whose declared length is too large, and stops
+  reading a chunked body once it passes the limit.
 * ``SecurityHeaders`` adds nosniff, a referrer policy, framing denial and —
   on https deployments — HSTS to every response.
 
@@ -26,6 +27,7 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 current_client_address: ContextVar[str | None] = ContextVar("current_client_address", default=None)
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 
 
 class RequestContext:
@@ -55,14 +57,28 @@ class RequestContext:
             current_client_address.reset(address_token)
 
 
-class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+class RequestSizeLimit:
+    """431 for oversized header blocks, 413 for oversized bodies."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        header_bytes = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        if header_bytes > self.max_header_bytes:
+            await _send_error(
+                send,
+                431,
+                "Request Header Fields Too Large",
+                f"Request headers are limited to {self.max_header_bytes} bytes.",
+            )
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
@@ -99,17 +115,19 @@ class BodySizeLimit:
                 raise
 
     async def _too_large(self, send: Send) -> None:
-        body = json.dumps(
-            {"error": "Payload Too Large", "message": f"Request bodies are limited to {self.max_bytes} bytes."}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_error(send, 413, "Payload Too Large", f"Request bodies are limited to {self.max_bytes} bytes.")
+
+
+async def _send_error(send: Send, status: int, error: str, message: str) -> None:
+    body = json.dumps({"error": error, "message": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class SecurityHeaders:
@@ -180,14 +198,6 @@ class HostOriginGuard:
         host = headers.get(b"host", b"").decode("latin-1")
         origin = headers.get(b"origin", b"").decode("latin-1")
         if not self._host_allowed(host) or (origin and not self._origin_allowed(origin)):
-            body = json.dumps({"error": "Forbidden", "message": "Host or Origin not allowed."}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 403,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _send_error(send, 403, "Forbidden", "Host or Origin not allowed.")
             return
         await self.app(scope, receive, send)

@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,29 @@ from oauth_models import User
 from principal import ALL_SCOPES
 from settings import Settings
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in, or no valid API key"},
+    403: {"description": "Cross-site request, or a key asking for more than it has"},
+    404: {"description": "Not found, or not configured on this server"},
+    413: {"description": "Request body too large"},
+    429: {"description": "Too many attempts; see Retry-After"},
+}
+router = APIRouter(prefix="/auth", tags=["auth"], responses=COMMON_RESPONSES)
+
+# One database session per request, committed before the response is sent:
+# FastAPI's default ("request" scope) would commit after sending, so a client
+# could act on an answer whose write is not yet durable.
+DB = Annotated[Session, Depends(get_db, scope="function")]
+
+# Declared for the OpenAPI schema (clients and schemathesis see how to
+# authenticate); auth_middleware does the actual parsing of these headers.
+bearer_scheme = HTTPBearer(auto_error=False, description="Authorization: Bearer mg_... (an API key)")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
+session_scheme = APIKeyCookie(name="mg_session", auto_error=False, description="Browser session")
+BROWSER_FLOW = {
+    302: {"description": "Redirect (to the provider, or back into MemoryGate)"},
+    400: {"description": "Sign-in failed; an HTML page explains why", "content": {"text/html": {}}},
+}
 
 BINDING_COOKIE = "mg_login_binding"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -93,7 +116,13 @@ def safe_next_path(raw: str | None) -> str | None:
 # --- who is calling -----------------------------------------------------------
 
 
-def current_user(request: Request, db: Annotated[Session, Depends(get_db)]) -> User:
+def current_user(
+    request: Request,
+    db: DB,
+    _bearer: Annotated[Any, Security(bearer_scheme)] = None,
+    _api_key: Annotated[Any, Security(api_key_scheme)] = None,
+    _session: Annotated[Any, Security(session_scheme)] = None,
+) -> User:
     found = auth_middleware.authenticate(
         db, headers=request.headers, cookies=request.cookies, client_ip=_client_ip(request), state=_state(request)
     )
@@ -103,7 +132,11 @@ def current_user(request: Request, db: Annotated[Session, Depends(get_db)]) -> U
     return user
 
 
-def current_user_for_change(request: Request, db: Annotated[Session, Depends(get_db)]) -> User:
+def current_user_for_change(
+    request: Request,
+    db: DB,
+    user: Annotated[User, Depends(current_user)],
+) -> User:
     """As current_user, refusing cookie-borne requests from foreign origins (CSRF)."""
     origin = request.headers.get("origin")
     if origin and request.cookies.get(accounts.SESSION_COOKIE):
@@ -112,7 +145,7 @@ def current_user_for_change(request: Request, db: Annotated[Session, Depends(get
         allowed |= {o.rstrip("/") for o in settings.cors_extra_origins}
         if origin.rstrip("/") not in {_origin_of(url) for url in allowed}:
             raise HTTPException(status_code=403, detail=FOREIGN_ORIGIN)
-    return current_user(request, db)
+    return user
 
 
 def _origin_of(url: str) -> str:
@@ -134,7 +167,7 @@ def _callback_url(settings: Settings, provider: str) -> str:
     return f"{settings.public_base_url}/auth/callback/{provider}"
 
 
-@router.get("/login/{provider}")
+@router.get("/login/{provider}", responses=BROWSER_FLOW)
 async def login(request: Request, provider: str, next: str | None = None) -> Response:
     settings = _settings(request)
     oauth_provider = _provider(request, provider)
@@ -181,7 +214,7 @@ def _login_failed(settings: Settings, message: str) -> Response:
     return message_page("Sign-in failed", message, status_code=400, home=settings.frontend_url)
 
 
-@router.get("/callback/{provider}")
+@router.get("/callback/{provider}", responses=BROWSER_FLOW)
 async def callback(
     request: Request,
     provider: str,
@@ -254,7 +287,7 @@ def _set_session_cookie(response: Response, settings: Settings, token: str) -> N
 
 
 @router.post("/logout")
-def logout(request: Request, db: Annotated[Session, Depends(get_db)]) -> Response:
+def logout(request: Request, db: DB) -> Response:
     user_id = accounts.revoke_session(db, request.cookies.get(accounts.SESSION_COOKIE))
     if user_id is not None:
         audit.record(db, audit.LOGOUT, actor=user_id)
@@ -265,7 +298,7 @@ def logout(request: Request, db: Annotated[Session, Depends(get_db)]) -> Respons
 def logout_everywhere(
     request: Request,
     user: Annotated[User, Depends(current_user_for_change)],
-    db: Annotated[Session, Depends(get_db)],
+    db: DB,
 ) -> Response:
     """End every browser session of this account (API keys stay valid)."""
     ended = accounts.revoke_all_sessions(db, user.id)
@@ -288,7 +321,7 @@ def _cleared(body: dict[str, Any], settings: Settings) -> Response:
 @router.get("/audit")
 def audit_events(
     user: Annotated[User, Depends(current_user)],
-    db: Annotated[Session, Depends(get_db)],
+    db: DB,
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=audit.MAX_EVENTS_PAGE)] = 50,
 ) -> dict[str, Any]:
@@ -318,9 +351,7 @@ class ClientCredentials(BaseModel):
 
 
 @router.post("/client")
-def exchange_client_credentials(
-    request: Request, body: ClientCredentials, db: Annotated[Session, Depends(get_db)]
-) -> JSONResponse:
+def exchange_client_credentials(request: Request, body: ClientCredentials, db: DB) -> JSONResponse:
     settings = _settings(request)
     if not settings.desktop_client_id or not settings.desktop_client_secret:
         raise HTTPException(status_code=404, detail=CLIENT_NOT_CONFIGURED)
@@ -371,7 +402,7 @@ def create_api_key(
     request: Request,
     body: NewAPIKey,
     user: Annotated[User, Depends(current_user_for_change)],
-    db: Annotated[Session, Depends(get_db)],
+    db: DB,
 ) -> JSONResponse:
     scopes = tuple(dict.fromkeys(body.scopes or ALL_SCOPES))
     # A key may only mint keys with scopes it holds itself (no escalation).
@@ -391,9 +422,7 @@ def create_api_key(
 
 
 @router.get("/api-keys")
-def list_api_keys(
-    user: Annotated[User, Depends(current_user)], db: Annotated[Session, Depends(get_db)]
-) -> dict[str, Any]:
+def list_api_keys(user: Annotated[User, Depends(current_user)], db: DB) -> dict[str, Any]:
     return {"api_keys": [api_keys.key_view(key) for key in api_keys.list_keys(db, user_id=user.id)]}
 
 
@@ -402,7 +431,7 @@ def revoke_api_key(
     request: Request,
     key_id: str,
     user: Annotated[User, Depends(current_user_for_change)],
-    db: Annotated[Session, Depends(get_db)],
+    db: DB,
 ) -> dict[str, Any]:
     try:
         parsed = uuid.UUID(key_id)
@@ -419,9 +448,7 @@ def revoke_api_key(
 
 
 @router.get("/connections")
-def list_connections(
-    request: Request, user: Annotated[User, Depends(current_user)], db: Annotated[Session, Depends(get_db)]
-) -> dict[str, Any]:
+def list_connections(request: Request, user: Annotated[User, Depends(current_user)], db: DB) -> dict[str, Any]:
     return {"connections": oauth_server.list_connections(db, user_id=user.id, settings=_settings(request))}
 
 
@@ -429,7 +456,7 @@ def list_connections(
 def disconnect(
     grant_id: str,
     user: Annotated[User, Depends(current_user_for_change)],
-    db: Annotated[Session, Depends(get_db)],
+    db: DB,
 ) -> dict[str, Any]:
     """Revoke every token of that client at once."""
     try:

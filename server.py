@@ -32,7 +32,7 @@ import oauth_routes
 from auth_middleware import AuthState
 from db import SessionLocal  # noqa: F401  (re-exported for compatibility)
 from embeddings import EmbeddingProvider, build_provider
-from http_guards import BodySizeLimit, HostOriginGuard, RequestContext, SecurityHeaders
+from http_guards import HostOriginGuard, RequestContext, RequestSizeLimit, SecurityHeaders
 from mcp_auth_gate import MCPAuthGateASGI
 from mcp_tools import build_mcp_server
 from settings import Settings, UnsafeConfiguration
@@ -187,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added innermost first: the request id wraps everything, so even a 413
     # or a CORS refusal carries it and security headers.
     app.add_middleware(ScopedCORS, settings=settings)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.served_over_https)
     app.add_middleware(RequestContext)
     gate = MCPAuthGateASGI(

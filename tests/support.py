@@ -34,9 +34,9 @@ from settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# name -> (inputs tried, accepted or yielded, errors); filled by the proof
-# tests, printed in the run's terminal summary.
-PROOF_COUNTS: dict[str, tuple[int, int, int]] = {}
+# name -> {label: count}; filled by the proof tests, printed in the run's
+# terminal summary and quoted in the README.
+PROOF_COUNTS: dict[str, dict[str, int]] = {}
 TEST_BCRYPT_ROUNDS = 10
 
 

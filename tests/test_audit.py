@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 import db
 from accounts import sha256_hex
@@ -89,11 +90,19 @@ def test_log_out_everywhere_ends_every_session(auth_server, github, new_browser)
     github.next_profile = github_profile(8104, "traveller")
     laptop, _ = browser_login(auth_server.url, "github", new_browser())
     phone, _ = browser_login(auth_server.url, "github", new_browser())
-    assert phone.get(auth_server.url + "/auth/me").status_code == 200
+    me = phone.get(auth_server.url + "/auth/me")
+    assert me.status_code == 200
+    user_id = uuid.UUID(me.json()["id"])
     response = laptop.post(auth_server.url + "/auth/logout-everywhere")
     assert response.status_code == 200, (response.status_code, response.text)
     ended = response.json()
     assert ended["sessions_ended"] == 2
+    # Committed before the answer was sent, not after.
+    with db.session_scope() as session:
+        live = session.execute(
+            select(func.count()).where(UserSession.user_id == user_id, UserSession.revoked.is_(False))
+        ).scalar_one()
+    assert live == 0
     assert phone.get(auth_server.url + "/auth/me").status_code == 401
     assert laptop.get(auth_server.url + "/auth/me").status_code == 401
 

@@ -144,7 +144,7 @@ def test_ten_thousand_forged_credentials_are_all_refused(credentials):
         assert result.principal is None, headers
 
     check()
-    PROOF_COUNTS["forged credentials (verifier)"] = (tried, accepted, crashed)
+    PROOF_COUNTS["forged credentials (verifier)"] = {"tried": tried, "accepted": accepted, "errors": crashed}
     assert tried >= 10_000 and accepted == 0 and crashed == 0
 
 
@@ -174,7 +174,7 @@ def test_forged_credentials_over_http_get_4xx_never_5xx(server, credentials):
         check()
     finally:
         client.close()
-    PROOF_COUNTS["forged credentials (HTTP /mcp)"] = (tried, accepted, server_errors)
+    PROOF_COUNTS["forged credentials (HTTP /mcp)"] = {"tried": tried, "accepted": accepted, "5xx": server_errors}
     assert accepted == 0 and server_errors == 0
 
 
@@ -242,7 +242,7 @@ def test_next_path_validator_never_allows_an_off_site_redirect():
         assert target is None or _stays_on_site(target), (raw, target)
 
     check()
-    PROOF_COUNTS["next paths (open-redirect validator)"] = (tried, off_site, 0)
+    PROOF_COUNTS["next paths (open-redirect validator)"] = {"tried": tried, "off-site": off_site}
     assert off_site == 0
 
 
@@ -262,7 +262,7 @@ def test_header_parser_never_raises_and_only_yields_key_shaped_values():
             assert key.startswith("mg_") and key.isascii() and len(key.encode()) <= 72
 
     check()
-    PROOF_COUNTS["header sets (parser)"] = (tried, yielded, 0)
+    PROOF_COUNTS["header sets (parser)"] = {"tried": tried, "key-shaped": yielded, "errors": 0}
 
 
 def test_inactive_and_expired_controls_exist(credentials):

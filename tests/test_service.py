@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 import httpx
 import psutil
@@ -110,10 +111,16 @@ def test_health_turns_503_while_the_database_is_down_and_recovers(tmp_path):
     outside = db.EmbeddedPostgres(tmp_path)
     url = outside.start()
     assert run_cli("migrate", env=subprocess_env(DATABASE_URL=url)).returncode == 0
+    key = key_from_cli_output(
+        run_cli("create-key", "--email", "outage@example.com", env=subprocess_env(DATABASE_URL=url)).stdout
+    )
     server = ServerProcess(subprocess_env(DATABASE_URL=url, EMBEDDING_PROVIDER="none")).start()
     try:
         assert httpx.get(server.url + "/health").status_code == 200
+        assert _tool_call(server, key).status_code == 200  # the key is now cached
         outside.stop()
+        during = _tool_call(server, key)
+        assert during.status_code == 200 and "database is unavailable" in during.text
         down = httpx.get(server.url + "/health", timeout=30)
         assert down.status_code == 503
         assert down.json()["database"] == "unreachable"
@@ -176,3 +183,42 @@ def test_forced_unauthenticated_production_passes_the_checks():
         }
     )
     assert settings.production_problems() == []
+
+
+def _tool_call(server: ServerProcess, key: str) -> httpx.Response:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "memory_stats", "arguments": {}}}
+    return httpx.post(
+        server.url + "/mcp",
+        json=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {key}", "Accept": "application/json, text/event-stream"},
+    )
+
+
+@pytest.mark.parametrize(("trusted", "expected"), [("", [401, 401, 429, 429]), ("127.0.0.1", [401, 401, 401, 401])])
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(tmp_path, trusted, expected):
+    server = ServerProcess(
+        subprocess_env(
+            MEMORYGATE_DATA_DIR=str(tmp_path),
+            EMBEDDING_PROVIDER="none",
+            AUTH_FAILURE_LIMIT="2",
+            TRUSTED_PROXIES=trusted,
+        )
+    ).start()
+    try:
+        statuses = [
+            httpx.post(
+                server.url + "/mcp",
+                json={},
+                # Well-formed but unknown keys, each with its own prefix, so
+                # only the per-address failure count can throttle them.
+                headers={"X-Forwarded-For": address, "Authorization": f"Bearer mg_{secrets.token_urlsafe(32)}"},
+            ).status_code
+            for address in ("198.51.100.1", "198.51.100.1", "198.51.100.2", "198.51.100.2")
+        ]
+        oversized = httpx.get(server.url + "/health", headers={"X-Padding": "p" * 20_000})
+    finally:
+        assert server.terminate()
+    # Untrusted: every request counts against the proxy's own address.
+    assert statuses == expected
+    assert oversized.status_code in (400, 431)

@@ -1,0 +1,95 @@
+"""Two app instances on one PostgreSQL serve one client alternately."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import httpx
+
+from tests.fakes import github_profile
+from tests.oauth_support import (
+    CLIENT_REDIRECT,
+    authorize_url,
+    form_fields,
+    pkce_pair,
+    redirect_params,
+    register_client,
+)
+from tests.support import ServerProcess, browser_login, call, mcp_client, subprocess_env
+
+
+def _instances(github) -> tuple[ServerProcess, ServerProcess]:
+    first = ServerProcess(
+        subprocess_env(
+            DATABASE_URL=os.environ["MEMORYGATE_TEST_DATABASE_URL"],
+            EMBEDDING_PROVIDER="none",
+            API_KEY_CACHE_TTL="1",
+            GITHUB_CLIENT_ID=github.client_id,
+            GITHUB_CLIENT_SECRET=github.client_secret,
+            GITHUB_BASE_URL=github.base_url,
+            GITHUB_API_URL=github.base_url + "/api",
+        )
+    )
+    second = ServerProcess(dict(first.env))
+    # One public base URL for both, as behind a load balancer.
+    for instance in (first, second):
+        instance.env["OAUTH_REDIRECT_BASE"] = first.url
+    return first.start(), second.start()
+
+
+async def test_two_instances_share_sessions_keys_oauth_and_revocation(github, new_browser):
+    a, b = _instances(github)
+    try:
+        github.next_profile = github_profile(9501, "balanced")
+        browser, _ = browser_login(a.url, "github", new_browser())
+        assert browser.get(b.url + "/auth/me").json()["email"] == "balanced@example.com"
+        key = browser.post(b.url + "/auth/api-keys", json={"name": "two"}).json()
+
+        async with mcp_client(a.url, key["api_key"]) as on_a, mcp_client(b.url, key["api_key"]) as on_b:
+            stored = await call(on_a, "memory_store", observation="Stored through instance A")
+            assert (await call(on_b, "memory_get", ref=stored["ref"]))["observation"] == "Stored through instance A"
+            found = await call(on_b, "memory_search", query="instance A")
+            assert found["results"][0]["ref"] == stored["ref"]
+
+        # OAuth: register on A, authorize on B, consent on B, token on A, use on B.
+        client_id = register_client(a.url).json()["client_id"]
+        verifier, challenge = pkce_pair()
+        to_consent = browser.get(authorize_url(a.url, client_id, challenge).replace(a.url, b.url))
+        consent_url = to_consent.headers["location"].replace(a.url, b.url)
+        fields = form_fields(browser.get(consent_url).text)
+        answered = browser.post(b.url + "/oauth/consent", data={**fields, "decision": "approve"})
+        code = redirect_params(answered.headers["location"])["code"]
+        tokens = httpx.post(
+            a.url + "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": CLIENT_REDIRECT,
+                "client_id": client_id,
+                "code_verifier": verifier,
+            },
+        ).json()
+        async with mcp_client(b.url, tokens["access_token"]) as on_b:
+            assert (await call(on_b, "memory_get", ref=stored["ref"]))["ref"] == stored["ref"]
+        httpx.post(a.url + "/oauth/revoke", data={"token": tokens["access_token"], "client_id": client_id})
+        assert _status(b, tokens["access_token"]) == 401
+
+        # An API key revoked on A is refused by B within the cache TTL (1 s here).
+        assert _status(b, key["api_key"]) == 200
+        browser.delete(f"{a.url}/auth/api-keys/{key['id']}")
+        for _ in range(100):  # wait for the condition, bounded
+            if _status(b, key["api_key"]) == 401:
+                break
+            await asyncio.sleep(0.05)
+        assert _status(b, key["api_key"]) == 401
+    finally:
+        assert a.terminate() and b.terminate()
+
+
+def _status(instance: ServerProcess, credential: str) -> int:
+    return httpx.post(
+        instance.url + "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Authorization": f"Bearer {credential}", "Accept": "application/json, text/event-stream"},
+    ).status_code
