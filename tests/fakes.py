@@ -40,6 +40,10 @@ class FakeOpenAI:
     queued_failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     down: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # When set, requests wait for `release` (after signalling `received`).
+    hold: bool = False
+    received: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def fail_next(self, count: int, status: int = 500, headers: dict[str, str] | None = None) -> None:
         with self.lock:
@@ -50,6 +54,11 @@ class FakeOpenAI:
 
     async def _embeddings(self, request: Request) -> JSONResponse:
         body = await request.json()
+        if self.hold:
+            import anyio.to_thread
+
+            self.received.set()
+            await anyio.to_thread.run_sync(self.release.wait, 30)
         with self.lock:
             self.requests.append({"authorization": request.headers.get("authorization"), "body": body})
             failure = self.queued_failures.pop(0) if self.queued_failures else None

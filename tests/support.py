@@ -237,6 +237,10 @@ class ServerProcess:
         (uvicorn re-raises the signal after a graceful shutdown, so the exit
         status is -15 either way; the log says whether shutdown finished.)"""
         self.process.terminate()
+        return self.finish()
+
+    def finish(self) -> bool:
+        """Wait for the process to end; True when its shutdown completed."""
         self.process.wait(timeout=60)
         self._close()
         return "Application shutdown complete" in self.log

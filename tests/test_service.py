@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 
@@ -14,6 +15,7 @@ from models import Observation
 from oauth_models import User
 from server import create_app
 from settings import Settings
+from tests.fakes import FAKE_OPENAI_KEY, FakeOpenAI
 from tests.support import (
     ServerProcess,
     call,
@@ -21,6 +23,7 @@ from tests.support import (
     mcp_client,
     run_cli,
     serve,
+    serve_asgi,
     subprocess_env,
     user_with_key,
 )
@@ -222,3 +225,45 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies(tmp_path, tr
     # Untrusted: every request counts against the proxy's own address.
     assert statuses == expected
     assert oversized.status_code in (400, 431)
+
+
+async def test_graceful_shutdown_finishes_the_request_in_flight(tmp_path):
+    fake = FakeOpenAI(hold=True)
+    with serve_asgi(fake.app()) as openai:
+        env = subprocess_env(
+            MEMORYGATE_DATA_DIR=str(tmp_path),
+            EMBEDDING_PROVIDER="openai",
+            OPENAI_API_KEY=FAKE_OPENAI_KEY,
+            OPENAI_BASE_URL=openai.url + "/v1",
+        )
+        key = key_from_cli_output(run_cli("create-key", "--email", "inflight@example.com", env=env).stdout)
+        server = ServerProcess(env).start()
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "memory_store", "arguments": {"observation": "Written while shutting down"}},
+        }
+        async with httpx.AsyncClient(timeout=60) as client:
+            in_flight = asyncio.create_task(
+                client.post(
+                    server.url + "/mcp",
+                    json=body,
+                    headers={"Authorization": f"Bearer {key}", "Accept": "application/json, text/event-stream"},
+                )
+            )
+            await asyncio.to_thread(fake.received.wait, 30)  # the store is now waiting on its embedding
+            server.process.terminate()  # SIGTERM while the request is in flight
+            fake.release.set()
+            response = await in_flight
+        assert server.finish()
+        assert response.status_code == 200 and '"stored":true' in response.text.replace(" ", "")
+
+        fake.hold = False
+        again = ServerProcess(env).start()
+        try:
+            async with mcp_client(again.url, key) as client:
+                recalled = await call(client, "memory_recall")
+            assert [o["observation"] for o in recalled["observations"]] == ["Written while shutting down"]
+        finally:
+            assert again.terminate()
