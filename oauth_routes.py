@@ -426,6 +426,14 @@ def list_api_keys(user: Annotated[User, Depends(current_user)], db: DB) -> dict[
     return {"api_keys": [api_keys.key_view(key) for key in api_keys.list_keys(db, user_id=user.id)]}
 
 
+def _id_or_404(raw: str, not_found: str) -> uuid.UUID:
+    """A malformed id is just another id that does not exist."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise HTTPException(status_code=404, detail=not_found) from None
+
+
 @router.delete("/api-keys/{key_id}")
 def revoke_api_key(
     request: Request,
@@ -433,10 +441,7 @@ def revoke_api_key(
     user: Annotated[User, Depends(current_user_for_change)],
     db: DB,
 ) -> dict[str, Any]:
-    try:
-        parsed = uuid.UUID(key_id)
-    except ValueError:
-        raise HTTPException(status_code=404, detail="API key not found") from None
+    parsed = _id_or_404(key_id, "API key not found")
     if not api_keys.revoke_key(db, user_id=user.id, key_id=parsed):
         raise HTTPException(status_code=404, detail="API key not found")
     db.commit()
@@ -459,10 +464,7 @@ def disconnect(
     db: DB,
 ) -> dict[str, Any]:
     """Revoke every token of that client at once."""
-    try:
-        parsed = uuid.UUID(grant_id)
-    except ValueError:
-        raise HTTPException(status_code=404, detail="Connection not found") from None
+    parsed = _id_or_404(grant_id, "Connection not found")
     if not oauth_server.disconnect(db, user_id=user.id, grant_id=parsed):
         raise HTTPException(status_code=404, detail="Connection not found")
     db.commit()

@@ -108,24 +108,17 @@ def test_log_out_everywhere_ends_every_session(auth_server, github, new_browser)
 
 
 def test_idle_and_absolute_session_expiry(auth_server, github, new_browser):
-    github.next_profile = github_profile(8105, "idler")
-    browser, _ = browser_login(auth_server.url, "github", new_browser())
-    token_hash = sha256_hex(browser.cookies["mg_session"])
-    with db.session_scope() as session:
-        session.execute(
-            update(UserSession)
-            .where(UserSession.token_hash == token_hash)
-            .values(last_activity=datetime.now(UTC) - timedelta(hours=25))
-        )
-    assert browser.get(auth_server.url + "/auth/me").status_code == 401
-
-    github.next_profile = github_profile(8106, "old")
-    browser, _ = browser_login(auth_server.url, "github", new_browser())
-    token_hash = sha256_hex(browser.cookies["mg_session"])
-    with db.session_scope() as session:
-        session.execute(
-            update(UserSession)
-            .where(UserSession.token_hash == token_hash)
-            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
-        )
-    assert browser.get(auth_server.url + "/auth/me").status_code == 401
+    for github_id, aged in (
+        (8105, {"last_activity": datetime.now(UTC) - timedelta(hours=25)}),  # idle too long
+        (8106, {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}),  # past its absolute expiry
+    ):
+        github.next_profile = github_profile(github_id, f"session{github_id}")
+        browser, _ = browser_login(auth_server.url, "github", new_browser())
+        assert browser.get(auth_server.url + "/auth/me").status_code == 200
+        with db.session_scope() as session:
+            session.execute(
+                update(UserSession)
+                .where(UserSession.token_hash == sha256_hex(browser.cookies["mg_session"]))
+                .values(**aged)
+            )
+        assert browser.get(auth_server.url + "/auth/me").status_code == 401
