@@ -86,7 +86,7 @@ def serve(app_factory, **settings_overrides: Any) -> Iterator[ServedApp]:
     port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     settings = replace(
-        test_settings(),
+        base_settings(),
         port=port,
         public_base_url=base,
         frontend_url=base + "/",
@@ -104,7 +104,7 @@ def serve(app_factory, **settings_overrides: Any) -> Iterator[ServedApp]:
         served.stop()
 
 
-def test_settings() -> Settings:
+def base_settings() -> Settings:
     return Settings(
         database_url=os.environ["MEMORYGATE_TEST_DATABASE_URL"],
         embedding_provider="local",
