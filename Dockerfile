@@ -8,6 +8,8 @@ RUN pip install -r requirements.txt && pip install --no-deps -r requirements-mod
 
 COPY *.py alembic.ini ./
 COPY migrations ./migrations
+COPY templates ./templates
+COPY static ./static
 RUN useradd --create-home --uid 10001 memorygate
 USER memorygate
 

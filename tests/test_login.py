@@ -37,7 +37,7 @@ def test_google_login_creates_user_and_session_cookie(new_browser, auth_server, 
     google.next_profile = {**google.next_profile, "sub": "g-100", "email": "Ada@Example.com"}
     browser, done = browser_login(auth_server.url, "google", new_browser())
     assert done.status_code == 302
-    assert done.headers["location"] == auth_server.url + "/"
+    assert done.headers["location"] == auth_server.url + "/dashboard"
     cookie = next(c for c in done.headers.get_list("set-cookie") if c.startswith("mg_session="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=604800" in cookie
     assert "Secure" not in cookie  # plain-http local deployment
@@ -100,7 +100,7 @@ def test_next_is_refused_for_other_sites(new_browser, auth_server, github, next_
     github.next_profile = github_profile(802, "redirected")
     _, done = browser_login(auth_server.url, "github", new_browser(), next_path=next_path)
     assert done.status_code == 302
-    assert done.headers["location"] == auth_server.url + "/"
+    assert done.headers["location"] == auth_server.url + "/dashboard"
 
 
 def test_callback_without_state_is_refused(auth_server):

@@ -1,0 +1,90 @@
+"""The account page over HTTP: CSRF, escaping, headers, errors in the page."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from tests.fakes import github_profile
+from tests.support import browser_login, call, mcp_client
+
+
+def _signed_in(auth_server, github, new_browser, github_id: int):
+    github.next_profile = github_profile(github_id, f"page{github_id}")
+    browser, done = browser_login(auth_server.url, "github", new_browser())
+    assert done.headers["location"] == auth_server.url + "/dashboard"
+    page = browser.get(auth_server.url + "/dashboard")
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page.text).group(1)
+    return browser, page, csrf
+
+
+def test_signed_out_visitors_see_the_sign_in_choices(auth_server):
+    import httpx
+
+    page = httpx.get(auth_server.url + "/dashboard")
+    assert page.status_code == 200
+    assert 'href="/auth/login/github?next=/dashboard"' in page.text
+    assert 'href="/auth/login/google?next=/dashboard"' in page.text
+    assert "local owner" not in page.text  # a managed database is not local mode
+
+
+def test_forms_need_this_sessions_csrf_token(auth_server, github, new_browser):
+    browser, page, csrf = _signed_in(auth_server, github, new_browser, 9701)
+    other, _, other_csrf = _signed_in(auth_server, github, new_browser, 9702)
+    assert other_csrf != csrf
+    for data in ({"name": "no token"}, {"name": "foreign token", "csrf_token": other_csrf}):
+        refused = browser.post(auth_server.url + "/dashboard/keys", data=data)
+        assert refused.status_code == 403 and "not issued to you" in refused.text
+    assert "No keys yet." in browser.get(auth_server.url + "/dashboard").text
+
+    created = browser.post(auth_server.url + "/dashboard/keys", data={"name": "laptop", "csrf_token": csrf})
+    assert created.status_code == 200 and created.headers["cache-control"] == "no-store"
+    key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', created.text).group(1)
+    assert "shown only this once" in created.text
+    assert key not in browser.get(auth_server.url + "/dashboard").text
+
+
+def test_bad_form_input_is_explained_in_the_page(auth_server, github, new_browser):
+    browser, _, csrf = _signed_in(auth_server, github, new_browser, 9703)
+    response = browser.post(
+        auth_server.url + "/dashboard/keys", data={"name": "x", "expires_days": "-4", "csrf_token": csrf}
+    )
+    assert response.status_code == 400 and "text/html" in response.headers["content-type"]
+    assert "Expires after:" in response.text
+
+
+async def test_memory_markup_is_shown_as_text(auth_server, github, new_browser):
+    browser, _, csrf = _signed_in(auth_server, github, new_browser, 9704)
+    key_page = browser.post(auth_server.url + "/dashboard/keys", data={"name": "agent", "csrf_token": csrf})
+    key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text).group(1)
+    markup = '<img src=x onerror=alert(1)><script>alert("x")</script> & <b>bold</b>'
+    async with mcp_client(auth_server.url, key) as client:
+        await call(client, "memory_store", observation=markup)
+    page = browser.get(auth_server.url + "/dashboard").text
+    assert "<script>alert" not in page and "<img src=x" not in page and "<b>bold</b>" not in page
+    assert html.escape(markup).replace("&quot;", "&#34;") in page
+
+
+def test_page_headers_forbid_inline_scripts_and_framing(auth_server, github, new_browser):
+    _, page, _ = _signed_in(auth_server, github, new_browser, 9705)
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert "<script>" not in page.text  # only the external /static/dashboard.js
+
+
+def test_local_mode_offers_the_local_owner_on_this_computer(tmp_path):
+    import httpx
+
+    from tests.support import ServerProcess, subprocess_env
+
+    server = ServerProcess(subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path), EMBEDDING_PROVIDER="none")).start()
+    try:
+        with httpx.Client(timeout=30) as browser:
+            page = browser.get(server.url + "/dashboard")
+            assert "Continue as the local owner" in page.text
+            signed_in = browser.post(server.url + "/dashboard/local-login", follow_redirects=True)
+            assert "local@memorygate.internal" in signed_in.text
+            foreign = browser.post(server.url + "/dashboard/local-login", headers={"Origin": "https://evil.example"})
+            assert foreign.status_code == 403
+    finally:
+        assert server.terminate()
