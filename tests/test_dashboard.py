@@ -88,3 +88,40 @@ def test_local_mode_offers_the_local_owner_on_this_computer(tmp_path):
             assert foreign.status_code == 403
     finally:
         assert server.terminate()
+
+
+async def test_recent_memories_page_and_clients_disconnect_from_the_page(auth_server, github, new_browser):
+    from tests.oauth_support import (
+        OAuthBrowser,
+        authorize_url,
+        exchange_code,
+        pkce_pair,
+        redirect_params,
+        register_client,
+    )
+
+    browser, _, csrf = _signed_in(auth_server, github, new_browser, 9706)
+    key_page = browser.post(auth_server.url + "/dashboard/keys", data={"name": "pager", "csrf_token": csrf})
+    key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text).group(1)
+    async with mcp_client(auth_server.url, key) as client:
+        for number in range(12):
+            await call(client, "memory_store", observation=f"numbered memory {number:02d}")
+    first = browser.get(auth_server.url + "/dashboard").text
+    second = browser.get(auth_server.url + "/dashboard?page=1").text
+    assert first.count("numbered memory") == 10 and 'href="/dashboard?page=1">Older' in first
+    assert second.count("numbered memory") == 2 and "numbered memory 00" in second
+
+    client_id = register_client(auth_server.url, client_name="Pocket Agent").json()["client_id"]
+    verifier, challenge = pkce_pair()
+    person = OAuthBrowser(auth_server.url, browser)
+    code = redirect_params(person.authorize(authorize_url(auth_server.url, client_id, challenge)))["code"]
+    assert exchange_code(auth_server.url, client_id, code, verifier).status_code == 200
+    page = browser.get(auth_server.url + "/dashboard").text
+    assert "Pocket Agent" in page
+    grant_id = re.search(r'action="/dashboard/connections/([0-9a-f-]+)/disconnect"', page).group(1)
+    done = browser.post(
+        f"{auth_server.url}/dashboard/connections/{grant_id}/disconnect",
+        data={"csrf_token": csrf},
+        follow_redirects=True,
+    )
+    assert "Client disconnected" in done.text and "Pocket Agent" not in done.text.split('id="memories"')[0]

@@ -105,6 +105,8 @@ def test_a_person_manages_keys_and_memories_in_the_browser(page: Page, auth_serv
     assert "Key revoked" in page.inner_text(".notice")
     assert "revoked" in page.inner_text("#keys tbody tr")
     shot(page, "5-revoked")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    shot(page, "6-phone")
 
     refused = httpx.post(
         auth_server.url + "/mcp",
