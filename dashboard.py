@@ -24,11 +24,13 @@ import accounts
 import api_keys
 import audit
 import memory_service
+import oauth_login
 import oauth_server
 import search_service
 from db import get_db
 from errors import MemoryGateError
 from oauth_models import User
+from oauth_routes import local_owner_allowed, set_session_cookie
 from principal import ALL_SCOPES, READ_SCOPE
 
 router = APIRouter(include_in_schema=False)
@@ -72,15 +74,8 @@ def dashboard(request: Request, db: DB, q: str | None = None, page: int = 0, not
 
 
 def _sign_in_page(request: Request) -> HTMLResponse:
-    settings = request.app.state.settings
     providers = list(request.app.state.oauth_providers)
-    local = (
-        settings.is_local
-        and not providers
-        and request.client is not None
-        and request.client.host in ("127.0.0.1", "::1")
-    )
-    return _render(request, "signin.html", providers=providers, local_owner=local)
+    return _render(request, "signin.html", providers=providers, local_owner=local_owner_allowed(request))
 
 
 def _dashboard_page(
@@ -252,16 +247,9 @@ def logout(
 
 @router.post("/dashboard/local-login")
 def local_login(request: Request, db: DB) -> Response:
-    """Local mode only, from this machine, with no provider configured."""
     settings = request.app.state.settings
-    allowed = (
-        settings.is_local
-        and not request.app.state.oauth_providers
-        and request.client is not None
-        and (request.client.host in ("127.0.0.1", "::1"))
-    )
     origin = request.headers.get("origin")
-    if not allowed or (origin and origin.rstrip("/") != settings.public_base_url):
+    if not local_owner_allowed(request) or (origin and origin.rstrip("/") != settings.public_base_url):
         return _render(
             request,
             "message.html",
@@ -269,25 +257,15 @@ def local_login(request: Request, db: DB) -> Response:
             title="Not allowed",
             message="Local sign-in is only available on this computer, in local mode.",
         )
-    owner = accounts.local_owner(db)
-    token = accounts.create_session(
+    token = oauth_login.local_owner_session(
         db,
-        user=owner,
         max_age_seconds=settings.session_max_age_seconds,
         ip=request.client.host,
         user_agent=request.headers.get("user-agent"),
     )
-    audit.record(db, audit.LOGIN, actor=owner.id, targets={"provider": "local"})
     db.commit()
     response = RedirectResponse("/dashboard", status_code=303)
-    response.set_cookie(
-        accounts.SESSION_COOKIE,
-        token,
-        max_age=settings.session_max_age_seconds,
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite=settings.session_cookie_samesite,
-    )
+    set_session_cookie(response, settings, token)
     return response
 
 

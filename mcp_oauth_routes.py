@@ -31,15 +31,16 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 import accounts
+import oauth_login
 import oauth_server
 import pages
 from auth_middleware import AuthState
 from mcp_oauth_provider import HashedSecretAuthenticator, PostgresOAuthProvider, is_loopback_http
+from oauth_routes import local_owner_allowed, set_session_cookie
 from principal import ALL_SCOPES
 from settings import Settings
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-LOOPBACK_ADDRESSES = {"127.0.0.1", "::1"}
 
 
 def _too_many(description: str, wait: float) -> Response:
@@ -230,15 +231,10 @@ class OAuthEndpoints:
             client=view["client"], login_links=links, local_request_id=request_id if local else None
         )
 
-    def _local_owner_allowed(self, request: Request, redirect_uri: str) -> bool:
-        """Local mode only: no provider, a browser on this machine, a loopback client."""
-        browser_is_local = request.client is not None and request.client.host in LOOPBACK_ADDRESSES
-        return (
-            self.settings.is_local
-            and not request.app.state.oauth_providers
-            and browser_is_local
-            and is_loopback_http(redirect_uri)
-        )
+    @staticmethod
+    def _local_owner_allowed(request: Request, redirect_uri: str) -> bool:
+        """As for the account page, and only for a client on this machine too."""
+        return local_owner_allowed(request) and is_loopback_http(redirect_uri)
 
     def _expired(self) -> Response:
         return pages.message_page(
@@ -282,10 +278,8 @@ class OAuthEndpoints:
             pending = oauth_server.load_pending(db, request_id if isinstance(request_id, str) else None)
             if pending is None or not self._local_owner_allowed(request, pending.redirect_uri):
                 return None
-            owner = accounts.local_owner(db)
-            return accounts.create_session(
+            return oauth_login.local_owner_session(
                 db,
-                user=owner,
                 max_age_seconds=self.settings.session_max_age_seconds,
                 ip=request.client.host if request.client else None,
                 user_agent=request.headers.get("user-agent"),
@@ -295,12 +289,5 @@ class OAuthEndpoints:
         if token is None:
             return pages.message_page("Not allowed", "Local sign-in is not available here.", status_code=403)
         response = RedirectResponse(f"/oauth/consent?request={request_id}", status_code=303, headers=NO_STORE)
-        response.set_cookie(
-            accounts.SESSION_COOKIE,
-            token,
-            max_age=self.settings.session_max_age_seconds,
-            httponly=True,
-            secure=self.settings.cookie_secure,
-            samesite=self.settings.session_cookie_samesite,
-        )
+        set_session_cookie(response, self.settings, token)
         return response

@@ -114,3 +114,11 @@ def complete_login(
     if consumed.first() is None:
         raise LoginRefused(LOGIN_EXPIRED)
     return token
+
+
+def local_owner_session(db: Session, *, max_age_seconds: int, ip: str | None, user_agent: str | None) -> str:
+    """Sign the local owner in (local mode only; callers check that)."""
+    owner = accounts.local_owner(db)
+    token = accounts.create_session(db, user=owner, max_age_seconds=max_age_seconds, ip=ip, user_agent=user_agent)
+    audit.record(db, audit.LOGIN, actor=owner.id, targets={"provider": accounts.LOCAL_PROVIDER}, address=ip)
+    return token

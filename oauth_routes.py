@@ -269,12 +269,26 @@ async def callback(
         await anyio.to_thread.run_sync(release)
         return _login_failed(settings, str(exc))
     response = RedirectResponse(claimed.next_path or settings.frontend_url, status_code=302, headers=NO_STORE)
-    _set_session_cookie(response, settings, token)
+    set_session_cookie(response, settings, token)
     response.delete_cookie(BINDING_COOKIE, path="/auth")
     return response
 
 
-def _set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
+
+
+def local_owner_allowed(request: Request) -> bool:
+    """Local mode, no sign-in provider configured, and a browser on this machine."""
+    settings = _settings(request)
+    return (
+        settings.is_local
+        and not request.app.state.oauth_providers
+        and request.client is not None
+        and request.client.host in LOOPBACK_ADDRESSES
+    )
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
     response.set_cookie(
         accounts.SESSION_COOKIE,
         token,
