@@ -48,6 +48,8 @@ def start_server(url: str, require_auth: bool) -> tuple[subprocess.Popen, str]:
         "REQUIRE_MCP_AUTH": str(require_auth).lower(),
         # The comparison server runs without auth on purpose, on loopback only.
         "ALLOW_UNAUTHENTICATED_MCP": "true",
+        # Measure the rate limiter's cost, not its refusals.
+        "MCP_RATE_LIMIT": "1000000/minute",
         "OAUTH_REDIRECT_BASE": f"http://127.0.0.1:{port}",
     }
     process = subprocess.Popen(
