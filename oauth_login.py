@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 import accounts
 import audit
-from oauth import ProviderIdentity
+from oauth import ProviderIdentity, new_code_verifier
 from oauth_models import OAuthState
 
 STATE_TTL = timedelta(minutes=10)
@@ -49,7 +49,7 @@ def start_login(
     db.execute(delete(OAuthState).where(OAuthState.expires_at < func.now()))
     login = ClaimedLogin(
         state=secrets.token_urlsafe(32),
-        verifier=secrets.token_urlsafe(64)[:96],
+        verifier=new_code_verifier(),
         nonce=secrets.token_urlsafe(24) if uses_nonce else None,
         next_path=next_path,
     )

@@ -47,10 +47,6 @@ def looks_like_access_token(value: str) -> bool:
     return value.startswith(ACCESS_PREFIX) and len(value) == len(ACCESS_PREFIX) + TOKEN_RANDOM_CHARS
 
 
-def looks_like_refresh_token(value: str) -> bool:
-    return value.startswith(REFRESH_PREFIX) and len(value) == len(REFRESH_PREFIX) + TOKEN_RANDOM_CHARS
-
-
 # --- clients ---------------------------------------------------------------------
 
 

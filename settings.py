@@ -168,13 +168,6 @@ class Settings:
         return (urlsplit(self.public_base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
     @property
-    def oauth_providers_configured(self) -> bool:
-        return bool(
-            (self.google_client_id and self.google_client_secret)
-            or (self.github_client_id and self.github_client_secret)
-        )
-
-    @property
     def served_over_https(self) -> bool:
         return self.public_base_url.startswith("https://")
 

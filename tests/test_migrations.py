@@ -74,3 +74,11 @@ def test_production_server_refuses_an_unmigrated_database_and_says_how_to_fix_it
     with pytest.raises(RuntimeError) as refused:
         ServerProcess(subprocess_env(DATABASE_URL=empty_database, EMBEDDING_PROVIDER="none")).start()
     assert "python server.py migrate" in str(refused.value)
+
+
+def test_baseline_migration_creates_the_live_vector_index_definitions():
+    import search_indexes
+
+    baseline = (ROOT / "migrations" / "versions" / "0001_baseline_schema.py").read_text()
+    for statement in search_indexes.vector_index_statements():
+        assert statement in baseline, statement
