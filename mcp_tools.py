@@ -63,7 +63,7 @@ class ToolRunner:
         self.embedder = embedder
 
     def __call__(self, operation: Callable[..., dict[str, Any]], *, needs: str, **arguments: Any) -> dict[str, Any]:
-        principal = self._principal()
+        principal = self.principal()
         if not principal.can(needs):
             raise ToolError(INSUFFICIENT_SCOPE.format(scope=needs))
         try:
@@ -82,7 +82,7 @@ class ToolRunner:
         return result
 
     @staticmethod
-    def _principal() -> Principal:
+    def principal() -> Principal:
         principal = from_scope(get_http_request().scope)
         if principal is None:
             raise ToolError(NOT_AUTHENTICATED)
@@ -217,7 +217,7 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
     @mcp.tool(annotations=READ_ONLY)
     def memory_user_guide(format: Literal["markdown", "json"] = "markdown") -> dict[str, Any]:
         """The complete guide to using MemoryGate: tools, domains, the confidence scale and workflows."""
-        run._principal()
+        run.principal()  # the guide is for authenticated callers too
         if format == "json":
             return {"format": "json", "guide": user_guide.GUIDE}
         return {"format": "markdown", "guide": user_guide.as_markdown()}

@@ -119,23 +119,18 @@ def search(
 
     ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)
     items = _hydrate(db, owner_id=owner_id, candidates=ranked, min_confidence=min_confidence, domain=domain)
+    found = [c for c in ranked if (c.kind, c.item_id) in items][:limit]
     results = []
-    for candidate in ranked:
-        item = items.get((candidate.kind, candidate.item_id))
-        if item is None:
-            continue
+    for candidate in found:
+        item = items[(candidate.kind, candidate.item_id)]
         entry = memory_items.summary(item)
         entry["content"] = memory_items.content(item)
         entry.update(
             similarity=candidate.similarity, keyword_rank=candidate.keyword_rank, score=round(candidate.score, 6)
         )
         results.append(entry)
-        if len(results) == limit:
-            break
     memory_service.mark_accessed(
-        db,
-        owner_id=owner_id,
-        observation_ids=[candidate_id(r) for r in results if r["type"] == "observation"],
+        db, owner_id=owner_id, observation_ids=[c.item_id for c in found if c.kind == "observation"]
     )
     timings.database_ms = (time.perf_counter() - started) * 1000
     response: dict[str, Any] = {
@@ -147,10 +142,6 @@ def search(
     if notice:
         response["notice"] = notice
     return response
-
-
-def candidate_id(result: dict[str, Any]) -> int:
-    return int(result["ref"].split(":", 1)[1])
 
 
 def _embed_query(
