@@ -155,8 +155,9 @@ def redirect_params(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def exchange_code(server_url: str, client_id: str, code: str, verifier: str, **extra: str) -> httpx.Response:
-    data = {
+def code_exchange_form(client_id: str, code: str, verifier: str, **extra: str) -> dict[str, str]:
+    """The token request body that redeems an authorization code."""
+    return {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": CLIENT_REDIRECT,
@@ -164,6 +165,10 @@ def exchange_code(server_url: str, client_id: str, code: str, verifier: str, **e
         "code_verifier": verifier,
         **extra,
     }
+
+
+def exchange_code(server_url: str, client_id: str, code: str, verifier: str, **extra: str) -> httpx.Response:
+    data = code_exchange_form(client_id, code, verifier, **extra)
     return httpx.post(server_url + "/oauth/token", data=data)
 
 

@@ -22,6 +22,7 @@ from tests.oauth_support import (
     MemoryTokenStorage,
     OAuthBrowser,
     authorize_url,
+    code_exchange_form,
     exchange_code,
     form_fields,
     pkce_pair,
@@ -293,13 +294,7 @@ async def test_concurrent_redemptions_of_one_code_yield_exactly_one_token(auth_s
     client_id = register_client(auth_server.url).json()["client_id"]
     verifier, challenge = pkce_pair()
     code = _code_for(auth_server, person, client_id, challenge)
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": CLIENT_REDIRECT,
-        "client_id": client_id,
-        "code_verifier": verifier,
-    }
+    data = code_exchange_form(client_id, code, verifier)
     async with httpx.AsyncClient(timeout=30) as client:
         responses = await asyncio.gather(*[client.post(auth_server.url + "/oauth/token", data=data) for _ in range(10)])
     assert sorted(r.status_code for r in responses) == [200] + [400] * 9
@@ -349,13 +344,7 @@ def test_registration_stores_no_plaintext_secret_and_confidential_clients_authen
     basic = httpx.post(
         auth_server.url + "/oauth/token",
         auth=(registered["client_id"], secret),
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": CLIENT_REDIRECT,
-            "client_id": registered["client_id"],
-            "code_verifier": verifier,
-        },
+        data=code_exchange_form(registered["client_id"], code, verifier),
     )
     assert basic.status_code == 200
 

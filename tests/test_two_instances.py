@@ -9,8 +9,8 @@ import httpx
 
 from tests.fakes import github_profile
 from tests.oauth_support import (
-    CLIENT_REDIRECT,
     authorize_url,
+    code_exchange_form,
     form_fields,
     pkce_pair,
     redirect_params,
@@ -62,13 +62,7 @@ async def test_two_instances_share_sessions_keys_oauth_and_revocation(github, ne
         code = redirect_params(answered.headers["location"])["code"]
         tokens = httpx.post(
             a.url + "/oauth/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": CLIENT_REDIRECT,
-                "client_id": client_id,
-                "code_verifier": verifier,
-            },
+            data=code_exchange_form(client_id, code, verifier),
         ).json()
         async with mcp_client(b.url, tokens["access_token"]) as on_b:
             assert (await call(on_b, "memory_get", ref=stored["ref"]))["ref"] == stored["ref"]
