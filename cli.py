@@ -39,11 +39,15 @@ def main(argv: list[str], *, create_app: Callable[[Settings], Any]) -> int:
     args = _parser().parse_args(argv)
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    if args.command == "create-key":
-        return create_key_command(settings, args)
-    if args.command == "migrate":
-        return migrate_command(settings)
-    return serve(settings, create_app)
+    try:
+        if args.command == "create-key":
+            return create_key_command(settings, args)
+        if args.command == "migrate":
+            return migrate_command(settings)
+        return serve(settings, create_app)
+    except db.SchemaSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
 
 
 class _DropQueryStrings(logging.Filter):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("memorygate.db")
@@ -141,12 +142,32 @@ def init_db(engine: Engine | None = None) -> None:
 
     engine = engine or get_engine()
     config = _alembic_config()
-    with engine.begin() as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(7231001)"))
-        config.attributes["connection"] = conn
-        if _predates_migrations(conn):
-            command.stamp(config, BASELINE_REVISION)
-        command.upgrade(config, "head")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(7231001)"))
+            config.attributes["connection"] = conn
+            if _predates_migrations(conn):
+                command.stamp(config, BASELINE_REVISION)
+            command.upgrade(config, "head")
+    except ProgrammingError as exc:
+        if _may_not_create_extension(exc):
+            url = engine.url
+            raise SchemaSetupError(
+                f"The database role {url.username!r} may not create the pgvector extension. As a superuser "
+                f"(or through your provider's console), run once in database {url.database!r}:\n"
+                "    CREATE EXTENSION vector;\n"
+                "then migrate again. Nothing was changed."
+            ) from exc
+        raise
+
+
+class SchemaSetupError(RuntimeError):
+    """A migration needs something only the database's administrator can do."""
+
+
+def _may_not_create_extension(exc: ProgrammingError) -> bool:
+    insufficient_privilege = "42501"
+    return getattr(exc.orig, "pgcode", None) == insufficient_privilege and "CREATE EXTENSION" in (exc.statement or "")
 
 
 BASELINE_REVISION = "0001"

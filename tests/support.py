@@ -207,11 +207,17 @@ class ServerProcess:
         self._drainer: threading.Thread | None = None
         self.log = ""
 
+    def _argv(self) -> list[str]:
+        return [sys.executable, "-u", "server.py"]
+
+    def _popen_env(self) -> dict[str, str]:
+        return self.env
+
     def start(self) -> ServerProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-u", "server.py"],
+            self._argv(),
             cwd=ROOT,
-            env=self.env,
+            env=self._popen_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -224,7 +230,7 @@ class ServerProcess:
                 self._drainer.start()
                 return self
         self.process.wait(timeout=60)
-        self.process.stdout.close()
+        self._close()
         raise RuntimeError(f"server exited before listening:\n{self.log}")
 
     def _drain(self) -> None:

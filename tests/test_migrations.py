@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.support import ROOT, ServerProcess, subprocess_env
+from tests.managed_postgres import APP_ROLE, ManagedPostgres
+from tests.support import ROOT, ServerProcess, run_cli, subprocess_env
 
 
 @pytest.fixture
@@ -82,3 +83,21 @@ def test_baseline_migration_creates_the_live_vector_index_definitions():
     baseline = (ROOT / "migrations" / "versions" / "0001_baseline_schema.py").read_text()
     for statement in search_indexes.vector_index_statements():
         assert statement in baseline, statement
+
+
+def test_a_role_that_may_not_create_pgvector_is_told_what_to_run_and_nothing_is_written(tmp_path):
+    managed = ManagedPostgres(tmp_path, vector_preinstalled=False).start()
+    try:
+        refused = run_cli("migrate", env=subprocess_env(DATABASE_URL=managed.url))
+        assert refused.returncode == 1
+        assert "CREATE EXTENSION vector;" in refused.stderr and "'memorygate'" in refused.stderr
+        assert "Traceback" not in refused.stderr and managed.app_password not in refused.stdout + refused.stderr
+        with managed.admin_connection(APP_ROLE) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            assert cursor.fetchall() == []
+
+        managed.install_vector()
+        migrated = run_cli("migrate", env=subprocess_env(DATABASE_URL=managed.url))
+        assert migrated.returncode == 0, migrated.stderr
+    finally:
+        managed.stop()
