@@ -131,6 +131,10 @@ def _alembic_config():
     return Config(str(Path(__file__).resolve().parent / "alembic.ini"))
 
 
+class SchemaSetupError(RuntimeError):
+    """A migration needs something only the database's administrator can do."""
+
+
 def init_db(engine: Engine | None = None) -> None:
     """Bring the schema to the latest migration (``alembic upgrade head``).
 
@@ -159,10 +163,6 @@ def init_db(engine: Engine | None = None) -> None:
                 "then migrate again. Nothing was changed."
             ) from exc
         raise
-
-
-class SchemaSetupError(RuntimeError):
-    """A migration needs something only the database's administrator can do."""
 
 
 def _may_not_create_extension(exc: ProgrammingError) -> bool:
