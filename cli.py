@@ -37,7 +37,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str], *, create_app: Callable[[Settings], Any]) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a malformed setting; the message names it
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
     configure_logging(settings.log_level)
     try:
         if args.command == "create-key":
@@ -79,10 +83,9 @@ def serve(settings: Settings, create_app: Callable[[Settings], Any]) -> int:
         host=settings.host,
         port=settings.port,
         log_config=log_config,
-        # X-Forwarded-For is believed only from these addresses, so nobody can
-        # pick the client address that rate limits and the audit trail use.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies or "127.0.0.1",
+        # Forwarding headers are the app's business (client_address.py): only
+        # from trusted proxies, and only the header the proxy itself writes.
+        proxy_headers=False,
     )
     return 0
 

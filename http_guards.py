@@ -23,7 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
-# The client address as uvicorn resolved it (forwarded headers only from trusted proxies).
+# The client address as client_address.ForwardedClient resolved it.
 current_client_address: ContextVar[str | None] = ContextVar("current_client_address", default=None)
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024

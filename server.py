@@ -33,6 +33,7 @@ import mcp_oauth_routes
 import oauth
 import oauth_routes
 from auth_middleware import AuthState
+from client_address import ForwardedClient, TrustedProxies
 from db import SessionLocal  # noqa: F401  (re-exported for compatibility)
 from embeddings import EmbeddingProvider, build_provider
 from http_guards import HostOriginGuard, RequestContext, RequestSizeLimit, SecurityHeaders
@@ -193,6 +194,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.served_over_https)
     app.add_middleware(RequestContext)
+    if settings.trusted_proxies:
+        # Outermost: limits, logs and the audit trail all see the real client.
+        app.add_middleware(
+            ForwardedClient,
+            trusted=TrustedProxies.parse(settings.trusted_proxies),
+            client_header=settings.client_ip_header,
+        )
     gate = MCPAuthGateASGI(
         mcp_http,
         SessionLocal,

@@ -7,6 +7,7 @@ without overriding variables already set. `.env.example` documents each one.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,21 @@ def _looks_like_placeholder(value: str) -> bool:
     return len(value) < 12 or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
 
 
+def _trusted_proxies(raw: str | None) -> str:
+    from client_address import TrustedProxies
+
+    spec = (raw or "").strip()
+    TrustedProxies.parse(spec)  # refuse a malformed list at start-up, naming the variable
+    return spec
+
+
+def _header_name(name: str, raw: str | None) -> str:
+    value = (raw or "").strip()
+    if value and not re.fullmatch(r"[A-Za-z0-9-]+", value):
+        raise ValueError(f"{name} must be an HTTP header name, got {value!r}")
+    return value
+
+
 def _list(raw: str | None) -> list[str]:
     return [item.strip() for item in (raw or "").split(",") if item.strip()]
 
@@ -87,6 +103,7 @@ class Settings:
     require_mcp_auth: bool = True
     allow_unauthenticated_mcp: bool = False
     trusted_proxies: str = ""
+    client_ip_header: str = ""
     log_level: str = "INFO"
     max_request_bytes: int = 1024 * 1024
 
@@ -205,7 +222,8 @@ class Settings:
             mcp_allowed_hosts=_list(env.get("MCP_ALLOWED_HOSTS")),
             require_mcp_auth=_bool(env.get("REQUIRE_MCP_AUTH"), True),
             allow_unauthenticated_mcp=_bool(env.get("ALLOW_UNAUTHENTICATED_MCP"), False),
-            trusted_proxies=(env.get("TRUSTED_PROXIES") or "").strip(),
+            trusted_proxies=_trusted_proxies(env.get("TRUSTED_PROXIES")),
+            client_ip_header=_header_name("CLIENT_IP_HEADER", env.get("CLIENT_IP_HEADER")),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024, env),
             embedding_provider=provider,

@@ -8,6 +8,7 @@ See tests/image_support.py for what stands in for Docker Hub and Fly here.
 
 from __future__ import annotations
 
+import secrets
 import shlex
 import signal
 import tomllib
@@ -126,6 +127,25 @@ async def test_the_deployed_image_passes_its_health_check_and_serves_mcp_clients
     assert issued.status_code == 200, issued.text
     async with mcp_client(deployed.url, issued.json()["api_key"]) as client:
         assert (await call(client, "memory_search", query="deployed image"))["results"] == []
+
+
+def test_behind_flys_proxy_a_client_cannot_choose_its_address(deployed):
+    """Fly's proxy writes Fly-Client-IP and appends to X-Forwarded-For; with
+    fly.toml's env a forged X-Forwarded-For escapes no per-address limit."""
+    failure_limit = 10  # AUTH_FAILURE_LIMIT's default: fly.toml leaves it alone
+    statuses = [
+        httpx.post(
+            deployed.url + "/mcp",
+            json={},
+            headers={
+                "Fly-Client-IP": "203.0.113.50",
+                "X-Forwarded-For": f"198.51.100.{attempt}, 203.0.113.50",
+                "Authorization": f"Bearer mg_{secrets.token_urlsafe(32)}",
+            },
+        ).status_code
+        for attempt in range(failure_limit + 1)
+    ]
+    assert statuses == [401] * failure_limit + [429]
 
 
 def test_the_image_stops_cleanly_on_the_signal_fly_sends(image_config, managed_db, release):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 
 import httpx
@@ -198,14 +199,35 @@ def _tool_call(server: ServerProcess, key: str) -> httpx.Response:
     )
 
 
-@pytest.mark.parametrize(("trusted", "expected"), [("", [401, 401, 429, 429]), ("127.0.0.1", [401, 401, 401, 401])])
-def test_forwarded_addresses_are_believed_only_from_trusted_proxies(tmp_path, trusted, expected):
+FLY = {"TRUSTED_PROXIES": "*", "CLIENT_IP_HEADER": "Fly-Client-IP"}
+ADDRESSES = ("198.51.100.1", "198.51.100.1", "198.51.100.2", "198.51.100.2")
+ONE_ADDRESS = [401, 401, 429, 429]  # AUTH_FAILURE_LIMIT=2 per address
+TWO_ADDRESSES = [401, 401, 401, 401]
+
+
+@pytest.mark.parametrize(
+    ("env", "forwarding", "expected"),
+    [
+        # No proxy trusted: every request counts against the connecting address.
+        ({}, lambda address: {"X-Forwarded-For": address}, ONE_ADDRESS),
+        ({"TRUSTED_PROXIES": "127.0.0.1"}, lambda address: {"X-Forwarded-For": address}, TWO_ADDRESSES),
+        # A proxy appends the address it saw; what the client wrote before it is not believed.
+        ({"TRUSTED_PROXIES": "127.0.0.0/8"}, lambda spoof: {"X-Forwarded-For": f"{spoof}, 203.0.113.9"}, ONE_ADDRESS),
+        # Behind Fly only the header Fly's proxy writes counts; X-Forwarded-For is ignored.
+        (FLY, lambda address: {"Fly-Client-IP": address, "X-Forwarded-For": "203.0.113.9"}, TWO_ADDRESSES),
+        (FLY, lambda spoof: {"Fly-Client-IP": "203.0.113.9", "X-Forwarded-For": spoof}, ONE_ADDRESS),
+        # From an untrusted peer even Fly-Client-IP is the client's own invention.
+        ({**FLY, "TRUSTED_PROXIES": "10.0.0.0/8"}, lambda address: {"Fly-Client-IP": address}, ONE_ADDRESS),
+    ],
+    ids=["untrusted", "trusted", "appended", "fly", "fly-spoofed-xff", "fly-header-from-stranger"],
+)
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(env, forwarding, expected):
     server = ServerProcess(
         subprocess_env(
-            MEMORYGATE_DATA_DIR=str(tmp_path),
+            DATABASE_URL=os.environ["MEMORYGATE_TEST_DATABASE_URL"],
             EMBEDDING_PROVIDER="none",
             AUTH_FAILURE_LIMIT="2",
-            TRUSTED_PROXIES=trusted,
+            **env,
         )
     ).start()
     try:
@@ -215,16 +237,28 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies(tmp_path, tr
                 json={},
                 # Well-formed but unknown keys, each with its own prefix, so
                 # only the per-address failure count can throttle them.
-                headers={"X-Forwarded-For": address, "Authorization": f"Bearer mg_{secrets.token_urlsafe(32)}"},
+                headers={**forwarding(address), "Authorization": f"Bearer mg_{secrets.token_urlsafe(32)}"},
             ).status_code
-            for address in ("198.51.100.1", "198.51.100.1", "198.51.100.2", "198.51.100.2")
+            for address in ADDRESSES
         ]
         oversized = httpx.get(server.url + "/health", headers={"X-Padding": "p" * 20_000})
     finally:
         assert server.terminate()
-    # Untrusted: every request counts against the proxy's own address.
     assert statuses == expected
     assert oversized.status_code in (400, 431)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"),
+        ({"CLIENT_IP_HEADER": "Fly Client IP"}, "CLIENT_IP_HEADER"),
+    ],
+)
+def test_malformed_proxy_settings_stop_the_start_and_name_the_variable(env, named):
+    result = run_cli(env=subprocess_env(**env))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and named in result.stderr and "Traceback" not in result.stderr
 
 
 async def test_graceful_shutdown_finishes_the_request_in_flight(tmp_path):
