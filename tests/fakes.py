@@ -9,16 +9,22 @@ deterministic hashed bag of words, so texts sharing words are similar.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import math
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
 FAKE_OPENAI_KEY = "sk-test-fake-openai-key"
@@ -55,8 +61,6 @@ class FakeOpenAI:
     async def _embeddings(self, request: Request) -> JSONResponse:
         body = await request.json()
         if self.hold:
-            import anyio.to_thread
-
             self.received.set()
             await anyio.to_thread.run_sync(self.release.wait, 30)
         with self.lock:
@@ -96,8 +100,6 @@ class FakeOpenAI:
 
 
 def _pkce_ok(verifier: str | None, challenge: str) -> bool:
-    import base64
-
     if not verifier:
         return False
     digest = hashlib.sha256(verifier.encode()).digest()
@@ -129,8 +131,6 @@ class FakeOAuthProvider:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def _authorize(self, request: Request):
-        from starlette.responses import RedirectResponse
-
         params = dict(request.query_params)
         self.authorize_requests.append(params)
         code = hashlib.sha256(f"{params['state']}{len(self.grants)}".encode()).hexdigest()[:24]
@@ -171,8 +171,6 @@ class FakeGoogle(FakeOAuthProvider):
     token_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
         self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "fake-google-key-1"
         self.next_profile = {
@@ -208,18 +206,10 @@ class FakeGoogle(FakeOAuthProvider):
         )
 
     async def _jwks(self, request: Request) -> JSONResponse:
-        import json as json_module
-
-        import jwt
-
-        jwk = json_module.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key()))
         return JSONResponse({"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]})
 
     async def _token(self, request: Request) -> JSONResponse:
-        import time as time_module
-
-        import jwt
-
         form = dict(await request.form())
         try:
             grant = self._redeem(form)
@@ -227,7 +217,7 @@ class FakeGoogle(FakeOAuthProvider):
             return JSONResponse({"error": "internal_failure"}, status_code=503)
         if grant is None:
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
-        now = int(time_module.time())
+        now = int(time.time())
         claims = {
             "iss": self.base_url,
             "aud": self.client_id,
@@ -258,6 +248,15 @@ class FakeGitHub(FakeOAuthProvider):
 
     def __post_init__(self) -> None:
         self.next_profile = github_profile(4242, "octocat")
+
+    def server_env(self) -> dict[str, str]:
+        """The environment that points a `python server.py` at this fake."""
+        return {
+            "GITHUB_CLIENT_ID": self.client_id,
+            "GITHUB_CLIENT_SECRET": self.client_secret,
+            "GITHUB_BASE_URL": self.base_url,
+            "GITHUB_API_URL": self.base_url + "/api",
+        }
 
     def app(self) -> Starlette:
         return Starlette(

@@ -7,8 +7,11 @@ the fake provider's sign-in, reads the consent page and submits a choice.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
+import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -116,10 +119,6 @@ def sdk_oauth(server_url: str, person: OAuthBrowser, storage: MemoryTokenStorage
 
 
 def pkce_pair() -> tuple[str, str]:
-    import base64
-    import hashlib
-    import secrets
-
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     return verifier, challenge

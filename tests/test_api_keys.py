@@ -13,7 +13,17 @@ import db
 from oauth_models import APIKey, User
 from server import create_app
 from tests.fakes import github_profile
-from tests.support import browser_login, call, call_error, mcp_client, serve, user_with_key
+from tests.support import (
+    browser_login,
+    call,
+    call_error,
+    key_from_cli_output,
+    mcp_client,
+    run_cli,
+    serve,
+    subprocess_env,
+    user_with_key,
+)
 
 
 @pytest.fixture
@@ -196,8 +206,6 @@ def test_client_credentials_not_configured_is_404():
 
 
 def test_create_key_cli_prints_a_key_for_a_new_account(tmp_path):
-    from tests.support import key_from_cli_output, run_cli, subprocess_env
-
     result = run_cli(
         "create-key",
         "--email",

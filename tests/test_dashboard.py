@@ -5,8 +5,18 @@ from __future__ import annotations
 import html
 import re
 
+import httpx
+
 from tests.fakes import github_profile
-from tests.support import browser_login, call, mcp_client
+from tests.oauth_support import (
+    OAuthBrowser,
+    authorize_url,
+    exchange_code,
+    pkce_pair,
+    redirect_params,
+    register_client,
+)
+from tests.support import ServerProcess, browser_login, call, mcp_client, subprocess_env
 
 
 def _signed_in(auth_server, github, new_browser, github_id: int):
@@ -19,8 +29,6 @@ def _signed_in(auth_server, github, new_browser, github_id: int):
 
 
 def test_signed_out_visitors_see_the_sign_in_choices(auth_server):
-    import httpx
-
     page = httpx.get(auth_server.url + "/dashboard")
     assert page.status_code == 200
     assert 'href="/auth/login/github?next=/dashboard"' in page.text
@@ -73,10 +81,6 @@ def test_page_headers_forbid_inline_scripts_and_framing(auth_server, github, new
 
 
 def test_local_mode_offers_the_local_owner_on_this_computer(tmp_path):
-    import httpx
-
-    from tests.support import ServerProcess, subprocess_env
-
     server = ServerProcess(subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path), EMBEDDING_PROVIDER="none")).start()
     try:
         with httpx.Client(timeout=30) as browser:
@@ -91,15 +95,6 @@ def test_local_mode_offers_the_local_owner_on_this_computer(tmp_path):
 
 
 async def test_recent_memories_page_and_clients_disconnect_from_the_page(auth_server, github, new_browser):
-    from tests.oauth_support import (
-        OAuthBrowser,
-        authorize_url,
-        exchange_code,
-        pkce_pair,
-        redirect_params,
-        register_client,
-    )
-
     browser, _, csrf = _signed_in(auth_server, github, new_browser, 9706)
     key_page = browser.post(auth_server.url + "/dashboard/keys", data={"name": "pager", "csrf_token": csrf})
     key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text).group(1)

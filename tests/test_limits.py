@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from http_guards import SecurityHeaders
 from server import create_app
-from tests.support import serve, user_with_key
+from tests.support import serve, serve_asgi, user_with_key
 
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 TOOLS_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
@@ -79,9 +80,6 @@ def test_security_headers_on_every_response(server):
 
 
 def test_hsts_when_served_over_https():
-    from http_guards import SecurityHeaders
-    from tests.support import serve_asgi
-
     async def app(scope, receive, send):
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 200, "headers": []})

@@ -24,10 +24,7 @@ async def test_no_secret_reaches_the_logs_even_at_debug(tmp_path, github, new_br
             MEMORYGATE_DATA_DIR=str(tmp_path),
             EMBEDDING_PROVIDER="none",
             LOG_LEVEL="DEBUG",
-            GITHUB_CLIENT_ID=github.client_id,
-            GITHUB_CLIENT_SECRET=github.client_secret,
-            GITHUB_BASE_URL=github.base_url,
-            GITHUB_API_URL=github.base_url + "/api",
+            **github.server_env(),
             PSTRYDER_DESKTOP="desktop-app",
             PSTRYDER_DESKTOP_SECRET="desktop-secret-value-7781",
         )

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 import db
 from oauth_models import OAuthState, User, UserSession
 from server import create_app
+from tests.conftest import provider_settings
 from tests.fakes import github_profile
 from tests.support import browser_login, callback_url_for_login, serve
 
@@ -226,8 +227,6 @@ def test_logout_revokes_the_session(new_browser, auth_server, github):
 
 
 def test_samesite_none_cookies_are_secure(google, github, new_browser):
-    from tests.conftest import provider_settings
-
     github.next_profile = github_profile(810, "embedded")
     with serve(create_app, session_cookie_samesite="none", **provider_settings(google, github)) as served:
         _, done = browser_login(served.url, "github", new_browser())

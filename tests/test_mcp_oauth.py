@@ -16,6 +16,7 @@ import db
 from accounts import sha256_hex
 from oauth_models import OAuthClient, OAuthToken
 from server import create_app
+from tests.conftest import provider_settings
 from tests.fakes import github_profile
 from tests.oauth_support import (
     CLIENT_REDIRECT,
@@ -400,8 +401,6 @@ def test_registration_is_rate_limited():
 
 
 def test_pre_registered_desktop_client_uses_its_fixed_credentials(google, github, new_browser):
-    from tests.conftest import provider_settings
-
     settings = {**provider_settings(google, github), "desktop_redirect_uris": [CLIENT_REDIRECT]}
     with serve(create_app, **settings) as served:
         github.next_profile = github_profile(next(_ids), "desktop")

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import search_indexes
 from tests.managed_postgres import APP_ROLE, ManagedPostgres
 from tests.support import ROOT, ServerProcess, run_cli, subprocess_env
 
@@ -78,8 +79,6 @@ def test_production_server_refuses_an_unmigrated_database_and_says_how_to_fix_it
 
 
 def test_baseline_migration_creates_the_live_vector_index_definitions():
-    import search_indexes
-
     baseline = (ROOT / "migrations" / "versions" / "0001_baseline_schema.py").read_text()
     for statement in search_indexes.vector_index_statements():
         assert statement in baseline, statement

@@ -25,10 +25,7 @@ def _instances(github) -> tuple[ServerProcess, ServerProcess]:
             DATABASE_URL=os.environ["MEMORYGATE_TEST_DATABASE_URL"],
             EMBEDDING_PROVIDER="none",
             API_KEY_CACHE_TTL="1",
-            GITHUB_CLIENT_ID=github.client_id,
-            GITHUB_CLIENT_SECRET=github.client_secret,
-            GITHUB_BASE_URL=github.base_url,
-            GITHUB_API_URL=github.base_url + "/api",
+            **github.server_env(),
         )
     )
     second = ServerProcess(dict(first.env))
