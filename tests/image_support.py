@@ -103,6 +103,21 @@ def build_image() -> dict:
     return json.loads(buildah("inspect", "--type", "image", IMAGE))["OCIv1"]["config"]
 
 
+def build_context(directory: Path) -> set[str]:
+    """The files a builder receives from directory (its .dockerignore applied)."""
+    containerfile = directory.parent / "Containerfile.context"
+    containerfile.write_text(f"FROM {ensure_stand_in_base()}\nCOPY . /context\n")
+    image = "localhost/memorygate-context:test"
+    buildah("build", "--isolation=chroot", "-f", str(containerfile), "-t", image, str(directory))
+    container = buildah("from", image)
+    try:
+        copied = Path(buildah("mount", container)) / "context"
+        return {str(path.relative_to(copied)) for path in copied.rglob("*") if path.is_file()}
+    finally:
+        buildah("rm", container)
+        buildah("rmi", image)
+
+
 def run_in_image(argv: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
     """One command in a fresh container of the image, as Fly runs the release command."""
     container = buildah("from", IMAGE)

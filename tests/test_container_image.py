@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import secrets
 import shlex
+import shutil
 import signal
 import tomllib
 
 import httpx
 import pytest
 
-from tests.image_support import DOCKERFILE_BASE, ImageServer, build_image, run_in_image
+from tests.image_support import DOCKERFILE_BASE, ImageServer, build_context, build_image, run_in_image
 from tests.managed_postgres import APP_ROLE, ManagedPostgres
 from tests.support import ROOT, TEST_BCRYPT_ROUNDS, call, key_from_cli_output, mcp_client
 
@@ -81,6 +82,37 @@ def test_the_image_runs_its_server_unprivileged_on_the_port_fly_routes_to(image_
     assert image_config["User"] == "memorygate"
     assert image_config["Cmd"] == ["python", "server.py"]
     assert list(image_config["ExposedPorts"]) == [f"{FLY['http_service']['internal_port']}/tcp"]
+
+
+def test_the_build_context_leaves_secrets_and_local_data_at_home(tmp_path):
+    """What `fly deploy` uploads to Fly's builder, by our .dockerignore."""
+    shipped = {
+        "Dockerfile",
+        "requirements.txt",
+        "requirements-model.txt",
+        "server.py",
+        "alembic.ini",
+        "migrations/versions/0001_baseline_schema.py",
+        "templates/base.html",
+        "static/dashboard.js",
+    }
+    kept_home = {
+        ".env",
+        ".venv/bin/python",
+        ".git/config",
+        "bench/.data/pgdata/PG_VERSION",
+        "data/pgdata/PG_VERSION",
+        "test-artifacts/dashboard.png",
+        "tests/test_service.py",
+        "__pycache__/server.cpython-311.pyc",
+        "migrations/__pycache__/env.cpython-311.pyc",
+    }
+    context = tmp_path / "context"
+    for name in shipped | kept_home:
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        (context / name).write_text("x")
+    shutil.copy(ROOT / ".dockerignore", context / ".dockerignore")
+    assert build_context(context) == shipped
 
 
 def test_the_release_command_migrates_a_managed_database_and_can_run_again(release, managed_db):
