@@ -1,23 +1,25 @@
-"""The account page: what a person sees after signing in with Google or GitHub.
+"""The account page: what a person sees after signing in.
 
 Server-rendered with Jinja2 (autoescaped), works without JavaScript; every
 form is a POST carrying a CSRF token derived from the browser session, so a
-token is useless with any other session. A new API key is rendered once, in
-the response to the POST that created it, with ``Cache-Control: no-store``.
+token is useless with any other session. Every successful POST answers with a
+redirect, so reloading never repeats it. A new API key crosses that redirect
+in a short-lived cookie encrypted with a key derived from the session, and is
+shown once, on the page the redirect leads to (``Cache-Control: no-store``).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 import accounts
@@ -26,24 +28,53 @@ import audit
 import memory_service
 import oauth_login
 import oauth_server
+import pages
 import search_service
 from db import get_db
 from errors import MemoryGateError
 from oauth_models import User
-from oauth_routes import local_owner_allowed, set_session_cookie
+from oauth_routes import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
 from principal import ALL_SCOPES, READ_SCOPE
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 DB = Annotated[Session, Depends(get_db, scope="function")]
 
 PAGE_SIZE = 10
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
+MAX_PAGE = 10_000
+NEW_KEY_COOKIE = "mg_new_key"
+NEW_KEY_SECONDS = 120
+LOCAL_LOGIN_PURPOSE = "dashboard"
 CSRF_REFUSED = "This form has expired or was not issued to you. Reload the page and try again."
+# Notices are named in the redirect's query string and worded here, so a
+# link from elsewhere cannot make the page say something of its choosing.
+NOTICES = {
+    "key-created": "API key created.",
+    "key-revoked": "Key revoked.",
+    "key-not-found": "Key not found.",
+    "disconnected": "Client disconnected.",
+    "connection-not-found": "Connection not found.",
+    "forgotten": "Memory forgotten.",
+}
+PROVIDER_WORDS = {
+    "github": "signed in with GitHub",
+    "google": "signed in with Google",
+    "local": "a local account on this server",
+    "client_credentials": "the desktop client's account",
+}
+EVENT_WORDS = {
+    audit.LOGIN: "Signed in",
+    audit.LOGOUT: "Signed out",
+    audit.LOGOUT_EVERYWHERE: "Signed out everywhere",
+    audit.AUTH_FAILURE_BURST: "Many failed sign-in attempts",
+    audit.API_KEY_CREATED: "API key created",
+    audit.API_KEY_REVOKED: "API key revoked",
+    audit.CLIENT_CREDENTIALS_USED: "Desktop client signed in",
+    audit.CLIENT_REGISTERED: "Client registered",
+    audit.OAUTH_TOKENS_ISSUED: "Client connected",
+    audit.OAUTH_TOKEN_REVOKED: "Client token revoked",
+    audit.OAUTH_GRANT_REVOKED: "Client disconnected",
+    audit.MEMORY_DELETED: "Memory forgotten",
+}
 
 
 def csrf_token(session_token: str) -> str:
@@ -60,22 +91,45 @@ def _csrf_ok(session_token: str, presented: str | None) -> bool:
     return bool(presented) and hmac.compare_digest(csrf_token(session_token), presented)
 
 
-def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, context, status_code=status_code, headers=PAGE_HEADERS)
+def _flash_cipher(session_token: str) -> Fernet:
+    key = hmac.new(session_token.encode(), b"memorygate-new-key-flash", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _take_new_key(request: Request, session_token: str) -> str | None:
+    sealed = request.cookies.get(NEW_KEY_COOKIE)
+    if not sealed:
+        return None
+    try:
+        return _flash_cipher(session_token).decrypt(sealed.encode(), ttl=NEW_KEY_SECONDS).decode()
+    except (InvalidToken, ValueError):
+        return None
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, db: DB, q: str | None = None, page: int = 0, notice: str | None = None) -> Response:
+def dashboard(request: Request, db: DB, q: str | None = None, page: str = "0", notice: str | None = None) -> Response:
     signed_in = _session(request, db)
     if signed_in is None:
         return _sign_in_page(request)
     user, token = signed_in
-    return _dashboard_page(request, db, user, token, query=q, page=max(page, 0), notice=notice)
+    page_number = int(page) if page.isdigit() and int(page) <= MAX_PAGE else 0
+    new_key = _take_new_key(request, token)
+    response = _dashboard_page(
+        request, db, user, token, query=q, page=page_number, notice=NOTICES.get(notice or ""), new_key=new_key
+    )
+    if NEW_KEY_COOKIE in request.cookies:
+        response.delete_cookie(NEW_KEY_COOKIE, path="/dashboard")
+    return response
 
 
 def _sign_in_page(request: Request) -> HTMLResponse:
     providers = list(request.app.state.oauth_providers)
-    return _render(request, "signin.html", providers=providers, local_owner=local_owner_allowed(request))
+    if not local_owner_allowed(request):
+        return pages.render("signin.html", providers=providers, local_csrf=None)
+    form = local_login_form(request, purpose=LOCAL_LOGIN_PURPOSE)
+    page = pages.render("signin.html", providers=providers, local_csrf=form.token)
+    form.bind(page, request.app.state.settings)
+    return page
 
 
 def _dashboard_page(
@@ -101,11 +155,14 @@ def _dashboard_page(
         except MemoryGateError as exc:
             error = exc.message
     recent = memory_service.recall(db, owner_id=user.id, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
-    return _render(
-        request,
+    events = audit.events_for(db, user_id=user.id, limit=10)
+    for event in events:
+        event["words"] = EVENT_WORDS.get(event["event"], event["event"].replace("_", " ").capitalize())
+    return pages.render(
         "dashboard.html",
         status_code=status_code,
         user=user,
+        provider_words=PROVIDER_WORDS.get(user.oauth_provider, f"signed in with {user.oauth_provider}"),
         csrf=csrf_token(session_token),
         keys=[api_keys.key_view(key) for key in api_keys.list_keys(db, user_id=user.id)],
         connections=oauth_server.list_connections(db, user_id=user.id, settings=settings),
@@ -114,7 +171,7 @@ def _dashboard_page(
         search=search,
         recent=recent,
         page=page,
-        events=audit.events_for(db, user_id=user.id, limit=10),
+        events=events,
         mcp_url=settings.mcp_url,
         notice=notice,
         error=error,
@@ -128,12 +185,13 @@ def _signed_in_form(request: Request, db: Session, csrf: str | None) -> tuple[Us
     if signed_in is None:
         return RedirectResponse("/dashboard", status_code=303)
     if not _csrf_ok(signed_in[1], csrf):
-        return _render(request, "message.html", status_code=403, title="Not allowed", message=CSRF_REFUSED)
+        return pages.message_page("Not allowed", CSRF_REFUSED, status_code=403)
     return signed_in
 
 
-def _back(notice: str) -> RedirectResponse:
-    return RedirectResponse(f"/dashboard?notice={notice}", status_code=303)
+def _back(notice: str, anchor: str = "") -> RedirectResponse:
+    assert notice in NOTICES
+    return RedirectResponse(f"/dashboard?notice={notice}{anchor}", status_code=303)
 
 
 @router.post("/dashboard/keys")
@@ -162,7 +220,18 @@ def create_key(
         bcrypt_rounds=request.app.state.settings.bcrypt_rounds,
     )
     db.commit()
-    return _dashboard_page(request, db, user, token, new_key=raw, notice="Key created")
+    response = _back("key-created", "#new-key")
+    sealed = _flash_cipher(token).encrypt(raw.encode()).decode()
+    response.set_cookie(
+        NEW_KEY_COOKIE,
+        sealed,
+        max_age=NEW_KEY_SECONDS,
+        path="/dashboard",
+        httponly=True,
+        secure=request.app.state.settings.cookie_secure,
+        samesite="lax",
+    )
+    return response
 
 
 def _key_form_problem(name: str, expires_days: str, access: str) -> str | None:
@@ -184,10 +253,10 @@ def revoke_key(
         return checked
     parsed = _uuid(key_id)
     if parsed is None or not api_keys.revoke_key(db, user_id=checked[0].id, key_id=parsed):
-        return _back("Key not found")
+        return _back("key-not-found")
     db.commit()
     request.app.state.auth_state.cache.evict_key(parsed)
-    return _back("Key revoked")
+    return _back("key-revoked")
 
 
 @router.post("/dashboard/connections/{grant_id}/disconnect")
@@ -199,9 +268,9 @@ def disconnect(
         return checked
     parsed = _uuid(grant_id)
     if parsed is None or not oauth_server.disconnect(db, user_id=checked[0].id, grant_id=parsed):
-        return _back("Connection not found")
+        return _back("connection-not-found")
     db.commit()
-    return _back("Client disconnected")
+    return _back("disconnected")
 
 
 @router.post("/dashboard/memories/forget")
@@ -219,7 +288,7 @@ def forget(
     except MemoryGateError as exc:
         return _dashboard_page(request, db, checked[0], checked[1], error=exc.message, status_code=400)
     db.commit()
-    return _back("Memory forgotten")
+    return _back("forgotten")
 
 
 @router.post("/dashboard/logout")
@@ -246,21 +315,17 @@ def logout(
 
 
 @router.post("/dashboard/local-login")
-def local_login(request: Request, db: DB) -> Response:
+def local_login(
+    request: Request, db: DB, csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None
+) -> Response:
     settings = request.app.state.settings
-    origin = request.headers.get("origin")
-    if not local_owner_allowed(request) or (origin and origin.rstrip("/") != settings.public_base_url):
-        return _render(
-            request,
-            "message.html",
-            status_code=403,
-            title="Not allowed",
-            message="Local sign-in is only available on this computer, in local mode.",
-        )
+    refusal = local_login_refusal(request, purpose=LOCAL_LOGIN_PURPOSE, presented=csrf_token_)
+    if refusal is not None:
+        return pages.message_page("Not allowed", refusal, status_code=403)
     token = oauth_login.local_owner_session(
         db,
         max_age_seconds=settings.session_max_age_seconds,
-        ip=request.client.host,
+        ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
     db.commit()

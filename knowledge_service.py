@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
@@ -66,34 +66,59 @@ def store_concept(
     owner_id: uuid.UUID,
     embedder: EmbeddingProvider,
     name: Any,
-    concept_type: Any,
-    description: Any,
+    concept_type: Any = None,
+    description: Any = None,
     domain: Any = None,
     status: Any = None,
     metadata: Any = None,
 ) -> dict[str, Any]:
-    """Create a concept, or update the one with this name (case-insensitive)."""
+    """Create a concept, or change the given fields of the one with this name
+    (case-insensitive). Fields left out (None) keep their stored value; an
+    empty string clears a text field and ``{}`` clears the metadata."""
     name = _name("name", name)
-    values = {
-        "type": check.required_text("concept_type", concept_type, max_chars=100),
-        "description": check.text("description", description, max_chars=check.MAX_DESCRIPTION_CHARS, required=False),
-        "domain": check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False),
-        "status": check.text("status", status, max_chars=100, required=False),
-        "metadata": check.json_object("metadata", metadata),
-    }
+    changes = _concept_changes(concept_type=concept_type, description=description, domain=domain, status=status)
+    if metadata is not None:
+        changes["metadata"] = check.json_object("metadata", metadata)
     alias = _alias_owner(db, owner_id=owner_id, alias=name)
     if alias is not None:
         raise Conflict(f"Invalid name: {name!r} is already an alias of concept {alias.concept.name!r}")
-    statement = insert(Concept).values(owner_id=owner_id, name=name, **values)
-    concept_id, created = db.execute(
-        statement.on_conflict_do_update(
-            index_elements=[Concept.owner_id, text("lower(name)")],
-            set_={**{column: statement.excluded[column] for column in values}, "updated_at": func.now()},
-        ).returning(Concept.id, text("(xmax = 0)"))
-    ).one()
+    set_ = {**changes, "updated_at": func.now()}
+    if "type" in changes:
+        statement = insert(Concept).values(owner_id=owner_id, name=name, **changes)
+        concept_id, created = db.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Concept.owner_id, text("lower(name)")], set_=set_
+            ).returning(Concept.id, text("(xmax = 0)"))
+        ).one()
+    else:
+        concept_id = db.execute(
+            update(Concept)
+            .where(Concept.owner_id == owner_id, func.lower(Concept.name) == name.lower())
+            .values({Concept.__table__.c[column]: value for column, value in set_.items()})
+            .returning(Concept.id)
+        ).scalar_one_or_none()
+        if concept_id is None:
+            raise InvalidInput("concept_type", "is required when creating a concept")
+        created = False
     return _commit_and_reindex(
         db, embedder=embedder, owner_id=owner_id, kind="concept", item_id=concept_id, created=created
     )
+
+
+def _concept_changes(**given: Any) -> dict[str, Any]:
+    """The text fields a store_concept call sets: None means "leave as is",
+    an empty string means "clear" (the type cannot be cleared)."""
+    limits = {"concept_type": 100, "description": check.MAX_DESCRIPTION_CHARS, "domain": check.MAX_NAME_CHARS}
+    changes: dict[str, Any] = {}
+    for field, value in given.items():
+        if value is None:
+            continue
+        column = "type" if field == "concept_type" else field
+        if field == "concept_type":
+            changes[column] = check.required_text(field, value, max_chars=100)
+        else:
+            changes[column] = check.text(field, value, max_chars=limits.get(field, 100), required=False)
+    return changes
 
 
 def _commit_and_reindex(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import anyio.to_thread
 from mcp.server.auth.handlers.authorize import AuthorizationHandler
@@ -36,7 +36,7 @@ import oauth_server
 import pages
 from auth_middleware import AuthState
 from mcp_oauth_provider import HashedSecretAuthenticator, PostgresOAuthProvider, is_loopback_http
-from oauth_routes import local_owner_allowed, set_session_cookie
+from oauth_routes import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
 from principal import ALL_SCOPES
 from settings import Settings
 
@@ -210,7 +210,7 @@ class OAuthEndpoints:
             client=view["client"],
             user=view["user"],
             scopes=view["scopes"],
-            redirect_host=urlsplit(view["redirect_uri"]).netloc,
+            redirect_host=oauth_server.destination_host(view["redirect_uri"]),
             request_id=request_id,
             csrf=view["csrf"],
         )
@@ -227,9 +227,13 @@ class OAuthEndpoints:
                 "No sign-in method is configured on this server. Ask its operator to configure Google or GitHub.",
                 status_code=503,
             )
-        return pages.sign_in_page(
-            client=view["client"], login_links=links, local_request_id=request_id if local else None
+        if not local:
+            return pages.sign_in_page(client=view["client"], login_links=links, local_request_id=None, local_csrf=None)
+        form = local_login_form(request, purpose=request_id)
+        page = pages.sign_in_page(
+            client=view["client"], login_links=links, local_request_id=request_id, local_csrf=form.token
         )
+        return form.bind(page, self.settings)
 
     @staticmethod
     def _local_owner_allowed(request: Request, redirect_uri: str) -> bool:
@@ -269,13 +273,16 @@ class OAuthEndpoints:
         return RedirectResponse(location, status_code=303, headers=NO_STORE)
 
     async def local_login(self, request: Request) -> Response:
-        request_id = (await request.form()).get("request")
-        origin = request.headers.get("origin")
-        if origin and origin.rstrip("/") != self.settings.public_base_url:
-            return pages.message_page("Not allowed", "Cross-site request refused.", status_code=403)
+        form = await request.form()
+        request_id = form.get("request")
+        if not isinstance(request_id, str) or not request_id:
+            return pages.message_page("Not allowed", "This sign-in form is incomplete.", status_code=403)
+        refusal = local_login_refusal(request, purpose=request_id, presented=form.get("csrf_token"))
+        if refusal is not None:
+            return pages.message_page("Not allowed", refusal, status_code=403)
 
         def sign_in(db: Session) -> str | None:
-            pending = oauth_server.load_pending(db, request_id if isinstance(request_id, str) else None)
+            pending = oauth_server.load_pending(db, request_id)
             if pending is None or not self._local_owner_allowed(request, pending.redirect_uri):
                 return None
             return oauth_login.local_owner_session(

@@ -2,9 +2,10 @@
 
 ``build_mcp_server(session_factory=..., embedder=...)`` returns a FastMCP app.
 Each tool takes its owner from the principal the auth gate put into the ASGI
-scope, opens one database session for the call, and turns service errors into
-MCP tool errors that name the offending argument. Tools are synchronous, so
-FastMCP runs them in its threadpool: no database or model work on the loop.
+scope (or, over stdio, the fixed local owner), opens one database session for
+the call, and turns service errors into MCP tool errors that name the
+offending argument. Tools are synchronous, so FastMCP runs them in its
+threadpool: no database or model work on the loop.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Annotated, Any, Literal
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
+from fastmcp.exceptions import ValidationError as ArgumentsRejected
 from fastmcp.server.dependencies import get_http_request
+from fastmcp.server.middleware import Middleware, MiddlewareContext
 from pydantic import Field
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -28,6 +32,7 @@ import validation as limits
 from embeddings import EmbeddingProvider
 from errors import MemoryGateError
 from principal import READ_SCOPE, WRITE_SCOPE, Principal, from_scope
+from settings import VERSION
 
 log = logging.getLogger("memorygate.mcp")
 
@@ -44,6 +49,7 @@ SERVER_INSTRUCTIONS = (
 READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
 ADDITIVE = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False}
 UPSERT = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": False}
+REFRESH = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
 DESTRUCTIVE = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": False}
 
 Confidence = Annotated[float, Field(ge=0.0, le=1.0, description="0 to 1; see memory_user_guide for the scale.")]
@@ -56,16 +62,30 @@ Ref = Annotated[str, Field(description="A memory reference such as 'observation:
 
 
 class ToolRunner:
-    """Runs one service operation for the calling principal in one session."""
+    """Runs one service operation for the calling principal in one session.
 
-    def __init__(self, session_factory: Callable[[], Session], embedder: EmbeddingProvider) -> None:
+    ``principal_source`` says who is calling; by default the principal the
+    auth gate put into this HTTP request's scope.
+    """
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        embedder: EmbeddingProvider,
+        principal_source: Callable[[], Principal | None] | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.embedder = embedder
+        self.principal_source = principal_source or _principal_of_http_request
 
-    def __call__(self, operation: Callable[..., dict[str, Any]], *, needs: str, **arguments: Any) -> dict[str, Any]:
+    def __call__(
+        self, operation: Callable[..., dict[str, Any]], *, needs: str, pass_credential: bool = False, **arguments: Any
+    ) -> dict[str, Any]:
         principal = self.principal()
         if not principal.can(needs):
             raise ToolError(INSUFFICIENT_SCOPE.format(scope=needs))
+        if pass_credential:
+            arguments["credential_id"] = principal.credential_id
         try:
             with self.session_factory() as db:
                 try:
@@ -81,17 +101,91 @@ class ToolRunner:
             raise ToolError(DATABASE_UNAVAILABLE) from None
         return result
 
-    @staticmethod
-    def principal() -> Principal:
-        principal = from_scope(get_http_request().scope)
+    def principal(self) -> Principal:
+        principal = self.principal_source()
         if principal is None:
             raise ToolError(NOT_AUTHENTICATED)
         return principal
 
 
-def build_mcp_server(*, session_factory: Callable[[], Session], embedder: EmbeddingProvider) -> FastMCP:
-    mcp = FastMCP("MemoryGate", instructions=SERVER_INSTRUCTIONS, mask_error_details=True)
-    run = ToolRunner(session_factory, embedder)
+def _principal_of_http_request() -> Principal | None:
+    return from_scope(get_http_request().scope)
+
+
+class OneLineArgumentErrors(Middleware):
+    """Arguments the tool schema rejects come back as one line per call,
+    naming each argument and its rule, instead of pydantic's report."""
+
+    async def on_call_tool(self, context: MiddlewareContext, call_next: Callable) -> Any:
+        try:
+            return await call_next(context)
+        except ArgumentsRejected as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, PydanticValidationError):
+                raise
+            tool = await context.fastmcp_context.fastmcp.get_tool(context.message.name)
+            schema = tool.parameters.get("properties", {}) if tool is not None else {}
+            raise ToolError("; ".join(argument_problem(error, schema) for error in cause.errors())) from None
+
+
+def argument_problem(error: Any, properties: dict[str, Any]) -> str:
+    """'confidence must be between 0 and 1' from one pydantic error."""
+    location = [str(part) for part in error["loc"]]
+    argument = location[0] if location else "arguments"
+    name = argument + "".join(f"[{part}]" for part in location[1:])
+    rule = properties.get(argument, {})
+    context = error.get("ctx", {})
+    kind = error["type"]
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        low, high = rule.get("minimum"), rule.get("maximum")
+        if low is not None and high is not None and len(location) == 1:
+            return f"{name} must be between {low} and {high}"
+        bound = next(iter(context.values()), "?")
+        words = {"greater_than_equal": "at least", "less_than_equal": "at most"}
+        return f"{name} must be {words.get(kind, kind.replace('_', ' '))} {bound}"
+    if kind == "string_too_long":
+        return f"{name} must be at most {context.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"{name} must not be empty"
+    if kind == "too_long":
+        return f"{name} must have at most {context.get('max_length')} items"
+    if kind == "missing":
+        return f"{name} is required"
+    if kind == "unexpected_keyword_argument":
+        return f"{name} is not an argument of this tool"
+    if kind == "literal_error":
+        return f"{name} must be one of {context.get('expected')}"
+    simple = {
+        "int_parsing": "a whole number",
+        "int_type": "a whole number",
+        "int_from_float": "a whole number",
+        "float_parsing": "a number",
+        "float_type": "a number",
+        "string_type": "a string",
+        "bool_parsing": "true or false",
+        "bool_type": "true or false",
+        "list_type": "a list",
+        "dict_type": "an object",
+    }
+    if kind in simple:
+        return f"{name} must be {simple[kind]}"
+    return f"{name}: {error['msg']}"
+
+
+def build_mcp_server(
+    *,
+    session_factory: Callable[[], Session],
+    embedder: EmbeddingProvider,
+    principal_source: Callable[[], Principal | None] | None = None,
+) -> FastMCP:
+    mcp = FastMCP(
+        "MemoryGate",
+        version=VERSION,
+        instructions=SERVER_INSTRUCTIONS,
+        mask_error_details=True,
+        middleware=[OneLineArgumentErrors()],
+    )
+    run = ToolRunner(session_factory, embedder, principal_source)
     _register_memory_tools(mcp, run)
     _register_knowledge_tools(mcp, run)
     return mcp
@@ -104,18 +198,26 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
         confidence: Confidence = 0.8,
         domain: Annotated[str | None, Field(description="Short lowercase topic, e.g. 'preferences'.")] = None,
         evidence: Annotated[list[str] | None, Field(description="Quotes or reasons supporting it.")] = None,
-        ai_name: Annotated[str, Field(description="Your name, e.g. 'Claude'.")] = "Unknown",
-        ai_platform: Annotated[str, Field(description="Where you run, e.g. 'Claude Desktop'.")] = "Unknown",
+        ai_name: Annotated[
+            str | None,
+            Field(description="Your name, e.g. 'Claude'. Default: the one given to memory_init_session."),
+        ] = None,
+        ai_platform: Annotated[
+            str | None,
+            Field(description="Where you run, e.g. 'Claude Desktop'. Default: as given to memory_init_session."),
+        ] = None,
         conversation_id: Annotated[str | None, Field(description="This conversation's id, if known.")] = None,
         conversation_title: str | None = None,
     ) -> dict[str, Any]:
-        """Store one observation about the user or their work so any AI can recall it later.
+        """Store one new observation about the user or their work so any AI can recall it later.
 
-        Returns the new memory's id and ref (e.g. 'observation:42'). Store durable facts, not chit-chat.
+        Adds one memory (and registers the conversation when conversation_id is given); changes nothing
+        else. Returns the new memory's id and ref (e.g. 'observation:42'). Store durable facts, not chit-chat.
         """
         return run(
             memory_service.store_observation,
             needs=WRITE_SCOPE,
+            pass_credential=True,
             embedder=run.embedder,
             observation=observation,
             confidence=confidence,
@@ -151,6 +253,15 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
         query: Annotated[str, Field(description="What you are looking for, in natural language.")],
         limit: Annotated[int, Field(ge=1, le=limits.MAX_LIMIT)] = 5,
         min_confidence: MinConfidence = 0.0,
+        min_similarity: Annotated[
+            float,
+            Field(
+                ge=0.0,
+                le=1.0,
+                description="Relevance floor: leave out hits whose meaning is less similar than this, unless they "
+                "contain every word of the query. 0 keeps every candidate.",
+            ),
+        ] = search_service.DEFAULT_MIN_SIMILARITY,
         domain: str | None = None,
         source_types: Annotated[
             list[Literal["observation", "pattern", "concept", "document"]] | None,
@@ -159,8 +270,10 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
     ) -> dict[str, Any]:
         """Search all memories by meaning and keywords together (observations, patterns, concepts, documents).
 
-        Each hit has its type, ref, content, confidence, domain, timestamp, similarity and fused score.
-        "mode" is "hybrid", or "keyword" when semantic search is unavailable.
+        Read-only. Each hit has ref, type, text (up to 2,000 characters; memory_get has the rest), score,
+        matched ("meaning", "keywords" or "both"), and where they apply title, similarity, confidence, domain
+        and recorded_at. Weak matches are left out rather than padding the list; "dropped" counts them.
+        "mode" is "hybrid", or "keyword" when semantic search is unavailable (no relevance floor then).
         """
         return run(
             search_service.search,
@@ -169,6 +282,7 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
             query=query,
             limit=limit,
             min_confidence=min_confidence,
+            min_similarity=min_similarity,
             domain=domain,
             source_types=source_types,
         )
@@ -180,7 +294,10 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
 
     @mcp.tool(annotations=DESTRUCTIVE)
     def memory_delete(ref: Ref) -> dict[str, Any]:
-        """Forget one memory permanently (with its search vectors). Use when the user asks to forget something."""
+        """Forget one memory permanently (with its search vectors); it cannot be restored.
+
+        Use when the user asks to forget something.
+        """
         return run(memory_service.delete_item, needs=WRITE_SCOPE, ref=ref)
 
     @mcp.tool(annotations=READ_ONLY)
@@ -188,7 +305,7 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
         """Counts of memories by type, the main domains, known AI instances and embedding status."""
         return run(memory_service.stats, needs=READ_SCOPE, embedder=run.embedder)
 
-    @mcp.tool(annotations=UPSERT)
+    @mcp.tool(annotations=REFRESH)
     def memory_init_session(
         conversation_id: Annotated[str, Field(min_length=1, max_length=500)],
         title: str | None = None,
@@ -196,10 +313,15 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
         ai_platform: str = "Unknown",
         source_url: str | None = None,
     ) -> dict[str, Any]:
-        """Register (or refresh) the current conversation and the AI instance taking part in it."""
+        """Register (or refresh) the current conversation and the AI instance taking part in it.
+
+        Creates or updates the conversation record and the AI instance (last seen); memories are untouched.
+        Later memory_store calls that omit ai_name/ai_platform are attributed to this AI instance.
+        """
         return run(
             memory_service.init_session,
             needs=WRITE_SCOPE,
+            pass_credential=True,
             conversation_id=conversation_id,
             title=title,
             ai_name=ai_name,
@@ -251,13 +373,20 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
     @mcp.tool(annotations=UPSERT)
     def memory_store_concept(
         name: Name,
-        concept_type: Annotated[str, Field(description="e.g. project, tool, person, idea, organisation.")],
+        concept_type: Annotated[
+            str | None,
+            Field(description="e.g. project, tool, person, idea, organisation. Required when creating."),
+        ] = None,
         description: str | None = None,
         domain: str | None = None,
         status: Annotated[str | None, Field(description="e.g. active, archived.")] = None,
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Create a named concept, or update the existing one with this name (names are case-insensitive)."""
+        """Create a named concept, or update the existing one with this name (names are case-insensitive).
+
+        On an existing concept only the fields you pass change; omitted fields keep their value. To clear
+        description, domain or status pass an empty string ""; to clear metadata pass {}.
+        """
         return run(
             knowledge_service.store_concept,
             needs=WRITE_SCOPE,

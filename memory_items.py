@@ -21,7 +21,8 @@ ITEM_MODELS: dict[str, type[MemoryItem]] = {
     "document": Document,
 }
 
-SNIPPET_CHARS = 300
+# Search hits carry a memory's text up to this length; memory_get has it whole.
+HIT_TEXT_CHARS = 2_000
 MAX_ALIASES_SHOWN = 100
 
 
@@ -89,21 +90,21 @@ def timestamp(item: MemoryItem) -> datetime:
     return item.created_at
 
 
-def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+def shortened(text: str, limit: int = HIT_TEXT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def summary(item: MemoryItem) -> dict[str, Any]:
-    """The short form used in search results and listings."""
+    """The short form used in search results: each field once."""
     kind = kind_of(item)
     return {
-        "type": kind,
         "ref": ref(kind, item.id),
+        "type": kind,
         "title": title(item),
-        "snippet": snippet(content(item)),
+        "text": shortened(content(item)),
         "confidence": confidence(item),
         "domain": domain(item),
-        "timestamp": _iso(timestamp(item)),
+        "recorded_at": _iso(timestamp(item)),
     }
 
 

@@ -49,6 +49,7 @@ def upsert_session(
     title: str | None,
     ai_instance: AIInstance | None,
     source_url: str | None = None,
+    credential_id: uuid.UUID | None = None,
 ) -> ConversationSession:
     values: dict[str, Any] = {"owner_id": owner_id, "conversation_id": conversation_id}
     changes: dict[str, Any] = {"last_active": func.now()}
@@ -56,6 +57,7 @@ def upsert_session(
         ("title", title),
         ("ai_instance_id", ai_instance.id if ai_instance else None),
         ("source_url", source_url),
+        ("credential_id", credential_id),
     ):
         if value is not None:
             values[column] = value
@@ -78,13 +80,20 @@ def init_session(
     ai_name: Any,
     ai_platform: Any,
     source_url: Any = None,
+    credential_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     conversation_id = check.required_text("conversation_id", conversation_id, max_chars=500)
     title = check.text("title", title, max_chars=check.MAX_TITLE_CHARS, required=False)
     source_url = check.text("source_url", source_url, max_chars=check.MAX_URL_CHARS, required=False)
     instance = upsert_ai_instance(db, owner_id=owner_id, name=ai_name, platform=ai_platform)
     session = upsert_session(
-        db, owner_id=owner_id, conversation_id=conversation_id, title=title, ai_instance=instance, source_url=source_url
+        db,
+        owner_id=owner_id,
+        conversation_id=conversation_id,
+        title=title,
+        ai_instance=instance,
+        source_url=source_url,
+        credential_id=credential_id,
     )
     observation_count = db.execute(
         select(func.count()).where(Observation.owner_id == owner_id, Observation.session_id == session.id)
@@ -101,6 +110,29 @@ def init_session(
     }
 
 
+def introduced_instance(
+    db: Session, *, owner_id: uuid.UUID, conversation_id: str | None, credential_id: uuid.UUID | None
+) -> AIInstance | None:
+    """The AI instance a store that names none belongs to: the one registered
+    for its conversation, else the one this credential last introduced with
+    memory_init_session (stateless HTTP has no MCP session to remember it)."""
+    query = (
+        select(AIInstance)
+        .join(ConversationSession, ConversationSession.ai_instance_id == AIInstance.id)
+        .where(ConversationSession.owner_id == owner_id)
+    )
+    if conversation_id:
+        found = db.scalars(query.where(ConversationSession.conversation_id == conversation_id)).first()
+        if found is not None:
+            return found
+    credential = (
+        ConversationSession.credential_id.is_(None)
+        if credential_id is None
+        else ConversationSession.credential_id == credential_id
+    )
+    return db.scalars(query.where(credential).order_by(ConversationSession.last_active.desc()).limit(1)).first()
+
+
 def store_observation(
     db: Session,
     *,
@@ -114,6 +146,7 @@ def store_observation(
     ai_platform: Any = None,
     conversation_id: Any = None,
     conversation_title: Any = None,
+    credential_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     text = check.required_text("observation", observation, max_chars=check.MAX_OBSERVATION_CHARS)
     confidence = check.unit_interval("confidence", confidence)
@@ -124,7 +157,12 @@ def store_observation(
         "conversation_title", conversation_title, max_chars=check.MAX_TITLE_CHARS, required=False
     )
 
-    instance = upsert_ai_instance(db, owner_id=owner_id, name=ai_name, platform=ai_platform)
+    if ai_name is None and ai_platform is None:
+        instance = introduced_instance(
+            db, owner_id=owner_id, conversation_id=conversation_id, credential_id=credential_id
+        ) or upsert_ai_instance(db, owner_id=owner_id, name=None, platform=None)
+    else:
+        instance = upsert_ai_instance(db, owner_id=owner_id, name=ai_name, platform=ai_platform)
     session = None
     if conversation_id:
         session = upsert_session(

@@ -84,7 +84,10 @@ class ConversationSession(Base):
     """A conversation an agent registered with memory_init_session."""
 
     __tablename__ = "sessions"
-    __table_args__ = (UniqueConstraint("owner_id", "conversation_id", name="uq_sessions_owner_conversation"),)
+    __table_args__ = (
+        UniqueConstraint("owner_id", "conversation_id", name="uq_sessions_owner_conversation"),
+        Index("ix_sessions_owner_credential", "owner_id", "credential_id", "last_active"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     owner_id: Mapped[uuid.UUID] = owner_column()
@@ -95,6 +98,8 @@ class ConversationSession(Base):
     started_at: Mapped[datetime] = created_column()
     last_active: Mapped[datetime] = created_column()
     summary: Mapped[str | None] = mapped_column(Text)
+    # The API key or OAuth grant that registered it (None: the local owner).
+    credential_id: Mapped[uuid.UUID | None] = mapped_column(UUID)
 
     ai_instance: Mapped[AIInstance | None] = relationship()
 

@@ -6,9 +6,12 @@ An ``APIRouter`` only: it reads settings, providers and the auth state from
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -275,6 +278,14 @@ async def callback(
 
 
 LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+# Binds the local-owner sign-in form to the browser that was shown it (a
+# double-submit token): a page elsewhere can make a browser POST, but cannot
+# read this cookie to compute the form's token.
+LOCAL_LOGIN_COOKIE = "mg_local_login"
+LOCAL_LOGIN_COOKIE_SECONDS = 3600
+LOCAL_LOGIN_REFUSED = "Local sign-in is only available on this computer, in local mode."
+LOCAL_LOGIN_EXPIRED = "This sign-in form has expired. Reload the page and try again."
 
 
 def local_owner_allowed(request: Request) -> bool:
@@ -286,6 +297,66 @@ def local_owner_allowed(request: Request) -> bool:
         and request.client is not None
         and request.client.host in LOOPBACK_ADDRESSES
     )
+
+
+@dataclass(frozen=True)
+class LocalLoginForm:
+    """A local-owner sign-in form's CSRF token and the browser cookie it is bound to."""
+
+    binding: str
+    token: str
+
+    def bind(self, response: Response, settings: Settings) -> Response:
+        response.set_cookie(
+            LOCAL_LOGIN_COOKIE,
+            self.binding,
+            max_age=LOCAL_LOGIN_COOKIE_SECONDS,
+            path="/",
+            httponly=True,
+            secure=settings.cookie_secure,
+            samesite="strict",
+        )
+        return response
+
+
+def local_login_form(request: Request, *, purpose: str) -> LocalLoginForm:
+    """An existing binding cookie is kept, so several sign-in pages open at
+    once (two MCP clients connecting) each stay valid."""
+    binding = request.cookies.get(LOCAL_LOGIN_COOKIE) or ""
+    if not (32 <= len(binding) <= 64):
+        binding = secrets.token_urlsafe(32)
+    return LocalLoginForm(binding, _local_login_token(binding, purpose))
+
+
+def _local_login_token(binding: str, purpose: str) -> str:
+    return hmac.new(binding.encode(), f"memorygate-local-login:{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+def local_login_refusal(request: Request, *, purpose: str, presented: object) -> str | None:
+    """Why this local-owner sign-in POST must be refused, or None.
+
+    The form token is the CSRF defence; the Origin check only refuses pages
+    on other sites outright. ``Origin: null`` is what Chromium sends under our
+    no-referrer policy, so it is accepted (the token still has to match).
+    """
+    if not local_owner_allowed(request):
+        return LOCAL_LOGIN_REFUSED
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and not _is_own_or_loopback_origin(request, origin):
+        return FOREIGN_ORIGIN
+    binding = request.cookies.get(LOCAL_LOGIN_COOKIE)
+    if not binding or not isinstance(presented, str):
+        return LOCAL_LOGIN_EXPIRED
+    if not hmac.compare_digest(_local_login_token(binding, purpose).encode(), presented.encode()):
+        return LOCAL_LOGIN_EXPIRED
+    return None
+
+
+def _is_own_or_loopback_origin(request: Request, origin: str) -> bool:
+    if origin.rstrip("/") == _origin_of(_settings(request).public_base_url):
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and (parts.hostname or "") in LOOPBACK_HOSTS
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:

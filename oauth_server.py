@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -39,6 +40,16 @@ CODE_TTL = timedelta(seconds=60)
 PENDING_TTL = timedelta(minutes=10)
 
 
+def destination_host(redirect_uri: str) -> str:
+    """Where the consent answer goes, as a person should read it: the exact
+    host and port, never the user-info part (``claude.ai@evil.example``)."""
+    parts = urlsplit(redirect_uri)
+    if not parts.hostname:
+        return f"{parts.scheme}:"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{parts.port}" if parts.port else host
+
+
 def new_secret(prefix: str = "") -> str:
     return prefix + secrets.token_urlsafe(32)
 
@@ -60,6 +71,7 @@ class ClientRecord:
     grant_types: list[str]
     scope: str | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    registered_at: datetime | None = None
 
 
 def _desktop_client(client_id: str, settings: Settings) -> ClientRecord | None:
@@ -97,6 +109,7 @@ def load_client(db: Session, client_id: str, settings: Settings) -> ClientRecord
         grant_types=row.grant_types,
         scope=row.scope,
         metadata=row.metadata_,
+        registered_at=row.created_at,
     )
 
 
@@ -364,6 +377,8 @@ def list_connections(db: Session, *, user_id: uuid.UUID, settings: Settings) -> 
                 "id": str(grant.id),
                 "client_id": grant.client_id,
                 "client_name": (client.name if client else None) or grant.client_id,
+                "redirect_host": destination_host(client.redirect_uris[0]) if client and client.redirect_uris else None,
+                "registered_at": client.registered_at.isoformat() if client and client.registered_at else None,
                 "scopes": grant.scopes,
                 "connected_at": grant.created_at.isoformat(),
                 "last_used": grant.last_used.isoformat() if grant.last_used else None,

@@ -1,94 +1,85 @@
-"""Small server-rendered HTML pages: sign-in errors, the OAuth sign-in choice
-and the consent page. Every value is escaped."""
+"""Server-rendered HTML: one Jinja2 environment (autoescaped) and the small
+pages of the sign-in flows — messages, the OAuth sign-in choice and the
+consent page — in the account page's look.
+
+``render(template, **context)`` is what dashboard.py uses too, so every page
+gets the same headers: no-store, and a CSP without inline scripts or styles.
+"""
 
 from __future__ import annotations
 
-from html import escape
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from fastapi.responses import HTMLResponse
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · MemoryGate</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2937}}
-h1{{font-size:1.4rem}}a{{color:#2563eb}}</style></head>
-<body><h1>{title}</h1><p>{message}</p><p><a href="{home}">Back to MemoryGate</a></p></body></html>"""
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 
-def message_page(title: str, message: str, *, status_code: int, home: str = "/") -> HTMLResponse:
-    html = PAGE.format(title=escape(title), message=escape(message), home=escape(home, quote=True))
-    return HTMLResponse(
-        html,
-        status_code=status_code,
-        headers={
-            "Cache-Control": "no-store",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-        },
-    )
+def when(value: datetime | str | None, empty: str = "never") -> Markup:
+    """A time as ``<time>``: UTC text that works without JavaScript, which
+    /static/dashboard.js rewrites into the reader's own time zone."""
+    if not value:
+        return Markup(escape(empty))
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    moment = moment.astimezone(UTC)
+    shown = moment.strftime("%d %b %Y, %H:%M UTC").lstrip("0")
+    return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(timespec="seconds"), shown)
 
 
-CONSENT = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Connect {client} · MemoryGate</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2937}}
-h1{{font-size:1.4rem}}.box{{border:1px solid #e5e7eb;border-radius:.5rem;padding:1rem;margin:1rem 0}}
-form{{display:inline}}button{{font-size:1rem;padding:.5rem 1.2rem;margin-right:.5rem;border-radius:.4rem;
-border:1px solid #9ca3af;background:#fff;cursor:pointer}}button.primary{{background:#2563eb;color:#fff;
-border-color:#2563eb}}code{{background:#f3f4f6;padding:.1rem .3rem;border-radius:.2rem}}</style></head>
-<body><h1>Connect <strong>{client}</strong> to your memory?</h1>
-<div class="box"><p>Signed in as <strong>{user}</strong>.</p>
-<p><strong>{client}</strong> will be able to: {scopes}.</p>
-<p>After you decide, you will be sent to <code>{redirect_host}</code>.</p></div>
-<form method="post" action="/oauth/consent"><input type="hidden" name="request" value="{request_id}">
-<input type="hidden" name="csrf_token" value="{csrf}"><input type="hidden" name="decision" value="approve">
-<button class="primary" type="submit">Allow</button></form>
-<form method="post" action="/oauth/consent"><input type="hidden" name="request" value="{request_id}">
-<input type="hidden" name="csrf_token" value="{csrf}"><input type="hidden" name="decision" value="deny">
-<button type="submit">Deny</button></form></body></html>"""
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
 
-SIGN_IN = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · MemoryGate</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2937}}
-a.button,button{{display:block;margin:.6rem 0;padding:.6rem 1rem;border:1px solid #9ca3af;border-radius:.4rem;
-background:#fff;color:#111827;text-decoration:none;font-size:1rem;text-align:left;width:100%}}</style></head>
-<body><h1>Sign in to connect {client}</h1>{options}</body></html>"""
+
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+templates.env.filters["when"] = when
+templates.env.filters["plural"] = plural
+
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+    "form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+)
+PAGE_CSP = _CSP.format(form_action="'self'")
+# Allow and Deny answer with a redirect to the client's own redirect URI, and
+# Chromium applies form-action to where a form submission is redirected.
+CONSENT_CSP = _CSP.format(form_action="'self' http: https:")
 
 SCOPE_WORDS = {"memory:read": "read your memories", "memory:write": "store and change your memories"}
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; "
-    "frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-}
+
+
+def render(template: str, *, status_code: int = 200, csp: str = PAGE_CSP, **context: Any) -> HTMLResponse:
+    html = templates.get_template(template).render(**context)
+    headers = {"Cache-Control": "no-store", "Content-Security-Policy": csp, "X-Frame-Options": "DENY"}
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def message_page(title: str, message: str, *, status_code: int, home: str = "/dashboard") -> HTMLResponse:
+    return render("message.html", status_code=status_code, title=title, message=message, home=home)
 
 
 def consent_page(
     *, client: str, user: str, scopes: list[str], redirect_host: str, request_id: str, csrf: str
 ) -> HTMLResponse:
-    html = CONSENT.format(
-        client=escape(client),
-        user=escape(user),
-        scopes=escape(", ".join(SCOPE_WORDS.get(scope, scope) for scope in scopes)),
-        redirect_host=escape(redirect_host),
-        request_id=escape(request_id, quote=True),
-        csrf=escape(csrf, quote=True),
+    return render(
+        "consent.html",
+        csp=CONSENT_CSP,
+        client=client,
+        user=user,
+        abilities=[SCOPE_WORDS.get(scope, scope) for scope in scopes],
+        redirect_host=redirect_host,
+        request_id=request_id,
+        csrf=csrf,
     )
-    return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
-def sign_in_page(*, client: str, login_links: dict[str, str], local_request_id: str | None) -> HTMLResponse:
-    options = [
-        f'<a class="button" href="{escape(url, quote=True)}">Continue with {escape(name.title())}</a>'
-        for name, url in login_links.items()
-    ]
-    if local_request_id is not None:
-        options.append(
-            '<form method="post" action="/oauth/local-login">'
-            f'<input type="hidden" name="request" value="{escape(local_request_id, quote=True)}">'
-            '<button type="submit">Continue as the local owner (this computer only)</button></form>'
-        )
-    return HTMLResponse(SIGN_IN.format(client=escape(client), options="".join(options)), headers=PAGE_HEADERS)
+def sign_in_page(
+    *, client: str, login_links: dict[str, str], local_request_id: str | None, local_csrf: str | None
+) -> HTMLResponse:
+    return render(
+        "oauth_signin.html",
+        client=client,
+        login_links=login_links,
+        local_request_id=local_request_id,
+        local_csrf=local_csrf,
+    )

@@ -39,9 +39,8 @@ from embeddings import EmbeddingProvider, build_provider
 from http_guards import HostOriginGuard, RequestContext, RequestSizeLimit, SecurityHeaders
 from mcp_auth_gate import MCPAuthGateASGI
 from mcp_tools import build_mcp_server
-from settings import Settings, UnsafeConfiguration
+from settings import VERSION, Settings, UnsafeConfiguration
 
-VERSION = "0.1.0"
 MCP_PATH = "/mcp"
 log = logging.getLogger("memorygate")
 

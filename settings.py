@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+VERSION = "0.2.0"
 LOCAL_OWNER_EMAIL = "local@memorygate.internal"
 
 

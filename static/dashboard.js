@@ -1,5 +1,20 @@
-// Copy-to-clipboard for elements marked data-copy="<id>". Everything else on
-// the page works without JavaScript.
+// Progressive enhancement only; every page works without JavaScript.
+
+// Times arrive as <time datetime="..."> in UTC; show them in the reader's
+// own time zone, with the zone named.
+const localTime = new Intl.DateTimeFormat(undefined, {
+  dateStyle: "medium",
+  timeStyle: "short",
+  timeZoneName: "short",
+});
+for (const element of document.querySelectorAll("time[datetime]")) {
+  const moment = new Date(element.getAttribute("datetime"));
+  if (Number.isNaN(moment.getTime())) continue;
+  element.title = element.textContent;
+  element.textContent = localTime.format(moment);
+}
+
+// Copy-to-clipboard for elements marked data-copy="<id>".
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;

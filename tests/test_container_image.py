@@ -120,7 +120,7 @@ def test_the_release_command_migrates_a_managed_database_and_can_run_again(relea
     assert "Database schema is at revision 0002." in release.stdout
     with managed_db.admin_connection(APP_ROLE) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT version_num FROM alembic_version")
-        assert cursor.fetchall() == [("0002",)]
+        assert cursor.fetchall() == [("0003",)]
         cursor.execute("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
         assert cursor.fetchall() == [(APP_ROLE,)]
     # Every deploy runs it; with nothing to do it changes nothing and succeeds.

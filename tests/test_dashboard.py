@@ -46,10 +46,25 @@ def test_forms_need_this_sessions_csrf_token(auth_server, github, new_browser):
     assert "No keys yet." in browser.get(auth_server.url + "/dashboard").text
 
     created = browser.post(auth_server.url + "/dashboard/keys", data={"name": "laptop", "csrf_token": csrf})
-    assert created.status_code == 200 and created.headers["cache-control"] == "no-store"
-    key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', created.text).group(1)
-    assert "shown only this once" in created.text
+    # Post/redirect/get: reloading the page that follows cannot create a second key.
+    assert created.status_code == 303 and created.headers["location"] == "/dashboard?notice=key-created#new-key"
+    sealed = created.cookies["mg_new_key"]
+    shown = browser.get(auth_server.url + created.headers["location"])
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', shown.text).group(1)
+    assert "shown only this once" in shown.text and "API key created." in shown.text
+    assert key not in sealed  # the key crosses the redirect encrypted
     assert key not in browser.get(auth_server.url + "/dashboard").text
+    # The sealed key opens only for the session that created it.
+    other.cookies.set("mg_new_key", sealed)
+    assert key not in other.get(auth_server.url + "/dashboard").text
+
+
+def test_notices_come_from_a_fixed_list(auth_server, github, new_browser):
+    browser, _, _ = _signed_in(auth_server, github, new_browser, 9707)
+    page = browser.get(auth_server.url + "/dashboard", params={"notice": "Your account is locked, call 555"})
+    assert "call 555" not in page.text
+    assert "Key revoked." in browser.get(auth_server.url + "/dashboard?notice=key-revoked").text
 
 
 def test_bad_form_input_is_explained_in_the_page(auth_server, github, new_browser):
@@ -63,7 +78,9 @@ def test_bad_form_input_is_explained_in_the_page(auth_server, github, new_browse
 
 async def test_memory_markup_is_shown_as_text(auth_server, github, new_browser):
     browser, _, csrf = _signed_in(auth_server, github, new_browser, 9704)
-    key_page = browser.post(auth_server.url + "/dashboard/keys", data={"name": "agent", "csrf_token": csrf})
+    key_page = browser.post(
+        auth_server.url + "/dashboard/keys", data={"name": "agent", "csrf_token": csrf}, follow_redirects=True
+    )
     key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text).group(1)
     markup = '<img src=x onerror=alert(1)><script>alert("x")</script> & <b>bold</b>'
     async with mcp_client(auth_server.url, key) as client:
@@ -80,30 +97,50 @@ def test_page_headers_forbid_inline_scripts_and_framing(auth_server, github, new
     assert "<script>" not in page.text  # only the external /static/dashboard.js
 
 
+def _local_login_token(page: httpx.Response) -> str:
+    return re.search(r'action="/dashboard/local-login"><input type="hidden" name="csrf_token" value="([0-9a-f]{64})"', page.text).group(1)
+
+
 def test_local_mode_offers_the_local_owner_on_this_computer(tmp_path):
-    server = ServerProcess(subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path), EMBEDDING_PROVIDER="none")).start()
+    env = subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path), EMBEDDING_PROVIDER="none", TRUSTED_PROXIES="127.0.0.1")
+    server = ServerProcess(env).start()
+    login = server.url + "/dashboard/local-login"
     try:
-        with httpx.Client(timeout=30) as browser:
+        with httpx.Client(timeout=30) as browser, httpx.Client(timeout=30) as stranger:
             page = browser.get(server.url + "/dashboard")
             assert "Continue as the local owner" in page.text
-            signed_in = browser.post(server.url + "/dashboard/local-login", follow_redirects=True)
-            assert "local@memorygate.internal" in signed_in.text
-            foreign = browser.post(server.url + "/dashboard/local-login", headers={"Origin": "https://evil.example"})
+            token = _local_login_token(page)
+            # The form's token is bound to the browser it was shown to.
+            assert browser.post(login, data={}).status_code == 403
+            assert stranger.post(login, data={"csrf_token": token}).status_code == 403
+            stranger.get(server.url + "/dashboard")
+            assert stranger.post(login, data={"csrf_token": token}).status_code == 403
+            # Pages on other sites are refused even with a token; other machines never get the choice.
+            foreign = browser.post(login, data={"csrf_token": token}, headers={"Origin": "https://evil.example"})
             assert foreign.status_code == 403
+            remote = {"X-Forwarded-For": "203.0.113.9"}
+            assert "local owner" not in stranger.get(server.url + "/dashboard", headers=remote).text
+            assert browser.post(login, data={"csrf_token": token}, headers=remote).status_code == 403
+            # What Chromium sends under our no-referrer policy: Origin: null.
+            signed_in = browser.post(login, data={"csrf_token": token}, headers={"Origin": "null"})
+            assert signed_in.status_code == 303
+            assert "local@memorygate.internal" in browser.get(server.url + "/dashboard").text
     finally:
         assert server.terminate()
 
 
 async def test_recent_memories_page_and_clients_disconnect_from_the_page(auth_server, github, new_browser):
     browser, _, csrf = _signed_in(auth_server, github, new_browser, 9706)
-    key_page = browser.post(auth_server.url + "/dashboard/keys", data={"name": "pager", "csrf_token": csrf})
+    key_page = browser.post(
+        auth_server.url + "/dashboard/keys", data={"name": "pager", "csrf_token": csrf}, follow_redirects=True
+    )
     key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text).group(1)
     async with mcp_client(auth_server.url, key) as client:
         for number in range(12):
             await call(client, "memory_store", observation=f"numbered memory {number:02d}")
     first = browser.get(auth_server.url + "/dashboard").text
     second = browser.get(auth_server.url + "/dashboard?page=1").text
-    assert first.count("numbered memory") == 10 and 'href="/dashboard?page=1">Older' in first
+    assert first.count("numbered memory") == 10 and 'href="/dashboard?page=1#recent">Older' in first
     assert second.count("numbered memory") == 2 and "numbered memory 00" in second
 
     client_id = register_client(auth_server.url, client_name="Pocket Agent").json()["client_id"]
@@ -119,4 +156,4 @@ async def test_recent_memories_page_and_clients_disconnect_from_the_page(auth_se
         data={"csrf_token": csrf},
         follow_redirects=True,
     )
-    assert "Client disconnected" in done.text and "Pocket Agent" not in done.text.split('id="memories"')[0]
+    assert "role=\"status\">Client disconnected." in done.text and "Pocket Agent" not in done.text.split('id="memories"')[0]

@@ -37,9 +37,28 @@ async def test_paraphrase_queries_find_the_right_memory(server):
             assert result["mode"] == "hybrid"
             top = result["results"][0]
             assert top["ref"] == refs[expected], (query, result["results"])
-            assert top["content"] == MEMORIES[expected]
+            assert top["text"] == MEMORIES[expected]
             assert top["similarity"] > 0.25
-            assert {"type", "ref", "confidence", "domain", "timestamp", "score", "snippet"} <= set(top)
+            assert {"type", "ref", "text", "confidence", "recorded_at", "score", "matched"} <= set(top)
+            # Compact: the text appears once, and empty fields are left out.
+            assert list(top.values()).count(MEMORIES[expected]) == 1
+            assert None not in top.values() and "domain" not in top
+
+
+async def test_search_leaves_out_weak_matches_and_says_how_many(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        pet = await call(client, "memory_store", observation="Has a golden retriever named Max")
+        for text in ("The user drinks coffee every morning", "Favourite coffee is a flat white"):
+            await call(client, "memory_store", observation=text)
+        result = await call(client, "memory_search", query="what pet does the user have?", limit=5)
+        assert [hit["ref"] for hit in result["results"]] == [pet["ref"]]
+        assert result["dropped"] == 2
+        everything = await call(client, "memory_search", query="what pet does the user have?", min_similarity=0)
+        assert everything["count"] == 3 and everything["dropped"] == 0
+        # Containing every word of the query keeps a hit whatever its similarity.
+        exact = await call(client, "memory_search", query="flat white", min_similarity=0.99)
+        assert exact["count"] == 1 and exact["results"][0]["matched"] in ("keywords", "both")
 
 
 async def test_search_spans_types_and_honours_filters(server):
@@ -102,8 +121,8 @@ async def test_keyword_mode_without_an_embedding_provider(keyword_server):
         assert result["mode"] == "keyword"
         assert "full-text" in result["notice"]
         assert [r["ref"] for r in result["results"]] == [stored["ref"]]
-        assert result["results"][0]["similarity"] is None
-        assert result["results"][0]["keyword_rank"] > 0
+        assert "similarity" not in result["results"][0]
+        assert result["results"][0]["matched"] == "keywords" and result["results"][0]["score"] > 0
         # Every searchable type is found by its words alone.
         doc = await call(
             client,
