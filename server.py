@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import make_url
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -130,7 +131,45 @@ async def _repeat(every_seconds: float, job: Callable[[], Any], name: str) -> No
         await asyncio.sleep(every_seconds)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def startup_banner(settings: Settings, embedder: EmbeddingProvider, providers: list[str]) -> list[str]:
+    """What a person starting the server needs to see, ending in the one next step."""
+    dashboard_url = settings.public_base_url + "/dashboard"
+    if settings.database_url:
+        url = make_url(db.normalize_url(settings.database_url))
+        database = f"PostgreSQL at {url.host}:{url.port or 5432}/{url.database}"
+    else:
+        database = f"embedded PostgreSQL in {(settings.data_dir / 'pgdata').resolve()}"
+    embedding = f"{embedder.name} ({embedder.model})" if embedder.enabled else "none (keyword search only)"
+    sign_in = ", ".join(name.title() if name != "github" else "GitHub" for name in providers)
+    if not sign_in:
+        sign_in = "the local owner (this computer only)" if settings.is_local else "none configured"
+    if not settings.require_mcp_auth:
+        auth = "OFF: every /mcp request acts as the local owner"
+        next_step = f"point your MCP client at {settings.mcp_url} (no key needed)."
+    elif providers or settings.is_local:
+        auth = "required (an API key, or signing in through OAuth)"
+        next_step = f"open {dashboard_url} to sign in and connect a client, or run `python server.py create-key`."
+    else:
+        auth = "required (an API key, or signing in through OAuth)"
+        next_step = "run `python server.py create-key --email you@example.com` for a key."
+    return [
+        f"MemoryGate {VERSION} is running.",
+        f"  MCP endpoint:  {settings.mcp_url}",
+        f"  Dashboard:     {dashboard_url}",
+        f"  Data:          {settings.data_dir.resolve() if settings.is_local else '(DATABASE_URL)'}",
+        f"  Database:      {database}",
+        f"  Embeddings:    {embedding}",
+        f"  Auth:          {auth}",
+        f"  Sign-in:       {sign_in}",
+        f"Next: {next_step}",
+    ]
+
+
+def create_app(
+    settings: Settings | None = None, *, banner: Callable[[list[str]], None] | None = None
+) -> FastAPI:
+    """The ASGI app; ``banner`` receives the start-up banner's lines once the
+    database is ready (the CLI prints them)."""
     settings = settings or Settings.from_env()
     problems = settings.production_problems()
     if problems:
@@ -170,6 +209,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with mcp_http.router.lifespan_context(mcp_http):
                 log.info("MemoryGate %s ready; MCP endpoint %s", VERSION, settings.mcp_url)
+                if banner is not None:
+                    banner(startup_banner(settings, embedder, list(app.state.oauth_providers)))
                 yield
         finally:
             for task in tasks:
@@ -255,7 +296,7 @@ def _add_service_routes(app: FastAPI, settings: Settings, embedder: EmbeddingPro
                 "mcp": settings.mcp_url,
                 "health": f"{base}/health",
                 "dashboard": f"{base}/dashboard",
-                **oauth_routes.endpoint_index(base),
+                **oauth_routes.endpoint_index(base, providers=list(app.state.oauth_providers)),
                 "oauth_protected_resource": f"{base}/.well-known/oauth-protected-resource/mcp",
                 "oauth_authorization_server": f"{base}/.well-known/oauth-authorization-server",
             },

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.support import call, call_error, mcp_client, user_with_key
+from settings import VERSION
+from tests.support import call, call_error, mcp_client, new_key, user_with_key
 
 EXPECTED_TOOLS = {
     "memory_init_session",
@@ -44,6 +45,8 @@ async def test_all_tools_are_listed_with_read_only_and_destructive_annotations(s
     ):
         assert tools[name].annotations.read_only_hint is True, name
     assert tools["memory_delete"].annotations.destructive_hint is True
+    assert tools["memory_init_session"].annotations.destructive_hint is False
+    assert tools["memory_bootstrap"].annotations.destructive_hint is False
     assert tools["memory_store"].annotations.read_only_hint is False
     assert tools["memory_store"].annotations.destructive_hint is False
     assert "hybrid" in tools["memory_search"].description
@@ -310,3 +313,46 @@ async def test_init_session_bootstrap_stats_and_guide(server):
         as_json = await call(client, "memory_user_guide", format="json")
         assert set(as_json["guide"]["tools"]) == EXPECTED_TOOLS
         assert "confidence_scale" in as_json["guide"]
+
+
+async def test_initialize_names_memorygate_and_its_version(server):
+    async with mcp_client(server.url, user_with_key()[1]) as client:
+        assert (client.server_info.name, client.server_info.version) == ("MemoryGate", VERSION)
+
+
+async def test_a_concept_update_changes_only_the_fields_given(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        await call(
+            client, "memory_store_concept", name="Atlas", concept_type="project", description="Maps", domain="work"
+        )
+        await call(client, "memory_store_concept", name="atlas", concept_type="product")
+        kept = await call(client, "memory_get_concept", name="Atlas")
+        assert (kept["concept_type"], kept["description"], kept["domain"]) == ("product", "Maps", "work")
+        await call(client, "memory_store_concept", name="Atlas", status="paused")
+        await call(client, "memory_store_concept", name="Atlas", description="", metadata={})
+        cleared = await call(client, "memory_get_concept", name="Atlas")
+        assert (cleared["description"], cleared["status"], cleared["domain"]) == (None, "paused", "work")
+
+
+async def test_stores_without_an_ai_name_belong_to_the_instance_the_session_introduced(server):
+    owner, key = user_with_key()
+    other_key = new_key(owner)  # a second client of the same person
+    async with mcp_client(server.url, key) as client:
+        await call(
+            client, "memory_init_session", conversation_id="conv-1", ai_name="Claude", ai_platform="Claude Code"
+        )
+        stored = await call(client, "memory_store", observation="Uses fish as their shell")
+        in_conversation = await call(client, "memory_store", observation="Likes zsh too", conversation_id="conv-1")
+        named = await call(client, "memory_store", observation="Named one", ai_name="GPT", ai_platform="ChatGPT")
+        got = [await call(client, "memory_get", ref=item["ref"]) for item in (stored, in_conversation, named)]
+    assert [(g["ai_name"], g["ai_platform"]) for g in got] == [
+        ("Claude", "Claude Code"),
+        ("Claude", "Claude Code"),
+        ("GPT", "ChatGPT"),
+    ]
+    async with mcp_client(server.url, other_key) as other:
+        elsewhere = await call(other, "memory_store", observation="From a client that never introduced itself")
+        via_conversation = await call(other, "memory_store", observation="Joined conv-1", conversation_id="conv-1")
+        assert (await call(other, "memory_get", ref=elsewhere["ref"]))["ai_name"] == "Unknown"
+        assert (await call(other, "memory_get", ref=via_conversation["ref"]))["ai_name"] == "Claude"

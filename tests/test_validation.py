@@ -28,6 +28,9 @@ BAD_CALLS = [
     ("memory_get", {"ref": "secret:12"}, "ref"),
     ("memory_delete", {"ref": "observation:abc"}, "ref"),
     ("memory_store_concept", {"name": "", "concept_type": "idea"}, "name"),
+    ("memory_store_concept", {"name": "New without a type"}, "concept_type"),
+    ("memory_recall", {"limit": "many"}, "limit"),
+    ("memory_store", {"observation": "ok", "mood": "happy"}, "mood"),
     ("memory_store_concept", {"name": "n", "concept_type": "idea", "metadata": {"k": "v" * 20_000}}, "metadata"),
     (
         "memory_update_pattern",
@@ -45,7 +48,22 @@ async def test_bad_input_names_the_field_and_writes_nothing(server, tool, argume
     async with mcp_client(server.url, key) as client:
         message = await call_error(client, tool, **arguments)
     assert field in message
+    # One line an agent can act on: no validation report, no documentation links.
+    assert "\n" not in message and "pydantic" not in message and "http" not in message, message
     assert _rows_owned_by(owner) == 0
+
+
+async def test_argument_errors_state_the_rule_in_one_line(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        assert await call_error(client, "memory_store", observation="x", confidence=3) == (
+            "confidence must be between 0.0 and 1.0"
+        )
+        both = await call_error(client, "memory_recall", limit=0, offset=-1)
+        assert both == "limit must be between 1 and 100; offset must be at least 0"
+        assert await call_error(client, "memory_store", observation="x", colour="red") == (
+            "colour is not an argument of this tool"
+        )
 
 
 async def test_unknown_ref_is_a_clear_not_found(server):

@@ -1,6 +1,7 @@
-"""Conversations remember which credential registered them, so a store that
-names no AI instance is attributed to the one that credential's agent
-introduced in memory_init_session.
+"""Conversations remember the credential that registered them.
+
+A store that names no AI instance is attributed to the one that credential's
+agent introduced in memory_init_session.
 
 Revision ID: 0003
 Revises: 0002
