@@ -62,7 +62,12 @@ def upsert_user(
 def local_owner(db: Session) -> User:
     """The single owner used when REQUIRE_MCP_AUTH=false (and by the CLI's default)."""
     return upsert_user(
-        db, provider=LOCAL_PROVIDER, subject=LOCAL_OWNER_SUBJECT, email=LOCAL_OWNER_EMAIL, name="Local owner", record_login=False
+        db,
+        provider=LOCAL_PROVIDER,
+        subject=LOCAL_OWNER_SUBJECT,
+        email=LOCAL_OWNER_EMAIL,
+        name="Local owner",
+        record_login=False,
     )
 
 

@@ -165,9 +165,7 @@ def startup_banner(settings: Settings, embedder: EmbeddingProvider, providers: l
     ]
 
 
-def create_app(
-    settings: Settings | None = None, *, banner: Callable[[list[str]], None] | None = None
-) -> FastAPI:
+def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]], None] | None = None) -> FastAPI:
     """The ASGI app; ``banner`` receives the start-up banner's lines once the
     database is ready (the CLI prints them)."""
     settings = settings or Settings.from_env()

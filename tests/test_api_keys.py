@@ -17,7 +17,6 @@ from tests.support import (
     browser_login,
     call,
     call_error,
-    key_from_cli_output,
     mcp_client,
     run_cli,
     serve,

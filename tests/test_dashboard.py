@@ -98,7 +98,9 @@ def test_page_headers_forbid_inline_scripts_and_framing(auth_server, github, new
 
 
 def _local_login_token(page: httpx.Response) -> str:
-    return re.search(r'action="/dashboard/local-login"><input type="hidden" name="csrf_token" value="([0-9a-f]{64})"', page.text).group(1)
+    return re.search(
+        r'action="/dashboard/local-login"><input type="hidden" name="csrf_token" value="([0-9a-f]{64})"', page.text
+    ).group(1)
 
 
 def test_local_mode_offers_the_local_owner_on_this_computer(tmp_path):
@@ -156,4 +158,6 @@ async def test_recent_memories_page_and_clients_disconnect_from_the_page(auth_se
         data={"csrf_token": csrf},
         follow_redirects=True,
     )
-    assert "role=\"status\">Client disconnected." in done.text and "Pocket Agent" not in done.text.split('id="memories"')[0]
+    assert (
+        'role="status">Client disconnected.' in done.text and "Pocket Agent" not in done.text.split('id="memories"')[0]
+    )

@@ -120,4 +120,3 @@ def _run_stdio(env: dict[str, str], messages: list[dict]) -> subprocess.Complete
         text=True,
         timeout=120,
     )
-

@@ -339,9 +339,7 @@ async def test_stores_without_an_ai_name_belong_to_the_instance_the_session_intr
     owner, key = user_with_key()
     other_key = new_key(owner)  # a second client of the same person
     async with mcp_client(server.url, key) as client:
-        await call(
-            client, "memory_init_session", conversation_id="conv-1", ai_name="Claude", ai_platform="Claude Code"
-        )
+        await call(client, "memory_init_session", conversation_id="conv-1", ai_name="Claude", ai_platform="Claude Code")
         stored = await call(client, "memory_store", observation="Uses fish as their shell")
         in_conversation = await call(client, "memory_store", observation="Likes zsh too", conversation_id="conv-1")
         named = await call(client, "memory_store", observation="Named one", ai_name="GPT", ai_platform="ChatGPT")
