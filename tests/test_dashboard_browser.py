@@ -1,21 +1,41 @@
-"""The account page in a real browser: headless Debian Chromium via Playwright.
+"""Every page, form and link a person meets, clicked in a real browser:
+headless Debian Chromium through Playwright.
 
-Sign in through the fake GitHub, create a key, read it from the page, use it
-from an MCP client, see and forget the memory, revoke the key, and see the
-next MCP call refused. Screenshots of the main states go to test-artifacts/.
+With Google and GitHub (fakes that speak their protocols) configured: each
+sign-in choice, key create / copy / revoke, search, paging, forget, consent
+allow and deny, disconnect, sign out and sign out everywhere. With nothing
+configured (local mode, a fresh data directory): the local owner's button on
+the account page, and the whole story of a loopback MCP client — the official
+SDK's OAuthClientProvider opening its authorization URL in Chromium — through
+sign-in, consent, tools/list and a memory that then shows on /dashboard.
+
+Screenshots of each state go to test-artifacts/ (desktop width and phone).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+from mcp.client.auth import OAuthClientProvider
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
+from playwright.async_api import async_playwright
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from tests.fakes import github_profile
-from tests.support import ROOT, call, mcp_client
+from tests.oauth_support import MemoryTokenStorage, authorize_url, exchange_code, pkce_pair, register_client
+from tests.support import ROOT, ServedApp, ServerProcess, call, mcp_client, serve_asgi, subprocess_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -27,21 +47,53 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 ARTIFACTS = ROOT / "test-artifacts"
 MEMORY = "Prefers <b>green</b> tea & reads <i>poetry</i> on Sundays"
+READER_ZONE = "America/New_York"  # the reader's own zone, not the server's UTC
+LOCAL_OWNER_BUTTON = "Continue as the local owner (this computer only)"
+
+
+class LoopbackCallback:
+    """What a desktop MCP client runs to receive the authorization answer."""
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/callback", self._callback)])
+
+    async def _callback(self, request: Request) -> HTMLResponse:
+        return HTMLResponse("<!doctype html><title>Done</title><p>You can close this window.</p>")
+
+
+@pytest.fixture(scope="module")
+def callback() -> Iterator[ServedApp]:
+    with serve_asgi(LoopbackCallback().app()) as served:
+        yield served
 
 
 @pytest.fixture
-def page():
+def browser_contexts() -> Iterator[callable]:
+    """Make fresh Chromium contexts (separate cookie jars), closed afterwards."""
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        made: list[BrowserContext] = []
+
+        def make() -> BrowserContext:
+            made.append(browser.new_context(viewport=DESKTOP, locale="en-US", timezone_id=READER_ZONE))
+            return made[-1]
+
         try:
-            yield context.new_page()
+            yield make
         finally:
-            context.close()
+            for context in made:
+                context.close()
             browser.close()
+
+
+@pytest.fixture
+def page(browser_contexts) -> Page:
+    return browser_contexts().new_page()
 
 
 def in_thread(coroutine_factory):
@@ -62,51 +114,102 @@ def in_thread(coroutine_factory):
     return outcome["value"]
 
 
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+def shot(page: Page, name: str, *, phone_too: bool = False) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    if phone_too:
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
 
 
-def test_a_person_manages_keys_and_memories_in_the_browser(page: Page, auth_server, github):
-    github.next_profile = github_profile(9801, "browseruser")
-    page.goto(auth_server.url + "/dashboard")
-    shot(page, "1-signed-out")
+def sign_in_with_github(page: Page, server_url: str, github, github_id: int, login: str) -> None:
+    github.next_profile = github_profile(github_id, login)
+    page.goto(server_url + "/dashboard")
     page.get_by_role("link", name="Sign in with GitHub").click()
-    page.wait_for_url(auth_server.url + "/dashboard")
-    assert "browseruser@example.com" in page.inner_text(".profile")
+    page.wait_for_url(server_url + "/dashboard")
+    assert f"{login}@example.com" in page.inner_text(".profile")
+
+
+def store_memories(server_url: str, key: str, texts: list[str]) -> list[dict]:
+    async def store() -> list[dict]:
+        async with mcp_client(server_url, key) as client:
+            return [await call(client, "memory_store", observation=text) for text in texts]
+
+    return in_thread(store)
+
+
+def notice(page: Page) -> str:
+    return page.inner_text("[role=status]")
+
+
+# --- with sign-in providers ------------------------------------------------------
+
+
+def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, auth_server, github):
+    context = browser_contexts()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=auth_server.url)
+    page = context.new_page()
+    page.goto(auth_server.url + "/dashboard")
+    shot(page, "dashboard-1-signed-out", phone_too=True)
+    sign_in_with_github(page, auth_server.url, github, 9801, "browseruser")
+    assert "signed in with GitHub" in page.inner_text(".profile")
 
     page.fill("input[name=name]", "browser key")
     page.get_by_role("button", name="Create key").click()
+    page.wait_for_url("**/dashboard?notice=key-created#new-key")  # post, redirect, get: loaded
     key = page.inner_text("#new-key-value").strip()
     assert key.startswith("mg_") and page.is_visible("text=shown only this once")
-    shot(page, "2-new-key")
+    assert notice(page) == "API key created."
+    shot(page, "dashboard-2-new-key")
+    copy = page.locator("#new-key button[data-copy]")
+    copy.click()
+    expect(copy).to_have_text("Copied")  # waits for the clipboard write to finish
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    page.reload()  # the key is never shown twice, and reloading creates nothing
+    assert page.locator("#new-key-value").count() == 0
+    assert page.locator("#keys tbody tr").count() == 1
+    # Times are shown in the reader's zone, not as raw ISO strings.
+    created = page.locator("#keys time").first
+    assert re.fullmatch(r"\w{3} \d{1,2}, \d{4}, \d\d:\d\d [AP]M EST", created.inner_text())
+    assert created.get_attribute("title").endswith(" UTC")
 
-    async def store() -> dict:
-        async with mcp_client(auth_server.url, key) as client:
-            return await call(client, "memory_store", observation=MEMORY)
+    for snippet in ("snippet-url", "snippet-claude-code", "snippet-json"):
+        copy = page.locator(f"button[data-copy={snippet}]")
+        copy.click()
+        expect(copy).to_have_text("Copied")
+        assert page.evaluate("navigator.clipboard.readText()") == page.inner_text(f"#{snippet}").strip()
+    assert auth_server.url + "/mcp" in page.evaluate("navigator.clipboard.readText()")
 
-    stored = in_thread(store)
+    stored = store_memories(auth_server.url, key, [MEMORY, *(f"numbered memory {n:02d}" for n in range(11))])
     page.goto(auth_server.url + "/dashboard")
-    memory = page.locator("#memories .memory-text", has_text="green")
+    assert "12 observations" in page.inner_text(".counts") and "0 patterns" in page.inner_text(".counts")
+    page.get_by_role("link", name="Older").click()
+    page.wait_for_url("**/dashboard?page=1#recent")
+    memory = page.locator("#recent .memory-text", has_text="green")
     assert memory.inner_text() == MEMORY  # markup shown as text, not rendered
-    assert page.locator("#memories b").count() == 0
-    shot(page, "3-memory")
+    assert page.locator("#recent b").count() == 0
+    shot(page, "dashboard-3-older-page")
+    page.get_by_role("link", name="Newer").click()
+    page.wait_for_url("**/dashboard?page=0#recent")
+    assert page.locator("#recent .memory-text", has_text="numbered memory 10").count() == 1
 
     page.fill("input[name=q]", "which tea do they like?")
     page.get_by_role("button", name="Search").click()
-    assert stored["ref"] in page.inner_text("#memories")
-
-    page.locator("#memories li", has_text="green").first.get_by_role("button", name="Forget").click()
-    assert "Memory forgotten" in page.inner_text(".notice")
-    assert page.locator("#memories .memory-text", has_text="green").count() == 0
-    shot(page, "4-forgotten")
+    hit = page.locator("#search-results li", has_text="green").first
+    assert stored[0]["ref"] in hit.inner_text() and "score" in hit.inner_text()
+    shot(page, "dashboard-4-search")
+    hit.get_by_role("button", name="Forget").click()
+    assert notice(page) == "Memory forgotten."
+    assert page.locator(".memory-text", has_text="green").count() == 0
+    page.locator("#recent li", has_text="numbered memory 10").get_by_role("button", name="Forget").click()
+    assert notice(page) == "Memory forgotten." and "10 observations" in page.inner_text(".counts")
 
     page.locator("#keys summary", has_text="Revoke").first.click()
     page.get_by_role("button", name="Yes, revoke browser key").click()
-    assert "Key revoked" in page.inner_text(".notice")
+    assert notice(page) == "Key revoked."
     assert "revoked" in page.inner_text("#keys tbody tr")
-    shot(page, "5-revoked")
-    page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    shot(page, "6-phone")
+    assert "API key revoked" in page.inner_text("#activity")  # events as words
+    shot(page, "dashboard-5-revoked", phone_too=True)
 
     refused = httpx.post(
         auth_server.url + "/mcp",
@@ -114,3 +217,149 @@ def test_a_person_manages_keys_and_memories_in_the_browser(page: Page, auth_serv
         headers={"Authorization": f"Bearer {key}", "Accept": "application/json, text/event-stream"},
     )
     assert refused.status_code == 401
+
+    page.get_by_role("link", name="MemoryGate").click()  # the brand link
+    page.wait_for_url(auth_server.url + "/dashboard")
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    assert page.get_by_role("link", name="Sign in with GitHub").is_visible()
+
+
+def test_google_sign_in_and_sign_out_everywhere(browser_contexts, auth_server, google, github):
+    google.next_profile = {**google.next_profile, "sub": "google-9802", "email": "everywhere@example.com"}
+    laptop = browser_contexts().new_page()
+    laptop.goto(auth_server.url + "/dashboard")
+    laptop.get_by_role("link", name="Sign in with Google").click()
+    laptop.wait_for_url(auth_server.url + "/dashboard")
+    assert "signed in with Google" in laptop.inner_text(".profile")
+    phone = browser_contexts().new_page()
+    phone.goto(auth_server.url + "/dashboard")
+    phone.get_by_role("link", name="Sign in with Google").click()
+    phone.wait_for_url(auth_server.url + "/dashboard")
+
+    laptop.get_by_role("button", name="Sign out everywhere").click()
+    assert laptop.get_by_role("link", name="Sign in with Google").is_visible()
+    phone.reload()
+    assert phone.get_by_role("link", name="Sign in with Google").is_visible()
+
+
+def test_consent_allow_disconnect_and_deny_in_the_browser(page, auth_server, github, callback):
+    redirect = callback.url + "/callback"
+    sign_in_with_github(page, auth_server.url, github, 9803, "consenter")
+    for _ in range(2):  # two registrations with one name, told apart on the page
+        client_id = register_client(auth_server.url, client_name="Pocket Agent", redirect_uris=[redirect])
+        client_id = client_id.json()["client_id"]
+        verifier, challenge = pkce_pair()
+        page.goto(authorize_url(auth_server.url, client_id, challenge, redirect_uri=redirect))
+        assert "Connect Pocket Agent to your memory?" in page.inner_text("h1")
+        assert page.inner_text("code.destination") == urlsplit(callback.url).netloc
+        shot(page, "consent")
+        page.get_by_role("button", name="Allow").click()
+        page.wait_for_url(redirect + "?*")
+        code = parse_qs(urlsplit(page.url).query)["code"][0]
+        assert exchange_code(auth_server.url, client_id, code, verifier, redirect_uri=redirect).status_code == 200
+
+    page.goto(auth_server.url + "/dashboard")
+    rows = page.locator("#connections tbody tr", has_text="Pocket Agent")
+    assert rows.count() == 2
+    assert all(urlsplit(callback.url).netloc in rows.nth(n).inner_text() for n in range(2))
+    shot(page, "dashboard-6-connections", phone_too=True)
+    rows.first.get_by_role("button", name="Disconnect").click()
+    assert notice(page) == "Client disconnected."
+    assert page.locator("#connections tbody tr", has_text="Pocket Agent").count() == 1
+
+    client_id = register_client(auth_server.url, client_name="Nosy Agent", redirect_uris=[redirect])
+    page.goto(authorize_url(auth_server.url, client_id.json()["client_id"], pkce_pair()[1], redirect_uri=redirect))
+    page.get_by_role("button", name="Deny").click()
+    page.wait_for_url(redirect + "?*")
+    assert parse_qs(urlsplit(page.url).query)["error"] == ["access_denied"]
+    page.goto(auth_server.url + "/dashboard")
+    assert "Nosy Agent" not in page.inner_text("#connections")
+
+
+def test_error_pages_share_the_look_and_lead_back(page, auth_server):
+    page.goto(auth_server.url + "/oauth/consent?request=no-such-request")
+    assert page.inner_text("h1") == "Authorization expired"
+    assert page.locator("link[rel=icon]").count() == 1
+    shot(page, "message-expired")
+    page.get_by_role("link", name="Back to MemoryGate").click()
+    page.wait_for_url(auth_server.url + "/dashboard")
+    assert page.get_by_role("link", name="Sign in with GitHub").is_visible()
+
+
+# --- with nothing configured: local mode ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("local-mode")
+    server = ServerProcess(subprocess_env(MEMORYGATE_DATA_DIR=str(data), EMBEDDING_PROVIDER="none")).start()
+    try:
+        yield server
+    finally:
+        assert server.terminate()
+
+
+def test_the_local_owner_signs_in_on_the_account_page(page, local_server):
+    page.goto(local_server.url + "/dashboard")
+    assert page.get_by_role("link", name="Sign in with GitHub").count() == 0
+    shot(page, "signin-local", phone_too=True)
+    page.get_by_role("button", name=LOCAL_OWNER_BUTTON).click()
+    page.wait_for_url(local_server.url + "/dashboard")
+    assert "local@memorygate.internal" in page.inner_text(".profile")
+    shot(page, "dashboard-local-owner")
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    assert page.get_by_role("button", name=LOCAL_OWNER_BUTTON).is_visible()
+
+
+async def test_a_loopback_mcp_client_connects_through_chromium_with_nothing_configured(local_server, callback):
+    """Claude Code, the Inspector or mcp-remote on a fresh install: the SDK
+    opens its authorization URL in the browser; the person picks the local
+    owner and allows; the client lists tools and stores a memory, which the
+    person then sees on the account page."""
+    redirect = callback.url + "/callback"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context(viewport=DESKTOP)).new_page()
+
+            async def open_in_browser(authorization_url: str) -> None:
+                await page.goto(authorization_url)
+                assert "Sign in to connect Claude Code" in await page.inner_text("h1")
+                await page.screenshot(path=str(ARTIFACTS / "oauth-signin-local.png"), full_page=True)
+                await page.get_by_role("button", name=LOCAL_OWNER_BUTTON).click()
+                await page.wait_for_url("**/oauth/consent?*")
+                await page.screenshot(path=str(ARTIFACTS / "oauth-consent-local.png"), full_page=True)
+                await page.get_by_role("button", name="Allow").click()
+                await page.wait_for_url(redirect + "?*")
+
+            async def code_from_browser() -> AuthorizationCodeResult:
+                query = parse_qs(urlsplit(page.url).query)
+                return AuthorizationCodeResult(
+                    code=query["code"][0], state=query.get("state", [None])[0], iss=query.get("iss", [None])[0]
+                )
+
+            auth = OAuthClientProvider(
+                server_url=local_server.url + "/mcp",
+                client_metadata=OAuthClientMetadata(
+                    client_name="Claude Code",
+                    redirect_uris=[redirect],
+                    grant_types=["authorization_code", "refresh_token"],
+                    response_types=["code"],
+                    token_endpoint_auth_method="none",
+                ),
+                storage=MemoryTokenStorage(),
+                redirect_handler=open_in_browser,
+                callback_handler=code_from_browser,
+            )
+            transport = StreamableHttpTransport(local_server.url + "/mcp", auth=auth)
+            async with Client(transport) as client:
+                assert "memory_store" in {tool.name for tool in await client.list_tools()}
+                await call(client, "memory_store", observation="Connected from a loopback client")
+
+            await page.goto(local_server.url + "/dashboard")
+            assert "local@memorygate.internal" in await page.inner_text(".profile")
+            assert "Connected from a loopback client" in await page.inner_text("#recent")
+            assert "Claude Code" in await page.inner_text("#connections")
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-local-story.png"), full_page=True)
+        finally:
+            await browser.close()
