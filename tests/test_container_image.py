@@ -117,7 +117,7 @@ def test_the_build_context_leaves_secrets_and_local_data_at_home(tmp_path):
 
 def test_the_release_command_migrates_a_managed_database_and_can_run_again(release, managed_db):
     assert release.returncode == 0, release.stdout + release.stderr
-    assert "Database schema is at revision 0002." in release.stdout
+    assert "Database schema is at revision 0003." in release.stdout
     with managed_db.admin_connection(APP_ROLE) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT version_num FROM alembic_version")
         assert cursor.fetchall() == [("0003",)]
@@ -125,7 +125,7 @@ def test_the_release_command_migrates_a_managed_database_and_can_run_again(relea
         assert cursor.fetchall() == [(APP_ROLE,)]
     # Every deploy runs it; with nothing to do it changes nothing and succeeds.
     again = run_in_image(shlex.split(FLY["deploy"]["release_command"]), {"DATABASE_URL": managed_db.url})
-    assert again.returncode == 0 and "Database schema is at revision 0002." in again.stdout
+    assert again.returncode == 0 and "Database schema is at revision 0003." in again.stdout
 
 
 async def test_the_deployed_image_passes_its_health_check_and_serves_mcp_clients(deployed, managed_db):

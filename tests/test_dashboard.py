@@ -161,3 +161,18 @@ async def test_recent_memories_page_and_clients_disconnect_from_the_page(auth_se
     assert (
         'role="status">Client disconnected.' in done.text and "Pocket Agent" not in done.text.split('id="memories"')[0]
     )
+
+
+async def test_search_hits_show_a_concepts_name_and_every_hit_its_score(auth_server, github, new_browser):
+    browser, _, csrf = _signed_in(auth_server, github, new_browser, 9708)
+    key_page = browser.post(
+        auth_server.url + "/dashboard/keys", data={"name": "concepts", "csrf_token": csrf}, follow_redirects=True
+    )
+    key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text).group(1)
+    async with mcp_client(auth_server.url, key) as client:
+        await call(
+            client, "memory_store_concept", name="Heliograph", concept_type="project", description="A sun clock app"
+        )
+    page = browser.get(auth_server.url + "/dashboard", params={"q": "Heliograph sun clock"}).text
+    assert '<strong class="memory-title">Heliograph</strong>' in page
+    assert re.search(r"concept · score 0\.\d{3}", page)

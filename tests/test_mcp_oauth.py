@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -355,7 +356,7 @@ def test_consent_post_without_or_with_anothers_csrf_token_is_refused(auth_server
     _, challenge = pkce_pair()
     consent = person.browser.get(authorize_url(auth_server.url, client_id, challenge), follow_redirects=True)
     while 'action="/oauth/consent"' not in consent.text:  # sign in first
-        link = consent.text.split('href="')[1].split('"')[0].replace("&amp;", "&")
+        link = re.search(r'href="(/auth/login/[^"]+)"', consent.text).group(1).replace("&amp;", "&")
         consent = person.browser.get(auth_server.url + link, follow_redirects=True)
     fields = form_fields(consent.text)
     no_csrf = person.browser.post(
