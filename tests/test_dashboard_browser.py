@@ -276,6 +276,22 @@ def test_consent_allow_disconnect_and_deny_in_the_browser(page, auth_server, git
     assert "Nosy Agent" not in page.inner_text("#connections")
 
 
+def test_each_sign_in_choice_on_the_oauth_page_leads_to_consent(browser_contexts, auth_server, google, github):
+    redirect = "http://127.0.0.1:33418/callback"
+    github.next_profile = github_profile(9804, "oauthpage")
+    google.next_profile = {**google.next_profile, "sub": "google-9804", "email": "oauthpage@example.com"}
+    for choice in ("Continue with GitHub", "Continue with Google"):
+        page = browser_contexts().new_page()
+        client_id = register_client(auth_server.url, client_name="Signing Agent").json()["client_id"]
+        page.goto(authorize_url(auth_server.url, client_id, pkce_pair()[1], redirect_uri=redirect))
+        assert page.inner_text("h1") == "Sign in to connect Signing Agent"
+        assert page.get_by_role("button", name=LOCAL_OWNER_BUTTON).count() == 0  # not local mode
+        shot(page, "oauth-signin-providers")
+        page.get_by_role("link", name=choice).click()
+        page.wait_for_url("**/oauth/consent?*")
+        assert "Signed in as oauthpage@example.com" in page.inner_text(".consent")
+
+
 def test_error_pages_share_the_look_and_lead_back(page, auth_server):
     page.goto(auth_server.url + "/oauth/consent?request=no-such-request")
     assert page.inner_text("h1") == "Authorization expired"
