@@ -184,6 +184,17 @@ def create_key(
     return row, raw
 
 
+def count_active_keys(db: Session, *, user_id: uuid.UUID) -> int:
+    """Keys that still open the door: not revoked, not expired."""
+    return db.execute(
+        select(func.count()).where(
+            APIKey.user_id == user_id,
+            APIKey.revoked.is_(False),
+            (APIKey.expires_at.is_(None)) | (APIKey.expires_at > func.now()),
+        )
+    ).scalar_one()
+
+
 def list_keys(db: Session, *, user_id: uuid.UUID) -> list[APIKey]:
     return list(db.scalars(select(APIKey).where(APIKey.user_id == user_id).order_by(APIKey.created_at.desc())))
 

@@ -54,6 +54,8 @@ class AuthState:
     client_credentials_rate: rate_limits.RequestRate | None = None
     oauth_token_rate: rate_limits.RequestRate | None = None
     oauth_registration_rate: rate_limits.RequestRate | None = None
+    oauth_authorize_rate: rate_limits.RequestRate | None = None
+    key_creation_rate: rate_limits.RequestRate | None = None
 
     def __post_init__(self) -> None:
         self.throttle = self.throttle or rate_limits.FailureThrottle(self.limiter, 10, 60.0)
@@ -62,6 +64,8 @@ class AuthState:
             "client_credentials_rate": ("10/minute", "client"),
             "oauth_token_rate": ("60/minute", "token"),
             "oauth_registration_rate": ("20/hour", "register"),
+            "oauth_authorize_rate": ("60/minute", "authorize"),
+            "key_creation_rate": ("20/hour", "keys"),
         }
         for attribute, (spec, name) in defaults.items():
             if getattr(self, attribute) is None:
@@ -82,6 +86,8 @@ class AuthState:
             oauth_registration_rate=rate_limits.RequestRate(
                 limiter, f"{settings.oauth_registrations_per_hour}/hour", "register"
             ),
+            oauth_authorize_rate=rate_limits.RequestRate(limiter, settings.oauth_authorize_rate_limit, "authorize"),
+            key_creation_rate=rate_limits.RequestRate(limiter, settings.key_creation_rate_limit, "keys"),
         )
 
 
@@ -268,17 +274,26 @@ def authenticate(
     cookies: Mapping[str, str],
     client_ip: str | None = None,
     state: AuthState = AUTH_STATE,
-) -> tuple[User, frozenset[str]] | None:
+) -> Caller | None:
     """The user behind the session cookie or, failing that, an API key, with
     the scopes that credential grants (a browser session grants all)."""
     user = get_current_user_from_session(db, cookies)
     if user is not None:
-        return user, frozenset(ALL_SCOPES)
+        return Caller(user, frozenset(ALL_SCOPES), via_session=True)
     check = verify_request_api_key(db, headers, client_ip=client_ip, state=state)
     if check.principal is None:
         return None
     user = accounts.get_user(db, check.principal.user_id)
-    return (user, check.principal.scopes) if user is not None else None
+    return Caller(user, check.principal.scopes, via_session=False) if user is not None else None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called an /auth route, and with what: a browser session or an API key."""
+
+    user: User
+    scopes: frozenset[str]
+    via_session: bool
 
 
 def require_auth(
@@ -291,4 +306,4 @@ def require_auth(
 ) -> User | None:
     """The user behind the session cookie or an API key, or None."""
     found = authenticate(db, headers=headers, cookies=cookies, client_ip=client_ip, state=state)
-    return found[0] if found else None
+    return found.user if found else None

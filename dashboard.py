@@ -33,7 +33,13 @@ import search_service
 from db import get_db
 from errors import MemoryGateError
 from oauth_models import User
-from oauth_routes import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
+from oauth_routes import (
+    key_creation_refusal,
+    local_login_form,
+    local_login_refusal,
+    local_owner_allowed,
+    set_session_cookie,
+)
 from principal import ALL_SCOPES, READ_SCOPE
 
 router = APIRouter(include_in_schema=False)
@@ -208,8 +214,10 @@ def create_key(
         return checked
     user, token = checked
     problem = _key_form_problem(name, expires_days, access)
-    if problem:
-        return _dashboard_page(request, db, user, token, error=problem, status_code=400)
+    refusal = None if problem else key_creation_refusal(request, db, user.id)
+    if problem or refusal:
+        status = 400 if problem else refusal[0]
+        return _dashboard_page(request, db, user, token, error=problem or refusal[1], status_code=status)
     expires_at = datetime.now(UTC) + timedelta(days=int(expires_days)) if expires_days.strip() else None
     _, raw = api_keys.create_key(
         db,

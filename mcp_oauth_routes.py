@@ -137,10 +137,11 @@ class OAuthEndpoints:
 
     async def token(self, request: Request) -> Response:
         form = await request.form()
-        client_id, resource = form.get("client_id"), form.get("resource")
+        resource = form.get("resource")
         address = request.client.host if request.client else "-"
-        # Counted per client and per address before any client authentication.
-        wait = self.auth_state.oauth_token_rate.hit(f"client:{str(client_id)[:64]}", f"addr:{address}")
+        # Counted per address only: a count per client_id, which anyone can
+        # send, would let strangers lock a client out of its own tokens.
+        wait = self.auth_state.oauth_token_rate.hit(f"addr:{address}")
         if wait is not None:
             return _too_many("too many token requests; slow down", wait)
         if isinstance(resource, str) and resource.rstrip("/") != self.settings.mcp_url:

@@ -32,7 +32,7 @@ import oauth_server
 from db import SessionLocal, get_db
 from oauth import OAuthProviderError, Provider
 from oauth_models import User
-from principal import ALL_SCOPES
+from principal import ALL_SCOPES, WRITE_SCOPE
 from settings import Settings
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -61,6 +61,7 @@ BROWSER_FLOW = {
 
 BINDING_COOKIE = "mg_login_binding"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
 CLIENT_KEY_LIFETIME = timedelta(days=90)
 
 NOT_SIGNED_IN = "Sign in, or send an API key (Authorization: Bearer mg_...)."
@@ -69,6 +70,9 @@ CLIENT_NOT_CONFIGURED = "Client-credential exchange is not configured on this se
 BAD_CLIENT_CREDENTIALS = "Invalid client credentials."
 FOREIGN_ORIGIN = "Cross-site request refused."
 TOO_MANY_ATTEMPTS = "Too many failed attempts. Try again later."
+READ_ONLY_CANNOT_MANAGE = "A read-only API key cannot manage the account; use a browser session or a read-write key."
+SESSION_REQUIRED = "Only a signed-in browser session can do this."
+TOO_MANY_KEYS = "This account already has {count} active API keys; revoke one first."
 
 
 def endpoint_index(base: str, *, providers: list[str]) -> dict[str, str]:
@@ -131,16 +135,12 @@ def current_user(
     )
     if found is None:
         raise HTTPException(status_code=401, detail=NOT_SIGNED_IN, headers={"WWW-Authenticate": "Bearer"})
-    user, request.state.scopes = found
-    return user
+    request.state.caller = found
+    return found.user
 
 
-def current_user_for_change(
-    request: Request,
-    db: DB,
-    user: Annotated[User, Depends(current_user)],
-) -> User:
-    """As current_user, refusing cookie-borne requests from foreign origins (CSRF)."""
+def _refuse_foreign_origin(request: Request) -> None:
+    """Cookie-borne requests from other sites are refused (CSRF)."""
     origin = request.headers.get("origin")
     if origin and request.cookies.get(accounts.SESSION_COOKIE):
         settings = _settings(request)
@@ -148,6 +148,37 @@ def current_user_for_change(
         allowed |= {o.rstrip("/") for o in settings.cors_extra_origins}
         if origin.rstrip("/") not in {_origin_of(url) for url in allowed}:
             raise HTTPException(status_code=403, detail=FOREIGN_ORIGIN)
+
+
+def account_manager(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+    """Who may read or change the account (keys, connections, the audit
+    trail): a browser session, or an API key that may write. A read-only key
+    is for reading memories, and cannot reach the keys that guard them."""
+    _refuse_foreign_origin(request)
+    caller: auth_middleware.Caller = request.state.caller
+    if not caller.via_session and WRITE_SCOPE not in caller.scopes:
+        raise HTTPException(status_code=403, detail=READ_ONLY_CANNOT_MANAGE)
+    return user
+
+
+def key_creation_refusal(request: Request, db: Session, user_id: uuid.UUID) -> tuple[int, str, float | None] | None:
+    """(status, reason, retry-after) when this account may not mint another
+    key now: each costs a bcrypt hash, and each is a door to the memories."""
+    settings = _settings(request)
+    active = api_keys.count_active_keys(db, user_id=user_id)
+    if active >= settings.max_active_keys:
+        return 409, TOO_MANY_KEYS.format(count=active), None
+    wait = _state(request).key_creation_rate.hit(f"user:{user_id}")
+    if wait is not None:
+        return 429, "Too many new API keys for this account; try again later.", wait
+    return None
+
+
+def session_user(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+    """Only a browser session (ending every session is not a key's business)."""
+    _refuse_foreign_origin(request)
+    if not request.state.caller.via_session:
+        raise HTTPException(status_code=403, detail=SESSION_REQUIRED)
     return user
 
 
@@ -373,6 +404,7 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
 
 @router.post("/logout")
 def logout(request: Request, db: DB) -> Response:
+    _refuse_foreign_origin(request)
     user_id = accounts.revoke_session(db, request.cookies.get(accounts.SESSION_COOKIE))
     if user_id is not None:
         audit.record(db, audit.LOGOUT, actor=user_id)
@@ -382,7 +414,7 @@ def logout(request: Request, db: DB) -> Response:
 @router.post("/logout-everywhere")
 def logout_everywhere(
     request: Request,
-    user: Annotated[User, Depends(current_user_for_change)],
+    user: Annotated[User, Depends(session_user)],
     db: DB,
 ) -> Response:
     """End every browser session of this account (API keys stay valid)."""
@@ -405,9 +437,9 @@ def _cleared(body: dict[str, Any], settings: Settings) -> Response:
 
 @router.get("/audit")
 def audit_events(
-    user: Annotated[User, Depends(current_user)],
+    user: Annotated[User, Depends(account_manager)],
     db: DB,
-    before: int | None = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=audit.MAX_EVENTS_PAGE)] = 50,
 ) -> dict[str, Any]:
     """The signed-in user's own security events, newest first."""
@@ -441,8 +473,10 @@ def exchange_client_credentials(request: Request, body: ClientCredentials, db: D
     if not settings.desktop_client_id or not settings.desktop_client_secret:
         raise HTTPException(status_code=404, detail=CLIENT_NOT_CONFIGURED)
     state = _state(request)
+    # Requests and failures count per address only: a count per client id,
+    # which anyone can send, would let strangers lock the real client out.
     throttle_key = f"client:{_client_ip(request)}"
-    wait = state.client_credentials_rate.hit(f"id:{body.client_id}", f"addr:{_client_ip(request)}")
+    wait = state.client_credentials_rate.hit(f"addr:{_client_ip(request)}")
     wait = wait or state.throttle.retry_after(throttle_key)
     if wait is not None:
         raise HTTPException(status_code=429, detail=TOO_MANY_ATTEMPTS, headers={"Retry-After": str(math.ceil(wait))})
@@ -486,13 +520,18 @@ class NewAPIKey(BaseModel):
 def create_api_key(
     request: Request,
     body: NewAPIKey,
-    user: Annotated[User, Depends(current_user_for_change)],
+    user: Annotated[User, Depends(account_manager)],
     db: DB,
 ) -> JSONResponse:
     scopes = tuple(dict.fromkeys(body.scopes or ALL_SCOPES))
     # A key may only mint keys with scopes it holds itself (no escalation).
-    if not set(scopes) <= request.state.scopes:
+    if not set(scopes) <= request.state.caller.scopes:
         raise HTTPException(status_code=403, detail="scopes: a key cannot grant scopes its creator lacks")
+    refusal = key_creation_refusal(request, db, user.id)
+    if refusal is not None:
+        status, reason, wait = refusal
+        headers = {"Retry-After": str(math.ceil(wait))} if wait else None
+        raise HTTPException(status_code=status, detail=reason, headers=headers)
     expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     key, raw = api_keys.create_key(
         db,
@@ -507,7 +546,7 @@ def create_api_key(
 
 
 @router.get("/api-keys")
-def list_api_keys(user: Annotated[User, Depends(current_user)], db: DB) -> dict[str, Any]:
+def list_api_keys(user: Annotated[User, Depends(account_manager)], db: DB) -> dict[str, Any]:
     return {"api_keys": [api_keys.key_view(key) for key in api_keys.list_keys(db, user_id=user.id)]}
 
 
@@ -523,7 +562,7 @@ def _id_or_404(raw: str, not_found: str) -> uuid.UUID:
 def revoke_api_key(
     request: Request,
     key_id: str,
-    user: Annotated[User, Depends(current_user_for_change)],
+    user: Annotated[User, Depends(account_manager)],
     db: DB,
 ) -> dict[str, Any]:
     parsed = _id_or_404(key_id, "API key not found")
@@ -538,14 +577,14 @@ def revoke_api_key(
 
 
 @router.get("/connections")
-def list_connections(request: Request, user: Annotated[User, Depends(current_user)], db: DB) -> dict[str, Any]:
+def list_connections(request: Request, user: Annotated[User, Depends(account_manager)], db: DB) -> dict[str, Any]:
     return {"connections": oauth_server.list_connections(db, user_id=user.id, settings=_settings(request))}
 
 
 @router.delete("/connections/{grant_id}")
 def disconnect(
     grant_id: str,
-    user: Annotated[User, Depends(current_user_for_change)],
+    user: Annotated[User, Depends(account_manager)],
     db: DB,
 ) -> dict[str, Any]:
     """Revoke every token of that client at once."""

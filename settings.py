@@ -142,6 +142,9 @@ class Settings:
     mcp_rate_limit: str = "600/minute"
     oauth_token_rate_limit: str = "60/minute"
     client_credentials_rate_limit: str = "10/minute"
+    oauth_authorize_rate_limit: str = "60/minute"
+    key_creation_rate_limit: str = "20/hour"
+    max_active_keys: int = 50
 
     @property
     def is_local(self) -> bool:
@@ -259,4 +262,7 @@ class Settings:
             mcp_rate_limit=env.get("MCP_RATE_LIMIT") or "600/minute",
             oauth_token_rate_limit=env.get("OAUTH_TOKEN_RATE_LIMIT") or "60/minute",
             client_credentials_rate_limit=env.get("CLIENT_CREDENTIALS_RATE_LIMIT") or "10/minute",
+            oauth_authorize_rate_limit=env.get("OAUTH_AUTHORIZE_RATE_LIMIT") or "60/minute",
+            key_creation_rate_limit=env.get("KEY_CREATION_RATE_LIMIT") or "20/hour",
+            max_active_keys=_int("MAX_ACTIVE_KEYS", 50, env),
         )

@@ -117,6 +117,8 @@ def base_settings() -> Settings:
         mcp_rate_limit="100000/minute",
         oauth_token_rate_limit="100000/minute",
         client_credentials_rate_limit="100000/minute",
+        oauth_authorize_rate_limit="100000/minute",
+        key_creation_rate_limit="100000/minute",
     )
 
 

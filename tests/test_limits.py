@@ -6,6 +6,16 @@ import httpx
 
 from http_guards import SecurityHeaders
 from server import create_app
+from tests.conftest import provider_settings
+from tests.fakes import github_profile
+from tests.oauth_support import (
+    OAuthBrowser,
+    authorize_url,
+    code_exchange_form,
+    pkce_pair,
+    redirect_params,
+    register_client,
+)
 from tests.support import serve, serve_asgi, user_with_key
 
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
@@ -100,3 +110,44 @@ def test_dns_rebinding_is_refused_on_mcp(server):
         ok = httpx.post(server.url + "/mcp", json=TOOLS_LIST, headers={**auth, "Origin": origin})
         assert ok.status_code == 200, origin
     assert httpx.post(server.url + "/mcp", json=TOOLS_LIST, headers={**auth, "Host": "localhost:9"}).status_code == 200
+
+
+def test_strangers_cannot_spend_a_clients_token_or_credential_budget(google, github, new_browser):
+    """62 junk token requests with a victim's public client_id, and 11 wrong
+    desktop secrets, from other addresses: the victim still gets through."""
+    settings = {
+        **provider_settings(google, github),
+        "trusted_proxies": "127.0.0.1",
+        "oauth_token_rate_limit": "60/minute",
+        "client_credentials_rate_limit": "10/minute",
+        "auth_failure_limit": 10,
+    }
+    with serve(create_app, **settings) as served:
+        client_id = register_client(served.url).json()["client_id"]
+        verifier, challenge = pkce_pair()
+        github.next_profile = github_profile(7701, "victim")
+        person = OAuthBrowser(served.url, new_browser())
+        code = redirect_params(person.authorize(authorize_url(served.url, client_id, challenge)))["code"]
+        for stranger in range(62):
+            junk = code_exchange_form(client_id, f"junk-{stranger}", "v" * 50)
+            httpx.post(served.url + "/oauth/token", data=junk, headers=_from(f"198.51.100.{stranger}"))
+        exchanged = httpx.post(
+            served.url + "/oauth/token", data=code_exchange_form(client_id, code, verifier), headers=_from("192.0.2.1")
+        )
+        assert exchanged.status_code == 200, exchanged.text
+
+        wrong = {"client_id": "pstryder-desktop", "client_secret": "not-the-secret"}
+        guesses = [
+            httpx.post(served.url + "/auth/client", json=wrong, headers=_from(f"203.0.113.{n}")).status_code
+            for n in range(11)
+        ]
+        assert set(guesses) == {401}
+        right = {"client_id": "pstryder-desktop", "client_secret": "desktop-secret-0123456789"}
+        assert httpx.post(served.url + "/auth/client", json=right, headers=_from("192.0.2.1")).status_code == 200
+        # One address that keeps guessing is still stopped.
+        same = [httpx.post(served.url + "/auth/client", json=wrong, headers=_from("203.0.113.200")) for _ in range(11)]
+        assert same[-1].status_code == 429
+
+
+def _from(address: str) -> dict[str, str]:
+    return {"X-Forwarded-For": address}
