@@ -19,6 +19,9 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -112,6 +115,64 @@ class VerifiedKeyCache:
         with self._lock:
             for fp in [fp for fp, (_, key) in self._entries.items() if key.user_id == user_id]:
                 del self._entries[fp]
+
+
+class BcryptGate:
+    """Bounds bcrypt work in flight: at most ``per_address`` checks for one
+    client address and ``total`` for the process. A caller over its share is
+    told to retry at once instead of occupying worker threads."""
+
+    def __init__(self, total: int, per_address: int = 2) -> None:
+        self.total = threading.BoundedSemaphore(total)
+        self.per_address = per_address
+        self._by_address: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self.admitted_total = 0  # bcrypt checks run by this process, for tests and metrics
+
+    @contextmanager
+    def admit(self, address: str | None) -> Iterator[bool]:
+        key = address or "-"
+        with self._lock:
+            admitted = self._by_address[key] < self.per_address
+            if admitted:
+                self._by_address[key] += 1
+                self.admitted_total += 1
+        if not admitted:
+            yield False
+            return
+        try:
+            with self.total:
+                yield True
+        finally:
+            with self._lock:
+                self._by_address[key] -= 1
+                if not self._by_address[key]:
+                    del self._by_address[key]
+
+
+class SingleFlight:
+    """One verification per key at a time: concurrent requests presenting
+    the same key wait for the first, then find its result in the cache —
+    so an expired cache entry costs one bcrypt, not one per request."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, threading.Lock] = {}
+        self._users: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self, fingerprint_: str) -> Iterator[None]:
+        with self._lock:
+            lock = self._locks.setdefault(fingerprint_, threading.Lock())
+            self._users[fingerprint_] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                self._users[fingerprint_] -= 1
+                if not self._users[fingerprint_]:
+                    del self._users[fingerprint_], self._locks[fingerprint_]
 
 
 class UsageTracker:

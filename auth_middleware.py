@@ -48,6 +48,8 @@ class AuthState:
 
     limiter: rate_limits.Limiter = field(default_factory=_default_limiter)
     cache: api_keys.VerifiedKeyCache = field(default_factory=api_keys.VerifiedKeyCache)
+    bcrypt_gate: api_keys.BcryptGate = field(default_factory=lambda: api_keys.BcryptGate(total=4))
+    single_flight: api_keys.SingleFlight = field(default_factory=api_keys.SingleFlight)
     usage: api_keys.UsageTracker = field(default_factory=api_keys.UsageTracker)
     throttle: rate_limits.FailureThrottle | None = None
     mcp_rate: rate_limits.RequestRate | None = None
@@ -77,6 +79,7 @@ class AuthState:
         return cls(
             limiter=limiter,
             cache=api_keys.VerifiedKeyCache(settings.api_key_cache_ttl_seconds),
+            bcrypt_gate=api_keys.BcryptGate(total=settings.max_concurrent_bcrypt),
             throttle=rate_limits.FailureThrottle(
                 limiter, settings.auth_failure_limit, settings.auth_failure_window_seconds
             ),
@@ -206,26 +209,45 @@ def _count_failure(db: Session, state: AuthState, key: str, client_ip: str | Non
 
 
 def _verify_key(db: Session, raw: str, *, client_ip: str | None, state: AuthState) -> KeyCheck:
-    prefix = raw[: api_keys.PREFIX_CHARS]
-    now = datetime.now(UTC)
     fingerprint = api_keys.fingerprint(raw)
+    found = _from_cache(state, fingerprint)
+    if found is not None:
+        return found
+    with state.single_flight.hold(fingerprint):
+        # Whoever verified this key while we waited has left it in the cache.
+        return _from_cache(state, fingerprint) or _verify_uncached(db, raw, fingerprint, client_ip, state)
+
+
+def _from_cache(state: AuthState, fingerprint: str) -> KeyCheck | None:
     cached = state.cache.get(fingerprint)
-    if cached is not None:
-        if cached.expired(now):
-            state.cache.evict_key(cached.key_id)
-            return KeyCheck(error=INVALID)
-        state.usage.record(cached.key_id)
-        return KeyCheck(principal=_principal(cached))
+    if cached is None:
+        return None
+    if cached.expired(datetime.now(UTC)):
+        state.cache.evict_key(cached.key_id)
+        return KeyCheck(error=INVALID)
+    state.usage.record(cached.key_id)
+    return KeyCheck(principal=_principal(cached))
 
-    throttle_keys = [f"prefix:{prefix}"] + ([f"ip:{client_ip}"] if client_ip else [])
-    waits = [w for w in (state.throttle.retry_after(k) for k in throttle_keys) if w is not None]
-    if waits:
-        return KeyCheck(error=THROTTLED, retry_after=max(waits))
 
-    verified = _verify_against_database(db, raw, prefix, now)
+def _verify_uncached(
+    db: Session, raw: str, fingerprint: str, client_ip: str | None, state: AuthState
+) -> KeyCheck:
+    """The bcrypt path: an attempt is reserved under the key's prefix and the
+    caller's address before the work starts, and the work is bounded."""
+    throttle_keys = [f"prefix:{raw[: api_keys.PREFIX_CHARS]}"] + ([f"ip:{client_ip}"] if client_ip else [])
+    wait = state.throttle.reserve(throttle_keys)
+    if wait is not None:
+        return KeyCheck(error=THROTTLED, retry_after=wait)
+    verified, admitted = None, False
+    try:
+        with state.bcrypt_gate.admit(client_ip) as admitted:
+            if not admitted:
+                return KeyCheck(error=THROTTLED, retry_after=1.0)
+            verified = _verify_against_database(db, raw, raw[: api_keys.PREFIX_CHARS], datetime.now(UTC))
+    finally:
+        for burst in state.throttle.settle(throttle_keys, failed=verified is None and admitted):
+            audit.record(db, audit.AUTH_FAILURE_BURST, targets={"throttled": burst}, address=client_ip)
     if verified is None:
-        for key in throttle_keys:
-            _count_failure(db, state, key, client_ip)
         return KeyCheck(error=INVALID)
     state.cache.put(fingerprint, verified)
     state.usage.record(verified.key_id)

@@ -15,7 +15,9 @@ Both answer with the seconds to wait, for a 429 ``Retry-After``.
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections import Counter
 
 from limits import RateLimitItem, parse, storage, strategies
 
@@ -37,10 +39,39 @@ class Limiter:
 
 
 class FailureThrottle:
+    """Failures per key in a moving window.
+
+    An expensive check (bcrypt) first ``reserve``s an attempt and ``settle``s
+    it afterwards; attempts in flight count against the allowance, so a
+    concurrent burst cannot slip past a check that only sees finished
+    failures. (Reservations are per process; the failures themselves live in
+    the shared storage.)
+    """
+
     def __init__(self, limiter: Limiter, limit: int, window_seconds: float) -> None:
         self.limiter = limiter
         self.limit = limit
         self.item = parse(f"{limit}/{max(1, int(window_seconds))} second")
+        self._pending: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def reserve(self, keys: list[str]) -> float | None:
+        """Claim one attempt under every key; the seconds to wait if any has none left."""
+        with self._lock:
+            for key in keys:
+                reset_at, remaining = self.limiter.strategy.get_window_stats(self.item, f"failures:{key}")
+                if remaining - self._pending[key] <= 0:
+                    return max(1.0, math.ceil(reset_at - time.time()))
+            self._pending.update(keys)
+        return None
+
+    def settle(self, keys: list[str], *, failed: bool) -> list[str]:
+        """Release a reservation, counting it as a failure when it was one;
+        returns the keys whose allowance this failure used up (bursts)."""
+        with self._lock:
+            self._pending.subtract(keys)
+            self._pending = +self._pending  # drop keys with nothing pending
+        return [key for key in keys if failed and self.record_failure(key)]
 
     def retry_after(self, key: str) -> float | None:
         """Seconds until ``key`` may try again, or None if it may now."""

@@ -145,6 +145,7 @@ class Settings:
     oauth_authorize_rate_limit: str = "60/minute"
     key_creation_rate_limit: str = "20/hour"
     max_active_keys: int = 50
+    max_concurrent_bcrypt: int = 4
 
     @property
     def is_local(self) -> bool:
@@ -265,4 +266,5 @@ class Settings:
             oauth_authorize_rate_limit=env.get("OAUTH_AUTHORIZE_RATE_LIMIT") or "60/minute",
             key_creation_rate_limit=env.get("KEY_CREATION_RATE_LIMIT") or "20/hour",
             max_active_keys=_int("MAX_ACTIVE_KEYS", 50, env),
+            max_concurrent_bcrypt=max(1, _int("MAX_CONCURRENT_BCRYPT", 4, env)),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import anyio
@@ -240,3 +241,36 @@ async def test_gate_passes_options_and_lifespan_through_untouched():
             assert (await client.options(served.url + "/")).status_code == 204
     assert ("http", "OPTIONS", False) in seen
     assert seen[0][0] == "lifespan"
+
+
+def _burst(server, keys: list[str]) -> list[int]:
+    """Every key at once, each from its own thread, as concurrent clients do."""
+    with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+        return list(pool.map(lambda key: _post(server, {"Authorization": f"Bearer {key}"}).status_code, keys))
+
+
+def test_a_concurrent_burst_of_bad_keys_gets_no_more_bcrypt_than_the_limit():
+    with serve(create_app, auth_failure_limit=10, bcrypt_rounds=12) as served:
+        gate = served.app.state.auth_state.bcrypt_gate
+        _, legitimate = user_with_key()
+        assert _post(served, {"Authorization": f"Bearer {legitimate}"}).status_code == 200  # now cached
+        prefix = legitimate[:11]
+        forged = [prefix + f"{n:02d}" + legitimate[13:] for n in range(40)]
+        before = gate.admitted_total
+        with ThreadPoolExecutor(max_workers=1) as bystander:
+            during = bystander.submit(
+                lambda: [_post(served, {"Authorization": f"Bearer {legitimate}"}) for _ in range(5)]
+            )
+            statuses = _burst(served, forged)
+            assert [r.status_code for r in during.result()] == [200] * 5
+        assert gate.admitted_total - before <= 10
+        assert statuses.count(401) <= 10 and statuses.count(429) >= 30 and set(statuses) <= {401, 429}
+
+
+def test_concurrent_requests_with_one_uncached_key_run_bcrypt_once():
+    with serve(create_app, bcrypt_rounds=12) as served:
+        gate = served.app.state.auth_state.bcrypt_gate
+        _, key = user_with_key()
+        before = gate.admitted_total
+        assert _burst(served, [key] * 16) == [200] * 16
+        assert gate.admitted_total - before == 1
