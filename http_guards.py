@@ -10,17 +10,22 @@
   on https deployments — HSTS to every response.
 
 None of them buffers a response, so streamed MCP responses pass untouched.
+Below the ASGI layer, ``guarded_http_protocol`` gives uvicorn a deadline for
+request headers and a cap on open connections.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import resource
 import uuid
 from contextvars import ContextVar
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 # The client address as client_address.ForwardedClient resolved it.
@@ -201,3 +206,67 @@ class HostOriginGuard:
             await _send_error(send, 403, "Forbidden", "Host or Origin not allowed.")
             return
         await self.app(scope, receive, send)
+
+
+def guarded_http_protocol(*, header_timeout: float, max_connections: int) -> type[H11Protocol]:
+    """Uvicorn's h11 protocol with two protections for a server that faces
+    the internet directly (uvicorn has neither):
+
+    * a deadline for a request's headers — a client that sends them slowly
+      (slowloris) is disconnected after ``header_timeout`` seconds instead of
+      holding a connection and a file descriptor for ever;
+    * a cap on open connections — past ``max_connections`` new ones are
+      closed at once, so descriptors remain for the clients being served.
+    """
+
+    class GuardedH11Protocol(H11Protocol):
+        _header_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > max_connections:
+                transport.close()
+                return
+            self._arm_header_deadline()
+
+        def data_received(self, data: bytes) -> None:
+            if self._awaiting_headers():
+                self._arm_header_deadline()  # the next request on a kept-alive connection
+            super().data_received(data)
+            if not self._awaiting_headers():
+                self._disarm_header_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_header_deadline()
+            super().connection_lost(exc)
+
+        def _awaiting_headers(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def _arm_header_deadline(self) -> None:
+            if self._header_deadline is None:
+                self._header_deadline = self.loop.call_later(header_timeout, self._headers_too_slow)
+
+        def _disarm_header_deadline(self) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+                self._header_deadline = None
+
+        def _headers_too_slow(self) -> None:
+            self._header_deadline = None
+            if self._awaiting_headers() and not self.transport.is_closing():
+                self.transport.close()
+
+    return GuardedH11Protocol
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Lift this process's soft limit on open files towards ``wanted`` (as
+    far as the hard limit allows); returns the limit now in force. Many
+    systems start processes at 1,024, too few for a server facing the internet."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft

@@ -107,6 +107,9 @@ class Settings:
     client_ip_header: str = ""
     log_level: str = "INFO"
     max_request_bytes: int = 1024 * 1024
+    header_timeout_seconds: float = 10.0
+    keep_alive_timeout_seconds: float = 5.0
+    max_connections: int = 4096
 
     embedding_provider: str = "auto"
     openai_api_key: str | None = None
@@ -231,6 +234,9 @@ class Settings:
             client_ip_header=_header_name("CLIENT_IP_HEADER", env.get("CLIENT_IP_HEADER")),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024, env),
+            header_timeout_seconds=_float("HEADER_TIMEOUT", 10.0, env),
+            keep_alive_timeout_seconds=_float("KEEP_ALIVE_TIMEOUT", 5.0, env),
+            max_connections=max(16, _int("MAX_CONNECTIONS", 4096, env)),
             embedding_provider=provider,
             openai_api_key=env.get("OPENAI_API_KEY") or None,
             openai_base_url=(env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/"),

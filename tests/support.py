@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -199,7 +200,8 @@ def key_from_cli_output(output: str) -> str:
 class ServerProcess:
     """`python server.py` in a child process, on a port we picked."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *, open_files: int | None = None) -> None:
+        self.open_files = open_files  # start the child with this soft RLIMIT_NOFILE
         sock = bound_socket()
         self.port = sock.getsockname()[1]
         sock.close()
@@ -223,6 +225,7 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=self._limit_open_files if self.open_files else None,
         )
         # Block on the server's own log until uvicorn reports it is listening.
         for line in self.process.stdout:
@@ -234,6 +237,10 @@ class ServerProcess:
         self.process.wait(timeout=60)
         self._close()
         raise RuntimeError(f"server exited before listening:\n{self.log}")
+
+    def _limit_open_files(self) -> None:
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, hard))
 
     def _drain(self) -> None:
         for line in self.process.stdout:
