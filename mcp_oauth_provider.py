@@ -49,9 +49,16 @@ def is_loopback_http(uri: str) -> bool:
     return parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS
 
 
+MAX_REDIRECT_URI_CHARS = 2_000
+MAX_CLIENT_NAME_CHARS = 200
+MAX_METADATA_URL_CHARS = 2_000
+
+
 def redirect_uri_allowed_at_registration(uri: str) -> bool:
+    """https, or http on loopback; no fragment, and no user-info, which only
+    serves to make ``https://claude.ai@evil.example/`` look like claude.ai."""
     parts = urlsplit(uri)
-    if parts.fragment or not parts.hostname:
+    if parts.fragment or not parts.hostname or "@" in parts.netloc or len(uri) > MAX_REDIRECT_URI_CHARS:
         return False
     return parts.scheme == "https" or is_loopback_http(uri)
 
@@ -136,9 +143,19 @@ class PostgresOAuthProvider:
             raise RegistrationError("invalid_redirect_uri", f"at most {MAX_REDIRECT_URIS} redirect_uris")
         bad = [uri for uri in uris if not redirect_uri_allowed_at_registration(uri)]
         if bad:
-            raise RegistrationError("invalid_redirect_uri", f"redirect_uris must be https or loopback http: {bad[0]}")
-        if client_info.client_name and len(client_info.client_name) > 200:
-            raise RegistrationError("invalid_client_metadata", "client_name is longer than 200 characters")
+            raise RegistrationError(
+                "invalid_redirect_uri",
+                f"redirect_uris must be https or loopback http, without user-info, at most "
+                f"{MAX_REDIRECT_URI_CHARS} characters: {bad[0][:100]}",
+            )
+        if client_info.client_name and len(client_info.client_name) > MAX_CLIENT_NAME_CHARS:
+            raise RegistrationError(
+                "invalid_client_metadata", f"client_name is longer than {MAX_CLIENT_NAME_CHARS} characters"
+            )
+        for name in ("client_uri", "software_id", "scope"):
+            value = getattr(client_info, name)
+            if value is not None and len(str(value)) > MAX_METADATA_URL_CHARS:
+                raise RegistrationError("invalid_client_metadata", f"{name} is longer than {MAX_METADATA_URL_CHARS}")
         record = oauth_server.ClientRecord(
             client_id=client_info.client_id,
             secret_hash=sha256_hex(client_info.client_secret) if client_info.client_secret else None,

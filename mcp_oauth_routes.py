@@ -41,6 +41,7 @@ from principal import ALL_SCOPES
 from settings import Settings
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_STATE_CHARS = 1_000
 
 
 def _too_many(description: str, wait: float) -> Response:
@@ -112,7 +113,7 @@ class OAuthEndpoints:
             Route("/.well-known/oauth-protected-resource/mcp", self.resource_metadata, methods=["GET"]),
             Route("/.well-known/oauth-authorization-server", self.server_metadata, methods=["GET"]),
             Route("/oauth/register", self.register, methods=["POST"]),
-            Route("/oauth/authorize", self.authorize_handler.handle, methods=["GET", "POST"]),
+            Route("/oauth/authorize", self.authorize, methods=["GET", "POST"]),
             Route("/oauth/token", self.token, methods=["POST"]),
             Route("/oauth/revoke", self.revoke, methods=["POST"]),
             Route("/oauth/consent", self.consent_page, methods=["GET"]),
@@ -134,6 +135,23 @@ class OAuthEndpoints:
         response = await self.register_handler.handle(request)
         response.headers.update(NO_STORE)
         return response
+
+    async def authorize(self, request: Request) -> Response:
+        """The SDK's handler, behind a per-address limit and a cap on the
+        client's ``state``, which is stored until the request expires."""
+        address = request.client.host if request.client else "-"
+        wait = self.auth_state.oauth_authorize_rate.hit(f"addr:{address}")
+        if wait is not None:
+            return _too_many("too many authorization requests from this address", wait)
+        params = request.query_params if request.method == "GET" else await request.form()
+        state = params.get("state")
+        if isinstance(state, str) and len(state) > MAX_STATE_CHARS:
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": f"state is longer than {MAX_STATE_CHARS} characters"},
+                status_code=400,
+                headers=NO_STORE,
+            )
+        return await self.authorize_handler.handle(request)
 
     async def token(self, request: Request) -> Response:
         form = await request.form()

@@ -205,9 +205,9 @@ def _callback_url(settings: Settings, provider: str) -> str:
 async def login(request: Request, provider: str, next: str | None = None) -> Response:
     settings = _settings(request)
     oauth_provider = _provider(request, provider)
-    binding = request.cookies.get(BINDING_COOKIE)
-    if not binding or len(binding) > 64:
-        binding = secrets.token_urlsafe(32)
+    # A fresh binding for every sign-in: one planted in the browser
+    # beforehand (or left from an earlier sign-in) binds nothing.
+    binding = secrets.token_urlsafe(32)
 
     def store() -> oauth_login.ClaimedLogin:
         with SessionLocal.begin() as db:

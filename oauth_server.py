@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 import audit
@@ -127,6 +127,38 @@ def store_client(db: Session, record: ClientRecord) -> None:
             metadata_=record.metadata,
         )
     )
+
+
+# Registrations are free to make, so they do not live for ever: one that no
+# person ever consented to is removed after a day, and one whose connections
+# have all gone unused for six months is removed with them.
+UNUSED_CLIENT_TTL = timedelta(days=1)
+IDLE_CLIENT_TTL = timedelta(days=180)
+
+
+def prune_clients(db: Session, *, now: datetime | None = None) -> list[str]:
+    """Delete stale dynamic registrations (revoking what grants they have); returns their ids."""
+    now = now or datetime.now(UTC)
+    ever_used = select(OAuthGrant.client_id)
+    recently_used = select(OAuthGrant.client_id).where(
+        OAuthGrant.revoked.is_(False),
+        func.coalesce(OAuthGrant.last_used, OAuthGrant.created_at) > now - IDLE_CLIENT_TTL,
+    )
+    stale = db.scalars(
+        delete(OAuthClient)
+        .where(
+            or_(
+                and_(OAuthClient.created_at < now - UNUSED_CLIENT_TTL, OAuthClient.client_id.not_in(ever_used)),
+                and_(OAuthClient.created_at < now - IDLE_CLIENT_TTL, OAuthClient.client_id.not_in(recently_used)),
+            )
+        )
+        .returning(OAuthClient.client_id)
+    ).all()
+    if stale:
+        db.execute(update(OAuthGrant).where(OAuthGrant.client_id.in_(stale)).values(revoked=True))
+        db.execute(update(OAuthToken).where(OAuthToken.client_id.in_(stale)).values(revoked=True))
+        audit.record(db, audit.CLIENTS_PRUNED, targets={"count": len(stale)})
+    return list(stale)
 
 
 # --- pending authorizations and consent ------------------------------------------

@@ -33,6 +33,7 @@ import embedding_service
 import mcp_oauth_routes
 import oauth
 import oauth_routes
+import oauth_server
 from auth_middleware import AuthState
 from client_address import ForwardedClient, TrustedProxies
 from db import SessionLocal  # noqa: F401  (re-exported for compatibility)
@@ -43,6 +44,7 @@ from mcp_tools import build_mcp_server
 from settings import VERSION, Settings, UnsafeConfiguration
 
 MCP_PATH = "/mcp"
+CLIENT_PRUNING_INTERVAL_SECONDS = 3600
 log = logging.getLogger("memorygate")
 
 
@@ -184,6 +186,10 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
         with SessionLocal() as session:
             auth_state.usage.flush(session)
 
+    def prune_clients() -> None:
+        with db.session_scope() as session:
+            oauth_server.prune_clients(session)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.database_url or await anyio.to_thread.run_sync(embedded.start)
@@ -203,6 +209,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
                 )
             ),
             asyncio.create_task(_repeat(settings.usage_flush_interval_seconds, flush_usage, "usage flush")),
+            asyncio.create_task(_repeat(CLIENT_PRUNING_INTERVAL_SECONDS, prune_clients, "client pruning")),
         ]
         try:
             async with mcp_http.router.lifespan_context(mcp_http):

@@ -23,6 +23,7 @@ MAX_URL_CHARS = 2_000
 MAX_LIST_ITEMS = 100
 MAX_JSON_BYTES = 16_384
 MAX_LIMIT = 100
+MAX_OFFSET = 1_000_000  # paging deeper than this is a search's job
 
 SOURCE_TYPES = ("observation", "pattern", "concept", "document")
 
@@ -69,8 +70,8 @@ def limit(field: str, value: Any, *, maximum: int = MAX_LIMIT) -> int:
 
 
 def offset(field: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput(field, "must be a non-negative integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_OFFSET:
+        raise InvalidInput(field, f"must be a whole number from 0 to {MAX_OFFSET}")
     return value
 
 

@@ -1,4 +1,5 @@
-"""Proof under bad input: forged credentials, open redirects, header parsing.
+"""Proof under bad input: forged credentials, open redirects, header parsing,
+registered redirect URIs and paging numbers.
 
 Hypothesis generates the inputs; the counts of inputs tried and accepted are
 printed at the end of the run (see conftest's terminal summary) and quoted in
@@ -21,6 +22,7 @@ import api_keys
 import auth_middleware
 import db
 import oauth_server
+from mcp_oauth_provider import redirect_uri_allowed_at_registration
 from oauth_models import APIKey, OAuthGrant, User
 from oauth_routes import safe_next_path
 from settings import Settings
@@ -277,3 +279,48 @@ def test_inactive_and_expired_controls_exist(credentials):
                 auth_middleware.verify_request_credentials(session, headers, audience=MCP_URL, state=state).principal
                 is None
             ), name
+
+
+def test_no_redirect_uri_with_user_info_is_registrable():
+    """Generated URIs that carry user-info, or that are long, are refused by
+    the registration check, whatever else they contain."""
+    tried = accepted = 0
+    label = st.text(alphabet=string.ascii_lowercase + string.digits + "-.", min_size=1, max_size=20)
+
+    @settings(max_examples=3_000, deadline=None, database=None)
+    @given(
+        scheme=st.sampled_from(["https", "http"]),
+        user=label,
+        password=st.one_of(st.none(), label),
+        host=st.sampled_from(["claude.ai", "127.0.0.1", "localhost", "[::1]", "evil.example"]),
+        path=st.text(alphabet=string.ascii_letters + "/%@:", max_size=40),
+    )
+    def check(scheme: str, user: str, password: str | None, host: str, path: str) -> None:
+        nonlocal tried, accepted
+        credentials = user if password is None else f"{user}:{password}"
+        tried += 1
+        accepted += redirect_uri_allowed_at_registration(f"{scheme}://{credentials}@{host}/{path}")
+
+    check()
+    assert accepted == 0
+    PROOF_COUNTS["redirect URIs with user-info (registration)"] = {"tried": tried, "accepted": accepted}
+
+
+def test_paging_numbers_of_any_size_get_a_clear_answer(server):
+    """Page, offset and id parameters from tiny to far beyond bigint: a page
+    or a 4xx, never a 5xx."""
+    tried = server_errors = 0
+    _, key = user_with_key("paging")
+    headers = {"Authorization": f"Bearer {key}"}
+
+    @settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(number=st.one_of(st.integers(), st.integers(min_value=2**62, max_value=2**80)))
+    def check(number: int) -> None:
+        nonlocal tried, server_errors
+        for path, params in (("/dashboard", {"page": number}), ("/auth/audit", {"before": number})):
+            tried += 1
+            server_errors += httpx.get(server.url + path, params=params, headers=headers).status_code >= 500
+
+    check()
+    assert server_errors == 0
+    PROOF_COUNTS["page and id numbers (HTTP)"] = {"tried": tried, "5xx": server_errors}

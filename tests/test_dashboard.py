@@ -176,3 +176,16 @@ async def test_search_hits_show_a_concepts_name_and_every_hit_its_score(auth_ser
     page = browser.get(auth_server.url + "/dashboard", params={"q": "Heliograph sun clock"}).text
     assert '<strong class="memory-title">Heliograph</strong>' in page
     assert re.search(r"concept · score 0\.\d{3}", page)
+
+
+def test_absurd_page_numbers_are_a_normal_page_not_an_error(auth_server, github, new_browser):
+    browser, _, _ = _signed_in(auth_server, github, new_browser, 9709)
+    for page in ("99999999999999999999", "-1", "abc", "1e9"):
+        response = browser.get(auth_server.url + "/dashboard", params={"page": page})
+        assert response.status_code == 200 and "Recent observations" in response.text
+
+
+def test_audit_paging_rejects_ids_beyond_bigint(auth_server, github, new_browser):
+    browser, _, _ = _signed_in(auth_server, github, new_browser, 9710)
+    assert browser.get(auth_server.url + "/auth/audit", params={"before": 2**63}).status_code == 422
+    assert browser.get(auth_server.url + "/auth/audit", params={"before": 5}).status_code == 200

@@ -232,3 +232,24 @@ def test_samesite_none_cookies_are_secure(google, github, new_browser):
         _, done = browser_login(served.url, "github", new_browser())
     cookie = next(c for c in done.headers.get_list("set-cookie") if c.startswith("mg_session="))
     assert "SameSite=none" in cookie and "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_a_planted_binding_cookie_is_replaced_at_every_sign_in(new_browser, auth_server, github):
+    github.next_profile = github_profile(808, "planted")
+    browser = new_browser()
+    browser.cookies.set("mg_login_binding", "planted-by-someone-else-0123456789", path="/auth")
+    start = browser.get(f"{auth_server.url}/auth/login/github")
+    fresh = start.cookies["mg_login_binding"]
+    assert fresh != "planted-by-someone-else-0123456789" and len(fresh) >= 43
+    second = browser.get(f"{auth_server.url}/auth/login/github").cookies["mg_login_binding"]
+    assert second != fresh
+
+
+def test_logout_refuses_a_cross_site_post(new_browser, auth_server, github):
+    github.next_profile = github_profile(809, "stayin")
+    browser, _ = browser_login(auth_server.url, "github", new_browser())
+    foreign = browser.post(auth_server.url + "/auth/logout", headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    assert browser.get(auth_server.url + "/auth/me").status_code == 200
+    own = browser.post(auth_server.url + "/auth/logout", headers={"Origin": auth_server.url})
+    assert own.status_code == 200 and own.json() == {"logged_out": True}

@@ -14,8 +14,9 @@ from fastmcp.client.transports import StreamableHttpTransport
 from sqlalchemy import func, select, update
 
 import db
+import oauth_server
 from accounts import sha256_hex
-from oauth_models import OAuthClient, OAuthToken
+from oauth_models import OAuthClient, OAuthGrant, OAuthToken
 from server import create_app
 from tests.conftest import provider_settings
 from tests.fakes import github_profile
@@ -326,7 +327,17 @@ def test_wrong_resource_is_refused_at_authorize_and_token(auth_server, person):
     assert _tokens_for(client_id) == 0
 
 
-@pytest.mark.parametrize("uri", ["http://evil.example/callback", "ftp://127.0.0.1/cb", "https://ok.example/cb#frag"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://evil.example/callback",
+        "ftp://127.0.0.1/cb",
+        "https://ok.example/cb#frag",
+        "https://claude.ai@evil.example/cb",
+        "https://user:pass@ok.example/cb",
+        "https://ok.example/" + "x" * 2_000,
+    ],
+)
 def test_registration_refuses_non_https_non_loopback_redirects(auth_server, uri):
     response = register_client(auth_server.url, redirect_uris=[uri])
     assert response.status_code == 400
@@ -433,3 +444,56 @@ async def test_local_mode_newcomer_connects_a_loopback_client_as_the_local_owner
         assert stored["stored"] is True
     finally:
         assert server.terminate()
+
+
+def test_registration_metadata_is_bounded(auth_server):
+    too_many = register_client(auth_server.url, redirect_uris=[f"http://127.0.0.1/cb{n}" for n in range(11)])
+    long_name = register_client(auth_server.url, client_name="n" * 201)
+    long_uri = register_client(auth_server.url, client_uri="https://ok.example/" + "x" * 2_000)
+    assert [r.status_code for r in (too_many, long_name, long_uri)] == [400, 400, 400]
+
+
+def test_stale_registrations_are_pruned_and_used_ones_kept(auth_server, person):
+    never_used = register_client(auth_server.url).json()["client_id"]
+    fresh = register_client(auth_server.url).json()["client_id"]
+    connected = register_client(auth_server.url).json()["client_id"]
+    verifier, challenge = pkce_pair()
+    exchange_code(auth_server.url, connected, _code_for(auth_server, person, connected, challenge), verifier)
+    _backdate_client(never_used, days=2)
+    _backdate_client(connected, days=2)
+    with db.session_scope() as session:
+        pruned = oauth_server.prune_clients(session)
+    assert never_used in pruned and fresh not in pruned and connected not in pruned
+    # Six months without use: the registration goes, and its tokens with it.
+    with db.session_scope() as session:
+        session.execute(update(OAuthGrant).where(OAuthGrant.client_id == connected).values(last_used=None))
+        session.execute(
+            update(OAuthGrant)
+            .where(OAuthGrant.client_id == connected)
+            .values(created_at=datetime.now(UTC) - timedelta(days=200))
+        )
+    _backdate_client(connected, days=200)
+    with db.session_scope() as session:
+        assert connected in oauth_server.prune_clients(session)
+        assert session.get(OAuthClient, connected) is None
+        live = select(func.count()).where(OAuthToken.client_id == connected, OAuthToken.revoked.is_(False))
+        assert session.execute(live).scalar_one() == 0
+
+
+def _backdate_client(client_id: str, *, days: int) -> None:
+    with db.session_scope() as session:
+        session.execute(
+            update(OAuthClient)
+            .where(OAuthClient.client_id == client_id)
+            .values(created_at=datetime.now(UTC) - timedelta(days=days))
+        )
+
+
+def test_authorize_is_rate_limited_per_address_and_state_is_capped():
+    with serve(create_app, oauth_authorize_rate_limit="3/minute") as served:
+        client_id = register_client(served.url).json()["client_id"]
+        _, challenge = pkce_pair()
+        huge = httpx.get(authorize_url(served.url, client_id, challenge, state="s" * 1_001))
+        assert huge.status_code == 400 and "state" in huge.json()["error_description"]
+        statuses = [httpx.get(authorize_url(served.url, client_id, challenge)).status_code for _ in range(3)]
+        assert statuses == [302, 302, 429]

@@ -30,6 +30,8 @@ BAD_CALLS = [
     ("memory_store_concept", {"name": "", "concept_type": "idea"}, "name"),
     ("memory_store_concept", {"name": "New without a type"}, "concept_type"),
     ("memory_recall", {"limit": "many"}, "limit"),
+    ("memory_recall", {"offset": 2**63}, "offset"),
+    ("memory_patterns", {"offset": 10**30}, "offset"),
     ("memory_store", {"observation": "ok", "mood": "happy"}, "mood"),
     ("memory_store_concept", {"name": "n", "concept_type": "idea", "metadata": {"k": "v" * 20_000}}, "metadata"),
     (
@@ -60,7 +62,7 @@ async def test_argument_errors_state_the_rule_in_one_line(server):
             "confidence must be between 0.0 and 1.0"
         )
         both = await call_error(client, "memory_recall", limit=0, offset=-1)
-        assert both == "limit must be between 1 and 100; offset must be at least 0"
+        assert both == "limit must be between 1 and 100; offset must be between 0 and 1000000"
         assert await call_error(client, "memory_store", observation="x", colour="red") == (
             "colour is not an argument of this tool"
         )
