@@ -229,9 +229,7 @@ def _from_cache(state: AuthState, fingerprint: str) -> KeyCheck | None:
     return KeyCheck(principal=_principal(cached))
 
 
-def _verify_uncached(
-    db: Session, raw: str, fingerprint: str, client_ip: str | None, state: AuthState
-) -> KeyCheck:
+def _verify_uncached(db: Session, raw: str, fingerprint: str, client_ip: str | None, state: AuthState) -> KeyCheck:
     """The bcrypt path: an attempt is reserved under the key's prefix and the
     caller's address before the work starts, and the work is bounded."""
     throttle_keys = [f"prefix:{raw[: api_keys.PREFIX_CHARS]}"] + ([f"ip:{client_ip}"] if client_ip else [])

@@ -55,9 +55,7 @@ DESTRUCTIVE = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint":
 Confidence = Annotated[float, Field(ge=0.0, le=1.0, description="0 to 1; see memory_user_guide for the scale.")]
 MinConfidence = Annotated[float, Field(ge=0.0, le=1.0, description="Only return items at least this confident.")]
 Limit = Annotated[int, Field(ge=1, le=limits.MAX_LIMIT, description=f"1 to {limits.MAX_LIMIT}.")]
-Offset = Annotated[
-    int, Field(ge=0, le=limits.MAX_OFFSET, description="Skip this many results (for paging).")
-]
+Offset = Annotated[int, Field(ge=0, le=limits.MAX_OFFSET, description="Skip this many results (for paging).")]
 Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_CHARS)]
 OptionalName = Annotated[str | None, Field(max_length=limits.MAX_NAME_CHARS)]
 Ref = Annotated[str, Field(description="A memory reference such as 'observation:42', 'pattern:3', 'concept:7'.")]

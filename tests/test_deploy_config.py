@@ -1,7 +1,8 @@
-"""fly.toml agrees with the service (the image itself: test_container_image.py)."""
+"""fly.toml and .env.example agree with the service (the image itself: test_container_image.py)."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 import httpx
@@ -21,3 +22,9 @@ def test_fly_config_matches_the_service(server):
     assert fly["kill_signal"] == "SIGTERM" and fly["kill_timeout"] == "30s"
     for check in service["checks"]:
         assert httpx.request(check["method"], server.url + check["path"]).status_code == 200
+
+
+def test_env_example_documents_exactly_the_variables_settings_read():
+    read = set(re.findall(r'(?:env\.get\(|_int\(|_float\()"([A-Z_]+)"', (ROOT / "settings.py").read_text()))
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert read and read == documented
