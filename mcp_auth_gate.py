@@ -20,9 +20,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-import accounts
 import auth_middleware
-from principal import ALL_SCOPES, SCOPE_KEY, Principal
+from core.principal import ALL_SCOPES, SCOPE_KEY, Principal
+from identity import accounts
 
 log = logging.getLogger("memorygate.auth")
 

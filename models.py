@@ -3,7 +3,7 @@
 Every memory row has an ``owner_id`` referencing ``users.id``; uniqueness is
 always per owner, and every query in the service layer filters on it.
 Searchable text gets a generated ``search_tsv`` column with a GIN index;
-vectors live in ``embeddings`` (see search_indexes.py for their HNSW indexes).
+vectors live in ``embeddings`` (see memory/search_indexes.py for their HNSW indexes).
 """
 
 from __future__ import annotations

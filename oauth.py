@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import httpx
 import jwt
 
-from settings import Settings
+from core.settings import Settings
 
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 DISCOVERY_TTL_SECONDS = 3600

@@ -23,17 +23,15 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-import accounts
-import api_keys
-import audit
 import auth_middleware
-import oauth_login
-import oauth_server
-from db import SessionLocal, get_db
+from core import audit
+from core.db import SessionLocal, get_db
+from core.principal import ALL_SCOPES, WRITE_SCOPE
+from core.settings import Settings
+from identity import accounts, api_keys, provider_login
+from mcp_oauth import records
 from oauth import OAuthProviderError, Provider
 from oauth_models import User
-from principal import ALL_SCOPES, WRITE_SCOPE
-from settings import Settings
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in, or no valid API key"},
@@ -209,9 +207,9 @@ async def login(request: Request, provider: str, next: str | None = None) -> Res
     # beforehand (or left from an earlier sign-in) binds nothing.
     binding = secrets.token_urlsafe(32)
 
-    def store() -> oauth_login.ClaimedLogin:
+    def store() -> provider_login.ClaimedLogin:
         with SessionLocal.begin() as db:
-            return oauth_login.start_login(
+            return provider_login.start_login(
                 db,
                 provider=provider,
                 browser_binding=binding,
@@ -233,7 +231,7 @@ async def login(request: Request, provider: str, next: str | None = None) -> Res
     response.set_cookie(
         BINDING_COOKIE,
         binding,
-        max_age=int(oauth_login.STATE_TTL.total_seconds()),
+        max_age=int(provider_login.STATE_TTL.total_seconds()),
         path="/auth",
         httponly=True,
         secure=settings.served_over_https,
@@ -243,7 +241,7 @@ async def login(request: Request, provider: str, next: str | None = None) -> Res
 
 
 def _login_failed(settings: Settings, message: str) -> Response:
-    from pages import message_page
+    from web.pages import message_page
 
     return message_page("Sign-in failed", message, status_code=400, home=settings.frontend_url)
 
@@ -264,19 +262,19 @@ async def callback(
     if not code or not state or len(code) > 2048:
         return _login_failed(settings, "The sign-in response was incomplete. Please sign in again.")
 
-    def claim() -> oauth_login.ClaimedLogin:
+    def claim() -> provider_login.ClaimedLogin:
         with SessionLocal.begin() as db:
-            return oauth_login.claim_state(
+            return provider_login.claim_state(
                 db, state=state, provider=provider, browser_binding=request.cookies.get(BINDING_COOKIE)
             )
 
     def release() -> None:
         with SessionLocal.begin() as db:
-            oauth_login.release_state(db, state=state)
+            provider_login.release_state(db, state=state)
 
     try:
         claimed = await anyio.to_thread.run_sync(claim)
-    except oauth_login.LoginRefused as exc:
+    except provider_login.LoginRefused as exc:
         return _login_failed(settings, str(exc))
     try:
         identity = await oauth_provider.exchange(
@@ -288,7 +286,7 @@ async def callback(
 
     def finish() -> str:
         with SessionLocal.begin() as db:
-            return oauth_login.complete_login(
+            return provider_login.complete_login(
                 db,
                 state=state,
                 identity=identity,
@@ -299,7 +297,7 @@ async def callback(
 
     try:
         token = await anyio.to_thread.run_sync(finish)
-    except oauth_login.LoginRefused as exc:
+    except provider_login.LoginRefused as exc:
         await anyio.to_thread.run_sync(release)
         return _login_failed(settings, str(exc))
     response = RedirectResponse(claimed.next_path or settings.frontend_url, status_code=302, headers=NO_STORE)
@@ -578,7 +576,7 @@ def revoke_api_key(
 
 @router.get("/connections")
 def list_connections(request: Request, user: Annotated[User, Depends(account_manager)], db: DB) -> dict[str, Any]:
-    return {"connections": oauth_server.list_connections(db, user_id=user.id, settings=_settings(request))}
+    return {"connections": records.list_connections(db, user_id=user.id, settings=_settings(request))}
 
 
 @router.delete("/connections/{grant_id}")
@@ -589,7 +587,7 @@ def disconnect(
 ) -> dict[str, Any]:
     """Revoke every token of that client at once."""
     parsed = _id_or_404(grant_id, "Connection not found")
-    if not oauth_server.disconnect(db, user_id=user.id, grant_id=parsed):
+    if not records.disconnect(db, user_id=user.id, grant_id=parsed):
         raise HTTPException(status_code=404, detail="Connection not found")
     db.commit()
     return {"disconnected": True, "id": grant_id}

@@ -27,21 +27,20 @@ from sqlalchemy.engine import make_url
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-import dashboard
-import db
-import embedding_service
-import mcp_oauth_routes
 import oauth
 import oauth_routes
-import oauth_server
 from auth_middleware import AuthState
-from client_address import ForwardedClient, TrustedProxies
-from db import SessionLocal  # noqa: F401  (re-exported for compatibility)
-from embeddings import EmbeddingProvider, build_provider
-from http_guards import HostOriginGuard, RequestContext, RequestSizeLimit, SecurityHeaders
+from core import db
+from core.db import SessionLocal  # noqa: F401  (re-exported for compatibility)
+from core.settings import VERSION, Settings, UnsafeConfiguration
 from mcp_auth_gate import MCPAuthGateASGI
-from mcp_tools import build_mcp_server
-from settings import VERSION, Settings, UnsafeConfiguration
+from mcp_oauth import records, routes
+from memory import indexing
+from memory.embeddings import EmbeddingProvider, build_provider
+from memory.mcp_tools import build_mcp_server
+from web import dashboard
+from web.client_address import ForwardedClient, TrustedProxies
+from web.guards import HostOriginGuard, RequestContext, RequestSizeLimit, SecurityHeaders
 
 MCP_PATH = "/mcp"
 CLIENT_PRUNING_INTERVAL_SECONDS = 3600
@@ -188,7 +187,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
 
     def prune_clients() -> None:
         with db.session_scope() as session:
-            oauth_server.prune_clients(session)
+            records.prune_clients(session)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -204,7 +203,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
             asyncio.create_task(
                 _repeat(
                     settings.embedding_backfill_interval_seconds,
-                    lambda: embedding_service.backfill_pending(SessionLocal, embedder=embedder),
+                    lambda: indexing.backfill_pending(SessionLocal, embedder=embedder),
                     "embedding backfill",
                 )
             ),
@@ -252,7 +251,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
         require_auth=settings.require_mcp_auth,
         state=auth_state,
         resource=settings.mcp_url,
-        resource_metadata_url=mcp_oauth_routes.resource_metadata_url(settings),
+        resource_metadata_url=routes.resource_metadata_url(settings),
     )
     origins = _cors_origins(settings)
     guarded = HostOriginGuard(
@@ -263,7 +262,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     gated_mcp = _FixedPath(guarded, MCP_PATH)
     for path in (MCP_PATH, MCP_PATH + "/"):
         app.router.routes.append(Route(path, gated_mcp, methods=["GET", "POST", "DELETE", "OPTIONS"]))
-    oauth_endpoints = mcp_oauth_routes.OAuthEndpoints(
+    oauth_endpoints = routes.OAuthEndpoints(
         settings=settings,
         session_factory=SessionLocal,
         auth_state=auth_state,
@@ -271,7 +270,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     app.router.routes.extend(oauth_endpoints.routes())
     app.include_router(oauth_routes.router)
     app.include_router(dashboard.router)
-    app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
     _add_service_routes(app, settings, embedder)
     return app
 
@@ -310,7 +309,7 @@ def _add_service_routes(app: FastAPI, settings: Settings, embedder: EmbeddingPro
 
 
 def main(argv: list[str]) -> int:
-    import cli
+    from commands import cli
 
     return cli.main(argv, create_app=create_app)
 

@@ -21,11 +21,10 @@ import time
 import httpx
 from common import ROOT, database_url, machine
 
-import accounts
-import api_keys
-import db
-import memory_service
-from embeddings import NoEmbeddings
+from core import db
+from identity import accounts, api_keys
+from memory import observations
+from memory.embeddings import NoEmbeddings
 
 HEADERS = {"Accept": "application/json, text/event-stream", "Mcp-Protocol-Version": "2025-06-18"}
 
@@ -110,7 +109,7 @@ def main() -> None:
         with db.session_scope() as session:
             owner = accounts.local_owner(session)
             _, key = api_keys.create_key(session, user_id=owner.id, name="bench-auth", bcrypt_rounds=12)
-            ref = memory_service.store_observation(
+            ref = observations.store_observation(
                 session, owner_id=owner.id, embedder=NoEmbeddings(), observation="auth overhead bench memory"
             )["ref"]
         db.dispose_engine()

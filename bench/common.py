@@ -16,7 +16,7 @@ import uvicorn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import db  # noqa: E402
+from core import db  # noqa: E402
 
 BENCH_DATA = ROOT / "bench" / ".data"
 

@@ -6,7 +6,7 @@
 
 Seeds one owner with N distinct observations embedded by the bundled
 all-MiniLM-L6-v2 (kept in bench/.data, so later runs reuse them), then runs
-the same natural-language queries (a) through search_service.search, timing
+the same natural-language queries (a) through hybrid_search.search, timing
 the query embedding and the database work separately, and (b) as MCP
 tools/call requests over HTTP through the full app, auth gate included.
 Target at 100k memories: service-layer p50 <= 15 ms, p95 <= 40 ms,
@@ -22,13 +22,12 @@ import time
 
 from common import ServedApp, database_url, machine, summary
 
-import accounts
-import api_keys
-import db
-import search_service
-from embeddings import LocalEmbeddings
+from core import db
+from core.settings import Settings
+from identity import accounts, api_keys
+from memory import hybrid_search
+from memory.embeddings import LocalEmbeddings
 from models import Embedding, Observation
-from settings import Settings
 
 SUBJECTS = [
     "The user",
@@ -188,9 +187,9 @@ def seed_owner(count: int, embedder: LocalEmbeddings):
 def service_layer(owner_id, embedder, questions: list[str]) -> tuple[list[float], list[float]]:
     embed_ms, database_ms = [], []
     for question in questions:
-        timings = search_service.SearchTimings()
+        timings = hybrid_search.SearchTimings()
         with db.SessionLocal() as session:
-            search_service.search(
+            hybrid_search.search(
                 session, owner_id=owner_id, embedder=embedder, query=question, limit=5, timings=timings
             )
             session.commit()

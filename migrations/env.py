@@ -1,9 +1,9 @@
 """Alembic environment: MemoryGate's models are the target schema.
 
-The URL comes from the connection db.py hands over (``config.attributes
+The URL comes from the connection core/db.py hands over (``config.attributes
 ["connection"]``, used when the app migrates itself on start) or from
 DATABASE_URL (the `alembic` command line and Fly's release command).
-Per-model HNSW indexes are managed by search_indexes.py in the migrations
+Per-model HNSW indexes are managed by memory/search_indexes.py in the migrations
 themselves, so comparisons leave them out.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, pool
 
 import models
 import oauth_models  # noqa: F401  (registers the account tables)
-from db import normalize_url
+from core.db import normalize_url
 
 config = context.config
 target_metadata = models.Base.metadata

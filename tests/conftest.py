@@ -7,18 +7,14 @@ the product's own guarantee; nothing is mocked.
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import db  # noqa: E402
-from server import create_app  # noqa: E402
-from tests.fakes import FakeGitHub, FakeGoogle  # noqa: E402
-from tests.support import PROOF_COUNTS, serve, serve_asgi  # noqa: E402
+from core import db
+from server import create_app
+from tests.fakes import FakeGitHub, FakeGoogle
+from tests.support import PROOF_COUNTS, serve, serve_asgi
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -27,11 +27,10 @@ import uvicorn
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
-import accounts
-import api_keys
-import db
-from principal import ALL_SCOPES
-from settings import Settings
+from core import db
+from core.principal import ALL_SCOPES
+from core.settings import Settings
+from identity import accounts, api_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import event, select, update
 
-import db
+from core import db
+from core.principal import SCOPE_KEY
 from mcp_auth_gate import MCPAuthGateASGI
 from models import AuditEvent
 from oauth_models import APIKey
-from principal import SCOPE_KEY
 from server import create_app
 from tests.fakes import github_profile
 from tests.support import (
@@ -143,7 +143,7 @@ def test_repeated_failures_are_throttled_before_bcrypt():
     with serve(create_app, auth_failure_limit=3, bcrypt_rounds=12) as served:
         owner, _ = new_user()
         with db.session_scope() as session:
-            import api_keys
+            from identity import api_keys
 
             _, key = api_keys.create_key(session, user_id=owner, name="slow", bcrypt_rounds=12)
         near_miss = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")

@@ -11,11 +11,11 @@ import httpx
 import psutil
 import pytest
 
-import db
+from core import db
+from core.settings import Settings
 from models import Observation
 from oauth_models import User
 from server import create_app
-from settings import Settings
 from tests.fakes import FAKE_OPENAI_KEY, FakeOpenAI
 from tests.support import (
     ServerProcess,

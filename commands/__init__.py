@@ -1,0 +1,1 @@
+"""The command line behind ``python server.py``: serve, stdio, migrate, create-key."""

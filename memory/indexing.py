@@ -1,0 +1,126 @@
+"""Writing vectors for memory items, and filling in the ones still pending.
+
+A memory is committed before it is embedded, so a failing provider never costs
+a memory: the item simply has no ``embeddings`` row for the current model
+(it is *pending*), and ``backfill_pending`` embeds it later — from the
+background task, at start-up, and after a change of model.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from core.errors import EmbeddingUnavailable
+from memory import item_types
+from memory.embeddings import EmbeddingProvider
+from models import Embedding
+
+log = logging.getLogger("memorygate.embeddings")
+
+BACKFILL_BATCH_SIZE = 64
+
+
+def forget_vectors(db: Session, *, owner_id: uuid.UUID, kind: str, item_id: int) -> None:
+    """Drop every model's vector for an item (it was deleted or its text changed)."""
+    db.execute(
+        delete(Embedding).where(
+            Embedding.owner_id == owner_id, Embedding.source_type == kind, Embedding.source_id == item_id
+        )
+    )
+
+
+def index_items(db: Session, *, embedder: EmbeddingProvider, items: list[item_types.MemoryItem]) -> str:
+    """Embed committed items now; on provider failure leave them pending.
+
+    Returns "indexed", "pending" (provider failed; backfill will retry) or
+    "disabled" (no provider).
+    """
+    if not embedder.enabled or embedder.model is None:
+        return "disabled"
+    if not items:
+        return "indexed"
+    try:
+        vectors = embedder.embed([item_types.embedding_text(item) for item in items])
+    except EmbeddingUnavailable as exc:
+        log.warning("embedding deferred for %d item(s): %s", len(items), exc.message)
+        return "pending"
+    _upsert_vectors(db, model=embedder.model, items=items, vectors=vectors)
+    db.commit()
+    return "indexed"
+
+
+def _upsert_vectors(db: Session, *, model: str, items: list[item_types.MemoryItem], vectors: list[list[float]]) -> None:
+    rows = [
+        {
+            "owner_id": item.owner_id,
+            "source_type": item_types.kind_of(item),
+            "source_id": item.id,
+            "model": model,
+            "vector": vector,
+        }
+        for item, vector in zip(items, vectors, strict=True)
+    ]
+    statement = insert(Embedding).values(rows)
+    db.execute(
+        statement.on_conflict_do_update(
+            constraint="uq_embeddings_item_model", set_={"vector": statement.excluded.vector}
+        )
+    )
+
+
+def _missing_vector(kind: str, model_class: type, model: str):
+    return ~exists().where(
+        Embedding.source_type == kind,
+        Embedding.source_id == model_class.id,
+        Embedding.owner_id == model_class.owner_id,
+        Embedding.model == model,
+    )
+
+
+def pending_count(db: Session, *, model: str | None, owner_id: uuid.UUID | None = None) -> int:
+    if model is None:
+        return 0
+    total = 0
+    for kind, model_class in item_types.ITEM_MODELS.items():
+        query = select(func.count()).select_from(model_class).where(_missing_vector(kind, model_class, model))
+        if owner_id is not None:
+            query = query.where(model_class.owner_id == owner_id)
+        total += db.execute(query).scalar_one()
+    return total
+
+
+def backfill_pending(
+    session_factory: Callable[[], Session], *, embedder: EmbeddingProvider, batch_size: int = BACKFILL_BATCH_SIZE
+) -> int:
+    """Embed every pending item for the current model; returns how many.
+
+    Stops at the first provider failure (the rest stay pending for next time).
+    """
+    if not embedder.enabled or embedder.model is None:
+        return 0
+    done = 0
+    for kind, model_class in item_types.ITEM_MODELS.items():
+        while True:
+            with session_factory() as db:
+                batch = list(
+                    db.scalars(
+                        select(model_class)
+                        .where(_missing_vector(kind, model_class, embedder.model))
+                        .order_by(model_class.id)
+                        .limit(batch_size)
+                    )
+                )
+                if not batch:
+                    break
+                if index_items(db, embedder=embedder, items=batch) != "indexed":
+                    return done
+                done += len(batch)
+    if done:
+        log.info("backfilled %d embedding(s) for model %s", done, embedder.model)
+    return done

@@ -1,0 +1,347 @@
+"""Observations, AI instances, conversations, and item-level get/delete/stats.
+
+Plain functions over a SQLAlchemy session. Each takes the owner explicitly
+(keyword-only) and filters every query on it; callers get the owner from the
+authenticated request, never from a tool argument.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, selectinload
+
+from core import audit
+from core.errors import NotFound
+from memory import indexing, item_types
+from memory import validation as check
+from memory.embeddings import EmbeddingProvider
+from models import AIInstance, ConversationSession, Observation
+
+DEFAULT_AI_NAME = "Unknown"
+DEFAULT_AI_PLATFORM = "Unknown"
+MAX_EVIDENCE_ITEM_CHARS = 2_000
+
+
+def upsert_ai_instance(db: Session, *, owner_id: uuid.UUID, name: Any, platform: Any) -> AIInstance:
+    name = check.text("ai_name", name, max_chars=check.MAX_NAME_CHARS, required=False) or DEFAULT_AI_NAME
+    platform = check.text("ai_platform", platform, max_chars=check.MAX_NAME_CHARS, required=False)
+    platform = platform or DEFAULT_AI_PLATFORM
+    statement = insert(AIInstance).values(owner_id=owner_id, name=name, platform=platform)
+    instance_id = db.execute(
+        statement.on_conflict_do_update(
+            constraint="uq_ai_instances_owner_name_platform", set_={"last_seen": func.now()}
+        ).returning(AIInstance.id)
+    ).scalar_one()
+    return db.get(AIInstance, instance_id, populate_existing=True)
+
+
+def upsert_session(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    conversation_id: str,
+    title: str | None,
+    ai_instance: AIInstance | None,
+    source_url: str | None = None,
+    credential_id: uuid.UUID | None = None,
+) -> ConversationSession:
+    values: dict[str, Any] = {"owner_id": owner_id, "conversation_id": conversation_id}
+    changes: dict[str, Any] = {"last_active": func.now()}
+    for column, value in (
+        ("title", title),
+        ("ai_instance_id", ai_instance.id if ai_instance else None),
+        ("source_url", source_url),
+        ("credential_id", credential_id),
+    ):
+        if value is not None:
+            values[column] = value
+            changes[column] = value
+    statement = insert(ConversationSession).values(**values)
+    session_id = db.execute(
+        statement.on_conflict_do_update(constraint="uq_sessions_owner_conversation", set_=changes).returning(
+            ConversationSession.id
+        )
+    ).scalar_one()
+    return db.get(ConversationSession, session_id, populate_existing=True)
+
+
+def init_session(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    conversation_id: Any,
+    title: Any,
+    ai_name: Any,
+    ai_platform: Any,
+    source_url: Any = None,
+    credential_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    conversation_id = check.required_text("conversation_id", conversation_id, max_chars=500)
+    title = check.text("title", title, max_chars=check.MAX_TITLE_CHARS, required=False)
+    source_url = check.text("source_url", source_url, max_chars=check.MAX_URL_CHARS, required=False)
+    instance = upsert_ai_instance(db, owner_id=owner_id, name=ai_name, platform=ai_platform)
+    session = upsert_session(
+        db,
+        owner_id=owner_id,
+        conversation_id=conversation_id,
+        title=title,
+        ai_instance=instance,
+        source_url=source_url,
+        credential_id=credential_id,
+    )
+    observation_count = db.execute(
+        select(func.count()).where(Observation.owner_id == owner_id, Observation.session_id == session.id)
+    ).scalar_one()
+    return {
+        "session_id": session.id,
+        "conversation_id": session.conversation_id,
+        "title": session.title,
+        "ai_name": instance.name,
+        "ai_platform": instance.platform,
+        "started_at": session.started_at.isoformat(),
+        "last_active": session.last_active.isoformat(),
+        "observations_in_session": observation_count,
+    }
+
+
+def introduced_instance(
+    db: Session, *, owner_id: uuid.UUID, conversation_id: str | None, credential_id: uuid.UUID | None
+) -> AIInstance | None:
+    """The AI instance a store that names none belongs to: the one registered
+    for its conversation, else the one this credential last introduced with
+    memory_init_session (stateless HTTP has no MCP session to remember it)."""
+    query = (
+        select(AIInstance)
+        .join(ConversationSession, ConversationSession.ai_instance_id == AIInstance.id)
+        .where(ConversationSession.owner_id == owner_id)
+    )
+    if conversation_id:
+        found = db.scalars(query.where(ConversationSession.conversation_id == conversation_id)).first()
+        if found is not None:
+            return found
+    credential = (
+        ConversationSession.credential_id.is_(None)
+        if credential_id is None
+        else ConversationSession.credential_id == credential_id
+    )
+    return db.scalars(query.where(credential).order_by(ConversationSession.last_active.desc()).limit(1)).first()
+
+
+def store_observation(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    embedder: EmbeddingProvider,
+    observation: Any,
+    confidence: Any = 0.8,
+    domain: Any = None,
+    evidence: Any = None,
+    ai_name: Any = None,
+    ai_platform: Any = None,
+    conversation_id: Any = None,
+    conversation_title: Any = None,
+    credential_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    text = check.required_text("observation", observation, max_chars=check.MAX_OBSERVATION_CHARS)
+    confidence = check.unit_interval("confidence", confidence)
+    domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
+    evidence = check.string_list("evidence", evidence, max_item_chars=MAX_EVIDENCE_ITEM_CHARS)
+    conversation_id = check.text("conversation_id", conversation_id, max_chars=500, required=False)
+    conversation_title = check.text(
+        "conversation_title", conversation_title, max_chars=check.MAX_TITLE_CHARS, required=False
+    )
+
+    if ai_name is None and ai_platform is None:
+        instance = introduced_instance(
+            db, owner_id=owner_id, conversation_id=conversation_id, credential_id=credential_id
+        ) or upsert_ai_instance(db, owner_id=owner_id, name=None, platform=None)
+    else:
+        instance = upsert_ai_instance(db, owner_id=owner_id, name=ai_name, platform=ai_platform)
+    session = None
+    if conversation_id:
+        session = upsert_session(
+            db, owner_id=owner_id, conversation_id=conversation_id, title=conversation_title, ai_instance=instance
+        )
+    row = Observation(
+        owner_id=owner_id,
+        observation=text,
+        confidence=confidence,
+        domain=domain,
+        evidence=evidence,
+        ai_instance_id=instance.id,
+        session_id=session.id if session else None,
+    )
+    db.add(row)
+    db.commit()
+    status = indexing.index_items(db, embedder=embedder, items=[row])
+    return {"id": row.id, "ref": item_types.ref("observation", row.id), "stored": True, "embedding": status}
+
+
+def recall(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    domain: Any = None,
+    min_confidence: Any = 0.0,
+    limit: Any = 10,
+    offset: Any = 0,
+    ai_name: Any = None,
+) -> dict[str, Any]:
+    domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
+    min_confidence = check.unit_interval("min_confidence", min_confidence)
+    limit = check.limit("limit", limit)
+    offset = check.offset("offset", offset)
+    ai_name = check.text("ai_name", ai_name, max_chars=check.MAX_NAME_CHARS, required=False)
+
+    query = (
+        select(Observation)
+        .options(selectinload(Observation.ai_instance), selectinload(Observation.session))
+        .where(Observation.owner_id == owner_id, Observation.confidence >= min_confidence)
+    )
+    if domain:
+        query = query.where(Observation.domain == domain)
+    if ai_name:
+        query = query.join(AIInstance, Observation.ai_instance_id == AIInstance.id).where(AIInstance.name == ai_name)
+    rows = list(
+        db.scalars(query.order_by(Observation.created_at.desc(), Observation.id.desc()).offset(offset).limit(limit + 1))
+    )
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    mark_accessed(db, owner_id=owner_id, observation_ids=[row.id for row in rows])
+    return {
+        "count": len(rows),
+        "offset": offset,
+        "has_more": has_more,
+        "observations": [item_types.observation_dict(row) for row in rows],
+    }
+
+
+def mark_accessed(db: Session, *, owner_id: uuid.UUID, observation_ids: list[int]) -> None:
+    if not observation_ids:
+        return
+    db.execute(
+        update(Observation)
+        .where(Observation.owner_id == owner_id, Observation.id.in_(observation_ids))
+        .values(access_count=Observation.access_count + 1, last_accessed=func.now())
+    )
+
+
+def load_item(db: Session, *, owner_id: uuid.UUID, ref: Any, field: str = "ref") -> item_types.MemoryItem:
+    kind, item_id = check.parse_ref(field, ref)
+    model_class = item_types.ITEM_MODELS[kind]
+    item = db.scalars(
+        select(model_class).where(model_class.id == item_id, model_class.owner_id == owner_id)
+    ).one_or_none()
+    if item is None:
+        raise NotFound(f"No memory found for {field} {kind}:{item_id}")
+    return item
+
+
+def get_item(db: Session, *, owner_id: uuid.UUID, ref: Any) -> dict[str, Any]:
+    item = load_item(db, owner_id=owner_id, ref=ref)
+    if isinstance(item, Observation):
+        mark_accessed(db, owner_id=owner_id, observation_ids=[item.id])
+    return item_types.full(item)
+
+
+def delete_item(db: Session, *, owner_id: uuid.UUID, ref: Any) -> dict[str, Any]:
+    """Forget one memory and its vectors, in one transaction."""
+    item = load_item(db, owner_id=owner_id, ref=ref)
+    kind = item_types.kind_of(item)
+    indexing.forget_vectors(db, owner_id=owner_id, kind=kind, item_id=item.id)
+    model_class = item_types.ITEM_MODELS[kind]
+    db.execute(delete(model_class).where(model_class.id == item.id, model_class.owner_id == owner_id))
+    audit.record(db, audit.MEMORY_DELETED, actor=owner_id, targets={"ref": item_types.ref(kind, item.id)})
+    return {"deleted": True, "ref": item_types.ref(kind, item.id)}
+
+
+def item_counts(db: Session, *, owner_id: uuid.UUID) -> dict[str, int]:
+    return {
+        kind + "s": db.execute(select(func.count()).where(model_class.owner_id == owner_id)).scalar_one()
+        for kind, model_class in item_types.ITEM_MODELS.items()
+    }
+
+
+def stats(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider) -> dict[str, Any]:
+    counts = item_counts(db, owner_id=owner_id)
+    domains = db.execute(
+        select(Observation.domain, func.count())
+        .where(Observation.owner_id == owner_id)
+        .group_by(Observation.domain)
+        .order_by(func.count().desc())
+        .limit(20)
+    ).all()
+    instances = list(
+        db.scalars(select(AIInstance).where(AIInstance.owner_id == owner_id).order_by(AIInstance.last_seen.desc()))
+    )
+    sessions = db.execute(select(func.count()).where(ConversationSession.owner_id == owner_id)).scalar_one()
+    return {
+        "counts": counts,
+        "sessions": sessions,
+        "top_domains": [{"domain": d or "(none)", "observations": n} for d, n in domains],
+        "ai_instances": [
+            {"name": i.name, "platform": i.platform, "last_seen": i.last_seen.isoformat()} for i in instances[:20]
+        ],
+        "embedding": {
+            "provider": embedder.name,
+            "model": embedder.model,
+            "pending": indexing.pending_count(db, model=embedder.model, owner_id=owner_id),
+        },
+    }
+
+
+def bootstrap(db: Session, *, owner_id: uuid.UUID, ai_name: Any = None, ai_platform: Any = None) -> dict[str, Any]:
+    """What an agent needs on first contact; registers the instance if named."""
+    instance = None
+    is_new = None
+    if ai_name:
+        name = check.required_text("ai_name", ai_name, max_chars=check.MAX_NAME_CHARS)
+        platform = check.text("ai_platform", ai_platform, max_chars=check.MAX_NAME_CHARS, required=False)
+        platform = platform or DEFAULT_AI_PLATFORM
+        existing = db.scalars(
+            select(AIInstance).where(
+                AIInstance.owner_id == owner_id, AIInstance.name == name, AIInstance.platform == platform
+            )
+        ).one_or_none()
+        is_new = existing is None
+        first_seen_before: datetime | None = existing.first_seen if existing else None
+        last_seen_before: datetime | None = existing.last_seen if existing else None
+        instance = upsert_ai_instance(db, owner_id=owner_id, name=name, platform=platform)
+    counts = item_counts(db, owner_id=owner_id)
+    result: dict[str, Any] = {"memory_counts": counts, "recommended_first_steps": _first_steps(is_new, counts)}
+    if instance is not None:
+        session_count = db.execute(
+            select(func.count()).where(
+                ConversationSession.owner_id == owner_id, ConversationSession.ai_instance_id == instance.id
+            )
+        ).scalar_one()
+        own_observations = db.execute(
+            select(func.count()).where(Observation.owner_id == owner_id, Observation.ai_instance_id == instance.id)
+        ).scalar_one()
+        result["ai_instance"] = {
+            "name": instance.name,
+            "platform": instance.platform,
+            "is_new": is_new,
+            "first_seen": (first_seen_before or instance.first_seen).isoformat(),
+            "last_seen_before_now": last_seen_before.isoformat() if last_seen_before else None,
+            "sessions": session_count,
+            "observations": own_observations,
+        }
+    return result
+
+
+def _first_steps(is_new: bool | None, counts: dict[str, int]) -> list[str]:
+    steps = ["Call memory_init_session with this conversation's id and title."]
+    if sum(counts.values()) == 0:
+        steps.append("Memory is empty: store durable facts about the user with memory_store as you learn them.")
+    else:
+        steps.append("Call memory_search with the topic at hand before answering from scratch.")
+        steps.append("Call memory_patterns to load established preferences and working patterns.")
+    if is_new:
+        steps.append("Read memory_user_guide once for domains, the confidence scale and workflows.")
+    return steps

@@ -1,0 +1,89 @@
+"""The usage guide agents read through memory_user_guide, as data.
+
+Kept as one structure so the markdown and JSON forms can never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memory import validation
+
+GUIDE: dict[str, Any] = {
+    "title": "MemoryGate user guide",
+    "purpose": (
+        "MemoryGate is the user's long-term memory, shared by every AI that connects to it. "
+        "Store what will still matter in a later conversation; search before asking the user to repeat themselves."
+    ),
+    "first_contact": [
+        "memory_bootstrap(ai_name, ai_platform): learn whether you are new here and what memory holds.",
+        "memory_init_session(conversation_id, title, ai_name, ai_platform): register this conversation.",
+        "memory_search(query): look up what is already known about the topic at hand.",
+    ],
+    "tools": {
+        "memory_store": "Store one observation (a fact, preference or event) with a confidence.",
+        "memory_recall": "List recent observations, filtered by domain, confidence or AI.",
+        "memory_search": "Find memories of every type by meaning and keywords together (hybrid search).",
+        "memory_get": "Read one memory in full by ref, e.g. 'observation:42'.",
+        "memory_delete": "Forget one memory by ref, including its vectors. Irreversible.",
+        "memory_stats": "Counts by type, domains, AI instances and embedding status.",
+        "memory_store_document": "Keep a reference to a document: title, type, URL and your summary.",
+        "memory_store_concept": "Create or update a named concept (project, tool, person, idea).",
+        "memory_get_concept": "Read a concept by name or alias, with its relationships.",
+        "memory_add_concept_alias": "Give a concept another name it can be found by.",
+        "memory_add_concept_relationship": "Link two concepts (enables, version_of, part_of, related_to, "
+        "implements, demonstrates) with a weight from 0 to 1.",
+        "memory_related_concepts": "List the concepts linked to one concept.",
+        "memory_update_pattern": "Create or replace a pattern: a synthesis of several observations.",
+        "memory_get_pattern": "Read one pattern by category and name.",
+        "memory_patterns": "List patterns, strongest first.",
+        "memory_init_session": "Register or update the current conversation.",
+        "memory_bootstrap": "First-contact summary for an AI instance.",
+        "memory_user_guide": "This guide.",
+    },
+    "domains": {
+        "preferences": "How the user likes things done.",
+        "personal": "Facts about the user's life, only what they chose to share.",
+        "projects": "Work in progress, decisions and their reasons.",
+        "technical": "Environment, tools, versions, configurations.",
+        "people": "People the user mentions and how they relate to them.",
+        "(your own)": "Any short lowercase name; reuse existing domains (see memory_stats).",
+    },
+    "confidence_scale": {
+        "0.95-1.0": "Stated directly by the user, or verified.",
+        "0.8-0.94": "Strongly implied, or stated once.",
+        "0.5-0.79": "Inferred from behaviour; may be wrong.",
+        "below 0.5": "A guess worth keeping only to check later.",
+    },
+    "workflows": {
+        "start of a conversation": "memory_bootstrap, memory_init_session, then memory_search on the topic.",
+        "learning something durable": "memory_store with a domain and honest confidence; cite evidence.",
+        "seeing a repeated theme": "memory_update_pattern citing the observation ids as evidence.",
+        "the user asks to forget": "memory_search or memory_recall to find it, then memory_delete each ref.",
+    },
+    "limits": {
+        "observation_chars": validation.MAX_OBSERVATION_CHARS,
+        "pattern_text_chars": validation.MAX_PATTERN_TEXT_CHARS,
+        "description_chars": validation.MAX_DESCRIPTION_CHARS,
+        "document_summary_chars": validation.MAX_DOCUMENT_SUMMARY_CHARS,
+        "query_chars": validation.MAX_QUERY_CHARS,
+        "results_per_call": validation.MAX_LIMIT,
+    },
+    "privacy": "Memories belong to the signed-in user alone; no tool can read another user's memories.",
+}
+
+
+def as_markdown() -> str:
+    lines = [f"# {GUIDE['title']}", "", GUIDE["purpose"], "", "## First contact"]
+    lines += [f"1. {step}" for step in GUIDE["first_contact"]]
+    for heading, key in (
+        ("Tools", "tools"),
+        ("Domains", "domains"),
+        ("Confidence scale", "confidence_scale"),
+        ("Workflows", "workflows"),
+        ("Limits", "limits"),
+    ):
+        lines += ["", f"## {heading}"]
+        lines += [f"- **{name}**: {text}" for name, text in GUIDE[key].items()]
+    lines += ["", "## Privacy", GUIDE["privacy"]]
+    return "\n".join(lines)

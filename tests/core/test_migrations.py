@@ -1,0 +1,102 @@
+"""Alembic: the baseline builds the whole schema, and models and database agree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from memory import search_indexes
+from tests.managed_postgres import APP_ROLE, ManagedPostgres
+from tests.support import ROOT, ServerProcess, run_cli, subprocess_env
+
+
+@pytest.fixture
+def empty_database() -> str:
+    admin_url = make_url(os.environ["MEMORYGATE_TEST_DATABASE_URL"])
+    name = f"migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield admin_url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def alembic(*args: str, url: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=ROOT,
+        env=subprocess_env(DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_upgrade_on_an_empty_database_then_models_and_database_agree(empty_database):
+    upgraded = alembic("upgrade", "head", url=empty_database)
+    assert upgraded.returncode == 0, upgraded.stderr
+    checked = alembic("check", url=empty_database)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "No new upgrade operations detected" in checked.stdout + checked.stderr
+
+    engine = create_engine(empty_database)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
+        indexes = set(conn.execute(text("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")).scalars())
+        tables = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+    engine.dispose()
+    assert {
+        "ix_embeddings_hnsw_all_minilm_l6_v2",
+        "ix_observations_search_tsv",
+        "uq_concepts_owner_lower_name",
+    } <= indexes
+    assert {"users", "observations", "embeddings", "oauth_tokens", "alembic_version"} <= tables
+
+
+def test_downgrade_removes_the_schema_cleanly(empty_database):
+    assert alembic("upgrade", "head", url=empty_database).returncode == 0
+    downgraded = alembic("downgrade", "base", url=empty_database)
+    assert downgraded.returncode == 0, downgraded.stderr
+    engine = create_engine(empty_database)
+    with engine.connect() as conn:
+        left = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+    engine.dispose()
+    assert left <= {"alembic_version"}
+
+
+def test_production_server_refuses_an_unmigrated_database_and_says_how_to_fix_it(empty_database):
+    with pytest.raises(RuntimeError) as refused:
+        ServerProcess(subprocess_env(DATABASE_URL=empty_database, EMBEDDING_PROVIDER="none")).start()
+    assert "python server.py migrate" in str(refused.value)
+
+
+def test_baseline_migration_creates_the_live_vector_index_definitions():
+    baseline = (ROOT / "migrations" / "versions" / "0001_baseline_schema.py").read_text()
+    for statement in search_indexes.vector_index_statements():
+        assert statement in baseline, statement
+
+
+def test_a_role_that_may_not_create_pgvector_is_told_what_to_run_and_nothing_is_written(tmp_path):
+    managed = ManagedPostgres(tmp_path, vector_preinstalled=False).start()
+    try:
+        refused = run_cli("migrate", env=subprocess_env(DATABASE_URL=managed.url))
+        assert refused.returncode == 1
+        assert "CREATE EXTENSION vector;" in refused.stderr and "'memorygate'" in refused.stderr
+        assert "Traceback" not in refused.stderr and managed.app_password not in refused.stdout + refused.stderr
+        with managed.admin_connection(APP_ROLE) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            assert cursor.fetchall() == []
+
+        managed.install_vector()
+        migrated = run_cli("migrate", env=subprocess_env(DATABASE_URL=managed.url))
+        assert migrated.returncode == 0, migrated.stderr
+    finally:
+        managed.stop()

@@ -1,0 +1,30 @@
+"""fly.toml and .env.example agree with the service (the image itself: test_container_image.py)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import httpx
+
+from tests.support import ROOT
+
+
+def test_fly_config_matches_the_service(server):
+    fly = tomllib.loads((ROOT / "fly.toml").read_text())
+    service = fly["http_service"]
+    assert service["internal_port"] == int(fly["env"]["PORT"]) == 8080
+    assert fly["env"]["HOST"] == "0.0.0.0" and service["force_https"] is True
+    assert fly["deploy"]["release_command"] == "python server.py migrate"
+    assert [check["path"] for check in service["checks"]] == ["/health"]
+    assert service["concurrency"]["hard_limit"] >= service["concurrency"]["soft_limit"] > 0
+    # Longer than Fly's 5 s default, so in-flight requests finish on deploys.
+    assert fly["kill_signal"] == "SIGTERM" and fly["kill_timeout"] == "30s"
+    for check in service["checks"]:
+        assert httpx.request(check["method"], server.url + check["path"]).status_code == 200
+
+
+def test_env_example_documents_exactly_the_variables_settings_read():
+    read = set(re.findall(r'(?:env\.get\(|_int\(|_float\()"([A-Z_]+)"', (ROOT / "core" / "settings.py").read_text()))
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert read and read == documented

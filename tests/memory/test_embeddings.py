@@ -1,0 +1,163 @@
+"""Embedding providers, and the promise that no memory waits on one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import anyio.to_thread
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from core import db
+from core.errors import EmbeddingUnavailable
+from memory import indexing
+from memory.embeddings import OpenAIEmbeddings
+from memory.minilm import MiniLM
+from models import Embedding
+from server import create_app
+from tests.fakes import FAKE_OPENAI_KEY, FakeOpenAI
+from tests.support import call, mcp_client, serve, serve_asgi, user_with_key
+
+REFERENCE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
+
+
+def test_local_model_matches_sentence_transformers_reference_vectors():
+    reference = json.loads(REFERENCE.read_text())
+    ours = MiniLM.load().encode(reference["texts"])
+    expected = np.array(reference["vectors"], dtype=np.float32)
+    cosines = (ours * expected).sum(axis=1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(expected, axis=1))
+    assert ours.shape == (len(reference["texts"]), 384)
+    assert cosines.min() >= 0.999, cosines
+
+
+@pytest.fixture
+def fake_openai():
+    fake = FakeOpenAI()
+    with serve_asgi(fake.app()) as served:
+        fake.base_url = served.url + "/v1"
+        yield fake
+
+
+@pytest.fixture
+def openai_client(fake_openai):
+    made = []
+
+    def make(**options) -> OpenAIEmbeddings:
+        settings = {
+            "api_key": FAKE_OPENAI_KEY,
+            "base_url": fake_openai.base_url,
+            "model": "text-embedding-3-small",
+            "timeout_seconds": 5,
+            "max_retries": 3,
+            "backoff_base_seconds": 0.01,
+        }
+        made.append(OpenAIEmbeddings(**{**settings, **options}))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def test_openai_client_batches_and_authenticates(fake_openai, openai_client):
+    vectors = openai_client().embed([f"text {i}" for i in range(300)])
+    assert len(vectors) == 300 and len(vectors[0]) == 1536
+    sizes = [len(r["body"]["input"]) for r in fake_openai.requests]
+    assert sizes == [256, 44]
+    assert {r["authorization"] for r in fake_openai.requests} == {f"Bearer {FAKE_OPENAI_KEY}"}
+    assert {r["body"]["model"] for r in fake_openai.requests} == {"text-embedding-3-small"}
+
+
+def test_openai_client_retries_429_and_5xx_then_succeeds(fake_openai, openai_client):
+    fake_openai.fail_next(1, 429, {"Retry-After": "0"})
+    fake_openai.fail_next(2, 502)
+    started = time.monotonic()
+    assert len(openai_client().embed(["hello"])) == 1
+    assert len(fake_openai.requests) == 4
+    assert time.monotonic() - started < 5
+
+
+def test_openai_client_gives_up_after_retries_and_does_not_retry_client_errors(fake_openai, openai_client):
+    fake_openai.fail_next(10, 500)
+    with pytest.raises(EmbeddingUnavailable, match="after 3 attempts"):
+        openai_client(max_retries=2).embed(["hello"])
+    assert len(fake_openai.requests) == 3
+
+    fake_openai.requests.clear()
+    with pytest.raises(EmbeddingUnavailable, match="HTTP 401"):
+        openai_client(api_key="sk-wrong").embed(["hello"])
+    assert len(fake_openai.requests) == 1
+
+
+def openai_settings(fake, **extra) -> dict:
+    return {
+        "embedding_provider": "openai",
+        "openai_api_key": FAKE_OPENAI_KEY,
+        "openai_base_url": fake.base_url,
+        **extra,
+    }
+
+
+async def test_embedding_failure_keeps_the_memory_and_backfill_fills_it_in(fake_openai):
+    fake_openai.down = True
+    with serve(create_app, **openai_settings(fake_openai, openai_max_retries=0)) as served:
+        _, key = user_with_key()
+        async with mcp_client(served.url, key) as client:
+            stored = await call(client, "memory_store", observation="Speaks Portuguese and Swedish fluently")
+            assert stored["embedding"] == "pending"
+            assert (await call(client, "memory_get", ref=stored["ref"]))["observation"].startswith("Speaks")
+            assert (await call(client, "memory_stats"))["embedding"]["pending"] == 1
+            degraded = await call(client, "memory_search", query="Swedish language")
+            assert degraded["mode"] == "keyword" and "unavailable" in degraded["notice"]
+            assert degraded["results"][0]["ref"] == stored["ref"]
+
+            fake_openai.down = False
+            embedder = served.app.state.embedder
+            filled = await anyio.to_thread.run_sync(
+                lambda: indexing.backfill_pending(db.SessionLocal, embedder=embedder)
+            )
+            assert filled >= 1
+            assert (await call(client, "memory_stats"))["embedding"]["pending"] == 0
+            healthy = await call(client, "memory_search", query="fluently Swedish")
+            assert healthy["mode"] == "hybrid"
+            assert healthy["results"][0]["ref"] == stored["ref"]
+            assert healthy["results"][0]["similarity"] > 0
+
+
+async def test_background_task_backfills_pending_embeddings(fake_openai):
+    fake_openai.down = True
+    settings = openai_settings(fake_openai, openai_max_retries=0, embedding_backfill_interval_seconds=0.2)
+    with serve(create_app, **settings) as served:
+        _, key = user_with_key()
+        async with mcp_client(served.url, key) as client:
+            stored = await call(client, "memory_store", observation="Collects vintage fountain pens")
+            assert stored["embedding"] == "pending"
+            fake_openai.down = False
+            await _until_nothing_pending(client)
+
+
+async def test_changing_the_model_re_embeds_existing_memories_on_start(server, fake_openai):
+    owner, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        stored = await call(client, "memory_store", observation="Grows tomatoes on the balcony")
+    with serve(create_app, **openai_settings(fake_openai)) as served:
+        async with mcp_client(served.url, key) as client:
+            await _until_nothing_pending(client)
+            result = await call(client, "memory_search", query="tomatoes balcony")
+            assert result["results"][0]["ref"] == stored["ref"] and result["mode"] == "hybrid"
+    with db.session_scope() as session:
+        models = set(session.scalars(select(Embedding.model).where(Embedding.owner_id == owner)))
+    assert models == {"all-MiniLM-L6-v2", "text-embedding-3-small"}
+
+
+async def _until_nothing_pending(client) -> None:
+    """Wait for a condition (bounded), never for a fixed time."""
+    for _ in range(200):
+        if (await call(client, "memory_stats"))["embedding"]["pending"] == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("embeddings still pending after 10 s")

@@ -1,0 +1,356 @@
+"""Every MCP tool, through a real MCP client over HTTP, against real PostgreSQL."""
+
+from __future__ import annotations
+
+from core.settings import VERSION
+from tests.support import call, call_error, mcp_client, new_key, user_with_key
+
+EXPECTED_TOOLS = {
+    "memory_init_session",
+    "memory_store",
+    "memory_recall",
+    "memory_search",
+    "memory_stats",
+    "memory_store_document",
+    "memory_store_concept",
+    "memory_get_concept",
+    "memory_add_concept_alias",
+    "memory_add_concept_relationship",
+    "memory_related_concepts",
+    "memory_update_pattern",
+    "memory_get_pattern",
+    "memory_patterns",
+    "memory_get",
+    "memory_delete",
+    "memory_user_guide",
+    "memory_bootstrap",
+}
+
+
+async def test_all_tools_are_listed_with_read_only_and_destructive_annotations(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        tools = {tool.name: tool for tool in await client.list_tools()}
+    assert set(tools) == EXPECTED_TOOLS
+    for name in (
+        "memory_recall",
+        "memory_search",
+        "memory_get",
+        "memory_stats",
+        "memory_get_concept",
+        "memory_related_concepts",
+        "memory_get_pattern",
+        "memory_patterns",
+        "memory_user_guide",
+    ):
+        assert tools[name].annotations.read_only_hint is True, name
+    assert tools["memory_delete"].annotations.destructive_hint is True
+    assert tools["memory_init_session"].annotations.destructive_hint is False
+    assert tools["memory_bootstrap"].annotations.destructive_hint is False
+    assert tools["memory_store"].annotations.read_only_hint is False
+    assert tools["memory_store"].annotations.destructive_hint is False
+    assert "hybrid" in tools["memory_search"].description
+
+
+async def test_store_then_get_recall_and_delete_an_observation(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        stored = await call(
+            client,
+            "memory_store",
+            observation="Prefers tabs over spaces",
+            confidence=0.9,
+            domain="preferences",
+            evidence=["said so on Monday"],
+            ai_name="Claude",
+            ai_platform="Desktop",
+            conversation_id="conv-1",
+            conversation_title="Editor setup",
+        )
+        assert stored["ref"] == f"observation:{stored['id']}"
+        assert stored["embedding"] == "indexed"
+
+        item = await call(client, "memory_get", ref=stored["ref"])
+        assert item["observation"] == "Prefers tabs over spaces"
+        assert item["evidence"] == ["said so on Monday"]
+        assert (item["ai_name"], item["ai_platform"], item["conversation_id"]) == ("Claude", "Desktop", "conv-1")
+
+        recalled = await call(client, "memory_recall", domain="preferences")
+        assert [o["ref"] for o in recalled["observations"]] == [stored["ref"]]
+        assert recalled["observations"][0]["access_count"] >= 1
+
+        deleted = await call(client, "memory_delete", ref=stored["ref"])
+        assert deleted == {"deleted": True, "ref": stored["ref"]}
+        assert "No memory found" in await call_error(client, "memory_get", ref=stored["ref"])
+        assert (await call(client, "memory_stats"))["counts"]["observations"] == 0
+
+
+async def test_recall_filters_and_pages(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        for i in range(5):
+            await call(
+                client,
+                "memory_store",
+                observation=f"fact number {i}",
+                confidence=0.2 * i,
+                domain="numbers",
+                ai_name="A" if i % 2 else "B",
+            )
+        await call(client, "memory_store", observation="elsewhere", domain="other", confidence=0.1)
+
+        first = await call(client, "memory_recall", domain="numbers", limit=2)
+        second = await call(client, "memory_recall", domain="numbers", limit=2, offset=2)
+        assert first["has_more"] and second["has_more"]
+        texts = [o["observation"] for o in first["observations"] + second["observations"]]
+        assert texts == ["fact number 4", "fact number 3", "fact number 2", "fact number 1"]
+
+        confident = await call(client, "memory_recall", min_confidence=0.5)
+        assert {o["observation"] for o in confident["observations"]} == {"fact number 3", "fact number 4"}
+        by_ai = await call(client, "memory_recall", ai_name="A")
+        assert {o["observation"] for o in by_ai["observations"]} == {"fact number 1", "fact number 3"}
+
+
+async def test_concepts_aliases_and_relationships(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        created = await call(
+            client,
+            "memory_store_concept",
+            name="MemoryGate",
+            concept_type="project",
+            description="Memory for agents",
+            metadata={"lang": "python"},
+        )
+        assert created["created"] is True
+        updated = await call(
+            client,
+            "memory_store_concept",
+            name="memorygate",
+            concept_type="project",
+            description="Persistent memory for AI agents",
+            status="active",
+        )
+        assert updated == {**updated, "id": created["id"], "created": False}
+        await call(client, "memory_store_concept", name="pgvector", concept_type="tool", description="vectors")
+
+        alias = await call(client, "memory_add_concept_alias", concept_name="MemoryGate", alias="MG")
+        assert alias["created"] is True
+        assert "already names" not in str(
+            await call(client, "memory_add_concept_alias", concept_name="memorygate", alias="mg")
+        )
+        clash = await call_error(client, "memory_add_concept_alias", concept_name="MemoryGate", alias="PGVECTOR")
+        assert "Invalid alias" in clash
+
+        edge = await call(
+            client,
+            "memory_add_concept_relationship",
+            from_concept="MG",
+            to_concept="pgvector",
+            rel_type="implements",
+            weight=0.9,
+            description="stores vectors in it",
+        )
+        assert edge["weight"] == 0.9
+        concept = await call(client, "memory_get_concept", name="mg")
+        assert concept["name"] == "MemoryGate"
+        assert concept["description"] == "Persistent memory for AI agents"
+        assert concept["aliases"] == ["MG"]
+        assert concept["relationships"][0]["concept"] == "pgvector"
+
+        incoming = await call(client, "memory_related_concepts", concept_name="pgvector")
+        assert incoming["relationships"] == [
+            {
+                "direction": "incoming",
+                "rel_type": "implements",
+                "concept": "MemoryGate",
+                "ref": created["ref"],
+                "weight": 0.9,
+                "description": "stores vectors in it",
+            }
+        ]
+        assert (await call(client, "memory_related_concepts", concept_name="pgvector", min_weight=0.95))[
+            "relationships"
+        ] == []
+        self_loop = await call_error(
+            client, "memory_add_concept_relationship", from_concept="MG", to_concept="memorygate", rel_type="part_of"
+        )
+        assert "to_concept" in self_loop
+        assert "rel_type" in await call_error(
+            client, "memory_add_concept_relationship", from_concept="MG", to_concept="pgvector", rel_type="loves"
+        )
+
+
+async def test_patterns_upsert_get_and_list(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        obs = await call(client, "memory_store", observation="Asked for shorter answers twice")
+        first = await call(
+            client,
+            "memory_update_pattern",
+            category="communication",
+            pattern_name="brevity",
+            pattern_text="Prefers short answers",
+            confidence=0.7,
+            evidence_observation_ids=[obs["id"]],
+        )
+        again = await call(
+            client,
+            "memory_update_pattern",
+            category="communication",
+            pattern_name="brevity",
+            pattern_text="Prefers very short answers with code first",
+            confidence=0.9,
+        )
+        assert first["created"] is True and again["created"] is False and again["id"] == first["id"]
+        await call(
+            client,
+            "memory_update_pattern",
+            category="workflow",
+            pattern_name="tests-first",
+            pattern_text="Writes tests before code",
+            confidence=0.6,
+        )
+
+        pattern = await call(client, "memory_get_pattern", category="communication", pattern_name="brevity")
+        assert pattern["pattern_text"] == "Prefers very short answers with code first"
+        assert pattern["confidence"] == 0.9
+        listed = await call(client, "memory_patterns")
+        assert [p["pattern_name"] for p in listed["patterns"]] == ["brevity", "tests-first"]
+        assert [
+            p["pattern_name"] for p in (await call(client, "memory_patterns", category="workflow"))["patterns"]
+        ] == ["tests-first"]
+        assert "evidence_observation_ids" in await call_error(
+            client,
+            "memory_update_pattern",
+            category="c",
+            pattern_name="p",
+            pattern_text="t",
+            evidence_observation_ids=[999_999_999],
+        )
+        assert "No pattern" in await call_error(client, "memory_get_pattern", category="x", pattern_name="y")
+
+
+async def test_documents_are_stored_and_readable_by_ref(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        doc = await call(
+            client,
+            "memory_store_document",
+            title="Attention Is All You Need",
+            doc_type="paper",
+            url="https://arxiv.org/abs/1706.03762",
+            content_summary="Introduces the Transformer.",
+            key_concepts=["transformer", "attention"],
+            publication_date="2017-06-12",
+            metadata={"venue": "NeurIPS"},
+        )
+        full = await call(client, "memory_get", ref=doc["ref"])
+        assert full["publication_date"] == "2017-06-12"
+        assert full["key_concepts"] == ["transformer", "attention"]
+        assert full["metadata"] == {"venue": "NeurIPS"}
+        assert "publication_date" in await call_error(
+            client,
+            "memory_store_document",
+            title="t",
+            doc_type="paper",
+            content_summary="s",
+            publication_date="June 2017",
+        )
+
+
+async def test_init_session_bootstrap_stats_and_guide(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        anonymous = await call(client, "memory_bootstrap")
+        assert "ai_instance" not in anonymous and anonymous["memory_counts"]["observations"] == 0
+        fresh = await call(client, "memory_bootstrap", ai_name="Claude", ai_platform="Code")
+        assert fresh["ai_instance"]["is_new"] is True
+        assert any("empty" in step for step in fresh["recommended_first_steps"])
+
+        session = await call(
+            client,
+            "memory_init_session",
+            conversation_id="c-42",
+            title="Planning",
+            ai_name="Claude",
+            ai_platform="Code",
+            source_url="https://claude.ai/chat/c-42",
+        )
+        assert session["conversation_id"] == "c-42" and session["title"] == "Planning"
+        await call(
+            client,
+            "memory_store",
+            observation="Plans a trip to Lisbon",
+            ai_name="Claude",
+            ai_platform="Code",
+            conversation_id="c-42",
+        )
+        renamed = await call(
+            client,
+            "memory_init_session",
+            conversation_id="c-42",
+            title="Trip planning",
+            ai_name="Claude",
+            ai_platform="Code",
+        )
+        assert renamed["session_id"] == session["session_id"]
+        assert renamed["observations_in_session"] == 1
+
+        returning = await call(client, "memory_bootstrap", ai_name="Claude", ai_platform="Code")
+        assert returning["ai_instance"]["is_new"] is False
+        assert returning["ai_instance"]["sessions"] == 1 and returning["ai_instance"]["observations"] == 1
+        assert returning["ai_instance"]["last_seen_before_now"] is not None
+
+        stats = await call(client, "memory_stats")
+        assert stats["counts"] == {"observations": 1, "patterns": 0, "concepts": 0, "documents": 0}
+        assert stats["sessions"] == 1
+        assert stats["embedding"] == {"provider": "local", "model": "all-MiniLM-L6-v2", "pending": 0}
+
+        markdown = await call(client, "memory_user_guide")
+        assert markdown["guide"].startswith("# MemoryGate user guide")
+        assert "memory_update_pattern" in markdown["guide"]
+        as_json = await call(client, "memory_user_guide", format="json")
+        assert set(as_json["guide"]["tools"]) == EXPECTED_TOOLS
+        assert "confidence_scale" in as_json["guide"]
+
+
+async def test_initialize_names_memorygate_and_its_version(server):
+    async with mcp_client(server.url, user_with_key()[1]) as client:
+        assert (client.server_info.name, client.server_info.version) == ("MemoryGate", VERSION)
+
+
+async def test_a_concept_update_changes_only_the_fields_given(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        await call(
+            client, "memory_store_concept", name="Atlas", concept_type="project", description="Maps", domain="work"
+        )
+        await call(client, "memory_store_concept", name="atlas", concept_type="product")
+        kept = await call(client, "memory_get_concept", name="Atlas")
+        assert (kept["concept_type"], kept["description"], kept["domain"]) == ("product", "Maps", "work")
+        await call(client, "memory_store_concept", name="Atlas", status="paused")
+        await call(client, "memory_store_concept", name="Atlas", description="", metadata={})
+        cleared = await call(client, "memory_get_concept", name="Atlas")
+        assert (cleared["description"], cleared["status"], cleared["domain"]) == (None, "paused", "work")
+
+
+async def test_stores_without_an_ai_name_belong_to_the_instance_the_session_introduced(server):
+    owner, key = user_with_key()
+    other_key = new_key(owner)  # a second client of the same person
+    async with mcp_client(server.url, key) as client:
+        await call(client, "memory_init_session", conversation_id="conv-1", ai_name="Claude", ai_platform="Claude Code")
+        stored = await call(client, "memory_store", observation="Uses fish as their shell")
+        in_conversation = await call(client, "memory_store", observation="Likes zsh too", conversation_id="conv-1")
+        named = await call(client, "memory_store", observation="Named one", ai_name="GPT", ai_platform="ChatGPT")
+        got = [await call(client, "memory_get", ref=item["ref"]) for item in (stored, in_conversation, named)]
+    assert [(g["ai_name"], g["ai_platform"]) for g in got] == [
+        ("Claude", "Claude Code"),
+        ("Claude", "Claude Code"),
+        ("GPT", "ChatGPT"),
+    ]
+    async with mcp_client(server.url, other_key) as other:
+        elsewhere = await call(other, "memory_store", observation="From a client that never introduced itself")
+        via_conversation = await call(other, "memory_store", observation="Joined conv-1", conversation_id="conv-1")
+        assert (await call(other, "memory_get", ref=elsewhere["ref"]))["ai_name"] == "Unknown"
+        assert (await call(other, "memory_get", ref=via_conversation["ref"]))["ai_name"] == "Claude"

@@ -1,0 +1,167 @@
+"""Hybrid search: meaning with the local model, keywords without a provider."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core import db
+from models import Embedding
+from tests.support import call, mcp_client, user_with_key
+
+MEMORIES = [
+    "My daughter Emma starts kindergarten in September",
+    "I drive a blue 2019 Subaru Outback",
+    "Allergic to peanuts and tree nuts",
+    "Works as a night-shift nurse at the city hospital",
+    "Prefers dark themes in every code editor",
+    "Is training for the Berlin marathon next spring",
+    "Keeps all project notes in Obsidian, synced with git",
+]
+# Paraphrases sharing no content word with their memory.
+PARAPHRASES = {
+    "when does their child begin school?": 0,
+    "what car do they own?": 1,
+    "which foods must they avoid?": 2,
+    "what is their job?": 3,
+    "which colour scheme for programming?": 4,
+    "upcoming running race": 5,
+}
+
+
+async def test_paraphrase_queries_find_the_right_memory(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        refs = [(await call(client, "memory_store", observation=text))["ref"] for text in MEMORIES]
+        for query, expected in PARAPHRASES.items():
+            result = await call(client, "memory_search", query=query, limit=3)
+            assert result["mode"] == "hybrid"
+            top = result["results"][0]
+            assert top["ref"] == refs[expected], (query, result["results"])
+            assert top["text"] == MEMORIES[expected]
+            assert top["similarity"] > 0.25
+            assert {"type", "ref", "text", "confidence", "recorded_at", "score", "matched"} <= set(top)
+            # Compact: the text appears once, and empty fields are left out.
+            assert list(top.values()).count(MEMORIES[expected]) == 1
+            assert None not in top.values() and "domain" not in top
+
+
+async def test_search_leaves_out_weak_matches_and_says_how_many(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        pet = await call(client, "memory_store", observation="Has a golden retriever named Max")
+        for text in ("The user drinks coffee every morning", "Favourite coffee is a flat white"):
+            await call(client, "memory_store", observation=text)
+        result = await call(client, "memory_search", query="what pet does the user have?", limit=5)
+        assert [hit["ref"] for hit in result["results"]] == [pet["ref"]]
+        assert result["dropped"] == 2
+        everything = await call(client, "memory_search", query="what pet does the user have?", min_similarity=0)
+        assert everything["count"] == 3 and everything["dropped"] == 0
+        # Containing every word of the query keeps a hit whatever its similarity.
+        exact = await call(client, "memory_search", query="flat white", min_similarity=0.99)
+        assert exact["count"] == 1 and exact["results"][0]["matched"] in ("keywords", "both")
+
+
+async def test_search_spans_types_and_honours_filters(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        obs = await call(
+            client, "memory_store", observation="Deploys the app to Fly.io every Friday", domain="work", confidence=0.9
+        )
+        weak = await call(
+            client, "memory_store", observation="Might deploy to Fly.io on weekends too", domain="work", confidence=0.3
+        )
+        concept = await call(
+            client,
+            "memory_store_concept",
+            name="Fly.io",
+            concept_type="platform",
+            description="Hosting platform the user deploys to",
+            domain="work",
+        )
+        doc = await call(
+            client,
+            "memory_store_document",
+            title="Fly.io deploy guide",
+            doc_type="article",
+            content_summary="How to deploy an app to Fly.io",
+        )
+        pattern = await call(
+            client,
+            "memory_update_pattern",
+            category="work",
+            pattern_name="release-day",
+            pattern_text="Releases and deploys on Fridays",
+        )
+
+        everything = await call(client, "memory_search", query="deploying to Fly.io", limit=10)
+        assert {r["ref"] for r in everything["results"]} >= {
+            obs["ref"],
+            weak["ref"],
+            concept["ref"],
+            doc["ref"],
+            pattern["ref"],
+        }
+        only_docs = await call(client, "memory_search", query="deploying to Fly.io", source_types=["document"])
+        assert [r["ref"] for r in only_docs["results"]] == [doc["ref"]]
+        confident = await call(client, "memory_search", query="deploying to Fly.io", min_confidence=0.5, limit=10)
+        assert weak["ref"] not in {r["ref"] for r in confident["results"]}
+        assert obs["ref"] in {r["ref"] for r in confident["results"]}
+        in_domain = await call(client, "memory_search", query="deploying to Fly.io", domain="work", limit=10)
+        assert doc["ref"] not in {r["ref"] for r in in_domain["results"]}
+        assert {r["domain"] for r in in_domain["results"]} == {"work"}
+
+
+async def test_keyword_mode_without_an_embedding_provider(keyword_server):
+    _, key = user_with_key()
+    async with mcp_client(keyword_server.url, key) as client:
+        stored = await call(client, "memory_store", observation="Favourite pizza topping is mushrooms")
+        assert stored["embedding"] == "disabled"
+        await call(client, "memory_store", observation="Lives near the harbour")
+        result = await call(client, "memory_search", query="mushrooms on pizza")
+        assert result["mode"] == "keyword"
+        assert "full-text" in result["notice"]
+        assert [r["ref"] for r in result["results"]] == [stored["ref"]]
+        assert "similarity" not in result["results"][0]
+        assert result["results"][0]["matched"] == "keywords" and result["results"][0]["score"] > 0
+        # Every searchable type is found by its words alone.
+        doc = await call(
+            client,
+            "memory_store_document",
+            title="Harbour tide tables",
+            doc_type="reference",
+            content_summary="Printed tide tables for the old harbour",
+        )
+        concept = await call(
+            client,
+            "memory_store_concept",
+            name="Tidewatch",
+            concept_type="project",
+            description="An app that predicts harbour tides",
+        )
+        pattern = await call(
+            client,
+            "memory_update_pattern",
+            category="habits",
+            pattern_name="tides",
+            pattern_text="Checks harbour tides every morning",
+        )
+        tides = await call(client, "memory_search", query="harbour tides", limit=10)
+        assert {doc["ref"], concept["ref"], pattern["ref"]} <= {r["ref"] for r in tides["results"]}
+        stats = await call(client, "memory_stats")
+        assert stats["embedding"] == {"provider": "none", "model": None, "pending": 0}
+
+
+async def test_deleting_a_memory_removes_its_vectors(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        stored = await call(client, "memory_store", observation="Temporary note about a dentist appointment")
+        assert _vector_rows("observation", stored["id"]) == 1
+        await call(client, "memory_delete", ref=stored["ref"])
+    assert _vector_rows("observation", stored["id"]) == 0
+
+
+def _vector_rows(kind: str, item_id: int) -> int:
+    with db.session_scope() as session:
+        return session.execute(
+            select(func.count()).where(Embedding.source_type == kind, Embedding.source_id == item_id)
+        ).scalar_one()

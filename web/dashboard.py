@@ -1,0 +1,346 @@
+"""The account page: what a person sees after signing in.
+
+Server-rendered with Jinja2 (autoescaped), works without JavaScript; every
+form is a POST carrying a CSRF token derived from the browser session, so a
+token is useless with any other session. Every successful POST answers with a
+redirect, so reloading never repeats it. A new API key crosses that redirect
+in a short-lived cookie encrypted with a key derived from the session, and is
+shown once, on the page the redirect leads to (``Cache-Control: no-store``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from cryptography.fernet import Fernet, InvalidToken
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.db import get_db
+from core.errors import MemoryGateError
+from core.principal import ALL_SCOPES, READ_SCOPE
+from identity import accounts, api_keys, provider_login
+from mcp_oauth import records
+from memory import hybrid_search, observations
+from oauth_models import User
+from oauth_routes import (
+    key_creation_refusal,
+    local_login_form,
+    local_login_refusal,
+    local_owner_allowed,
+    set_session_cookie,
+)
+from web import pages
+
+router = APIRouter(include_in_schema=False)
+DB = Annotated[Session, Depends(get_db, scope="function")]
+
+PAGE_SIZE = 10
+MAX_PAGE = 10_000
+NEW_KEY_COOKIE = "mg_new_key"
+NEW_KEY_SECONDS = 120
+LOCAL_LOGIN_PURPOSE = "dashboard"
+CSRF_REFUSED = "This form has expired or was not issued to you. Reload the page and try again."
+# Notices are named in the redirect's query string and worded here, so a
+# link from elsewhere cannot make the page say something of its choosing.
+NOTICES = {
+    "key-created": "API key created.",
+    "key-revoked": "Key revoked.",
+    "key-not-found": "Key not found.",
+    "disconnected": "Client disconnected.",
+    "connection-not-found": "Connection not found.",
+    "forgotten": "Memory forgotten.",
+}
+PROVIDER_WORDS = {
+    "github": "signed in with GitHub",
+    "google": "signed in with Google",
+    "local": "a local account on this server",
+    "client_credentials": "the desktop client's account",
+}
+EVENT_WORDS = {
+    audit.LOGIN: "Signed in",
+    audit.LOGOUT: "Signed out",
+    audit.LOGOUT_EVERYWHERE: "Signed out everywhere",
+    audit.AUTH_FAILURE_BURST: "Many failed sign-in attempts",
+    audit.API_KEY_CREATED: "API key created",
+    audit.API_KEY_REVOKED: "API key revoked",
+    audit.CLIENT_CREDENTIALS_USED: "Desktop client signed in",
+    audit.CLIENT_REGISTERED: "Client registered",
+    audit.OAUTH_TOKENS_ISSUED: "Client connected",
+    audit.OAUTH_TOKEN_REVOKED: "Client token revoked",
+    audit.OAUTH_GRANT_REVOKED: "Client disconnected",
+    audit.MEMORY_DELETED: "Memory forgotten",
+}
+
+
+def csrf_token(session_token: str) -> str:
+    return hmac.new(session_token.encode(), b"memorygate-dashboard-csrf", hashlib.sha256).hexdigest()
+
+
+def _session(request: Request, db: Session) -> tuple[User, str] | None:
+    token = request.cookies.get(accounts.SESSION_COOKIE)
+    user = accounts.user_for_session_token(db, token)
+    return (user, token) if user is not None and token else None
+
+
+def _csrf_ok(session_token: str, presented: str | None) -> bool:
+    return bool(presented) and hmac.compare_digest(csrf_token(session_token), presented)
+
+
+def _flash_cipher(session_token: str) -> Fernet:
+    key = hmac.new(session_token.encode(), b"memorygate-new-key-flash", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _take_new_key(request: Request, session_token: str) -> str | None:
+    sealed = request.cookies.get(NEW_KEY_COOKIE)
+    if not sealed:
+        return None
+    try:
+        return _flash_cipher(session_token).decrypt(sealed.encode(), ttl=NEW_KEY_SECONDS).decode()
+    except (InvalidToken, ValueError):
+        return None
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, db: DB, q: str | None = None, page: str = "0", notice: str | None = None) -> Response:
+    signed_in = _session(request, db)
+    if signed_in is None:
+        return _sign_in_page(request)
+    user, token = signed_in
+    page_number = int(page) if page.isdigit() and int(page) <= MAX_PAGE else 0
+    new_key = _take_new_key(request, token)
+    response = _dashboard_page(
+        request, db, user, token, query=q, page=page_number, notice=NOTICES.get(notice or ""), new_key=new_key
+    )
+    if NEW_KEY_COOKIE in request.cookies:
+        response.delete_cookie(NEW_KEY_COOKIE, path="/dashboard")
+    return response
+
+
+def _sign_in_page(request: Request) -> HTMLResponse:
+    providers = list(request.app.state.oauth_providers)
+    if not local_owner_allowed(request):
+        return pages.render("signin.html", providers=providers, local_csrf=None)
+    form = local_login_form(request, purpose=LOCAL_LOGIN_PURPOSE)
+    page = pages.render("signin.html", providers=providers, local_csrf=form.token)
+    form.bind(page, request.app.state.settings)
+    return page
+
+
+def _dashboard_page(
+    request: Request,
+    db: Session,
+    user: User,
+    session_token: str,
+    *,
+    query: str | None = None,
+    page: int = 0,
+    notice: str | None = None,
+    error: str | None = None,
+    new_key: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    settings = request.app.state.settings
+    search = None
+    if query:
+        try:
+            search = hybrid_search.search(
+                db, owner_id=user.id, embedder=request.app.state.embedder, query=query, limit=PAGE_SIZE
+            )
+        except MemoryGateError as exc:
+            error = exc.message
+    recent = observations.recall(db, owner_id=user.id, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+    events = audit.events_for(db, user_id=user.id, limit=10)
+    for event in events:
+        event["words"] = EVENT_WORDS.get(event["event"], event["event"].replace("_", " ").capitalize())
+    return pages.render(
+        "dashboard.html",
+        status_code=status_code,
+        user=user,
+        provider_words=PROVIDER_WORDS.get(user.oauth_provider, f"signed in with {user.oauth_provider}"),
+        csrf=csrf_token(session_token),
+        keys=[api_keys.key_view(key) for key in api_keys.list_keys(db, user_id=user.id)],
+        connections=records.list_connections(db, user_id=user.id, settings=settings),
+        counts=observations.item_counts(db, owner_id=user.id),
+        query=query or "",
+        search=search,
+        recent=recent,
+        page=page,
+        events=events,
+        mcp_url=settings.mcp_url,
+        notice=notice,
+        error=error,
+        new_key=new_key,
+    )
+
+
+def _signed_in_form(request: Request, db: Session, csrf: str | None) -> tuple[User, str] | Response:
+    """The session behind a form POST, or the refusal to send."""
+    signed_in = _session(request, db)
+    if signed_in is None:
+        return RedirectResponse("/dashboard", status_code=303)
+    if not _csrf_ok(signed_in[1], csrf):
+        return pages.message_page("Not allowed", CSRF_REFUSED, status_code=403)
+    return signed_in
+
+
+def _back(notice: str, anchor: str = "") -> RedirectResponse:
+    assert notice in NOTICES
+    return RedirectResponse(f"/dashboard?notice={notice}{anchor}", status_code=303)
+
+
+@router.post("/dashboard/keys")
+def create_key(
+    request: Request,
+    db: DB,
+    name: Annotated[str, Form()] = "",
+    expires_days: Annotated[str, Form()] = "",
+    access: Annotated[str, Form()] = "read-write",
+    csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None,
+) -> Response:
+    checked = _signed_in_form(request, db, csrf_token_)
+    if isinstance(checked, Response):
+        return checked
+    user, token = checked
+    problem = _key_form_problem(name, expires_days, access)
+    refusal = None if problem else key_creation_refusal(request, db, user.id)
+    if problem or refusal:
+        status = 400 if problem else refusal[0]
+        return _dashboard_page(request, db, user, token, error=problem or refusal[1], status_code=status)
+    expires_at = datetime.now(UTC) + timedelta(days=int(expires_days)) if expires_days.strip() else None
+    _, raw = api_keys.create_key(
+        db,
+        user_id=user.id,
+        name=name.strip(),
+        expires_at=expires_at,
+        scopes=(READ_SCOPE,) if access == "read-only" else ALL_SCOPES,
+        bcrypt_rounds=request.app.state.settings.bcrypt_rounds,
+    )
+    db.commit()
+    response = _back("key-created", "#new-key")
+    sealed = _flash_cipher(token).encrypt(raw.encode()).decode()
+    response.set_cookie(
+        NEW_KEY_COOKIE,
+        sealed,
+        max_age=NEW_KEY_SECONDS,
+        path="/dashboard",
+        httponly=True,
+        secure=request.app.state.settings.cookie_secure,
+        samesite="lax",
+    )
+    return response
+
+
+def _key_form_problem(name: str, expires_days: str, access: str) -> str | None:
+    if not name.strip() or len(name.strip()) > 200:
+        return "Name: give the key a name of 1 to 200 characters."
+    if expires_days.strip() and not (expires_days.strip().isdigit() and 1 <= int(expires_days) <= 3650):
+        return "Expires after: a whole number of days from 1 to 3650, or empty for never."
+    if access not in ("read-only", "read-write"):
+        return "Access: choose read-only or read-write."
+    return None
+
+
+@router.post("/dashboard/keys/{key_id}/revoke")
+def revoke_key(
+    request: Request, key_id: str, db: DB, csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None
+) -> Response:
+    checked = _signed_in_form(request, db, csrf_token_)
+    if isinstance(checked, Response):
+        return checked
+    parsed = _uuid(key_id)
+    if parsed is None or not api_keys.revoke_key(db, user_id=checked[0].id, key_id=parsed):
+        return _back("key-not-found")
+    db.commit()
+    request.app.state.auth_state.cache.evict_key(parsed)
+    return _back("key-revoked")
+
+
+@router.post("/dashboard/connections/{grant_id}/disconnect")
+def disconnect(
+    request: Request, grant_id: str, db: DB, csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None
+) -> Response:
+    checked = _signed_in_form(request, db, csrf_token_)
+    if isinstance(checked, Response):
+        return checked
+    parsed = _uuid(grant_id)
+    if parsed is None or not records.disconnect(db, user_id=checked[0].id, grant_id=parsed):
+        return _back("connection-not-found")
+    db.commit()
+    return _back("disconnected")
+
+
+@router.post("/dashboard/memories/forget")
+def forget(
+    request: Request,
+    db: DB,
+    ref: Annotated[str, Form()] = "",
+    csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None,
+) -> Response:
+    checked = _signed_in_form(request, db, csrf_token_)
+    if isinstance(checked, Response):
+        return checked
+    try:
+        observations.delete_item(db, owner_id=checked[0].id, ref=ref)
+    except MemoryGateError as exc:
+        return _dashboard_page(request, db, checked[0], checked[1], error=exc.message, status_code=400)
+    db.commit()
+    return _back("forgotten")
+
+
+@router.post("/dashboard/logout")
+def logout(
+    request: Request,
+    db: DB,
+    everywhere: Annotated[str, Form()] = "",
+    csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None,
+) -> Response:
+    checked = _signed_in_form(request, db, csrf_token_)
+    if isinstance(checked, Response):
+        return checked
+    user, token = checked
+    if everywhere:
+        accounts.revoke_all_sessions(db, user.id)
+        audit.record(db, audit.LOGOUT_EVERYWHERE, actor=user.id)
+    else:
+        accounts.revoke_session(db, token)
+        audit.record(db, audit.LOGOUT, actor=user.id)
+    db.commit()
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.delete_cookie(accounts.SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/dashboard/local-login")
+def local_login(
+    request: Request, db: DB, csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None
+) -> Response:
+    settings = request.app.state.settings
+    refusal = local_login_refusal(request, purpose=LOCAL_LOGIN_PURPOSE, presented=csrf_token_)
+    if refusal is not None:
+        return pages.message_page("Not allowed", refusal, status_code=403)
+    token = provider_login.local_owner_session(
+        db,
+        max_age_seconds=settings.session_max_age_seconds,
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+    db.commit()
+    response = RedirectResponse("/dashboard", status_code=303)
+    set_session_cookie(response, settings, token)
+    return response
+
+
+def _uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
