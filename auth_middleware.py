@@ -16,7 +16,7 @@ tokens for the MCP resource:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -36,63 +36,47 @@ INVALID = "invalid"
 THROTTLED = "throttled"
 
 
-def _default_limiter() -> rate_limits.Limiter:
-    return rate_limits.Limiter()
-
-
 @dataclass
 class AuthState:
-    """The collaborators of authentication; server.py makes one per app."""
+    """The collaborators of authentication, built once per app from its
+    settings (``from_settings``); two apps in one process share none of it."""
 
-    limiter: rate_limits.Limiter = field(default_factory=_default_limiter)
-    cache: api_keys.VerifiedKeyCache = field(default_factory=api_keys.VerifiedKeyCache)
-    bcrypt_gate: api_keys.BcryptGate = field(default_factory=lambda: api_keys.BcryptGate(total=4))
-    single_flight: api_keys.SingleFlight = field(default_factory=api_keys.SingleFlight)
-    usage: api_keys.UsageTracker = field(default_factory=api_keys.UsageTracker)
-    throttle: rate_limits.FailureThrottle | None = None
-    mcp_rate: rate_limits.RequestRate | None = None
-    client_credentials_rate: rate_limits.RequestRate | None = None
-    oauth_token_rate: rate_limits.RequestRate | None = None
-    oauth_registration_rate: rate_limits.RequestRate | None = None
-    oauth_authorize_rate: rate_limits.RequestRate | None = None
-    key_creation_rate: rate_limits.RequestRate | None = None
-
-    def __post_init__(self) -> None:
-        self.throttle = self.throttle or rate_limits.FailureThrottle(self.limiter, 10, 60.0)
-        defaults = {
-            "mcp_rate": ("600/minute", "mcp"),
-            "client_credentials_rate": ("10/minute", "client"),
-            "oauth_token_rate": ("60/minute", "token"),
-            "oauth_registration_rate": ("20/hour", "register"),
-            "oauth_authorize_rate": ("60/minute", "authorize"),
-            "key_creation_rate": ("20/hour", "keys"),
-        }
-        for attribute, (spec, name) in defaults.items():
-            if getattr(self, attribute) is None:
-                setattr(self, attribute, rate_limits.RequestRate(self.limiter, spec, name))
+    limiter: rate_limits.Limiter
+    cache: api_keys.VerifiedKeyCache
+    bcrypt_gate: api_keys.BcryptGate
+    single_flight: api_keys.SingleFlight
+    usage: api_keys.UsageTracker
+    throttle: rate_limits.FailureThrottle
+    mcp_rate: rate_limits.RequestRate
+    client_credentials_rate: rate_limits.RequestRate
+    oauth_token_rate: rate_limits.RequestRate
+    oauth_registration_rate: rate_limits.RequestRate
+    oauth_authorize_rate: rate_limits.RequestRate
+    key_creation_rate: rate_limits.RequestRate
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthState:
         limiter = rate_limits.Limiter(settings.rate_limit_storage_uri)
+
+        def rate(spec: str, name: str) -> rate_limits.RequestRate:
+            return rate_limits.RequestRate(limiter, spec, name)
+
         return cls(
             limiter=limiter,
             cache=api_keys.VerifiedKeyCache(settings.api_key_cache_ttl_seconds),
             bcrypt_gate=api_keys.BcryptGate(total=settings.max_concurrent_bcrypt),
+            single_flight=api_keys.SingleFlight(),
+            usage=api_keys.UsageTracker(),
             throttle=rate_limits.FailureThrottle(
                 limiter, settings.auth_failure_limit, settings.auth_failure_window_seconds
             ),
-            mcp_rate=rate_limits.RequestRate(limiter, settings.mcp_rate_limit, "mcp"),
-            client_credentials_rate=rate_limits.RequestRate(limiter, settings.client_credentials_rate_limit, "client"),
-            oauth_token_rate=rate_limits.RequestRate(limiter, settings.oauth_token_rate_limit, "token"),
-            oauth_registration_rate=rate_limits.RequestRate(
-                limiter, f"{settings.oauth_registrations_per_hour}/hour", "register"
-            ),
-            oauth_authorize_rate=rate_limits.RequestRate(limiter, settings.oauth_authorize_rate_limit, "authorize"),
-            key_creation_rate=rate_limits.RequestRate(limiter, settings.key_creation_rate_limit, "keys"),
+            mcp_rate=rate(settings.mcp_rate_limit, "mcp"),
+            client_credentials_rate=rate(settings.client_credentials_rate_limit, "client"),
+            oauth_token_rate=rate(settings.oauth_token_rate_limit, "token"),
+            oauth_registration_rate=rate(f"{settings.oauth_registrations_per_hour}/hour", "register"),
+            oauth_authorize_rate=rate(settings.oauth_authorize_rate_limit, "authorize"),
+            key_creation_rate=rate(settings.key_creation_rate_limit, "keys"),
         )
-
-
-AUTH_STATE = AuthState()
 
 
 @dataclass(frozen=True)
@@ -148,7 +132,7 @@ def extract_api_key(headers: HeaderSource) -> tuple[str | None, str | None]:
 
 
 def verify_request_api_key(
-    db: Session, headers: HeaderSource, *, client_ip: str | None = None, state: AuthState = AUTH_STATE
+    db: Session, headers: HeaderSource, *, client_ip: str | None = None, state: AuthState
 ) -> KeyCheck:
     """API keys only (the /auth routes); OAuth tokens are for /mcp alone."""
     raw, error = extract_api_key(headers)
@@ -158,7 +142,7 @@ def verify_request_api_key(
 
 
 def verify_request_credentials(
-    db: Session, headers: HeaderSource, *, audience: str, client_ip: str | None = None, state: AuthState = AUTH_STATE
+    db: Session, headers: HeaderSource, *, audience: str, client_ip: str | None = None, state: AuthState
 ) -> KeyCheck:
     """What the MCP gate accepts: an API key, or an OAuth access token that
     MemoryGate issued for this resource (audience)."""
@@ -179,7 +163,7 @@ def verify_request_credentials(
     return KeyCheck(principal=principal)
 
 
-def cached_principal(headers: HeaderSource, *, state: AuthState = AUTH_STATE) -> Principal | None:
+def cached_principal(headers: HeaderSource, *, state: AuthState) -> Principal | None:
     """The principal for an API key verified recently, without the database.
 
     Cheap enough (a SHA-256 and a dict lookup) to run on the event loop, so
@@ -273,7 +257,7 @@ def _principal(key: api_keys.VerifiedKey) -> Principal:
 
 
 def get_current_user_from_api_key(
-    db: Session, headers: HeaderSource, *, client_ip: str | None = None, state: AuthState = AUTH_STATE
+    db: Session, headers: HeaderSource, *, client_ip: str | None = None, state: AuthState
 ) -> User | None:
     check = verify_request_api_key(db, headers, client_ip=client_ip, state=state)
     if check.principal is None:
@@ -291,7 +275,7 @@ def authenticate(
     headers: HeaderSource,
     cookies: Mapping[str, str],
     client_ip: str | None = None,
-    state: AuthState = AUTH_STATE,
+    state: AuthState,
 ) -> Caller | None:
     """The user behind the session cookie or, failing that, an API key, with
     the scopes that credential grants (a browser session grants all)."""
@@ -320,7 +304,7 @@ def require_auth(
     headers: HeaderSource,
     cookies: Mapping[str, str],
     client_ip: str | None = None,
-    state: AuthState = AUTH_STATE,
+    state: AuthState,
 ) -> User | None:
     """The user behind the session cookie or an API key, or None."""
     found = authenticate(db, headers=headers, cookies=cookies, client_ip=client_ip, state=state)

@@ -1,6 +1,6 @@
 """The pure-ASGI gate in front of the MCP app.
 
-``MCPAuthGateASGI(wrapped_app, session_factory)`` authenticates every HTTP
+``MCPAuthGateASGI(wrapped_app, session_factory, state=...)`` authenticates every HTTP
 request before a single byte of the MCP app is sent, puts the ``Principal``
 into the ASGI scope, and otherwise stays out of the way: it never buffers or
 touches the response (SSE streams pass straight through), and lifespan
@@ -51,7 +51,7 @@ class MCPAuthGateASGI:
         session_factory: Callable[[], Session],
         *,
         require_auth: bool = True,
-        state: auth_middleware.AuthState = auth_middleware.AUTH_STATE,
+        state: auth_middleware.AuthState,
         resource: str = "",
         resource_metadata_url: str | None = None,
     ) -> None:

@@ -539,7 +539,6 @@ def create_api_key(
         scopes=scopes,
         bcrypt_rounds=_settings(request).bcrypt_rounds,
     )
-    db.commit()
     return JSONResponse({"api_key": raw, **api_keys.key_view(key)}, status_code=201, headers=NO_STORE)
 
 
@@ -564,10 +563,8 @@ def revoke_api_key(
     db: DB,
 ) -> dict[str, Any]:
     parsed = _id_or_404(key_id, "API key not found")
-    if not api_keys.revoke_key(db, user_id=user.id, key_id=parsed):
+    if not api_keys.revoke_key(db, user_id=user.id, key_id=parsed, cache=_state(request).cache):
         raise HTTPException(status_code=404, detail="API key not found")
-    db.commit()
-    _state(request).cache.evict_key(parsed)
     return {"revoked": True, "id": key_id}
 
 
@@ -589,5 +586,4 @@ def disconnect(
     parsed = _id_or_404(grant_id, "Connection not found")
     if not records.disconnect(db, user_id=user.id, grant_id=parsed):
         raise HTTPException(status_code=404, detail="Connection not found")
-    db.commit()
     return {"disconnected": True, "id": grant_id}

@@ -24,7 +24,6 @@ from common import ROOT, database_url, machine
 from core import db
 from identity import accounts, api_keys
 from memory import observations
-from memory.embeddings import NoEmbeddings
 
 HEADERS = {"Accept": "application/json, text/event-stream", "Mcp-Protocol-Version": "2025-06-18"}
 
@@ -109,9 +108,9 @@ def main() -> None:
         with db.session_scope() as session:
             owner = accounts.local_owner(session)
             _, key = api_keys.create_key(session, user_id=owner.id, name="bench-auth", bcrypt_rounds=12)
-            ref = observations.store_observation(
-                session, owner_id=owner.id, embedder=NoEmbeddings(), observation="auth overhead bench memory"
-            )["ref"]
+            ref = observations.store_observation(session, owner_id=owner.id, observation="auth overhead bench memory")[
+                "ref"
+            ]
         db.dispose_engine()
         authed = start_server(url, True)
         open_ = start_server(url, False)

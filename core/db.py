@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -252,6 +252,13 @@ def schema_revision(engine: Engine | None = None) -> tuple[str | None, str]:
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     with (engine or get_engine()).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision(), head
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once this session's transaction has committed (never
+    if it rolls back): for effects outside the database, such as evicting
+    a revoked key from the in-process cache."""
+    event.listen(session, "after_commit", lambda _session: action(), once=True)
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.db import after_commit
 from core.principal import ALL_SCOPES
 from oauth_models import APIKey, User
 
@@ -260,12 +261,20 @@ def list_keys(db: Session, *, user_id: uuid.UUID) -> list[APIKey]:
     return list(db.scalars(select(APIKey).where(APIKey.user_id == user_id).order_by(APIKey.created_at.desc())))
 
 
-def revoke_key(db: Session, *, user_id: uuid.UUID, key_id: uuid.UUID) -> bool:
-    """Revoke the caller's own key; False when it is unknown or someone else's."""
-    result = db.execute(update(APIKey).where(APIKey.id == key_id, APIKey.user_id == user_id).values(revoked=True))
-    if result.rowcount == 0:
+def revoke_key(db: Session, *, user_id: uuid.UUID, key_id: uuid.UUID, cache: VerifiedKeyCache | None = None) -> bool:
+    """Revoke the caller's own key; False when it is unknown or someone else's.
+
+    The key leaves ``cache`` once the revocation commits — not before, or a
+    request racing the commit could cache the still-active row again.
+    """
+    revoked = db.execute(
+        update(APIKey).where(APIKey.id == key_id, APIKey.user_id == user_id).values(revoked=True).returning(APIKey.id)
+    ).first()
+    if revoked is None:
         return False
     audit.record(db, audit.API_KEY_REVOKED, actor=user_id, targets={"key_id": key_id})
+    if cache is not None:
+        after_commit(db, lambda: cache.evict_key(key_id))
     return True
 
 

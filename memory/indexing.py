@@ -3,7 +3,9 @@
 A memory is committed before it is embedded, so a failing provider never costs
 a memory: the item simply has no ``embeddings`` row for the current model
 (it is *pending*), and ``backfill_pending`` embeds it later — from the
-background task, at start-up, and after a change of model.
+background task, at start-up, and after a change of model. Services only ask
+for the embedding (``index_after_commit``); whoever owns the unit of work
+commits and then runs it (``index_committed``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from models import Embedding
 log = logging.getLogger("memorygate.embeddings")
 
 BACKFILL_BATCH_SIZE = 64
+AFTER_COMMIT_KEY = "memorygate.index_after_commit"
 
 
 def forget_vectors(db: Session, *, owner_id: uuid.UUID, kind: str, item_id: int) -> None:
@@ -35,8 +38,28 @@ def forget_vectors(db: Session, *, owner_id: uuid.UUID, kind: str, item_id: int)
     )
 
 
+def index_after_commit(db: Session, item: item_types.MemoryItem) -> None:
+    """Ask this unit of work to embed ``item`` once its transaction has
+    committed: the memory is kept even when the provider then fails."""
+    db.flush()
+    db.info.setdefault(AFTER_COMMIT_KEY, []).append((item_types.kind_of(item), item.id))
+
+
+def index_committed(db: Session, *, embedder: EmbeddingProvider) -> str | None:
+    """The second step of a unit of work, after its commit: embed what the
+    first step asked for and commit the vectors. None when nothing was asked."""
+    wanted = db.info.pop(AFTER_COMMIT_KEY, [])
+    if not wanted:
+        return None
+    items = [db.get(item_types.ITEM_MODELS[kind], item_id) for kind, item_id in wanted]
+    status = index_items(db, embedder=embedder, items=[item for item in items if item is not None])
+    db.commit()
+    return status
+
+
 def index_items(db: Session, *, embedder: EmbeddingProvider, items: list[item_types.MemoryItem]) -> str:
-    """Embed committed items now; on provider failure leave them pending.
+    """Embed committed items in the caller's transaction; on provider
+    failure leave them pending.
 
     Returns "indexed", "pending" (provider failed; backfill will retry) or
     "disabled" (no provider).
@@ -51,7 +74,6 @@ def index_items(db: Session, *, embedder: EmbeddingProvider, items: list[item_ty
         log.warning("embedding deferred for %d item(s): %s", len(items), exc.message)
         return "pending"
     _upsert_vectors(db, model=embedder.model, items=items, vectors=vectors)
-    db.commit()
     return "indexed"
 
 
@@ -120,6 +142,7 @@ def backfill_pending(
                     break
                 if index_items(db, embedder=embedder, items=batch) != "indexed":
                     return done
+                db.commit()
                 done += len(batch)
     if done:
         log.info("backfilled %d embedding(s) for model %s", done, embedder.model)

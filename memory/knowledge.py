@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, selectinload
 from core.errors import Conflict, InvalidInput, NotFound
 from memory import indexing, item_types
 from memory import validation as check
-from memory.embeddings import EmbeddingProvider
 from models import Concept, ConceptAlias, ConceptRelationship, Document, Observation, Pattern
 
 RELATIONSHIP_TYPES = ("enables", "version_of", "part_of", "related_to", "implements", "demonstrates")
@@ -63,7 +62,6 @@ def store_concept(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    embedder: EmbeddingProvider,
     name: Any,
     concept_type: Any = None,
     description: Any = None,
@@ -99,9 +97,7 @@ def store_concept(
         if concept_id is None:
             raise InvalidInput("concept_type", "is required when creating a concept")
         created = False
-    return _commit_and_reindex(
-        db, embedder=embedder, owner_id=owner_id, kind="concept", item_id=concept_id, created=created
-    )
+    return _reindexed(db, owner_id=owner_id, kind="concept", item_id=concept_id, created=created)
 
 
 def _concept_changes(**given: Any) -> dict[str, Any]:
@@ -120,16 +116,14 @@ def _concept_changes(**given: Any) -> dict[str, Any]:
     return changes
 
 
-def _commit_and_reindex(
-    db: Session, *, embedder: EmbeddingProvider, owner_id: uuid.UUID, kind: str, item_id: int, created: bool
-) -> dict[str, Any]:
-    """After an upsert: drop the old vectors in the same transaction, commit,
-    then embed the new text (or leave it pending)."""
+def _reindexed(db: Session, *, owner_id: uuid.UUID, kind: str, item_id: int, created: bool) -> dict[str, Any]:
+    """After an upsert: drop the old vectors in the same transaction, and ask
+    for the new text to be embedded once it commits."""
     indexing.forget_vectors(db, owner_id=owner_id, kind=kind, item_id=item_id)
-    db.commit()
     item = db.get(item_types.ITEM_MODELS[kind], item_id, populate_existing=True)
-    status = indexing.index_items(db, embedder=embedder, items=[item])
-    return {"id": item_id, "ref": item_types.ref(kind, item_id), "created": bool(created), "embedding": status}
+    assert item is not None  # written by this transaction
+    indexing.index_after_commit(db, item)
+    return {"id": item_id, "ref": item_types.ref(kind, item_id), "created": bool(created)}
 
 
 def get_concept(db: Session, *, owner_id: uuid.UUID, name: Any) -> dict[str, Any]:
@@ -231,7 +225,6 @@ def update_pattern(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    embedder: EmbeddingProvider,
     category: Any,
     pattern_name: Any,
     pattern_text: Any,
@@ -264,9 +257,7 @@ def update_pattern(
             },
         ).returning(Pattern.id, text("(xmax = 0)"))
     ).one()
-    return _commit_and_reindex(
-        db, embedder=embedder, owner_id=owner_id, kind="pattern", item_id=pattern_id, created=created
-    )
+    return _reindexed(db, owner_id=owner_id, kind="pattern", item_id=pattern_id, created=created)
 
 
 def _require_own_observations(db: Session, *, owner_id: uuid.UUID, ids: list[int]) -> None:
@@ -324,7 +315,6 @@ def store_document(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    embedder: EmbeddingProvider,
     title: Any,
     doc_type: Any,
     content_summary: Any,
@@ -346,6 +336,5 @@ def store_document(
         metadata_=check.json_object("metadata", metadata),
     )
     db.add(row)
-    db.commit()
-    status = indexing.index_items(db, embedder=embedder, items=[row])
-    return {"id": row.id, "ref": item_types.ref("document", row.id), "stored": True, "embedding": status}
+    indexing.index_after_commit(db, row)
+    return {"id": row.id, "ref": item_types.ref("document", row.id), "stored": True}

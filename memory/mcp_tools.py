@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from core.errors import MemoryGateError
 from core.principal import READ_SCOPE, WRITE_SCOPE, Principal, from_scope
 from core.settings import VERSION
-from memory import hybrid_search, knowledge, observations, user_guide
+from memory import hybrid_search, indexing, knowledge, observations, user_guide
 from memory import validation as limits
 from memory.embeddings import EmbeddingProvider
 
@@ -91,6 +91,10 @@ class ToolRunner:
                 except BaseException:
                     db.rollback()
                     raise
+                # The second step: what the call stored is safe; now embed it.
+                status = indexing.index_committed(db, embedder=self.embedder)
+                if status is not None:
+                    result["embedding"] = status
         except MemoryGateError as exc:
             raise ToolError(exc.message) from None
         except OperationalError:
@@ -215,7 +219,6 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
             observations.store_observation,
             needs=WRITE_SCOPE,
             pass_credential=True,
-            embedder=run.embedder,
             observation=observation,
             confidence=confidence,
             domain=domain,
@@ -357,7 +360,6 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
         return run(
             knowledge.store_document,
             needs=WRITE_SCOPE,
-            embedder=run.embedder,
             title=title,
             doc_type=doc_type,
             content_summary=content_summary,
@@ -387,7 +389,6 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
         return run(
             knowledge.store_concept,
             needs=WRITE_SCOPE,
-            embedder=run.embedder,
             name=name,
             concept_type=concept_type,
             description=description,
@@ -454,7 +455,6 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
         return run(
             knowledge.update_pattern,
             needs=WRITE_SCOPE,
-            embedder=run.embedder,
             category=category,
             pattern_name=pattern_name,
             pattern_text=pattern_text,

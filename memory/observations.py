@@ -136,7 +136,6 @@ def store_observation(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    embedder: EmbeddingProvider,
     observation: Any,
     confidence: Any = 0.8,
     domain: Any = None,
@@ -177,9 +176,8 @@ def store_observation(
         session_id=session.id if session else None,
     )
     db.add(row)
-    db.commit()
-    status = indexing.index_items(db, embedder=embedder, items=[row])
-    return {"id": row.id, "ref": item_types.ref("observation", row.id), "stored": True, "embedding": status}
+    indexing.index_after_commit(db, row)
+    return {"id": row.id, "ref": item_types.ref("observation", row.id), "stored": True}
 
 
 def recall(

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import event, select, update
 
+from auth_middleware import AuthState
 from core import db
 from core.principal import SCOPE_KEY
 from mcp_auth_gate import MCPAuthGateASGI
@@ -20,6 +21,7 @@ from oauth_models import APIKey
 from server import create_app
 from tests.fakes import github_profile
 from tests.support import (
+    base_settings,
     browser_login,
     call,
     call_error,
@@ -208,7 +210,7 @@ async def test_gate_streams_responses_without_buffering():
     owner, _ = new_user()
     key = new_key(owner)
     app = StreamingApp()
-    gate = MCPAuthGateASGI(app, db.SessionLocal)
+    gate = MCPAuthGateASGI(app, db.SessionLocal, state=AuthState.from_settings(base_settings()))
     loop = asyncio.get_running_loop()
     with serve_asgi(gate) as served:
         async with (
@@ -235,7 +237,7 @@ async def test_gate_passes_options_and_lifespan_through_untouched():
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
 
-    gate = MCPAuthGateASGI(app, db.SessionLocal)
+    gate = MCPAuthGateASGI(app, db.SessionLocal, state=AuthState.from_settings(base_settings()))
     with serve_asgi(gate) as served:
         async with httpx.AsyncClient() as client:
             assert (await client.options(served.url + "/")).status_code == 204

@@ -224,7 +224,6 @@ def create_key(
         scopes=(READ_SCOPE,) if access == "read-only" else ALL_SCOPES,
         bcrypt_rounds=request.app.state.settings.bcrypt_rounds,
     )
-    db.commit()
     response = _back("key-created", "#new-key")
     sealed = _flash_cipher(token).encrypt(raw.encode()).decode()
     response.set_cookie(
@@ -257,10 +256,9 @@ def revoke_key(
     if isinstance(checked, Response):
         return checked
     parsed = _uuid(key_id)
-    if parsed is None or not api_keys.revoke_key(db, user_id=checked[0].id, key_id=parsed):
+    cache = request.app.state.auth_state.cache
+    if parsed is None or not api_keys.revoke_key(db, user_id=checked[0].id, key_id=parsed, cache=cache):
         return _back("key-not-found")
-    db.commit()
-    request.app.state.auth_state.cache.evict_key(parsed)
     return _back("key-revoked")
 
 
@@ -274,7 +272,6 @@ def disconnect(
     parsed = _uuid(grant_id)
     if parsed is None or not records.disconnect(db, user_id=checked[0].id, grant_id=parsed):
         return _back("connection-not-found")
-    db.commit()
     return _back("disconnected")
 
 
@@ -292,7 +289,6 @@ def forget(
         observations.delete_item(db, owner_id=checked[0].id, ref=ref)
     except MemoryGateError as exc:
         return _dashboard_page(request, db, checked[0], checked[1], error=exc.message, status_code=400)
-    db.commit()
     return _back("forgotten")
 
 
@@ -313,7 +309,6 @@ def logout(
     else:
         accounts.revoke_session(db, token)
         audit.record(db, audit.LOGOUT, actor=user.id)
-    db.commit()
     response = RedirectResponse("/dashboard", status_code=303)
     response.delete_cookie(accounts.SESSION_COOKIE, path="/")
     return response
@@ -333,7 +328,6 @@ def local_login(
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
-    db.commit()
     response = RedirectResponse("/dashboard", status_code=303)
     set_session_cookie(response, settings, token)
     return response

@@ -111,7 +111,7 @@ def header_sets(creds: dict[str, str]) -> st.SearchStrategy[list[tuple[bytes, by
 
 def test_real_credentials_are_accepted(credentials):
     """The control: without it, 'nothing accepted' would prove nothing."""
-    state = auth_middleware.AuthState()
+    state = auth_middleware.AuthState.from_settings(Settings())
     with db.session_scope() as session:
         for name in ("key", "access_token"):
             headers = [(b"authorization", f"Bearer {credentials[name]}".encode())]
@@ -120,7 +120,7 @@ def test_real_credentials_are_accepted(credentials):
 
 
 def test_ten_thousand_forged_credentials_are_all_refused(credentials):
-    state = auth_middleware.AuthState()
+    state = auth_middleware.AuthState.from_settings(Settings())
     tried = accepted = crashed = 0
 
     @settings(
@@ -271,7 +271,7 @@ def test_inactive_and_expired_controls_exist(credentials):
     """Guard against the fixture silently producing valid credentials."""
     owner, _ = new_user("control")
     assert new_key(owner).startswith("mg_")
-    state = auth_middleware.AuthState()
+    state = auth_middleware.AuthState.from_settings(Settings())
     with db.session_scope() as session:
         for name in ("revoked", "expired", "inactive", "other_audience", "refresh_token"):
             headers = [(b"authorization", f"Bearer {credentials[name]}".encode())]
