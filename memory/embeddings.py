@@ -27,9 +27,14 @@ RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
 class EmbeddingProvider(Protocol):
-    name: str
-    model: str | None
-    dimensions: int | None
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def dimensions(self) -> int | None: ...
 
     @property
     def enabled(self) -> bool: ...

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -205,7 +206,7 @@ def _vector_candidates(
     literal = "[" + ",".join(repr(float(x)) for x in vector) + "]"
     dimensions = KNOWN_MODEL_DIMENSIONS.get(embedder.model or "")
     indexed = dimensions is not None and dimensions <= HNSW_MAX_DIMENSIONS
-    if indexed and _owns_many_vectors(db, owner_id=owner_id, model=embedder.model):
+    if dimensions is not None and indexed and _owns_many_vectors(db, owner_id=owner_id, model=embedder.model):
         # Same expression and model literal as the partial HNSW index, so the
         # planner uses it; the literal comes from our own constant table.
         distance = f"{vector_expression(dimensions)} <=> CAST(:vector AS vector({dimensions}))"
@@ -296,7 +297,8 @@ def _hydrate(
     items: dict[tuple[str, int], item_types.MemoryItem] = {}
     for kind, ids in by_kind.items():
         model_class = item_types.ITEM_MODELS[kind]
-        for item in db.scalars(select(model_class).where(model_class.owner_id == owner_id, model_class.id.in_(ids))):
+        found = db.scalars(select(model_class).where(model_class.owner_id == owner_id, model_class.id.in_(ids)))
+        for item in cast(Iterable[item_types.MemoryItem], found):
             confidence = item_types.confidence(item)
             if confidence is not None and confidence < min_confidence:
                 continue

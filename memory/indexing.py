@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -51,7 +52,7 @@ def index_committed(db: Session, *, embedder: EmbeddingProvider) -> str | None:
     wanted = db.info.pop(AFTER_COMMIT_KEY, [])
     if not wanted:
         return None
-    items = [db.get(item_types.ITEM_MODELS[kind], item_id) for kind, item_id in wanted]
+    items = [item_types.get(db, kind, item_id) for kind, item_id in wanted]
     status = index_items(db, embedder=embedder, items=[item for item in items if item is not None])
     db.commit()
     return status
@@ -96,7 +97,7 @@ def _upsert_vectors(db: Session, *, model: str, items: list[item_types.MemoryIte
     )
 
 
-def _missing_vector(kind: str, model_class: type, model: str):
+def _missing_vector(kind: str, model_class: type[item_types.MemoryItem], model: str) -> Any:
     return ~exists().where(
         Embedding.source_type == kind,
         Embedding.source_id == model_class.id,
@@ -130,7 +131,7 @@ def backfill_pending(
     for kind, model_class in item_types.ITEM_MODELS.items():
         while True:
             with session_factory() as db:
-                batch = list(
+                batch: list[item_types.MemoryItem] = list(
                     db.scalars(
                         select(model_class)
                         .where(_missing_vector(kind, model_class, embedder.model))

@@ -8,7 +8,9 @@ tools return, so every service speaks about items the same way.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy.orm import Session
 
 from models import Concept, Document, Observation, Pattern
 
@@ -24,6 +26,11 @@ ITEM_MODELS: dict[str, type[MemoryItem]] = {
 # Search hits carry a memory's text up to this length; memory_get has it whole.
 HIT_TEXT_CHARS = 2_000
 MAX_ALIASES_SHOWN = 100
+
+
+def get(db: Session, kind: str, item_id: int) -> MemoryItem | None:
+    """The item of this type and id (callers check the owner)."""
+    return cast(MemoryItem | None, db.get(ITEM_MODELS[kind], item_id, populate_existing=True))
 
 
 def ref(kind: str, item_id: int) -> str:

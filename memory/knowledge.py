@@ -120,7 +120,7 @@ def _reindexed(db: Session, *, owner_id: uuid.UUID, kind: str, item_id: int, cre
     """After an upsert: drop the old vectors in the same transaction, and ask
     for the new text to be embedded once it commits."""
     indexing.forget_vectors(db, owner_id=owner_id, kind=kind, item_id=item_id)
-    item = db.get(item_types.ITEM_MODELS[kind], item_id, populate_existing=True)
+    item = item_types.get(db, kind, item_id)
     assert item is not None  # written by this transaction
     indexing.index_after_commit(db, item)
     return {"id": item_id, "ref": item_types.ref(kind, item_id), "created": bool(created)}

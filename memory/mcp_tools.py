@@ -124,7 +124,8 @@ class OneLineArgumentErrors(Middleware):
             cause = exc.__cause__
             if not isinstance(cause, PydanticValidationError):
                 raise
-            tool = await context.fastmcp_context.fastmcp.get_tool(context.message.name)
+            server = context.fastmcp_context.fastmcp if context.fastmcp_context is not None else None
+            tool = await server.get_tool(context.message.name) if server is not None else None
             schema = tool.parameters.get("properties", {}) if tool is not None else {}
             raise ToolError("; ".join(argument_problem(error, schema) for error in cause.errors())) from None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -37,7 +37,7 @@ def upsert_ai_instance(db: Session, *, owner_id: uuid.UUID, name: Any, platform:
             constraint="uq_ai_instances_owner_name_platform", set_={"last_seen": func.now()}
         ).returning(AIInstance.id)
     ).scalar_one()
-    return db.get(AIInstance, instance_id, populate_existing=True)
+    return db.get_one(AIInstance, instance_id, populate_existing=True)
 
 
 def upsert_session(
@@ -67,7 +67,7 @@ def upsert_session(
             ConversationSession.id
         )
     ).scalar_one()
-    return db.get(ConversationSession, session_id, populate_existing=True)
+    return db.get_one(ConversationSession, session_id, populate_existing=True)
 
 
 def init_session(
@@ -237,7 +237,7 @@ def load_item(db: Session, *, owner_id: uuid.UUID, ref: Any, field: str = "ref")
     ).one_or_none()
     if item is None:
         raise NotFound(f"No memory found for {field} {kind}:{item_id}")
-    return item
+    return cast(item_types.MemoryItem, item)
 
 
 def get_item(db: Session, *, owner_id: uuid.UUID, ref: Any) -> dict[str, Any]:

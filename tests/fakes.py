@@ -210,7 +210,7 @@ class FakeGoogle(FakeOAuthProvider):
         return JSONResponse({"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]})
 
     async def _token(self, request: Request) -> JSONResponse:
-        form = dict(await request.form())
+        form = {name: str(value) for name, value in (await request.form()).items()}
         try:
             grant = self._redeem(form)
         except RuntimeError:
@@ -269,7 +269,7 @@ class FakeGitHub(FakeOAuthProvider):
         )
 
     async def _access_token(self, request: Request) -> JSONResponse:
-        form = dict(await request.form())
+        form = {name: str(value) for name, value in (await request.form()).items()}
         try:
             grant = self._redeem(form)
         except RuntimeError:

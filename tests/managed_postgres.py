@@ -52,6 +52,7 @@ class ManagedPostgres:
         password_file.write_text(self.admin_password)
         if SERVER_USER is not None:
             entry = ensure_user_exists(SERVER_USER)
+            assert entry is not None
             ensure_prefix_permissions(self.pgdata)
             for path in (self.pgdata, password_file):
                 os.chown(path, entry.pw_uid, entry.pw_gid)

@@ -18,6 +18,9 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 from mcp.client.auth import OAuthClientProvider
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from pydantic import AnyUrl
+
+from tests.support import found
 
 CLIENT_REDIRECT = "http://127.0.0.1:33418/callback"
 
@@ -76,7 +79,7 @@ class OAuthBrowser:
                     fields = form_fields(response.text)
                     response = self.browser.post(self.server_url + "/oauth/local-login", data=fields)
                     continue
-                link = re.search(rf'href="(/auth/login/{self.provider}[^"]*)"', response.text).group(1)
+                link = found(rf'href="(/auth/login/{self.provider}[^"]*)"', response.text)
                 response = self.browser.get(self.server_url + html.unescape(link))
             elif response.status_code == 200 and 'action="/oauth/consent"' in response.text:
                 self.pages.append(response.text)
@@ -104,7 +107,7 @@ def sdk_oauth(server_url: str, person: OAuthBrowser, storage: MemoryTokenStorage
         server_url=server_url + "/mcp",
         client_metadata=OAuthClientMetadata(
             client_name="Test MCP Client",
-            redirect_uris=[CLIENT_REDIRECT],
+            redirect_uris=[AnyUrl(CLIENT_REDIRECT)],
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
             token_endpoint_auth_method="none",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import resource
 import socket
 import subprocess
@@ -20,12 +21,13 @@ from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Self
 
 import httpx
 import uvicorn
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
+from mcp.types import TextContent
 
 from core import db
 from core.principal import ALL_SCOPES
@@ -173,13 +175,16 @@ async def mcp_client(base_url: str, key: str | None = None, *, path: str = "/mcp
 
 async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
     result = await client.call_tool(tool, arguments)
+    assert result.structured_content is not None, f"{tool} returned no structured content"
     return result.structured_content
 
 
 async def call_error(client: Client, tool: str, **arguments: Any) -> str:
     result = await client.call_tool(tool, arguments, raise_on_error=False)
     assert result.is_error, f"{tool} unexpectedly succeeded: {result.structured_content}"
-    return result.content[0].text
+    message = result.content[0]
+    assert isinstance(message, TextContent)
+    return message.text
 
 
 # --- subprocess servers -----------------------------------------------------------
@@ -206,7 +211,8 @@ class ServerProcess:
         sock.close()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**env, "PORT": str(self.port), "HOST": "127.0.0.1", "OAUTH_REDIRECT_BASE": self.url}
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[str]  # set by start()
+        self._stdout: IO[str]
         self._drainer: threading.Thread | None = None
         self.log = ""
 
@@ -216,7 +222,7 @@ class ServerProcess:
     def _popen_env(self) -> dict[str, str]:
         return self.env
 
-    def start(self) -> ServerProcess:
+    def start(self) -> Self:
         self.process = subprocess.Popen(
             self._argv(),
             cwd=ROOT,
@@ -226,8 +232,10 @@ class ServerProcess:
             text=True,
             preexec_fn=self._limit_open_files if self.open_files else None,
         )
+        assert self.process.stdout is not None
+        self._stdout = self.process.stdout
         # Block on the server's own log until uvicorn reports it is listening.
-        for line in self.process.stdout:
+        for line in self._stdout:
             self.log += line
             if "Uvicorn running on" in line:
                 self._drainer = threading.Thread(target=self._drain, daemon=True)
@@ -238,11 +246,12 @@ class ServerProcess:
         raise RuntimeError(f"server exited before listening:\n{self.log}")
 
     def _limit_open_files(self) -> None:
+        assert self.open_files is not None
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, hard))
 
     def _drain(self) -> None:
-        for line in self.process.stdout:
+        for line in self._stdout:
             self.log += line
 
     def terminate(self) -> bool:
@@ -267,7 +276,7 @@ class ServerProcess:
     def _close(self) -> None:
         if self._drainer is not None:
             self._drainer.join(timeout=10)
-        self.process.stdout.close()
+        self._stdout.close()
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
@@ -275,6 +284,13 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env.update({"BCRYPT_ROUNDS": str(TEST_BCRYPT_ROUNDS), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO"})
     env.update(extra)
     return env
+
+
+def found(pattern: str, text: str) -> str:
+    """The first group of ``pattern`` in ``text``; fails the test if absent."""
+    match = re.search(pattern, text)
+    assert match is not None, f"{pattern!r} not found"
+    return match.group(1)
 
 
 def dumps(value: Any) -> str:

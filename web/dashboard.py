@@ -91,7 +91,7 @@ def _session(request: Request, db: Session) -> tuple[User, str] | None:
 
 
 def _csrf_ok(session_token: str, presented: str | None) -> bool:
-    return bool(presented) and hmac.compare_digest(csrf_token(session_token), presented)
+    return presented is not None and hmac.compare_digest(csrf_token(session_token), presented)
 
 
 def _flash_cipher(session_token: str) -> Fernet:
@@ -211,10 +211,11 @@ def create_key(
         return checked
     user, token = checked
     problem = _key_form_problem(name, expires_days, access)
-    refusal = None if problem else key_creation_refusal(request, db, user.id)
-    if problem or refusal:
-        status = 400 if problem else refusal[0]
-        return _dashboard_page(request, db, user, token, error=problem or refusal[1], status_code=status)
+    if problem:
+        return _dashboard_page(request, db, user, token, error=problem, status_code=400)
+    refusal = key_creation_refusal(request, db, user.id)
+    if refusal:
+        return _dashboard_page(request, db, user, token, error=refusal[1], status_code=refusal[0])
     expires_at = datetime.now(UTC) + timedelta(days=int(expires_days)) if expires_days.strip() else None
     _, raw = api_keys.create_key(
         db,

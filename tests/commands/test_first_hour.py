@@ -5,7 +5,6 @@ index, and MCP over stdio beside the HTTP server on one data directory."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -16,12 +15,12 @@ from fastmcp.client.transports import StdioTransport
 
 from server import create_app
 from tests.conftest import provider_settings
-from tests.support import ROOT, ServerProcess, call, mcp_client, run_cli, serve, subprocess_env
+from tests.support import ROOT, ServerProcess, call, found, mcp_client, run_cli, serve, subprocess_env
 
 
 def _local_sign_in(server_url: str, browser: httpx.Client) -> None:
     page = browser.get(server_url + "/dashboard")
-    token = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page.text).group(1)
+    token = found(r'name="csrf_token" value="([0-9a-f]{64})"', page.text)
     signed_in = browser.post(server_url + "/dashboard/local-login", data={"csrf_token": token})
     assert signed_in.status_code == 303
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,7 +18,7 @@ from tests.support import ROOT, ServerProcess, run_cli, subprocess_env
 
 
 @pytest.fixture
-def empty_database() -> str:
+def empty_database() -> Iterator[str]:
     admin_url = make_url(os.environ["MEMORYGATE_TEST_DATABASE_URL"])
     name = f"migrations_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")

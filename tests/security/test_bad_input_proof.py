@@ -65,13 +65,11 @@ def credentials() -> dict[str, str]:
 
 
 def near_miss(secret: str) -> st.SearchStrategy[str]:
-    return st.integers(min_value=3, max_value=len(secret) - 1).flatmap(
-        lambda i: (
-            st.sampled_from(KEY_ALPHABET)
-            .filter(lambda c, i=i: c != secret[i])
-            .map(lambda c, i=i: secret[:i] + c + secret[i + 1 :])
-        )
-    )
+    def replace_one(i: int) -> st.SearchStrategy[str]:
+        others = [c for c in KEY_ALPHABET if c != secret[i]]
+        return st.sampled_from(others).map(lambda c: secret[:i] + c + secret[i + 1 :])
+
+    return st.integers(min_value=3, max_value=len(secret) - 1).flatmap(replace_one)
 
 
 def forged_values(creds: dict[str, str]) -> st.SearchStrategy[str]:

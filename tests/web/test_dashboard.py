@@ -16,7 +16,7 @@ from tests.oauth_support import (
     redirect_params,
     register_client,
 )
-from tests.support import ServerProcess, browser_login, call, mcp_client, subprocess_env
+from tests.support import ServerProcess, browser_login, call, found, mcp_client, subprocess_env
 
 
 def _signed_in(auth_server, github, new_browser, github_id: int):
@@ -24,7 +24,7 @@ def _signed_in(auth_server, github, new_browser, github_id: int):
     browser, done = browser_login(auth_server.url, "github", new_browser())
     assert done.headers["location"] == auth_server.url + "/dashboard"
     page = browser.get(auth_server.url + "/dashboard")
-    csrf = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page.text).group(1)
+    csrf = found(r'name="csrf_token" value="([0-9a-f]{64})"', page.text)
     return browser, page, csrf
 
 
@@ -51,7 +51,7 @@ def test_forms_need_this_sessions_csrf_token(auth_server, github, new_browser):
     sealed = created.cookies["mg_new_key"]
     shown = browser.get(auth_server.url + created.headers["location"])
     assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
-    key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', shown.text).group(1)
+    key = found(r'<code id="new-key-value">(mg_[^<]+)</code>', shown.text)
     assert "shown only this once" in shown.text and "API key created." in shown.text
     assert key not in sealed  # the key crosses the redirect encrypted
     assert key not in browser.get(auth_server.url + "/dashboard").text
@@ -81,7 +81,7 @@ async def test_memory_markup_is_shown_as_text(auth_server, github, new_browser):
     key_page = browser.post(
         auth_server.url + "/dashboard/keys", data={"name": "agent", "csrf_token": csrf}, follow_redirects=True
     )
-    key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text).group(1)
+    key = found(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text)
     markup = '<img src=x onerror=alert(1)><script>alert("x")</script> & <b>bold</b>'
     async with mcp_client(auth_server.url, key) as client:
         await call(client, "memory_store", observation=markup)
@@ -98,9 +98,9 @@ def test_page_headers_forbid_inline_scripts_and_framing(auth_server, github, new
 
 
 def _local_login_token(page: httpx.Response) -> str:
-    return re.search(
+    return found(
         r'action="/dashboard/local-login"><input type="hidden" name="csrf_token" value="([0-9a-f]{64})"', page.text
-    ).group(1)
+    )
 
 
 def test_local_mode_offers_the_local_owner_on_this_computer(tmp_path):
@@ -136,7 +136,7 @@ async def test_recent_memories_page_and_clients_disconnect_from_the_page(auth_se
     key_page = browser.post(
         auth_server.url + "/dashboard/keys", data={"name": "pager", "csrf_token": csrf}, follow_redirects=True
     )
-    key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text).group(1)
+    key = found(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text)
     async with mcp_client(auth_server.url, key) as client:
         for number in range(12):
             await call(client, "memory_store", observation=f"numbered memory {number:02d}")
@@ -152,7 +152,7 @@ async def test_recent_memories_page_and_clients_disconnect_from_the_page(auth_se
     assert exchange_code(auth_server.url, client_id, code, verifier).status_code == 200
     page = browser.get(auth_server.url + "/dashboard").text
     assert "Pocket Agent" in page
-    grant_id = re.search(r'action="/dashboard/connections/([0-9a-f-]+)/disconnect"', page).group(1)
+    grant_id = found(r'action="/dashboard/connections/([0-9a-f-]+)/disconnect"', page)
     done = browser.post(
         f"{auth_server.url}/dashboard/connections/{grant_id}/disconnect",
         data={"csrf_token": csrf},
@@ -168,7 +168,7 @@ async def test_search_hits_show_a_concepts_name_and_every_hit_its_score(auth_ser
     key_page = browser.post(
         auth_server.url + "/dashboard/keys", data={"name": "concepts", "csrf_token": csrf}, follow_redirects=True
     )
-    key = re.search(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text).group(1)
+    key = found(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text)
     async with mcp_client(auth_server.url, key) as client:
         await call(
             client, "memory_store_concept", name="Heliograph", concept_type="project", description="A sun clock app"

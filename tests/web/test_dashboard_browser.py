@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -27,7 +27,7 @@ from fastmcp.client.transports import StreamableHttpTransport
 from mcp.client.auth import OAuthClientProvider
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 from playwright.async_api import async_playwright
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, ViewportSize, expect, sync_playwright
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -47,8 +47,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 ARTIFACTS = ROOT / "test-artifacts"
 MEMORY = "Prefers <b>green</b> tea & reads <i>poetry</i> on Sundays"
 READER_ZONE = "America/New_York"  # the reader's own zone, not the server's UTC
@@ -72,7 +72,7 @@ def callback() -> Iterator[ServedApp]:
 
 
 @pytest.fixture
-def browser_contexts() -> Iterator[callable]:
+def browser_contexts() -> Iterator[Callable[[], BrowserContext]]:
     """Make fresh Chromium contexts (separate cookie jars), closed afterwards."""
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
