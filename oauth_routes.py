@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 import auth_middleware
 from core import audit
+from core.addresses import is_loopback
 from core.db import SessionLocal, get_db
 from core.principal import ALL_SCOPES, WRITE_SCOPE
 from core.settings import Settings
@@ -306,8 +307,6 @@ async def callback(
     return response
 
 
-LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 # Binds the local-owner sign-in form to the browser that was shown it (a
 # double-submit token): a page elsewhere can make a browser POST, but cannot
 # read this cookie to compute the form's token.
@@ -324,7 +323,7 @@ def local_owner_allowed(request: Request) -> bool:
         settings.is_local
         and not request.app.state.oauth_providers
         and request.client is not None
-        and request.client.host in LOOPBACK_ADDRESSES
+        and is_loopback(request.client.host)
     )
 
 
@@ -385,7 +384,7 @@ def _is_own_or_loopback_origin(request: Request, origin: str) -> bool:
     if origin.rstrip("/") == _origin_of(_settings(request).public_base_url):
         return True
     parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and (parts.hostname or "") in LOOPBACK_HOSTS
+    return parts.scheme in ("http", "https") and is_loopback(parts.hostname)
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:

@@ -31,6 +31,7 @@ import oauth
 import oauth_routes
 from auth_middleware import AuthState
 from core import db
+from core.addresses import TrustedProxies
 from core.db import SessionLocal  # noqa: F401  (re-exported for compatibility)
 from core.settings import VERSION, Settings, UnsafeConfiguration
 from mcp_auth_gate import MCPAuthGateASGI
@@ -39,7 +40,7 @@ from memory import indexing
 from memory.embeddings import EmbeddingProvider, build_provider
 from memory.mcp_tools import build_mcp_server
 from web import dashboard
-from web.client_address import ForwardedClient, TrustedProxies
+from web.client_address import ForwardedClient
 from web.guards import HostOriginGuard, RequestContext, RequestSizeLimit, SecurityHeaders
 
 MCP_PATH = "/mcp"

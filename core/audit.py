@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.request_context import current_client_address, current_request_id
 from models import AuditEvent
-from web.guards import current_client_address, current_request_id
 
 LOGIN = "login"
 LOGOUT = "logout"

@@ -18,7 +18,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from web.guards import current_request_id
+from core.request_context import current_request_id
 
 SECRET_PATTERNS = [
     (re.compile(r"mg_[A-Za-z0-9_-]{8,}"), "mg_[redacted]"),

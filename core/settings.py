@@ -11,8 +11,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
+
+from core.addresses import TrustedProxies, is_loopback
 
 VERSION = "0.2.0"
 LOCAL_OWNER_EMAIL = "local@memorygate.internal"
@@ -74,8 +77,6 @@ def _looks_like_placeholder(value: str) -> bool:
 
 
 def _trusted_proxies(raw: str | None) -> str:
-    from web.client_address import TrustedProxies
-
     spec = (raw or "").strip()
     TrustedProxies.parse(spec)  # refuse a malformed list at start-up, naming the variable
     return spec
@@ -189,9 +190,7 @@ class Settings:
     @property
     def _base_is_loopback(self) -> bool:
         """A loopback base cannot take public traffic: tests and local runs."""
-        from urllib.parse import urlsplit
-
-        return (urlsplit(self.public_base_url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+        return is_loopback(urlsplit(self.public_base_url).hostname)
 
     @property
     def served_over_https(self) -> bool:

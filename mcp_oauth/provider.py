@@ -36,18 +36,18 @@ from pydantic import AnyUrl
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from core.addresses import is_loopback
 from core.principal import ALL_SCOPES
 from core.settings import Settings
 from identity.accounts import sha256_hex
 from mcp_oauth import records
 
-LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 MAX_REDIRECT_URIS = 10
 
 
 def is_loopback_http(uri: str) -> bool:
     parts = urlsplit(uri)
-    return parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS
+    return parts.scheme == "http" and is_loopback(parts.hostname)
 
 
 MAX_REDIRECT_URI_CHARS = 2_000

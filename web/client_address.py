@@ -18,47 +18,9 @@ MemoryGate hands out is built from OAUTH_REDIRECT_BASE.)
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def parse_address(text: str) -> IPAddress | None:
-    """An address as proxies write it: bare, ``[v6]:port`` or ``v4:port``."""
-    text = text.strip()
-    if text.startswith("["):
-        text = text[1:].partition("]")[0]
-    elif text.count(":") == 1:
-        text = text.partition(":")[0]
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True)
-class TrustedProxies:
-    trust_all: bool
-    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-
-    @classmethod
-    def parse(cls, spec: str) -> TrustedProxies:
-        """``*``, or comma-separated addresses and networks (CIDR)."""
-        entries = [entry.strip() for entry in spec.split(",") if entry.strip()]
-        if "*" in entries:
-            return cls(trust_all=True, networks=())
-        try:
-            return cls(trust_all=False, networks=tuple(ipaddress.ip_network(e, strict=False) for e in entries))
-        except ValueError as exc:
-            raise ValueError(f"TRUSTED_PROXIES: {exc}") from None
-
-    def trusts(self, address: IPAddress | None) -> bool:
-        if address is None:
-            return False
-        return self.trust_all or any(address in network for network in self.networks)
+from core.addresses import IPAddress, TrustedProxies, parse_address
 
 
 class ForwardedClient:

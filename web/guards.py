@@ -21,15 +21,14 @@ import json
 import re
 import resource
 import uuid
-from contextvars import ContextVar
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
-# The client address as client_address.ForwardedClient resolved it.
-current_client_address: ContextVar[str | None] = ContextVar("current_client_address", default=None)
+from core.addresses import is_loopback_authority
+from core.request_context import current_client_address, current_request_id
+
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
@@ -178,22 +177,16 @@ class HostOriginGuard:
         self.hosts = {host.lower() for host in allowed_hosts}
         self.origins = {origin.lower().rstrip("/") for origin in allowed_origins}
 
-    @staticmethod
-    def _is_loopback(host_and_port: str) -> bool:
-        if host_and_port.startswith("[::1]"):
-            return True
-        return host_and_port.split(":", 1)[0] in ("localhost", "127.0.0.1")
-
     def _host_allowed(self, host: str) -> bool:
         host = host.lower()
-        return host in self.hosts or self._is_loopback(host)
+        return host in self.hosts or is_loopback_authority(host)
 
     def _origin_allowed(self, origin: str) -> bool:
         origin = origin.lower().rstrip("/")
         if origin in self.origins:
             return True
         scheme, separator, rest = origin.partition("://")
-        return bool(separator) and scheme in ("http", "https") and self._is_loopback(rest)
+        return bool(separator) and scheme in ("http", "https") and is_loopback_authority(rest)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
