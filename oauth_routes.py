@@ -26,13 +26,15 @@ from sqlalchemy.orm import Session
 import auth_middleware
 from core import audit
 from core.addresses import is_loopback
-from core.db import SessionLocal, get_db
+from core.db import SessionLocal
 from core.principal import ALL_SCOPES, WRITE_SCOPE
 from core.settings import Settings
 from identity import accounts, api_keys, provider_login
 from mcp_oauth import records
 from oauth import OAuthProviderError, Provider
 from oauth_models import User
+from web.dependencies import DB, NO_STORE
+from web.pages import message_page
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in, or no valid API key"},
@@ -42,11 +44,6 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {"description": "Too many attempts; see Retry-After"},
 }
 router = APIRouter(prefix="/auth", tags=["auth"], responses=COMMON_RESPONSES)
-
-# One database session per request, committed before the response is sent:
-# FastAPI's default ("request" scope) would commit after sending, so a client
-# could act on an answer whose write is not yet durable.
-DB = Annotated[Session, Depends(get_db, scope="function")]
 
 # Declared for the OpenAPI schema (clients and schemathesis see how to
 # authenticate); auth_middleware does the actual parsing of these headers.
@@ -59,7 +56,6 @@ BROWSER_FLOW: dict[int | str, dict[str, Any]] = {
 }
 
 BINDING_COOKIE = "mg_login_binding"
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 CLIENT_KEY_LIFETIME = timedelta(days=90)
 
@@ -242,8 +238,6 @@ async def login(request: Request, provider: str, next: str | None = None) -> Res
 
 
 def _login_failed(settings: Settings, message: str) -> Response:
-    from web.pages import message_page
-
     return message_page("Sign-in failed", message, status_code=400, home=settings.frontend_url)
 
 

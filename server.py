@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import anyio.to_thread
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import make_url
 from starlette.routing import Route
@@ -272,9 +272,15 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     app.router.routes.extend(oauth_endpoints.routes())
     app.include_router(oauth_routes.router)
     app.include_router(dashboard.router)
+    app.add_exception_handler(dashboard.FormRefused, _form_refused)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
     _add_service_routes(app, settings, embedder)
     return app
+
+
+async def _form_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, dashboard.FormRefused)
+    return exc.response
 
 
 def _add_service_routes(app: FastAPI, settings: Settings, embedder: EmbeddingProvider) -> None:

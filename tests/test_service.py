@@ -29,6 +29,8 @@ from tests.support import (
     user_with_key,
 )
 
+pytestmark = pytest.mark.slow
+
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,

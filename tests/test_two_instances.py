@@ -6,6 +6,7 @@ import asyncio
 import os
 
 import httpx
+import pytest
 
 from tests.fakes import github_profile
 from tests.oauth_support import (
@@ -17,6 +18,8 @@ from tests.oauth_support import (
     register_client,
 )
 from tests.support import ServerProcess, browser_login, call, mcp_client, subprocess_env
+
+pytestmark = pytest.mark.slow
 
 
 def _instances(github) -> tuple[ServerProcess, ServerProcess]:

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -23,7 +24,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.db import get_db
 from core.errors import MemoryGateError
 from core.principal import ALL_SCOPES, READ_SCOPE
 from identity import accounts, api_keys, provider_login
@@ -38,9 +38,9 @@ from oauth_routes import (
     set_session_cookie,
 )
 from web import pages
+from web.dependencies import DB
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(get_db, scope="function")]
 
 PAGE_SIZE = 10
 MAX_PAGE = 10_000
@@ -182,14 +182,35 @@ def _dashboard_page(
     )
 
 
-def _signed_in_form(request: Request, db: Session, csrf: str | None) -> tuple[User, str] | Response:
-    """The session behind a form POST, or the refusal to send."""
+class FormRefused(Exception):
+    """A dashboard form POST that is not signed in or not this session's own;
+    server.py answers it with ``response``."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("form refused")
+        self.response = response
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    session_token: str
+
+
+def signed_in_form(
+    request: Request, db: DB, csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None
+) -> SignedIn:
+    """The CSRF check of every dashboard form: the session behind the POST,
+    which must carry the token derived from that same session."""
     signed_in = _session(request, db)
     if signed_in is None:
-        return RedirectResponse("/dashboard", status_code=303)
-    if not _csrf_ok(signed_in[1], csrf):
-        return pages.message_page("Not allowed", CSRF_REFUSED, status_code=403)
-    return signed_in
+        raise FormRefused(RedirectResponse("/dashboard", status_code=303))
+    if not _csrf_ok(signed_in[1], csrf_token_):
+        raise FormRefused(pages.message_page("Not allowed", CSRF_REFUSED, status_code=403))
+    return SignedIn(*signed_in)
+
+
+SignedInForm = Annotated[SignedIn, Depends(signed_in_form)]
 
 
 def _back(notice: str, anchor: str = "") -> RedirectResponse:
@@ -201,15 +222,12 @@ def _back(notice: str, anchor: str = "") -> RedirectResponse:
 def create_key(
     request: Request,
     db: DB,
+    form: SignedInForm,
     name: Annotated[str, Form()] = "",
     expires_days: Annotated[str, Form()] = "",
     access: Annotated[str, Form()] = "read-write",
-    csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None,
 ) -> Response:
-    checked = _signed_in_form(request, db, csrf_token_)
-    if isinstance(checked, Response):
-        return checked
-    user, token = checked
+    user, token = form.user, form.session_token
     problem = _key_form_problem(name, expires_days, access)
     if problem:
         return _dashboard_page(request, db, user, token, error=problem, status_code=400)
@@ -250,60 +268,34 @@ def _key_form_problem(name: str, expires_days: str, access: str) -> str | None:
 
 
 @router.post("/dashboard/keys/{key_id}/revoke")
-def revoke_key(
-    request: Request, key_id: str, db: DB, csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None
-) -> Response:
-    checked = _signed_in_form(request, db, csrf_token_)
-    if isinstance(checked, Response):
-        return checked
+def revoke_key(request: Request, key_id: str, db: DB, form: SignedInForm) -> Response:
     parsed = _uuid(key_id)
     cache = request.app.state.auth_state.cache
-    if parsed is None or not api_keys.revoke_key(db, user_id=checked[0].id, key_id=parsed, cache=cache):
+    if parsed is None or not api_keys.revoke_key(db, user_id=form.user.id, key_id=parsed, cache=cache):
         return _back("key-not-found")
     return _back("key-revoked")
 
 
 @router.post("/dashboard/connections/{grant_id}/disconnect")
-def disconnect(
-    request: Request, grant_id: str, db: DB, csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None
-) -> Response:
-    checked = _signed_in_form(request, db, csrf_token_)
-    if isinstance(checked, Response):
-        return checked
+def disconnect(grant_id: str, db: DB, form: SignedInForm) -> Response:
     parsed = _uuid(grant_id)
-    if parsed is None or not records.disconnect(db, user_id=checked[0].id, grant_id=parsed):
+    if parsed is None or not records.disconnect(db, user_id=form.user.id, grant_id=parsed):
         return _back("connection-not-found")
     return _back("disconnected")
 
 
 @router.post("/dashboard/memories/forget")
-def forget(
-    request: Request,
-    db: DB,
-    ref: Annotated[str, Form()] = "",
-    csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None,
-) -> Response:
-    checked = _signed_in_form(request, db, csrf_token_)
-    if isinstance(checked, Response):
-        return checked
+def forget(request: Request, db: DB, form: SignedInForm, ref: Annotated[str, Form()] = "") -> Response:
     try:
-        observations.delete_item(db, owner_id=checked[0].id, ref=ref)
+        observations.delete_item(db, owner_id=form.user.id, ref=ref)
     except MemoryGateError as exc:
-        return _dashboard_page(request, db, checked[0], checked[1], error=exc.message, status_code=400)
+        return _dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
     return _back("forgotten")
 
 
 @router.post("/dashboard/logout")
-def logout(
-    request: Request,
-    db: DB,
-    everywhere: Annotated[str, Form()] = "",
-    csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None,
-) -> Response:
-    checked = _signed_in_form(request, db, csrf_token_)
-    if isinstance(checked, Response):
-        return checked
-    user, token = checked
+def logout(db: DB, form: SignedInForm, everywhere: Annotated[str, Form()] = "") -> Response:
+    user, token = form.user, form.session_token
     if everywhere:
         accounts.revoke_all_sessions(db, user.id)
         audit.record(db, audit.LOGOUT_EVERYWHERE, actor=user.id)

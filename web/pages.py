@@ -16,6 +16,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from web.dependencies import NO_STORE
+
 
 def when(value: datetime | str | None, empty: str = "never") -> Markup:
     """A time as ``<time>``: UTC text that works without JavaScript, which
@@ -50,7 +52,7 @@ SCOPE_WORDS = {"memory:read": "read your memories", "memory:write": "store and c
 
 def render(template: str, *, status_code: int = 200, csp: str = PAGE_CSP, **context: Any) -> HTMLResponse:
     html = templates.get_template(template).render(**context)
-    headers = {"Cache-Control": "no-store", "Content-Security-Policy": csp, "X-Frame-Options": "DENY"}
+    headers = {**NO_STORE, "Content-Security-Policy": csp, "X-Frame-Options": "DENY"}
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 

@@ -10,12 +10,15 @@ import sys
 import time
 
 import httpx
+import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 
 from server import create_app
 from tests.conftest import provider_settings
 from tests.support import ROOT, ServerProcess, call, found, mcp_client, run_cli, serve, subprocess_env
+
+pytestmark = pytest.mark.slow
 
 
 def _local_sign_in(server_url: str, browser: httpx.Client) -> None:

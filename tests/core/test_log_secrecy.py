@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from tests.fakes import github_profile
 from tests.oauth_support import (
@@ -16,6 +17,8 @@ from tests.oauth_support import (
     register_client,
 )
 from tests.support import ServerProcess, browser_login, call, mcp_client, subprocess_env
+
+pytestmark = pytest.mark.slow
 
 
 async def test_no_secret_reaches_the_logs_even_at_debug(tmp_path, github, new_browser):

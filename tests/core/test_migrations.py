@@ -16,6 +16,8 @@ from memory import search_indexes
 from tests.managed_postgres import APP_ROLE, ManagedPostgres
 from tests.support import ROOT, ServerProcess, run_cli, subprocess_env
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def empty_database() -> Iterator[str]:

@@ -22,7 +22,7 @@ from tests.managed_postgres import APP_ROLE, ManagedPostgres
 from tests.support import ROOT, TEST_BCRYPT_ROUNDS, call, key_from_cli_output, mcp_client
 
 # Building the image downloads its requirements from PyPI.
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 FLY = tomllib.loads((ROOT / "fly.toml").read_text())
 PUBLIC_BASE = "https://memorygate.example"

@@ -23,6 +23,8 @@ from tests.fakes import github_profile
 from tests.oauth_support import OAuthBrowser, authorize_url, exchange_code, pkce_pair, redirect_params, register_client
 from tests.support import new_key
 
+pytestmark = pytest.mark.slow
+
 _ids = itertools.count(7600)
 
 

@@ -204,6 +204,7 @@ def test_client_credentials_not_configured_is_404():
         assert response.status_code == 404
 
 
+@pytest.mark.slow
 def test_create_key_cli_prints_a_key_for_a_new_account(tmp_path):
     result = run_cli(
         "create-key",

@@ -425,6 +425,7 @@ def test_pre_registered_desktop_client_uses_its_fixed_credentials(google, github
         assert ok.status_code == 200 and _mcp_status(served, ok.json()["access_token"]).status_code == 200
 
 
+@pytest.mark.slow
 async def test_local_mode_newcomer_connects_a_loopback_client_as_the_local_owner(tmp_path, new_browser):
     server = ServerProcess(subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path), EMBEDDING_PROVIDER="none")).start()
     try:

@@ -28,6 +28,8 @@ from oauth_models import APIKey, OAuthGrant, User
 from oauth_routes import safe_next_path
 from tests.support import PROOF_COUNTS, new_key, new_user, user_with_key
 
+pytestmark = pytest.mark.slow
+
 MCP_URL = "http://127.0.0.1/mcp"
 KEY_ALPHABET = string.ascii_letters + string.digits + "-_"
 

@@ -7,10 +7,13 @@ support this pytest version.)
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.support import PROOF_COUNTS
+
+pytestmark = pytest.mark.slow
 
 EXAMPLES_PER_OPERATION = 40
 

@@ -6,6 +6,7 @@ import html
 import re
 
 import httpx
+import pytest
 
 from tests.fakes import github_profile
 from tests.oauth_support import (
@@ -103,6 +104,7 @@ def _local_login_token(page: httpx.Response) -> str:
     )
 
 
+@pytest.mark.slow
 def test_local_mode_offers_the_local_owner_on_this_computer(tmp_path):
     env = subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path), EMBEDDING_PROVIDER="none", TRUSTED_PROXIES="127.0.0.1")
     server = ServerProcess(env).start()

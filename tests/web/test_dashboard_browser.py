@@ -37,6 +37,8 @@ from tests.fakes import github_profile
 from tests.oauth_support import MemoryTokenStorage, authorize_url, exchange_code, pkce_pair, register_client
 from tests.support import ROOT, ServedApp, ServerProcess, call, mcp_client, serve_asgi, subprocess_env
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

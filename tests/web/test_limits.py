@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from server import create_app
 from tests.conftest import provider_settings
@@ -112,6 +113,7 @@ def test_dns_rebinding_is_refused_on_mcp(server):
     assert httpx.post(server.url + "/mcp", json=TOOLS_LIST, headers={**auth, "Host": "localhost:9"}).status_code == 200
 
 
+@pytest.mark.slow
 def test_strangers_cannot_spend_a_clients_token_or_credential_budget(google, github, new_browser):
     """62 junk token requests with a victim's public client_id, and 11 wrong
     desktop secrets, from other addresses: the victim still gets through."""

@@ -9,8 +9,11 @@ import socket
 import time
 
 import httpx
+import pytest
 
 from tests.support import ServerProcess, subprocess_env
+
+pytestmark = pytest.mark.slow
 
 SLOW_CONNECTIONS = 1_100
 HALF_A_REQUEST = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
