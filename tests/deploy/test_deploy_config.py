@@ -28,3 +28,20 @@ def test_env_example_documents_exactly_the_variables_settings_read():
     read = set(re.findall(r'(?:env\.get\(|_int\(|_float\()"([A-Z_]+)"', (ROOT / "core" / "settings.py").read_text()))
     documented = set(re.findall(r"^#? ?([A-Z][A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert read and read == documented
+
+
+def test_the_locks_pin_what_pyproject_declares_with_hashes():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for lock, declared in (
+        ("requirements.txt", project["dependencies"]),
+        ("requirements-dev.txt", project["dependencies"] + project["optional-dependencies"]["dev"]),
+    ):
+        text = (ROOT / lock).read_text()
+        pinned = {
+            name.lower().replace("_", "-"): version for name, version in re.findall(r"^([\w.-]+)==(\S+)", text, re.M)
+        }
+        for requirement in declared:
+            name, version = requirement.split("==")
+            assert pinned[name.lower().replace("_", "-")] == version, (lock, requirement)
+        # Every pinned package carries its hashes, so a fresh install is the tested one.
+        assert text.count("==") == len(re.findall(r"==\S+ \\\n\s+--hash=sha256:", text)), lock
