@@ -1,16 +1,22 @@
 """Every environment variable MemoryGate reads, in one typed object.
 
 Usage: ``settings = Settings.from_env()``; `.env` is read first (python-dotenv)
-without overriding variables already set. `.env.example` documents each one.
+without overriding variables already set. `.env.example` documents each one
+(a test keeps the two in step).
+
+Each field is declared once, with its variable, type, default and the rule a
+value must follow (``_var``); ``from_env`` reads them all from that one
+table, and a bad value stops the start with an error naming the variable.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
@@ -25,35 +31,82 @@ class UnsafeConfiguration(RuntimeError):
     """The configuration must not serve production traffic; the message says why."""
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value.strip() == "":
-        return default
-    lowered = value.strip().lower()
+# --- how a variable's text becomes a value ------------------------------------------
+# Each parser takes the variable's name (for the error) and its non-empty text.
+
+
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _url(name: str, raw: str) -> str:
+    return raw.strip().rstrip("/")
+
+
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"expected a boolean, got {value!r}")
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
-def _int(name: str, default: int, env: dict[str, str]) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
+def _int(name: str, raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _float(name: str, default: float, env: dict[str, str]) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
+def _float(name: str, raw: str) -> float:
     try:
         return float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _list(name: str, raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _path(name: str, raw: str) -> Path:
+    return Path(raw.strip())
+
+
+def _choice(*allowed: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _between(low: int, high: int) -> Callable[[str, str], int]:
+    """An integer, brought into [low, high] (a cost or a cap, not an error)."""
+    return lambda name, raw: max(low, min(_int(name, raw), high))
+
+
+def _trusted_proxies(name: str, raw: str) -> str:
+    spec = raw.strip()
+    TrustedProxies.parse(spec)  # refuse a malformed list at start-up, naming the variable
+    return spec
+
+
+def _header_name(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not re.fullmatch(r"[A-Za-z0-9-]+", value):
+        raise ValueError(f"{name} must be an HTTP header name, got {value!r}")
+    return value
+
+
+def _var(name: str, default: Any, parse: Callable[[str, str], Any] = _text) -> Any:
+    """A field read from the environment variable ``name``."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"env": name, "parse": parse})
+    return field(default=default, metadata={"env": name, "parse": parse})
 
 
 PLACEHOLDER_MARKERS = (
@@ -76,81 +129,101 @@ def _looks_like_placeholder(value: str) -> bool:
     return len(value) < 12 or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
 
 
-def _trusted_proxies(raw: str | None) -> str:
-    spec = (raw or "").strip()
-    TrustedProxies.parse(spec)  # refuse a malformed list at start-up, naming the variable
-    return spec
-
-
-def _header_name(name: str, raw: str | None) -> str:
-    value = (raw or "").strip()
-    if value and not re.fullmatch(r"[A-Za-z0-9-]+", value):
-        raise ValueError(f"{name} must be an HTTP header name, got {value!r}")
-    return value
-
-
-def _list(raw: str | None) -> list[str]:
-    return [item.strip() for item in (raw or "").split(",") if item.strip()]
-
-
 @dataclass(frozen=True)
 class Settings:
-    database_url: str | None = None
-    data_dir: Path = Path("./data")
-    host: str = "127.0.0.1"
-    port: int = 8080
-    public_base_url: str = "http://localhost:8080"
-    frontend_url: str = "http://localhost:8080/dashboard"
-    cors_extra_origins: list[str] = field(default_factory=list)
-    mcp_allowed_hosts: list[str] = field(default_factory=list)
-    require_mcp_auth: bool = True
-    allow_unauthenticated_mcp: bool = False
-    trusted_proxies: str = ""
-    client_ip_header: str = ""
-    log_level: str = "INFO"
-    max_request_bytes: int = 1024 * 1024
-    header_timeout_seconds: float = 10.0
-    keep_alive_timeout_seconds: float = 5.0
-    max_connections: int = 4096
+    database_url: str | None = _var("DATABASE_URL", None)
+    data_dir: Path = _var("MEMORYGATE_DATA_DIR", Path("./data"), _path)
+    # None: 127.0.0.1 locally, 0.0.0.0 with DATABASE_URL (see from_env).
+    host: str = _var("HOST", "127.0.0.1")
+    port: int = _var("PORT", 8080, _int)
+    # The public base URL; unset: http://localhost:$PORT.
+    public_base_url: str = _var("OAUTH_REDIRECT_BASE", "http://localhost:8080", _url)
+    # Unset: the public base URL + /dashboard.
+    frontend_url: str = _var("FRONTEND_URL", "http://localhost:8080/dashboard", _url)
+    cors_extra_origins: list[str] = _var("CORS_EXTRA_ORIGINS", [], _list)
+    mcp_allowed_hosts: list[str] = _var("MCP_ALLOWED_HOSTS", [], _list)
+    require_mcp_auth: bool = _var("REQUIRE_MCP_AUTH", True, _bool)
+    allow_unauthenticated_mcp: bool = _var("ALLOW_UNAUTHENTICATED_MCP", False, _bool)
+    trusted_proxies: str = _var("TRUSTED_PROXIES", "", _trusted_proxies)
+    client_ip_header: str = _var("CLIENT_IP_HEADER", "", _header_name)
+    log_level: str = _var("LOG_LEVEL", "INFO", lambda name, raw: raw.strip().upper())
+    max_request_bytes: int = _var("MAX_REQUEST_BYTES", 1024 * 1024, _int)
+    header_timeout_seconds: float = _var("HEADER_TIMEOUT", 10.0, _float)
+    keep_alive_timeout_seconds: float = _var("KEEP_ALIVE_TIMEOUT", 5.0, _float)
+    max_connections: int = _var("MAX_CONNECTIONS", 4096, _between(16, 1_000_000))
 
-    embedding_provider: str = "auto"
-    openai_api_key: str | None = None
-    openai_base_url: str = "https://api.openai.com/v1"
-    openai_embedding_model: str = "text-embedding-3-small"
-    openai_timeout_seconds: float = 20.0
-    openai_max_retries: int = 4
-    embedding_backfill_interval_seconds: float = 30.0
+    embedding_provider: str = _var("EMBEDDING_PROVIDER", "auto", _choice("auto", "openai", "local", "none"))
+    openai_api_key: str | None = _var("OPENAI_API_KEY", None)
+    openai_base_url: str = _var("OPENAI_BASE_URL", "https://api.openai.com/v1", _url)
+    openai_embedding_model: str = _var("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")
+    openai_timeout_seconds: float = _var("OPENAI_TIMEOUT_SECONDS", 20.0, _float)
+    openai_max_retries: int = _var("OPENAI_MAX_RETRIES", 4, _int)
+    embedding_backfill_interval_seconds: float = _var("EMBEDDING_BACKFILL_INTERVAL", 30.0, _float)
 
-    google_client_id: str | None = None
-    google_client_secret: str | None = None
-    google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
-    github_client_id: str | None = None
-    github_client_secret: str | None = None
-    github_base_url: str = "https://github.com"
-    github_api_url: str = "https://api.github.com"
-    desktop_client_id: str | None = None
-    desktop_client_secret: str | None = None
-    desktop_redirect_uris: list[str] = field(default_factory=list)
+    google_client_id: str | None = _var("GOOGLE_CLIENT_ID", None)
+    google_client_secret: str | None = _var("GOOGLE_CLIENT_SECRET", None)
+    google_discovery_url: str = _var(
+        "GOOGLE_DISCOVERY_URL", "https://accounts.google.com/.well-known/openid-configuration"
+    )
+    github_client_id: str | None = _var("GITHUB_CLIENT_ID", None)
+    github_client_secret: str | None = _var("GITHUB_CLIENT_SECRET", None)
+    github_base_url: str = _var("GITHUB_BASE_URL", "https://github.com", _url)
+    github_api_url: str = _var("GITHUB_API_URL", "https://api.github.com", _url)
+    desktop_client_id: str | None = _var("PSTRYDER_DESKTOP", None)
+    desktop_client_secret: str | None = _var("PSTRYDER_DESKTOP_SECRET", None)
+    desktop_redirect_uris: list[str] = _var("PSTRYDER_DESKTOP_REDIRECT_URIS", [], _list)
 
-    oauth_access_token_ttl_seconds: int = 3600
-    oauth_refresh_token_ttl_seconds: int = 30 * 24 * 3600
-    oauth_registrations_per_hour: int = 20
+    oauth_access_token_ttl_seconds: int = _var("OAUTH_ACCESS_TOKEN_TTL", 3600, _int)
+    oauth_refresh_token_ttl_seconds: int = _var("OAUTH_REFRESH_TOKEN_TTL", 30 * 24 * 3600, _int)
+    oauth_registrations_per_hour: int = _var("OAUTH_REGISTRATIONS_PER_HOUR", 20, _int)
 
-    session_cookie_samesite: Literal["lax", "strict", "none"] = "lax"
-    session_max_age_seconds: int = 7 * 24 * 3600
-    api_key_cache_ttl_seconds: float = 60.0
-    bcrypt_rounds: int = 12
-    usage_flush_interval_seconds: float = 10.0
-    auth_failure_limit: int = 10
-    auth_failure_window_seconds: float = 60.0
-    rate_limit_storage_uri: str = "memory://"
-    mcp_rate_limit: str = "600/minute"
-    oauth_token_rate_limit: str = "60/minute"
-    client_credentials_rate_limit: str = "10/minute"
-    oauth_authorize_rate_limit: str = "60/minute"
-    key_creation_rate_limit: str = "20/hour"
-    max_active_keys: int = 50
-    max_concurrent_bcrypt: int = 4
+    session_cookie_samesite: Literal["lax", "strict", "none"] = _var(
+        "SESSION_COOKIE_SAMESITE", "lax", _choice("lax", "strict", "none")
+    )
+    session_max_age_seconds: int = _var("SESSION_MAX_AGE_SECONDS", 7 * 24 * 3600, _int)
+    api_key_cache_ttl_seconds: float = _var("API_KEY_CACHE_TTL", 60.0, lambda n, raw: min(_float(n, raw), 60.0))
+    bcrypt_rounds: int = _var("BCRYPT_ROUNDS", 12, _between(10, 15))
+    usage_flush_interval_seconds: float = _var("USAGE_FLUSH_INTERVAL", 10.0, _float)
+    auth_failure_limit: int = _var("AUTH_FAILURE_LIMIT", 10, _int)
+    auth_failure_window_seconds: float = _var("AUTH_FAILURE_WINDOW", 60.0, _float)
+    rate_limit_storage_uri: str = _var("RATE_LIMIT_STORAGE_URI", "memory://")
+    mcp_rate_limit: str = _var("MCP_RATE_LIMIT", "600/minute")
+    oauth_token_rate_limit: str = _var("OAUTH_TOKEN_RATE_LIMIT", "60/minute")
+    client_credentials_rate_limit: str = _var("CLIENT_CREDENTIALS_RATE_LIMIT", "10/minute")
+    oauth_authorize_rate_limit: str = _var("OAUTH_AUTHORIZE_RATE_LIMIT", "60/minute")
+    key_creation_rate_limit: str = _var("KEY_CREATION_RATE_LIMIT", "20/hour")
+    max_active_keys: int = _var("MAX_ACTIVE_KEYS", 50, _int)
+    max_concurrent_bcrypt: int = _var("MAX_CONCURRENT_BCRYPT", 4, _between(1, 64))
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Environment variable -> field name, for every setting."""
+        return {f.metadata["env"]: f.name for f in fields(cls) if "env" in f.metadata}
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
+        if env is None:
+            if read_dotenv:
+                load_dotenv(override=False)
+            env = dict(os.environ)
+        given: dict[str, Any] = {}
+        for variable in fields(cls):
+            name = variable.metadata.get("env")
+            raw = env.get(name) if name else None
+            if raw is not None and raw.strip():
+                given[variable.name] = variable.metadata["parse"](name, raw)
+        return cls(**given).with_derived_defaults(given)
+
+    def with_derived_defaults(self, given: dict[str, Any]) -> Settings:
+        """Defaults that follow from other settings, where not given."""
+        derived: dict[str, Any] = {}
+        if "host" not in given:
+            derived["host"] = "127.0.0.1" if self.is_local else "0.0.0.0"
+        base = given.get("public_base_url") or f"http://localhost:{self.port}"
+        derived["public_base_url"] = base
+        if "frontend_url" not in given:
+            derived["frontend_url"] = base + "/dashboard"
+        return replace(self, **derived)
 
     @property
     def is_local(self) -> bool:
@@ -201,76 +274,3 @@ class Settings:
         """Session cookies: Secure on https, and always with SameSite=None
         (browsers reject SameSite=None cookies that are not Secure)."""
         return self.served_over_https or self.session_cookie_samesite == "none"
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
-        if env is None:
-            if read_dotenv:
-                load_dotenv(override=False)
-            env = dict(os.environ)
-        database_url = env.get("DATABASE_URL") or None
-        local = database_url is None
-        host = env.get("HOST") or ("127.0.0.1" if local else "0.0.0.0")
-        port = _int("PORT", 8080, env)
-        base = (env.get("OAUTH_REDIRECT_BASE") or f"http://localhost:{port}").rstrip("/")
-        samesite = (env.get("SESSION_COOKIE_SAMESITE") or "lax").lower()
-        if samesite not in ("lax", "strict", "none"):
-            raise ValueError(f"SESSION_COOKIE_SAMESITE must be lax, strict or none, got {samesite!r}")
-        provider = (env.get("EMBEDDING_PROVIDER") or "auto").lower()
-        if provider not in ("auto", "openai", "local", "none"):
-            raise ValueError(f"EMBEDDING_PROVIDER must be auto, openai, local or none, got {provider!r}")
-        return cls(
-            database_url=database_url,
-            data_dir=Path(env.get("MEMORYGATE_DATA_DIR") or "./data"),
-            host=host,
-            port=port,
-            public_base_url=base,
-            frontend_url=env.get("FRONTEND_URL") or base + "/dashboard",
-            cors_extra_origins=_list(env.get("CORS_EXTRA_ORIGINS")),
-            mcp_allowed_hosts=_list(env.get("MCP_ALLOWED_HOSTS")),
-            require_mcp_auth=_bool(env.get("REQUIRE_MCP_AUTH"), True),
-            allow_unauthenticated_mcp=_bool(env.get("ALLOW_UNAUTHENTICATED_MCP"), False),
-            trusted_proxies=_trusted_proxies(env.get("TRUSTED_PROXIES")),
-            client_ip_header=_header_name("CLIENT_IP_HEADER", env.get("CLIENT_IP_HEADER")),
-            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
-            max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024, env),
-            header_timeout_seconds=_float("HEADER_TIMEOUT", 10.0, env),
-            keep_alive_timeout_seconds=_float("KEEP_ALIVE_TIMEOUT", 5.0, env),
-            max_connections=max(16, _int("MAX_CONNECTIONS", 4096, env)),
-            embedding_provider=provider,
-            openai_api_key=env.get("OPENAI_API_KEY") or None,
-            openai_base_url=(env.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/"),
-            openai_embedding_model=env.get("OPENAI_EMBEDDING_MODEL") or "text-embedding-3-small",
-            openai_timeout_seconds=_float("OPENAI_TIMEOUT_SECONDS", 20.0, env),
-            openai_max_retries=_int("OPENAI_MAX_RETRIES", 4, env),
-            embedding_backfill_interval_seconds=_float("EMBEDDING_BACKFILL_INTERVAL", 30.0, env),
-            google_client_id=env.get("GOOGLE_CLIENT_ID") or None,
-            google_client_secret=env.get("GOOGLE_CLIENT_SECRET") or None,
-            google_discovery_url=env.get("GOOGLE_DISCOVERY_URL")
-            or "https://accounts.google.com/.well-known/openid-configuration",
-            github_client_id=env.get("GITHUB_CLIENT_ID") or None,
-            github_client_secret=env.get("GITHUB_CLIENT_SECRET") or None,
-            github_base_url=(env.get("GITHUB_BASE_URL") or "https://github.com").rstrip("/"),
-            github_api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
-            desktop_client_id=env.get("PSTRYDER_DESKTOP") or None,
-            desktop_client_secret=env.get("PSTRYDER_DESKTOP_SECRET") or None,
-            desktop_redirect_uris=_list(env.get("PSTRYDER_DESKTOP_REDIRECT_URIS")),
-            oauth_access_token_ttl_seconds=_int("OAUTH_ACCESS_TOKEN_TTL", 3600, env),
-            oauth_refresh_token_ttl_seconds=_int("OAUTH_REFRESH_TOKEN_TTL", 30 * 24 * 3600, env),
-            oauth_registrations_per_hour=_int("OAUTH_REGISTRATIONS_PER_HOUR", 20, env),
-            session_cookie_samesite=cast(Literal["lax", "strict", "none"], samesite),
-            session_max_age_seconds=_int("SESSION_MAX_AGE_SECONDS", 7 * 24 * 3600, env),
-            api_key_cache_ttl_seconds=min(_float("API_KEY_CACHE_TTL", 60.0, env), 60.0),
-            bcrypt_rounds=max(10, min(_int("BCRYPT_ROUNDS", 12, env), 15)),
-            usage_flush_interval_seconds=_float("USAGE_FLUSH_INTERVAL", 10.0, env),
-            auth_failure_limit=_int("AUTH_FAILURE_LIMIT", 10, env),
-            auth_failure_window_seconds=_float("AUTH_FAILURE_WINDOW", 60.0, env),
-            rate_limit_storage_uri=env.get("RATE_LIMIT_STORAGE_URI") or "memory://",
-            mcp_rate_limit=env.get("MCP_RATE_LIMIT") or "600/minute",
-            oauth_token_rate_limit=env.get("OAUTH_TOKEN_RATE_LIMIT") or "60/minute",
-            client_credentials_rate_limit=env.get("CLIENT_CREDENTIALS_RATE_LIMIT") or "10/minute",
-            oauth_authorize_rate_limit=env.get("OAUTH_AUTHORIZE_RATE_LIMIT") or "60/minute",
-            key_creation_rate_limit=env.get("KEY_CREATION_RATE_LIMIT") or "20/hour",
-            max_active_keys=_int("MAX_ACTIVE_KEYS", 50, env),
-            max_concurrent_bcrypt=max(1, _int("MAX_CONCURRENT_BCRYPT", 4, env)),
-        )
