@@ -1,7 +1,7 @@
 """HTTP routes for sign-in, sessions, API keys and client credentials.
 
 An ``APIRouter`` only: it reads settings, providers and the auth state from
-``request.app.state`` (set by server.py) and its sessions from db.get_db.
+``request.app.state`` (set by server.py), and its sessions from the app's own database.
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 import auth_middleware
 from core import audit
 from core.addresses import is_loopback
-from core.db import SessionLocal
 from core.principal import ALL_SCOPES, WRITE_SCOPE
 from core.settings import Settings
 from identity import accounts, api_keys, provider_login
@@ -84,6 +83,10 @@ def endpoint_index(base: str, *, providers: list[str]) -> dict[str, str]:
 
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def _sessions(request: Request) -> sessionmaker[Session]:
+    return request.app.state.database.sessions
 
 
 def _state(request: Request) -> auth_middleware.AuthState:
@@ -205,7 +208,7 @@ async def login(request: Request, provider: str, next: str | None = None) -> Res
     binding = secrets.token_urlsafe(32)
 
     def store() -> provider_login.ClaimedLogin:
-        with SessionLocal.begin() as db:
+        with _sessions(request).begin() as db:
             return provider_login.start_login(
                 db,
                 provider=provider,
@@ -258,13 +261,13 @@ async def callback(
         return _login_failed(settings, "The sign-in response was incomplete. Please sign in again.")
 
     def claim() -> provider_login.ClaimedLogin:
-        with SessionLocal.begin() as db:
+        with _sessions(request).begin() as db:
             return provider_login.claim_state(
                 db, state=state, provider=provider, browser_binding=request.cookies.get(BINDING_COOKIE)
             )
 
     def release() -> None:
-        with SessionLocal.begin() as db:
+        with _sessions(request).begin() as db:
             provider_login.release_state(db, state=state)
 
     try:
@@ -280,7 +283,7 @@ async def callback(
         return _login_failed(settings, str(exc))
 
     def finish() -> str:
-        with SessionLocal.begin() as db:
+        with _sessions(request).begin() as db:
             return provider_login.complete_login(
                 db,
                 state=state,

@@ -32,7 +32,6 @@ import oauth_routes
 from auth_middleware import AuthState
 from core import db
 from core.addresses import TrustedProxies
-from core.db import SessionLocal  # noqa: F401  (re-exported for compatibility)
 from core.settings import VERSION, Settings, UnsafeConfiguration
 from mcp_auth_gate import MCPAuthGateASGI
 from mcp_oauth import records, routes
@@ -109,13 +108,13 @@ def _cors_origins(settings: Settings) -> list[str]:
     return list(dict.fromkeys(origins))
 
 
-def _prepare_schema(settings: Settings) -> None:
+def _prepare_schema(settings: Settings, database: db.Database) -> None:
     """Local mode migrates on start. In production migrations run once per
     deploy (Fly's release_command), so a server only checks it is current."""
     if settings.is_local:
-        db.init_db()
+        db.init_db(database.engine)
         return
-    current, head = db.schema_revision()
+    current, head = db.schema_revision(database.engine)
     if current != head:
         raise UnsafeConfiguration(
             f"Database schema is at revision {current or 'none'}, this code needs {head}. "
@@ -175,7 +174,9 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     if problems:
         raise UnsafeConfiguration("Refusing to start in production mode:\n  - " + "\n  - ".join(problems))
     embedder = build_provider(settings)
-    mcp_http = build_mcp_server(session_factory=SessionLocal, embedder=embedder).http_app(
+    database = db.Database()
+    sessions = database.sessions
+    mcp_http = build_mcp_server(session_factory=sessions, embedder=embedder).http_app(
         path=MCP_PATH, stateless_http=True, json_response=True
     )
     embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
@@ -183,19 +184,19 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     provider_http = httpx.AsyncClient(follow_redirects=False)
 
     def flush_usage() -> None:
-        with SessionLocal() as session:
+        with sessions() as session:
             auth_state.usage.flush(session)
 
     def prune_clients() -> None:
-        with db.session_scope() as session:
+        with database.session_scope() as session:
             records.prune_clients(session)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.database_url if embedded is None else await anyio.to_thread.run_sync(embedded.start)
         assert url is not None
-        await anyio.to_thread.run_sync(db.configure_engine, url)
-        await anyio.to_thread.run_sync(_prepare_schema, settings)
+        await anyio.to_thread.run_sync(database.connect, url)
+        await anyio.to_thread.run_sync(_prepare_schema, settings, database)
         if not settings.require_mcp_auth:  # production additionally needs ALLOW_UNAUTHENTICATED_MCP
             log.warning(
                 "REQUIRE_MCP_AUTH=false: every /mcp request acts as the local owner with no authentication. "
@@ -205,7 +206,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
             asyncio.create_task(
                 _repeat(
                     settings.embedding_backfill_interval_seconds,
-                    lambda: indexing.backfill_pending(SessionLocal, embedder=embedder),
+                    lambda: indexing.backfill_pending(sessions, embedder=embedder),
                     "embedding backfill",
                 )
             ),
@@ -225,12 +226,13 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
             await anyio.to_thread.run_sync(flush_usage)
             await provider_http.aclose()
             embedder.close()
-            db.dispose_engine()
+            database.dispose()
             if embedded is not None:
                 await anyio.to_thread.run_sync(embedded.stop)
 
     app = FastAPI(title="MemoryGate", version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.database = database
     app.state.embedder = embedder
     app.state.auth_state = auth_state
     app.state.oauth_providers = oauth.configured_providers(settings, provider_http)
@@ -249,7 +251,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
         )
     gate = MCPAuthGateASGI(
         mcp_http,
-        SessionLocal,
+        sessions,
         require_auth=settings.require_mcp_auth,
         state=auth_state,
         resource=settings.mcp_url,
@@ -266,7 +268,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
         app.router.routes.append(Route(path, gated_mcp, methods=["GET", "POST", "DELETE", "OPTIONS"]))
     oauth_endpoints = routes.OAuthEndpoints(
         settings=settings,
-        session_factory=SessionLocal,
+        session_factory=sessions,
         auth_state=auth_state,
     )
     app.router.routes.extend(oauth_endpoints.routes())
@@ -274,7 +276,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     app.include_router(dashboard.router)
     app.add_exception_handler(dashboard.FormRefused, _form_refused)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
-    _add_service_routes(app, settings, embedder)
+    _add_service_routes(app, settings, database, embedder)
     return app
 
 
@@ -283,13 +285,13 @@ async def _form_refused(request: Request, exc: Exception) -> Response:
     return exc.response
 
 
-def _add_service_routes(app: FastAPI, settings: Settings, embedder: EmbeddingProvider) -> None:
+def _add_service_routes(app: FastAPI, settings: Settings, database: db.Database, embedder: EmbeddingProvider) -> None:
     embedding_status = {"provider": embedder.name, "model": embedder.model, "enabled": embedder.enabled}
 
     @app.get("/health", include_in_schema=False)
     async def health() -> JSONResponse:
         try:
-            status = await anyio.to_thread.run_sync(db.database_status)
+            status = await anyio.to_thread.run_sync(database.status)
         except Exception as exc:
             log.warning("health check: database unreachable (%s)", type(exc).__name__)
             return JSONResponse(

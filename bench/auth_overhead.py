@@ -19,7 +19,7 @@ import sys
 import time
 
 import httpx
-from common import ROOT, database_url, machine
+from common import DATABASE, ROOT, database_url, machine
 
 from core import db
 from identity import accounts, api_keys
@@ -104,15 +104,15 @@ def main() -> None:
     url, embedded = database_url(args.database_url)
     servers = []
     try:
-        db.configure_engine(url)
-        db.init_db()
-        with db.session_scope() as session:
+        DATABASE.connect(url)
+        db.init_db(DATABASE.engine)
+        with DATABASE.session_scope() as session:
             owner = accounts.local_owner(session)
             _, key = api_keys.create_key(session, user_id=owner.id, name="bench-auth", bcrypt_rounds=12)
             ref = observations.store_observation(session, owner_id=owner.id, observation="auth overhead bench memory")[
                 "ref"
             ]
-        db.dispose_engine()
+        DATABASE.dispose()
         authed = start_server(url, True)
         open_ = start_server(url, False)
         servers = [authed[0], open_[0]]

@@ -19,6 +19,8 @@ sys.path.insert(0, str(ROOT))
 from core import db  # noqa: E402
 
 BENCH_DATA = ROOT / "bench" / ".data"
+# The benches' own connection to the database they measure (apps they serve make their own).
+DATABASE = db.Database()
 
 
 def database_url(explicit: str | None) -> tuple[str, db.EmbeddedPostgres | None]:

@@ -20,7 +20,7 @@ import asyncio
 import random
 import time
 
-from common import ServedApp, database_url, machine, summary
+from common import DATABASE, ServedApp, database_url, machine, summary
 
 from core import db
 from core.settings import Settings
@@ -135,7 +135,7 @@ def queries(count: int, seed: int = 11) -> list[str]:
 def seed_owner(count: int, embedder: LocalEmbeddings):
     from sqlalchemy import func, insert, select
 
-    with db.session_scope() as session:
+    with DATABASE.session_scope() as session:
         owner = accounts.upsert_user(
             session,
             provider="local",
@@ -155,7 +155,7 @@ def seed_owner(count: int, embedder: LocalEmbeddings):
     for start in range(0, count, INSERT_BATCH):
         chunk = texts[start : start + INSERT_BATCH]
         vectors = [v for i in range(0, len(chunk), EMBED_BATCH) for v in embedder.embed(chunk[i : i + EMBED_BATCH])]
-        with db.session_scope() as session:
+        with DATABASE.session_scope() as session:
             ids = session.scalars(
                 insert(Observation).returning(Observation.id),
                 [{"owner_id": owner_id, "observation": t, "confidence": 0.8, "domain": "bench"} for t in chunk],
@@ -176,7 +176,7 @@ def seed_owner(count: int, embedder: LocalEmbeddings):
         done = start + len(chunk)
         rate = done / (time.perf_counter() - started)
         print(f"  seeded {done:,}/{count:,} ({rate:.0f} memories/s)", flush=True)
-    with db.get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with DATABASE.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         from sqlalchemy import text
 
         conn.execute(text("VACUUM ANALYZE observations"))
@@ -188,7 +188,7 @@ def service_layer(owner_id, embedder, questions: list[str]) -> tuple[list[float]
     embed_ms, database_ms = [], []
     for question in questions:
         timings = hybrid_search.SearchTimings()
-        with db.SessionLocal() as session:
+        with DATABASE.sessions() as session:
             hybrid_search.search(
                 session, owner_id=owner_id, embedder=embedder, query=question, limit=5, timings=timings
             )
@@ -222,8 +222,8 @@ def main() -> None:
 
     url, embedded = database_url(args.database_url)
     try:
-        db.configure_engine(url)
-        db.init_db()
+        DATABASE.connect(url)
+        db.init_db(DATABASE.engine)
         embedder = LocalEmbeddings()
         owner_id = seed_owner(count, embedder)
         questions = queries(args.queries)
@@ -231,7 +231,7 @@ def main() -> None:
         embed_ms, database_ms = service_layer(owner_id, embedder, questions)
         total_ms = [a + b for a, b in zip(embed_ms, database_ms, strict=True)]
 
-        with db.session_scope() as session:
+        with DATABASE.session_scope() as session:
             _, key = api_keys.create_key(session, user_id=owner_id, name="bench", bcrypt_rounds=10)
         from server import create_app
 
@@ -242,7 +242,7 @@ def main() -> None:
         finally:
             served.stop()
     finally:
-        db.dispose_engine()
+        DATABASE.dispose()
         if embedded is not None:
             embedded.stop()
 

@@ -123,25 +123,25 @@ def print_banner(lines: list[str]) -> None:
 
 
 @contextmanager
-def database(settings: Settings, *, pool_size: int = 1) -> Iterator[None]:
+def database(settings: Settings, *, pool_size: int = 1) -> Iterator[db.Database]:
     """The configured database (the embedded one, shared with any running
     server, when DATABASE_URL is unset), migrated, for one command."""
     embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
     url = settings.database_url if embedded is None else embedded.start()
     assert url is not None
+    connected = db.Database()
     try:
-        db.configure_engine(url, pool_size=pool_size)
-        db.init_db()
-        yield
+        db.init_db(connected.connect(url, pool_size=pool_size))
+        yield connected
     finally:
-        db.dispose_engine()
+        connected.dispose()
         if embedded is not None:
             embedded.stop()
 
 
 def migrate_command(settings: Settings) -> int:
-    with database(settings):
-        current, _ = db.schema_revision()
+    with database(settings) as connected:
+        current, _ = db.schema_revision(connected.engine)
     print(f"Database schema is at revision {current}.")
     return 0
 
@@ -157,7 +157,7 @@ def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
         print("error: --expires-days must be a whole number from 1 to 3650", file=sys.stderr)
         return 2
     expires_at = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
-    with database(settings), db.session_scope() as session:
+    with database(settings) as connected, connected.session_scope() as session:
         user = accounts.local_owner(session) if args.email is None else accounts.user_for_email(session, args.email)
         _, raw = api_keys.create_key(
             session,
@@ -190,14 +190,14 @@ def stdio_command(settings: Settings) -> int:
     local sign-in — on the same database as a running HTTP server."""
     embedder = build_provider(settings)
     try:
-        with database(settings, pool_size=2):
-            with db.session_scope() as session:
+        with database(settings, pool_size=2) as connected:
+            with connected.session_scope() as session:
                 owner = accounts.local_owner(session)
                 principal = Principal(
                     user_id=owner.id, email=owner.email, scopes=frozenset(ALL_SCOPES), credential_type="local"
                 )
             mcp = build_mcp_server(
-                session_factory=db.SessionLocal, embedder=embedder, principal_source=lambda: principal
+                session_factory=connected.sessions, embedder=embedder, principal_source=lambda: principal
             )
             mcp.run(transport="stdio", show_banner=False)
     finally:

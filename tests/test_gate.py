@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import event, select, update
 
 from auth_middleware import AuthState
-from core import db
 from core.principal import SCOPE_KEY
 from mcp_auth_gate import MCPAuthGateASGI
 from models import AuditEvent
@@ -21,6 +20,7 @@ from oauth_models import APIKey
 from server import create_app
 from tests.fakes import github_profile
 from tests.support import (
+    TEST_DATABASE,
     base_settings,
     browser_login,
     call,
@@ -30,6 +30,7 @@ from tests.support import (
     new_user,
     serve,
     serve_asgi,
+    session_scope,
     user_with_key,
 )
 
@@ -47,7 +48,7 @@ def counted_queries():
     def count(*_args, **_kwargs):
         counter["n"] += 1
 
-    engine = db.get_engine()
+    engine = TEST_DATABASE.engine
     event.listen(engine, "before_cursor_execute", count)
     try:
         yield counter
@@ -131,7 +132,7 @@ def test_verified_keys_are_cached_and_revocation_evicts_them(server):
     owner, key = user_with_key()
     assert _post(server, {"Authorization": f"Bearer {key}"}).status_code == 200
     # Corrupt the stored hash: a cached verification no longer needs it...
-    with db.session_scope() as session:
+    with session_scope() as session:
         session.execute(update(APIKey).where(APIKey.user_id == owner).values(key_hash="$2b$10$" + "x" * 53))
     with counted_queries() as queries:
         assert _post(server, {"Authorization": f"Bearer {key}"}).status_code == 200
@@ -144,7 +145,7 @@ def test_verified_keys_are_cached_and_revocation_evicts_them(server):
 def test_repeated_failures_are_throttled_before_bcrypt():
     with serve(create_app, auth_failure_limit=3, bcrypt_rounds=12) as served:
         owner, _ = new_user()
-        with db.session_scope() as session:
+        with session_scope() as session:
             from identity import api_keys
 
             _, key = api_keys.create_key(session, user_id=owner, name="slow", bcrypt_rounds=12)
@@ -158,7 +159,7 @@ def test_repeated_failures_are_throttled_before_bcrypt():
         assert int(throttled[0].headers["retry-after"]) >= 1
         # Ten bcrypt checks at cost 12 would take seconds; refusals must not.
         assert elapsed < 1.5, elapsed
-    with db.session_scope() as session:
+    with session_scope() as session:
         burst = session.scalars(
             select(AuditEvent).where(
                 AuditEvent.event == "auth_failure_burst",
@@ -210,7 +211,7 @@ async def test_gate_streams_responses_without_buffering():
     owner, _ = new_user()
     key = new_key(owner)
     app = StreamingApp()
-    gate = MCPAuthGateASGI(app, db.SessionLocal, state=AuthState.from_settings(base_settings()))
+    gate = MCPAuthGateASGI(app, TEST_DATABASE.sessions, state=AuthState.from_settings(base_settings()))
     loop = asyncio.get_running_loop()
     with serve_asgi(gate) as served:
         async with (
@@ -237,7 +238,7 @@ async def test_gate_passes_options_and_lifespan_through_untouched():
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
 
-    gate = MCPAuthGateASGI(app, db.SessionLocal, state=AuthState.from_settings(base_settings()))
+    gate = MCPAuthGateASGI(app, TEST_DATABASE.sessions, state=AuthState.from_settings(base_settings()))
     with serve_asgi(gate) as served:
         async with httpx.AsyncClient() as client:
             assert (await client.options(served.url + "/")).status_code == 204

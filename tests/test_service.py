@@ -25,6 +25,7 @@ from tests.support import (
     run_cli,
     serve,
     serve_asgi,
+    session_scope,
     subprocess_env,
     user_with_key,
 )
@@ -79,7 +80,7 @@ async def test_without_required_auth_requests_act_as_the_local_owner():
     with serve(create_app, require_mcp_auth=False, allow_unauthenticated_mcp=True) as served:
         async with mcp_client(served.url) as client:
             stored = await call(client, "memory_store", observation="Local mode note")
-        with db.session_scope() as session:
+        with session_scope() as session:
             owner = session.get(Observation, stored["id"]).owner_id
             assert session.get(User, owner).email == "local@memorygate.internal"
 
@@ -303,3 +304,15 @@ async def test_graceful_shutdown_finishes_the_request_in_flight(tmp_path):
             assert [o["observation"] for o in recalled["observations"]] == ["Written while shutting down"]
         finally:
             assert again.terminate()
+
+
+async def test_two_apps_in_one_process_share_no_state():
+    with serve(create_app) as first, serve(create_app) as second:
+        assert httpx.get(first.url + "/health").status_code == httpx.get(second.url + "/health").status_code == 200
+        one, two = first.app.state, second.app.state
+        assert one.database is not two.database and one.database.engine is not two.database.engine
+        assert one.auth_state is not two.auth_state and one.auth_state.cache is not two.auth_state.cache
+        _, key = user_with_key()
+        first.stop()  # disposes the first app's engine only
+        async with mcp_client(second.url, key) as client:
+            assert (await call(client, "memory_store", observation="Still served by the second app"))["stored"]

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from core.db import get_db
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request, from the app's own database."""
+    with request.app.state.database.session_scope() as session:
+        yield session
+
 
 # One database session per request, committed before the response is sent:
 # FastAPI's default ("request" scope) would commit after sending, so a client

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import func, select, update
 
-from core import db
 from identity.accounts import sha256_hex
 from oauth_models import UserSession
 from tests.fakes import github_profile
@@ -21,7 +20,7 @@ from tests.oauth_support import (
     redirect_params,
     register_client,
 )
-from tests.support import browser_login, call, mcp_client
+from tests.support import browser_login, call, mcp_client, session_scope
 
 
 def _events(browser: httpx.Client, server) -> list[dict]:
@@ -98,7 +97,7 @@ def test_log_out_everywhere_ends_every_session(auth_server, github, new_browser)
     ended = response.json()
     assert ended["sessions_ended"] == 2
     # Committed before the answer was sent, not after.
-    with db.session_scope() as session:
+    with session_scope() as session:
         live = session.execute(
             select(func.count()).where(UserSession.user_id == user_id, UserSession.revoked.is_(False))
         ).scalar_one()
@@ -115,7 +114,7 @@ def test_idle_and_absolute_session_expiry(auth_server, github, new_browser):
         github.next_profile = github_profile(github_id, f"session{github_id}")
         browser, _ = browser_login(auth_server.url, "github", new_browser())
         assert browser.get(auth_server.url + "/auth/me").status_code == 200
-        with db.session_scope() as session:
+        with session_scope() as session:
             session.execute(
                 update(UserSession)
                 .where(UserSession.token_hash == sha256_hex(browser.cookies["mg_session"]))

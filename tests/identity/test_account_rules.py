@@ -15,13 +15,12 @@ import uuid
 import httpx
 import pytest
 
-from core import db
 from core.principal import ALL_SCOPES, READ_SCOPE
 from identity import api_keys
 from oauth_models import APIKey
 from tests.fakes import github_profile
 from tests.oauth_support import OAuthBrowser, authorize_url, exchange_code, pkce_pair, redirect_params, register_client
-from tests.support import new_key
+from tests.support import new_key, session_scope
 
 pytestmark = pytest.mark.slow
 
@@ -111,12 +110,12 @@ def test_key_minting_is_capped_per_account(auth_server, github, new_browser):
 
 
 def _key_id(raw: str) -> uuid.UUID:
-    with db.session_scope() as session:
+    with session_scope() as session:
         return session.query(APIKey).filter(APIKey.key_prefix == raw[: api_keys.PREFIX_CHARS]).one().id
 
 
 def _active_keys(user_id: uuid.UUID) -> int:
-    with db.session_scope() as session:
+    with session_scope() as session:
         return session.query(APIKey).filter(APIKey.user_id == user_id, APIKey.revoked.is_(False)).count()
 
 

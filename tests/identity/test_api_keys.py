@@ -9,7 +9,6 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from core import db
 from oauth_models import APIKey, User
 from server import create_app
 from tests.fakes import github_profile
@@ -20,6 +19,7 @@ from tests.support import (
     mcp_client,
     run_cli,
     serve,
+    session_scope,
     subprocess_env,
     user_with_key,
 )
@@ -62,7 +62,7 @@ async def test_key_lifecycle_create_list_use_and_revoke(auth_server, signed_in):
     }
     assert key not in str(listed)
 
-    with db.session_scope() as session:
+    with session_scope() as session:
         stored = session.get(APIKey, created["id"])
         assert stored.key_hash.startswith("$2b$") and bcrypt.checkpw(key.encode(), stored.key_hash.encode())
 
@@ -88,10 +88,10 @@ async def test_usage_is_counted_in_memory_and_flushed_in_one_batch(auth_server, 
     async with mcp_client(auth_server.url, key) as client:
         for _ in range(3):
             await call(client, "memory_stats")
-    with db.session_scope() as session:
+    with session_scope() as session:
         before = session.scalars(select(APIKey.usage_count).where(APIKey.key_prefix == key[:11])).one()
     assert before == 0  # no write per request
-    with db.session_scope() as session:
+    with session_scope() as session:
         written = auth_server.app.state.auth_state.usage.flush(session)
     assert written >= 3
     listed = signed_in.get(auth_server.url + "/auth/api-keys").json()["api_keys"][0]
@@ -102,7 +102,7 @@ async def test_expired_key_is_refused_even_when_cached(auth_server):
     owner, key = user_with_key(expires_at=datetime.now(UTC) + timedelta(hours=1))
     async with mcp_client(auth_server.url, key) as client:
         await call(client, "memory_stats")
-    with db.session_scope() as session:
+    with session_scope() as session:
         session.execute(
             update(APIKey).where(APIKey.user_id == owner).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
@@ -117,7 +117,7 @@ async def test_expired_key_is_refused_even_when_cached(auth_server):
 
 def test_inactive_user_is_refused(auth_server):
     owner, key = user_with_key()
-    with db.session_scope() as session:
+    with session_scope() as session:
         session.execute(update(User).where(User.id == owner).values(is_active=False))
     response = httpx.post(auth_server.url + "/mcp", json={}, headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 401
@@ -125,11 +125,11 @@ def test_inactive_user_is_refused(auth_server):
 
 def test_revoking_someone_elses_or_an_unknown_key_is_404(auth_server, signed_in):
     owner, _ = user_with_key()
-    with db.session_scope() as session:
+    with session_scope() as session:
         theirs = session.scalars(select(APIKey.id).where(APIKey.user_id == owner)).one()
     for key_id in (str(theirs), "00000000-0000-0000-0000-000000000000", "not-a-uuid"):
         assert signed_in.delete(f"{auth_server.url}/auth/api-keys/{key_id}").status_code == 404
-    with db.session_scope() as session:
+    with session_scope() as session:
         assert session.get(APIKey, theirs).revoked is False
 
 
@@ -231,6 +231,6 @@ async def test_usage_counters_are_flushed_at_shutdown():
         async with mcp_client(served.url, key) as client:
             for _ in range(4):
                 await call(client, "memory_stats")
-    with db.session_scope() as session:
+    with session_scope() as session:
         stored = session.scalars(select(APIKey).where(APIKey.user_id == owner)).one()
         assert stored.usage_count >= 4 and stored.last_used is not None

@@ -9,23 +9,22 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from core import db
 from oauth_models import OAuthState, User, UserSession
 from server import create_app
 from tests.conftest import provider_settings
 from tests.fakes import github_profile
-from tests.support import browser_login, callback_url_for_login, serve
+from tests.support import browser_login, callback_url_for_login, serve, session_scope
 
 
 def _users(provider: str, subject: str) -> int:
-    with db.session_scope() as session:
+    with session_scope() as session:
         return session.execute(
             select(func.count()).where(User.oauth_provider == provider, User.oauth_subject == subject)
         ).scalar_one()
 
 
 def _sessions_of(provider: str, subject: str) -> int:
-    with db.session_scope() as session:
+    with session_scope() as session:
         return session.execute(
             select(func.count())
             .select_from(UserSession)
@@ -47,7 +46,7 @@ def test_google_login_creates_user_and_session_cookie(new_browser, auth_server, 
     assert me["email"] == "ada@example.com" and me["provider"] == "google" and me["name"] == "Ada Lovelace"
     sent = google.authorize_requests[-1]
     assert sent["code_challenge_method"] == "S256" and sent["nonce"] and sent["scope"] == "openid email profile"
-    with db.session_scope() as session:
+    with session_scope() as session:
         stored = session.scalars(select(UserSession).join(User).where(User.oauth_subject == "g-100")).one()
         assert stored.token_hash != browser.cookies["mg_session"]
 
@@ -115,7 +114,7 @@ def test_expired_state_is_refused_and_creates_nothing(new_browser, auth_server, 
     browser = new_browser()
     callback = callback_url_for_login(auth_server.url, "github", browser)
     state = httpx.URL(callback).params["state"]
-    with db.session_scope() as session:
+    with session_scope() as session:
         session.execute(
             update(OAuthState)
             .where(OAuthState.state == state)

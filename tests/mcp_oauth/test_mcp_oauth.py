@@ -13,7 +13,6 @@ from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from sqlalchemy import func, select, update
 
-from core import db
 from identity.accounts import sha256_hex
 from mcp_oauth import records
 from oauth_models import OAuthClient, OAuthGrant, OAuthToken
@@ -34,7 +33,7 @@ from tests.oauth_support import (
     register_client,
     sdk_oauth,
 )
-from tests.support import ServerProcess, call, call_error, mcp_client, serve, subprocess_env
+from tests.support import ServerProcess, call, call_error, mcp_client, serve, session_scope, subprocess_env
 
 
 async def test_sdk_client_completes_the_flow_and_shares_memory_with_the_users_api_key(auth_server, github, new_browser):
@@ -74,7 +73,7 @@ def person(auth_server, github, new_browser) -> OAuthBrowser:
 
 
 def _tokens_for(client_id: str) -> int:
-    with db.session_scope() as session:
+    with session_scope() as session:
         return session.execute(select(func.count()).where(OAuthToken.client_id == client_id)).scalar_one()
 
 
@@ -178,7 +177,7 @@ def test_refresh_rotates_and_reuse_of_a_spent_refresh_token_kills_the_grant(auth
 
 def test_expired_access_token_gets_invalid_token(auth_server, person):
     _, tokens = _full_grant(auth_server, person)
-    with db.session_scope() as session:
+    with session_scope() as session:
         session.execute(
             update(OAuthToken)
             .where(OAuthToken.kind == "access")
@@ -219,7 +218,7 @@ async def test_read_only_token_cannot_write(auth_server, person):
 
 def test_token_for_another_audience_is_refused(auth_server, person):
     _, tokens = _full_grant(auth_server, person)
-    with db.session_scope() as session:
+    with session_scope() as session:
         session.execute(
             update(OAuthToken)
             .where(OAuthToken.token_hash == sha256_hex(tokens["access_token"]))
@@ -347,7 +346,7 @@ def test_registration_refuses_non_https_non_loopback_redirects(auth_server, uri)
 def test_registration_stores_no_plaintext_secret_and_confidential_clients_authenticate(auth_server, person):
     registered = register_client(auth_server.url, token_endpoint_auth_method="client_secret_basic").json()
     secret = registered["client_secret"]
-    with db.session_scope() as session:
+    with session_scope() as session:
         stored = session.get(OAuthClient, registered["client_id"])
         assert stored.client_secret_hash != secret and secret not in str(stored.metadata_)
     verifier, challenge = pkce_pair()
@@ -462,11 +461,11 @@ def test_stale_registrations_are_pruned_and_used_ones_kept(auth_server, person):
     exchange_code(auth_server.url, connected, _code_for(auth_server, person, connected, challenge), verifier)
     _backdate_client(never_used, days=2)
     _backdate_client(connected, days=2)
-    with db.session_scope() as session:
+    with session_scope() as session:
         pruned = records.prune_clients(session)
     assert never_used in pruned and fresh not in pruned and connected not in pruned
     # Six months without use: the registration goes, and its tokens with it.
-    with db.session_scope() as session:
+    with session_scope() as session:
         session.execute(update(OAuthGrant).where(OAuthGrant.client_id == connected).values(last_used=None))
         session.execute(
             update(OAuthGrant)
@@ -474,7 +473,7 @@ def test_stale_registrations_are_pruned_and_used_ones_kept(auth_server, person):
             .values(created_at=datetime.now(UTC) - timedelta(days=200))
         )
     _backdate_client(connected, days=200)
-    with db.session_scope() as session:
+    with session_scope() as session:
         assert connected in records.prune_clients(session)
         assert session.get(OAuthClient, connected) is None
         live = select(func.count()).where(OAuthToken.client_id == connected, OAuthToken.revoked.is_(False))
@@ -482,7 +481,7 @@ def test_stale_registrations_are_pruned_and_used_ones_kept(auth_server, person):
 
 
 def _backdate_client(client_id: str, *, days: int) -> None:
-    with db.session_scope() as session:
+    with session_scope() as session:
         session.execute(
             update(OAuthClient)
             .where(OAuthClient.client_id == client_id)

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from core import db
 from core.errors import EmbeddingUnavailable
 from memory import indexing
 from memory.embeddings import OpenAIEmbeddings
@@ -20,7 +19,7 @@ from memory.minilm import MiniLM
 from models import Embedding
 from server import create_app
 from tests.fakes import FAKE_OPENAI_KEY, FakeOpenAI
-from tests.support import call, mcp_client, serve, serve_asgi, user_with_key
+from tests.support import TEST_DATABASE, call, mcp_client, serve, serve_asgi, session_scope, user_with_key
 
 REFERENCE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
 
@@ -118,7 +117,7 @@ async def test_embedding_failure_keeps_the_memory_and_backfill_fills_it_in(fake_
             fake_openai.down = False
             embedder = served.app.state.embedder
             filled = await anyio.to_thread.run_sync(
-                lambda: indexing.backfill_pending(db.SessionLocal, embedder=embedder)
+                lambda: indexing.backfill_pending(TEST_DATABASE.sessions, embedder=embedder)
             )
             assert filled >= 1
             assert (await call(client, "memory_stats"))["embedding"]["pending"] == 0
@@ -149,7 +148,7 @@ async def test_changing_the_model_re_embeds_existing_memories_on_start(server, f
             await _until_nothing_pending(client)
             result = await call(client, "memory_search", query="tomatoes balcony")
             assert result["results"][0]["ref"] == stored["ref"] and result["mode"] == "hybrid"
-    with db.session_scope() as session:
+    with session_scope() as session:
         models = set(session.scalars(select(Embedding.model).where(Embedding.owner_id == owner)))
     assert models == {"all-MiniLM-L6-v2", "text-embedding-3-small"}
 

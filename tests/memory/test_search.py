@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from core import db
 from models import Embedding
-from tests.support import call, mcp_client, user_with_key
+from tests.support import call, mcp_client, session_scope, user_with_key
 
 MEMORIES = [
     "My daughter Emma starts kindergarten in September",
@@ -161,7 +160,7 @@ async def test_deleting_a_memory_removes_its_vectors(server):
 
 
 def _vector_rows(kind: str, item_id: int) -> int:
-    with db.session_scope() as session:
+    with session_scope() as session:
         return session.execute(
             select(func.count()).where(Embedding.source_type == kind, Embedding.source_id == item_id)
         ).scalar_one()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core import db
 from memory import item_types
 from memory.validation import MAX_OBSERVATION_CHARS
 from models import AIInstance, ConversationSession, Embedding
-from tests.support import call, call_error, mcp_client, user_with_key
+from tests.support import call, call_error, mcp_client, session_scope, user_with_key
 
 BAD_CALLS = [
     ("memory_store", {"observation": ""}, "observation"),
@@ -82,7 +81,7 @@ async def test_unknown_ref_is_a_clear_not_found(server):
 
 def _rows_owned_by(owner) -> int:
     tables = [*item_types.ITEM_MODELS.values(), Embedding, AIInstance, ConversationSession]
-    with db.session_scope() as session:
+    with session_scope() as session:
         return sum(
             session.execute(select(func.count()).where(table.owner_id == owner)).scalar_one() for table in tables
         )

@@ -19,14 +19,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 import auth_middleware
-from core import db
 from core.settings import Settings
 from identity import api_keys
 from mcp_oauth import records
 from mcp_oauth.provider import redirect_uri_allowed_at_registration
 from oauth_models import APIKey, OAuthGrant, User
 from oauth_routes import safe_next_path
-from tests.support import PROOF_COUNTS, new_key, new_user, user_with_key
+from tests.support import PROOF_COUNTS, new_key, new_user, session_scope, user_with_key
 
 pytestmark = pytest.mark.slow
 
@@ -39,12 +38,12 @@ def credentials() -> dict[str, str]:
     """Real credentials to mutate, and ones that must be refused as they are."""
     owner, key = user_with_key("proof")
     revoked_owner, revoked = user_with_key("revoked")
-    with db.session_scope() as session:
+    with session_scope() as session:
         key_id = session.execute(select(APIKey.id).where(APIKey.user_id == revoked_owner)).scalar_one()
         api_keys.revoke_key(session, user_id=revoked_owner, key_id=key_id)
     _, expired = user_with_key("expired", expires_at=datetime.now(UTC) - timedelta(minutes=1))
     inactive_owner, inactive = user_with_key("inactive")
-    with db.session_scope() as session:
+    with session_scope() as session:
         session.execute(update(User).where(User.id == inactive_owner).values(is_active=False))
         ours = OAuthGrant(user_id=owner, client_id="proof-client", scopes=["memory:read"], resource=MCP_URL)
         foreign = OAuthGrant(
@@ -112,7 +111,7 @@ def header_sets(creds: dict[str, str]) -> st.SearchStrategy[list[tuple[bytes, by
 def test_real_credentials_are_accepted(credentials):
     """The control: without it, 'nothing accepted' would prove nothing."""
     state = auth_middleware.AuthState.from_settings(Settings())
-    with db.session_scope() as session:
+    with session_scope() as session:
         for name in ("key", "access_token"):
             headers = [(b"authorization", f"Bearer {credentials[name]}".encode())]
             check = auth_middleware.verify_request_credentials(session, headers, audience=MCP_URL, state=state)
@@ -134,7 +133,7 @@ def test_ten_thousand_forged_credentials_are_all_refused(credentials):
         nonlocal tried, accepted, crashed
         tried += 1
         try:
-            with db.session_scope() as session:
+            with session_scope() as session:
                 result = auth_middleware.verify_request_credentials(
                     session, headers, audience=MCP_URL, client_ip="203.0.113.9", state=state
                 )
@@ -272,7 +271,7 @@ def test_inactive_and_expired_controls_exist(credentials):
     owner, _ = new_user("control")
     assert new_key(owner).startswith("mg_")
     state = auth_middleware.AuthState.from_settings(Settings())
-    with db.session_scope() as session:
+    with session_scope() as session:
         for name in ("revoked", "expired", "inactive", "other_audience", "refresh_token"):
             headers = [(b"authorization", f"Bearer {credentials[name]}".encode())]
             assert (
