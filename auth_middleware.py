@@ -256,15 +256,6 @@ def _principal(key: api_keys.VerifiedKey) -> Principal:
     )
 
 
-def get_current_user_from_api_key(
-    db: Session, headers: HeaderSource, *, client_ip: str | None = None, state: AuthState
-) -> User | None:
-    check = verify_request_api_key(db, headers, client_ip=client_ip, state=state)
-    if check.principal is None:
-        return None
-    return accounts.get_user(db, check.principal.user_id)
-
-
 def get_current_user_from_session(db: Session, cookies: Mapping[str, str]) -> User | None:
     return accounts.user_for_session_token(db, cookies.get(accounts.SESSION_COOKIE))
 
@@ -296,16 +287,3 @@ class Caller:
     user: User
     scopes: frozenset[str]
     via_session: bool
-
-
-def require_auth(
-    db: Session,
-    *,
-    headers: HeaderSource,
-    cookies: Mapping[str, str],
-    client_ip: str | None = None,
-    state: AuthState,
-) -> User | None:
-    """The user behind the session cookie or an API key, or None."""
-    found = authenticate(db, headers=headers, cookies=cookies, client_ip=client_ip, state=state)
-    return found.user if found else None

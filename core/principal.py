@@ -22,7 +22,7 @@ class Principal:
     user_id: uuid.UUID
     email: str
     scopes: frozenset[str]
-    # "api_key", "local" (REQUIRE_MCP_AUTH=false) or, later, "oauth_token".
+    # "api_key", "oauth_token", or "local" (REQUIRE_MCP_AUTH=false, or over stdio).
     credential_type: str
     credential_id: uuid.UUID | None = None
 

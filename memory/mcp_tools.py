@@ -1,20 +1,25 @@
 """The MemoryGate MCP server: thin tools over the service layer.
 
 ``build_mcp_server(session_factory=..., embedder=...)`` returns a FastMCP app.
-Each tool takes its owner from the principal the auth gate put into the ASGI
-scope (or, over stdio, the fixed local owner), opens one database session for
-the call, and turns service errors into MCP tool errors that name the
-offending argument. Tools are synchronous, so FastMCP runs them in its
-threadpool: no database or model work on the loop.
+Each tool receives its unit of work through FastMCP's dependency injection
+(``Depends``): the caller (the principal the auth gate put into the ASGI
+scope, or over stdio the fixed local owner), a database session and the
+embedder. It runs one service operation for that caller, commits, embeds
+what was stored, and turns service errors into one-line MCP tool errors that
+name the offending argument. Tools are synchronous, so FastMCP runs them in
+its threadpool, and the session is closed off the event loop.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastmcp import FastMCP
+from fastmcp.dependencies import Depends
 from fastmcp.exceptions import ToolError
 from fastmcp.exceptions import ValidationError as ArgumentsRejected
 from fastmcp.server.dependencies import get_http_request
@@ -58,43 +63,36 @@ OptionalName = Annotated[str | None, Field(max_length=limits.MAX_NAME_CHARS)]
 Ref = Annotated[str, Field(description="A memory reference such as 'observation:42', 'pattern:3', 'concept:7'.")]
 
 
-class ToolRunner:
-    """Runs one service operation for the calling principal in one session.
+class UnitOfWork:
+    """One tool call's work: the caller, a database session and the embedder,
+    injected by FastMCP (``Depends``). Calling it runs one service operation
+    for the caller, commits, and then runs the second step (embedding what
+    the operation asked for)."""
 
-    ``principal_source`` says who is calling; by default the principal the
-    auth gate put into this HTTP request's scope.
-    """
-
-    def __init__(
-        self,
-        session_factory: Callable[[], Session],
-        embedder: EmbeddingProvider,
-        principal_source: Callable[[], Principal | None] | None = None,
-    ) -> None:
-        self.session_factory = session_factory
+    def __init__(self, db: Session, principal: Principal, embedder: EmbeddingProvider) -> None:
+        self.db = db
+        self.principal = principal
         self.embedder = embedder
-        self.principal_source = principal_source or _principal_of_http_request
 
     def __call__(
         self, operation: Callable[..., dict[str, Any]], *, needs: str, pass_credential: bool = False, **arguments: Any
     ) -> dict[str, Any]:
-        principal = self.principal()
-        if not principal.can(needs):
+        if not self.principal.can(needs):
             raise ToolError(INSUFFICIENT_SCOPE.format(scope=needs))
         if pass_credential:
-            arguments["credential_id"] = principal.credential_id
+            arguments["credential_id"] = self.principal.credential_id
+        db = self.db
         try:
-            with self.session_factory() as db:
-                try:
-                    result = operation(db, owner_id=principal.user_id, **arguments)
-                    db.commit()
-                except BaseException:
-                    db.rollback()
-                    raise
-                # The second step: what the call stored is safe; now embed it.
-                status = indexing.index_committed(db, embedder=self.embedder)
-                if status is not None:
-                    result["embedding"] = status
+            try:
+                result = operation(db, owner_id=self.principal.user_id, **arguments)
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+            # The second step: what the call stored is safe; now embed it.
+            status = indexing.index_committed(db, embedder=self.embedder)
+            if status is not None:
+                result["embedding"] = status
         except MemoryGateError as exc:
             raise ToolError(exc.message) from None
         except OperationalError:
@@ -102,11 +100,31 @@ class ToolRunner:
             raise ToolError(DATABASE_UNAVAILABLE) from None
         return result
 
-    def principal(self) -> Principal:
-        principal = self.principal_source()
+
+def _unit_of_work_dependency(
+    session_factory: Callable[[], Session],
+    embedder: EmbeddingProvider,
+    principal_source: Callable[[], Principal | None],
+) -> Any:
+    """The ``Depends`` marker every tool takes: who calls (by default the
+    principal the auth gate put into the HTTP request's scope), and a session
+    that is closed off the event loop once the call is done."""
+
+    def caller() -> Principal:
+        principal = principal_source()
         if principal is None:
             raise ToolError(NOT_AUTHENTICATED)
         return principal
+
+    @asynccontextmanager
+    async def unit_of_work(principal: Principal = Depends(caller)) -> AsyncIterator[UnitOfWork]:
+        session = session_factory()
+        try:
+            yield UnitOfWork(session, principal, embedder)
+        finally:
+            await anyio.to_thread.run_sync(session.close)
+
+    return Depends(unit_of_work)
 
 
 def _principal_of_http_request() -> Principal | None:
@@ -187,13 +205,13 @@ def build_mcp_server(
         mask_error_details=True,
         middleware=[OneLineArgumentErrors()],
     )
-    run = ToolRunner(session_factory, embedder, principal_source)
-    _register_memory_tools(mcp, run)
-    _register_knowledge_tools(mcp, run)
+    work = _unit_of_work_dependency(session_factory, embedder, principal_source or _principal_of_http_request)
+    _register_memory_tools(mcp, work)
+    _register_knowledge_tools(mcp, work)
     return mcp
 
 
-def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
+def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
     @mcp.tool(annotations=ADDITIVE)
     def memory_store(
         observation: Annotated[str, Field(description="The fact, preference or event, in one or two sentences.")],
@@ -210,6 +228,7 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
         ] = None,
         conversation_id: Annotated[str | None, Field(description="This conversation's id, if known.")] = None,
         conversation_title: str | None = None,
+        run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """Store one new observation about the user or their work so any AI can recall it later.
 
@@ -237,6 +256,7 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
         limit: Limit = 10,
         ai_name: Annotated[str | None, Field(description="Only observations stored by this AI.")] = None,
         offset: Offset = 0,
+        run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """List observations, newest first, optionally filtered by domain, confidence or the AI that stored them."""
         return run(
@@ -268,6 +288,7 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
             list[Literal["observation", "pattern", "concept", "document"]] | None,
             Field(description="Restrict to these memory types; default all."),
         ] = None,
+        run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """Search all memories by meaning and keywords together (observations, patterns, concepts, documents).
 
@@ -289,12 +310,12 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
         )
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_get(ref: Ref) -> dict[str, Any]:
+    def memory_get(ref: Ref, run: UnitOfWork = work) -> dict[str, Any]:
         """Read one memory in full by its ref."""
         return run(observations.get_item, needs=READ_SCOPE, ref=ref)
 
     @mcp.tool(annotations=DESTRUCTIVE)
-    def memory_delete(ref: Ref) -> dict[str, Any]:
+    def memory_delete(ref: Ref, run: UnitOfWork = work) -> dict[str, Any]:
         """Forget one memory permanently (with its search vectors); it cannot be restored.
 
         Use when the user asks to forget something.
@@ -302,7 +323,7 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
         return run(observations.delete_item, needs=WRITE_SCOPE, ref=ref)
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_stats() -> dict[str, Any]:
+    def memory_stats(run: UnitOfWork = work) -> dict[str, Any]:
         """Counts of memories by type, the main domains, known AI instances and embedding status."""
         return run(observations.stats, needs=READ_SCOPE, embedder=run.embedder)
 
@@ -313,6 +334,7 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
         ai_name: str = "Unknown",
         ai_platform: str = "Unknown",
         source_url: str | None = None,
+        run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """Register (or refresh) the current conversation and the AI instance taking part in it.
 
@@ -331,22 +353,23 @@ def _register_memory_tools(mcp: FastMCP, run: ToolRunner) -> None:
         )
 
     @mcp.tool(annotations=ADDITIVE)
-    def memory_bootstrap(ai_name: OptionalName = None, ai_platform: OptionalName = None) -> dict[str, Any]:
+    def memory_bootstrap(
+        ai_name: OptionalName = None, ai_platform: OptionalName = None, run: UnitOfWork = work
+    ) -> dict[str, Any]:
         """Call first: whether this AI instance is new, when it was first and last seen, what memory holds,
         and the recommended first steps."""
         needs = WRITE_SCOPE if ai_name else READ_SCOPE
         return run(observations.bootstrap, needs=needs, ai_name=ai_name, ai_platform=ai_platform)
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_user_guide(format: Literal["markdown", "json"] = "markdown") -> dict[str, Any]:
+    def memory_user_guide(format: Literal["markdown", "json"] = "markdown", run: UnitOfWork = work) -> dict[str, Any]:
         """The complete guide to using MemoryGate: tools, domains, the confidence scale and workflows."""
-        run.principal()  # the guide is for authenticated callers too
         if format == "json":
             return {"format": "json", "guide": user_guide.GUIDE}
         return {"format": "markdown", "guide": user_guide.as_markdown()}
 
 
-def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
+def _register_knowledge_tools(mcp: FastMCP, work: Any) -> None:
     @mcp.tool(annotations=ADDITIVE)
     def memory_store_document(
         title: Annotated[str, Field(min_length=1, max_length=limits.MAX_TITLE_CHARS)],
@@ -356,6 +379,7 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
         key_concepts: list[str] | None = None,
         publication_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
         metadata: dict[str, Any] | None = None,
+        run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """Remember a document by reference: title, type, URL, your summary and its key concepts."""
         return run(
@@ -381,6 +405,7 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
         domain: str | None = None,
         status: Annotated[str | None, Field(description="e.g. active, archived.")] = None,
         metadata: dict[str, Any] | None = None,
+        run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """Create a named concept, or update the existing one with this name (names are case-insensitive).
 
@@ -399,12 +424,12 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
         )
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_get_concept(name: Name) -> dict[str, Any]:
+    def memory_get_concept(name: Name, run: UnitOfWork = work) -> dict[str, Any]:
         """Read a concept by name or alias, with its aliases and relationships."""
         return run(knowledge.get_concept, needs=READ_SCOPE, name=name)
 
     @mcp.tool(annotations=ADDITIVE)
-    def memory_add_concept_alias(concept_name: Name, alias: Name) -> dict[str, Any]:
+    def memory_add_concept_alias(concept_name: Name, alias: Name, run: UnitOfWork = work) -> dict[str, Any]:
         """Add another name the concept can be found by."""
         return run(knowledge.add_alias, needs=WRITE_SCOPE, concept_name=concept_name, alias=alias)
 
@@ -415,6 +440,7 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
         rel_type: Literal["enables", "version_of", "part_of", "related_to", "implements", "demonstrates"],
         weight: Annotated[float, Field(ge=0.0, le=1.0, description="Strength of the link, 0 to 1.")] = 0.5,
         description: str | None = None,
+        run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """Link two concepts; calling again with the same pair and type updates weight and description."""
         return run(
@@ -432,6 +458,7 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
         concept_name: Name,
         rel_type: Literal["enables", "version_of", "part_of", "related_to", "implements", "demonstrates"] | None = None,
         min_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0,
+        run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """Concepts linked to this one, in both directions, strongest first (at most 100)."""
         return run(
@@ -451,6 +478,7 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
         evidence_observation_ids: Annotated[
             list[int] | None, Field(description="Ids of your observations that support it.")
         ] = None,
+        run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """Create or replace the pattern (category, pattern_name): a synthesis of several observations."""
         return run(
@@ -464,13 +492,17 @@ def _register_knowledge_tools(mcp: FastMCP, run: ToolRunner) -> None:
         )
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_get_pattern(category: Name, pattern_name: Name) -> dict[str, Any]:
+    def memory_get_pattern(category: Name, pattern_name: Name, run: UnitOfWork = work) -> dict[str, Any]:
         """Read one pattern by category and name."""
         return run(knowledge.get_pattern, needs=READ_SCOPE, category=category, pattern_name=pattern_name)
 
     @mcp.tool(annotations=READ_ONLY)
     def memory_patterns(
-        category: str | None = None, min_confidence: MinConfidence = 0.0, limit: Limit = 20, offset: Offset = 0
+        category: str | None = None,
+        min_confidence: MinConfidence = 0.0,
+        limit: Limit = 20,
+        offset: Offset = 0,
+        run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """List patterns, most confident first, optionally within one category."""
         return run(
