@@ -399,9 +399,7 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
 @router.post("/logout")
 def logout(request: Request, db: DB) -> Response:
     _refuse_foreign_origin(request)
-    user_id = accounts.revoke_session(db, request.cookies.get(accounts.SESSION_COOKIE))
-    if user_id is not None:
-        audit.record(db, audit.LOGOUT, actor=user_id)
+    user_id = accounts.sign_out(db, request.cookies.get(accounts.SESSION_COOKIE))
     return _cleared({"logged_out": user_id is not None}, _settings(request))
 
 
@@ -412,8 +410,7 @@ def logout_everywhere(
     db: DB,
 ) -> Response:
     """End every browser session of this account (API keys stay valid)."""
-    ended = accounts.revoke_all_sessions(db, user.id)
-    audit.record(db, audit.LOGOUT_EVERYWHERE, actor=user.id, targets={"sessions": ended})
+    ended = accounts.sign_out_everywhere(db, user.id)
     return _cleared({"logged_out": True, "sessions_ended": ended}, _settings(request))
 
 

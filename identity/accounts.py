@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.settings import LOCAL_OWNER_EMAIL
 from oauth_models import User, UserSession
 
@@ -122,6 +123,21 @@ def user_for_session_token(db: Session, token: str | None) -> User | None:
     if now - session.last_activity > ACTIVITY_RESOLUTION:
         session.last_activity = now
     return user
+
+
+def sign_out(db: Session, token: str | None) -> uuid.UUID | None:
+    """End this browser session, audited; returns its user's id (None if none)."""
+    user_id = revoke_session(db, token)
+    if user_id is not None:
+        audit.record(db, audit.LOGOUT, actor=user_id)
+    return user_id
+
+
+def sign_out_everywhere(db: Session, user_id: uuid.UUID) -> int:
+    """End every browser session of this user, audited; returns how many."""
+    ended = revoke_all_sessions(db, user_id)
+    audit.record(db, audit.LOGOUT_EVERYWHERE, actor=user_id, targets={"sessions": ended})
+    return ended
 
 
 def revoke_session(db: Session, token: str | None) -> uuid.UUID | None:

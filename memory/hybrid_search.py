@@ -85,12 +85,12 @@ def search(
     *,
     owner_id: uuid.UUID,
     embedder: EmbeddingProvider,
-    query: Any,
-    limit: Any = 5,
-    min_confidence: Any = 0.0,
-    min_similarity: Any = DEFAULT_MIN_SIMILARITY,
-    domain: Any = None,
-    source_types: Any = None,
+    query: str,
+    limit: int = 5,
+    min_confidence: float = 0.0,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    domain: str | None = None,
+    source_types: list[str] | None = None,
     timings: SearchTimings | None = None,
 ) -> dict[str, Any]:
     query = check.required_text("query", query, max_chars=check.MAX_QUERY_CHARS)

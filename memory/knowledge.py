@@ -44,7 +44,7 @@ def find_concept(db: Session, *, owner_id: uuid.UUID, name: str) -> Concept | No
     ).one_or_none()
 
 
-def _require_concept(db: Session, *, owner_id: uuid.UUID, field: str, name: Any) -> Concept:
+def _require_concept(db: Session, *, owner_id: uuid.UUID, field: str, name: str) -> Concept:
     name = _name(field, name)
     concept = find_concept(db, owner_id=owner_id, name=name)
     if concept is None:
@@ -62,12 +62,12 @@ def store_concept(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    name: Any,
-    concept_type: Any = None,
-    description: Any = None,
-    domain: Any = None,
-    status: Any = None,
-    metadata: Any = None,
+    name: str,
+    concept_type: str | None = None,
+    description: str | None = None,
+    domain: str | None = None,
+    status: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Create a concept, or change the given fields of the one with this name
     (case-insensitive). Fields left out (None) keep their stored value; an
@@ -126,14 +126,14 @@ def _reindexed(db: Session, *, owner_id: uuid.UUID, kind: str, item_id: int, cre
     return {"id": item_id, "ref": item_types.ref(kind, item_id), "created": bool(created)}
 
 
-def get_concept(db: Session, *, owner_id: uuid.UUID, name: Any) -> dict[str, Any]:
+def get_concept(db: Session, *, owner_id: uuid.UUID, name: str) -> dict[str, Any]:
     concept = _require_concept(db, owner_id=owner_id, field="name", name=name)
     result = item_types.concept_dict(concept)
     result["relationships"] = related_concepts(db, owner_id=owner_id, concept_name=concept.name)["relationships"]
     return result
 
 
-def add_alias(db: Session, *, owner_id: uuid.UUID, concept_name: Any, alias: Any) -> dict[str, Any]:
+def add_alias(db: Session, *, owner_id: uuid.UUID, concept_name: str, alias: str) -> dict[str, Any]:
     concept = _require_concept(db, owner_id=owner_id, field="concept_name", name=concept_name)
     alias = _name("alias", alias)
     existing = _alias_owner(db, owner_id=owner_id, alias=alias)
@@ -153,11 +153,11 @@ def add_relationship(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    from_concept: Any,
-    to_concept: Any,
-    rel_type: Any,
-    weight: Any = 0.5,
-    description: Any = None,
+    from_concept: str,
+    to_concept: str,
+    rel_type: str,
+    weight: float = 0.5,
+    description: str | None = None,
 ) -> dict[str, Any]:
     source = _require_concept(db, owner_id=owner_id, field="from_concept", name=from_concept)
     target = _require_concept(db, owner_id=owner_id, field="to_concept", name=to_concept)
@@ -185,7 +185,7 @@ def add_relationship(
 
 
 def related_concepts(
-    db: Session, *, owner_id: uuid.UUID, concept_name: Any, rel_type: Any = None, min_weight: Any = 0.0
+    db: Session, *, owner_id: uuid.UUID, concept_name: str, rel_type: str | None = None, min_weight: float = 0.0
 ) -> dict[str, Any]:
     concept = _require_concept(db, owner_id=owner_id, field="concept_name", name=concept_name)
     if rel_type is not None and rel_type not in RELATIONSHIP_TYPES:
@@ -225,11 +225,11 @@ def update_pattern(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    category: Any,
-    pattern_name: Any,
-    pattern_text: Any,
-    confidence: Any = 0.8,
-    evidence_observation_ids: Any = None,
+    category: str,
+    pattern_name: str,
+    pattern_text: str,
+    confidence: float = 0.8,
+    evidence_observation_ids: list[int] | None = None,
 ) -> dict[str, Any]:
     """Create the pattern (category, pattern_name) or replace its text."""
     category = _name("category", category)
@@ -269,7 +269,7 @@ def _require_own_observations(db: Session, *, owner_id: uuid.UUID, ids: list[int
         raise InvalidInput("evidence_observation_ids", f"no observation with id {missing[0]}")
 
 
-def get_pattern(db: Session, *, owner_id: uuid.UUID, category: Any, pattern_name: Any) -> dict[str, Any]:
+def get_pattern(db: Session, *, owner_id: uuid.UUID, category: str, pattern_name: str) -> dict[str, Any]:
     category = _name("category", category)
     pattern_name = _name("pattern_name", pattern_name)
     pattern = db.scalars(
@@ -286,10 +286,10 @@ def list_patterns(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    category: Any = None,
-    min_confidence: Any = 0.0,
-    limit: Any = 20,
-    offset: Any = 0,
+    category: str | None = None,
+    min_confidence: float = 0.0,
+    limit: int = 20,
+    offset: int = 0,
 ) -> dict[str, Any]:
     category = check.text("category", category, max_chars=check.MAX_NAME_CHARS, required=False)
     min_confidence = check.unit_interval("min_confidence", min_confidence)
@@ -315,13 +315,13 @@ def store_document(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    title: Any,
-    doc_type: Any,
-    content_summary: Any,
-    url: Any = None,
-    key_concepts: Any = None,
-    publication_date: Any = None,
-    metadata: Any = None,
+    title: str,
+    doc_type: str,
+    content_summary: str,
+    url: str | None = None,
+    key_concepts: list[str] | None = None,
+    publication_date: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     row = Document(
         owner_id=owner_id,

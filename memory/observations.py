@@ -27,7 +27,7 @@ DEFAULT_AI_PLATFORM = "Unknown"
 MAX_EVIDENCE_ITEM_CHARS = 2_000
 
 
-def upsert_ai_instance(db: Session, *, owner_id: uuid.UUID, name: Any, platform: Any) -> AIInstance:
+def upsert_ai_instance(db: Session, *, owner_id: uuid.UUID, name: str | None, platform: str | None) -> AIInstance:
     name = check.text("ai_name", name, max_chars=check.MAX_NAME_CHARS, required=False) or DEFAULT_AI_NAME
     platform = check.text("ai_platform", platform, max_chars=check.MAX_NAME_CHARS, required=False)
     platform = platform or DEFAULT_AI_PLATFORM
@@ -74,11 +74,11 @@ def init_session(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    conversation_id: Any,
-    title: Any,
-    ai_name: Any,
-    ai_platform: Any,
-    source_url: Any = None,
+    conversation_id: str,
+    title: str | None,
+    ai_name: str | None,
+    ai_platform: str | None,
+    source_url: str | None = None,
     credential_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     conversation_id = check.required_text("conversation_id", conversation_id, max_chars=500)
@@ -136,14 +136,14 @@ def store_observation(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    observation: Any,
-    confidence: Any = 0.8,
-    domain: Any = None,
-    evidence: Any = None,
-    ai_name: Any = None,
-    ai_platform: Any = None,
-    conversation_id: Any = None,
-    conversation_title: Any = None,
+    observation: str,
+    confidence: float = 0.8,
+    domain: str | None = None,
+    evidence: list[str] | None = None,
+    ai_name: str | None = None,
+    ai_platform: str | None = None,
+    conversation_id: str | None = None,
+    conversation_title: str | None = None,
     credential_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     text = check.required_text("observation", observation, max_chars=check.MAX_OBSERVATION_CHARS)
@@ -184,11 +184,11 @@ def recall(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    domain: Any = None,
-    min_confidence: Any = 0.0,
-    limit: Any = 10,
-    offset: Any = 0,
-    ai_name: Any = None,
+    domain: str | None = None,
+    min_confidence: float = 0.0,
+    limit: int = 10,
+    offset: int = 0,
+    ai_name: str | None = None,
 ) -> dict[str, Any]:
     domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
     min_confidence = check.unit_interval("min_confidence", min_confidence)
@@ -229,7 +229,7 @@ def mark_accessed(db: Session, *, owner_id: uuid.UUID, observation_ids: list[int
     )
 
 
-def load_item(db: Session, *, owner_id: uuid.UUID, ref: Any, field: str = "ref") -> item_types.MemoryItem:
+def load_item(db: Session, *, owner_id: uuid.UUID, ref: str, field: str = "ref") -> item_types.MemoryItem:
     kind, item_id = check.parse_ref(field, ref)
     model_class = item_types.ITEM_MODELS[kind]
     item = db.scalars(
@@ -240,14 +240,14 @@ def load_item(db: Session, *, owner_id: uuid.UUID, ref: Any, field: str = "ref")
     return cast(item_types.MemoryItem, item)
 
 
-def get_item(db: Session, *, owner_id: uuid.UUID, ref: Any) -> dict[str, Any]:
+def get_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]:
     item = load_item(db, owner_id=owner_id, ref=ref)
     if isinstance(item, Observation):
         mark_accessed(db, owner_id=owner_id, observation_ids=[item.id])
     return item_types.full(item)
 
 
-def delete_item(db: Session, *, owner_id: uuid.UUID, ref: Any) -> dict[str, Any]:
+def delete_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]:
     """Forget one memory and its vectors, in one transaction."""
     item = load_item(db, owner_id=owner_id, ref=ref)
     kind = item_types.kind_of(item)
@@ -293,7 +293,9 @@ def stats(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider) -> d
     }
 
 
-def bootstrap(db: Session, *, owner_id: uuid.UUID, ai_name: Any = None, ai_platform: Any = None) -> dict[str, Any]:
+def bootstrap(
+    db: Session, *, owner_id: uuid.UUID, ai_name: str | None = None, ai_platform: str | None = None
+) -> dict[str, Any]:
     """What an agent needs on first contact; registers the instance if named."""
     instance = None
     is_new = None

@@ -297,11 +297,9 @@ def forget(request: Request, db: DB, form: SignedInForm, ref: Annotated[str, For
 def logout(db: DB, form: SignedInForm, everywhere: Annotated[str, Form()] = "") -> Response:
     user, token = form.user, form.session_token
     if everywhere:
-        accounts.revoke_all_sessions(db, user.id)
-        audit.record(db, audit.LOGOUT_EVERYWHERE, actor=user.id)
+        accounts.sign_out_everywhere(db, user.id)
     else:
-        accounts.revoke_session(db, token)
-        audit.record(db, audit.LOGOUT, actor=user.id)
+        accounts.sign_out(db, token)
     response = RedirectResponse("/dashboard", status_code=303)
     response.delete_cookie(accounts.SESSION_COOKIE, path="/")
     return response
