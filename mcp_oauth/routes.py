@@ -44,11 +44,13 @@ MAX_STATE_CHARS = 1_000
 
 
 def _too_many(description: str, wait: float) -> Response:
-    return JSONResponse(
-        {"error": "too_many_requests", "error_description": description},
-        status_code=429,
-        headers={**NO_STORE, "Retry-After": str(max(1, math.ceil(wait)))},
-    )
+    response = _oauth_error("too_many_requests", description, status_code=429)
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
+def _oauth_error(error: str, description: str, status_code: int = 400) -> Response:
+    return JSONResponse({"error": error, "error_description": description}, status_code=status_code, headers=NO_STORE)
 
 
 def resource_metadata_url(settings: Settings) -> str:
@@ -148,11 +150,7 @@ class OAuthEndpoints:
         params = request.query_params if request.method == "GET" else await request.form()
         state = params.get("state")
         if isinstance(state, str) and len(state) > MAX_STATE_CHARS:
-            return JSONResponse(
-                {"error": "invalid_request", "error_description": f"state is longer than {MAX_STATE_CHARS} characters"},
-                status_code=400,
-                headers=NO_STORE,
-            )
+            return _oauth_error("invalid_request", f"state is longer than {MAX_STATE_CHARS} characters")
         return await self.authorize_handler.handle(request)
 
     async def token(self, request: Request) -> Response:
@@ -165,11 +163,7 @@ class OAuthEndpoints:
         if wait is not None:
             return _too_many("too many token requests; slow down", wait)
         if isinstance(resource, str) and resource.rstrip("/") != self.settings.mcp_url:
-            return JSONResponse(
-                {"error": "invalid_target", "error_description": f"tokens are only issued for {self.settings.mcp_url}"},
-                status_code=400,
-                headers=NO_STORE,
-            )
+            return _oauth_error("invalid_target", f"tokens are only issued for {self.settings.mcp_url}")
         return await self.token_handler.handle(request)
 
     async def revoke(self, request: Request) -> Response:
@@ -178,16 +172,10 @@ class OAuthEndpoints:
         try:
             client = await self.authenticator.authenticate_request(request)
         except AuthenticationError as exc:
-            return JSONResponse(
-                {"error": "invalid_client", "error_description": exc.message}, status_code=401, headers=NO_STORE
-            )
+            return _oauth_error("invalid_client", exc.message, status_code=401)
         token = (await request.form()).get("token")
         if not isinstance(token, str) or not token:
-            return JSONResponse(
-                {"error": "invalid_request", "error_description": "token is required"},
-                status_code=400,
-                headers=NO_STORE,
-            )
+            return _oauth_error("invalid_request", "token is required")
         await self.provider.revoke_for_client(client.client_id, token)
         return Response(status_code=200, headers=NO_STORE)
 

@@ -29,6 +29,12 @@ def _signed_in(auth_server, github, new_browser, github_id: int):
     return browser, page, csrf
 
 
+def _key_from_the_page(server_url: str, browser: httpx.Client, csrf: str, name: str) -> str:
+    """Create a key on the account page, as a person does, and read it off the page."""
+    page = browser.post(server_url + "/dashboard/keys", data={"name": name, "csrf_token": csrf}, follow_redirects=True)
+    return found(r'<code id="new-key-value">(mg_[^<]+)</code>', page.text)
+
+
 def test_signed_out_visitors_see_the_sign_in_choices(auth_server):
     page = httpx.get(auth_server.url + "/dashboard")
     assert page.status_code == 200
@@ -79,10 +85,7 @@ def test_bad_form_input_is_explained_in_the_page(auth_server, github, new_browse
 
 async def test_memory_markup_is_shown_as_text(auth_server, github, new_browser):
     browser, _, csrf = _signed_in(auth_server, github, new_browser, 9704)
-    key_page = browser.post(
-        auth_server.url + "/dashboard/keys", data={"name": "agent", "csrf_token": csrf}, follow_redirects=True
-    )
-    key = found(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text)
+    key = _key_from_the_page(auth_server.url, browser, csrf, "agent")
     markup = '<img src=x onerror=alert(1)><script>alert("x")</script> & <b>bold</b>'
     async with mcp_client(auth_server.url, key) as client:
         await call(client, "memory_store", observation=markup)
@@ -135,10 +138,7 @@ def test_local_mode_offers_the_local_owner_on_this_computer(tmp_path):
 
 async def test_recent_memories_page_and_clients_disconnect_from_the_page(auth_server, github, new_browser):
     browser, _, csrf = _signed_in(auth_server, github, new_browser, 9706)
-    key_page = browser.post(
-        auth_server.url + "/dashboard/keys", data={"name": "pager", "csrf_token": csrf}, follow_redirects=True
-    )
-    key = found(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text)
+    key = _key_from_the_page(auth_server.url, browser, csrf, "pager")
     async with mcp_client(auth_server.url, key) as client:
         for number in range(12):
             await call(client, "memory_store", observation=f"numbered memory {number:02d}")
@@ -167,10 +167,7 @@ async def test_recent_memories_page_and_clients_disconnect_from_the_page(auth_se
 
 async def test_search_hits_show_a_concepts_name_and_every_hit_its_score(auth_server, github, new_browser):
     browser, _, csrf = _signed_in(auth_server, github, new_browser, 9708)
-    key_page = browser.post(
-        auth_server.url + "/dashboard/keys", data={"name": "concepts", "csrf_token": csrf}, follow_redirects=True
-    )
-    key = found(r'<code id="new-key-value">(mg_[^<]+)</code>', key_page.text)
+    key = _key_from_the_page(auth_server.url, browser, csrf, "concepts")
     async with mcp_client(auth_server.url, key) as client:
         await call(
             client, "memory_store_concept", name="Heliograph", concept_type="project", description="A sun clock app"
