@@ -11,6 +11,7 @@ import anyio.to_thread
 import numpy as np
 import pytest
 from sqlalchemy import select
+from threadpoolctl import threadpool_info
 
 from core.errors import EmbeddingUnavailable
 from memory import indexing
@@ -160,3 +161,9 @@ async def _until_nothing_pending(client) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("embeddings still pending after 10 s")
+
+
+def test_the_local_model_runs_one_blas_thread_per_call(server):
+    """Concurrent embeddings must not each spread over every core."""
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
