@@ -36,6 +36,7 @@ from core.settings import VERSION, Settings, UnsafeConfiguration
 from mcp_auth_gate import MCPAuthGateASGI
 from mcp_oauth import records, routes
 from memory import indexing
+from memory.access import TRACKER_KEY, AccessTracker
 from memory.embeddings import EmbeddingProvider, build_provider
 from memory.mcp_tools import build_mcp_server
 from web import dashboard
@@ -176,6 +177,9 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     embedder = build_provider(settings)
     database = db.Database()
     sessions = database.sessions
+    # Reads are counted in memory and written in batches (memory/access.py).
+    access_tracker = AccessTracker()
+    sessions.configure(info={TRACKER_KEY: access_tracker})
     mcp_http = build_mcp_server(session_factory=sessions, embedder=embedder).http_app(
         path=MCP_PATH, stateless_http=True, json_response=True
     )
@@ -186,6 +190,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     def flush_usage() -> None:
         with sessions() as session:
             auth_state.usage.flush(session)
+            access_tracker.flush(session)
 
     def prune_clients() -> None:
         with database.session_scope() as session:
@@ -233,6 +238,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     app = FastAPI(title="MemoryGate", version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.database = database
+    app.state.access_tracker = access_tracker
     app.state.embedder = embedder
     app.state.auth_state = auth_state
     app.state.oauth_providers = oauth.configured_providers(settings, provider_http)

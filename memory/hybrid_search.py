@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
 from core.errors import EmbeddingUnavailable
-from memory import item_types, observations
+from memory import access, item_types
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.search_indexes import HNSW_MAX_DIMENSIONS, KNOWN_MODEL_DIMENSIONS, vector_expression
@@ -129,9 +129,7 @@ def search(
     floor = min_similarity if query_vector is not None else 0.0
     found, dropped = _strong_matches([c for c in ranked if (c.kind, c.item_id) in items], floor=floor, limit=limit)
     results = [_hit(items[(c.kind, c.item_id)], c) for c in found]
-    observations.mark_accessed(
-        db, owner_id=owner_id, observation_ids=[c.item_id for c in found if c.kind == "observation"]
-    )
+    access.mark_accessed(db, owner_id=owner_id, observation_ids=[c.item_id for c in found if c.kind == "observation"])
     timings.database_ms = (time.perf_counter() - started) * 1000
     response: dict[str, Any] = {
         "query": query,

@@ -11,13 +11,13 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
 from core import audit
 from core.errors import NotFound
-from memory import indexing, item_types
+from memory import access, indexing, item_types
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from models import AIInstance, ConversationSession, Observation
@@ -210,23 +210,13 @@ def recall(
     )
     has_more = len(rows) > limit
     rows = rows[:limit]
-    mark_accessed(db, owner_id=owner_id, observation_ids=[row.id for row in rows])
+    access.mark_accessed(db, owner_id=owner_id, observation_ids=[row.id for row in rows])
     return {
         "count": len(rows),
         "offset": offset,
         "has_more": has_more,
         "observations": [item_types.observation_dict(row) for row in rows],
     }
-
-
-def mark_accessed(db: Session, *, owner_id: uuid.UUID, observation_ids: list[int]) -> None:
-    if not observation_ids:
-        return
-    db.execute(
-        update(Observation)
-        .where(Observation.owner_id == owner_id, Observation.id.in_(observation_ids))
-        .values(access_count=Observation.access_count + 1, last_accessed=func.now())
-    )
 
 
 def load_item(db: Session, *, owner_id: uuid.UUID, ref: str, field: str = "ref") -> item_types.MemoryItem:
@@ -243,7 +233,7 @@ def load_item(db: Session, *, owner_id: uuid.UUID, ref: str, field: str = "ref")
 def get_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]:
     item = load_item(db, owner_id=owner_id, ref=ref)
     if isinstance(item, Observation):
-        mark_accessed(db, owner_id=owner_id, observation_ids=[item.id])
+        access.mark_accessed(db, owner_id=owner_id, observation_ids=[item.id])
     return item_types.full(item)
 
 

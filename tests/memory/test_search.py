@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from models import Embedding
 from tests.support import call, mcp_client, session_scope, user_with_key
@@ -164,3 +164,27 @@ def _vector_rows(kind: str, item_id: int) -> int:
         return session.execute(
             select(func.count()).where(Embedding.source_type == kind, Embedding.source_id == item_id)
         ).scalar_one()
+
+
+async def test_search_writes_nothing_and_its_reads_are_counted_in_a_batch(server):
+    _, key = user_with_key()
+    writes: list[str] = []
+
+    def count_writes(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            writes.append(statement)
+
+    async with mcp_client(server.url, key) as client:
+        stored = await call(client, "memory_store", observation="Reads the news over breakfast")
+        engine = server.app.state.database.engine
+        event.listen(engine, "before_cursor_execute", count_writes)
+        try:
+            found = await call(client, "memory_search", query="news at breakfast")
+        finally:
+            event.remove(engine, "before_cursor_execute", count_writes)
+        assert [hit["ref"] for hit in found["results"]] == [stored["ref"]]
+        assert writes == []
+        with server.app.state.database.sessions() as session:
+            assert server.app.state.access_tracker.flush(session) >= 1
+        item = await call(client, "memory_get", ref=stored["ref"])
+        assert item["access_count"] >= 1 and item["last_accessed"] is not None
