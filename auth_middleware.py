@@ -187,7 +187,11 @@ def _refused_before_lookup(error: str, client_ip: str | None, state: AuthState, 
 def _count_failure(db: Session, state: AuthState, key: str, client_ip: str | None) -> None:
     """Count a failed authentication; the one that starts a burst is audited."""
     if state.throttle.record_failure(key):
-        audit.record(db, audit.AUTH_FAILURE_BURST, targets={"throttled": key}, address=client_ip)
+        _audit_burst(db, key, client_ip)
+
+
+def _audit_burst(db: Session, key: str, client_ip: str | None) -> None:
+    audit.record(db, audit.AUTH_FAILURE_BURST, targets={"throttled": key}, address=client_ip)
 
 
 def _verify_key(db: Session, raw: str, *, client_ip: str | None, state: AuthState) -> KeyCheck:
@@ -226,7 +230,7 @@ def _verify_uncached(db: Session, raw: str, fingerprint: str, client_ip: str | N
             verified = _verify_against_database(db, raw, raw[: api_keys.PREFIX_CHARS], datetime.now(UTC))
     finally:
         for burst in state.throttle.settle(throttle_keys, failed=verified is None and admitted):
-            audit.record(db, audit.AUTH_FAILURE_BURST, targets={"throttled": burst}, address=client_ip)
+            _audit_burst(db, burst, client_ip)
     if verified is None:
         return KeyCheck(error=INVALID)
     state.cache.put(fingerprint, verified)

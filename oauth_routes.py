@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import auth_middleware
 from core import audit
-from core.addresses import is_loopback
+from core.addresses import is_loopback, is_loopback_origin
 from core.principal import ALL_SCOPES, WRITE_SCOPE
 from core.settings import Settings
 from identity import accounts, api_keys, provider_login
@@ -367,7 +367,8 @@ def local_login_refusal(request: Request, *, purpose: str, presented: object) ->
     if not local_owner_allowed(request):
         return LOCAL_LOGIN_REFUSED
     origin = request.headers.get("origin")
-    if origin and origin != "null" and not _is_own_or_loopback_origin(request, origin):
+    own = _origin_of(_settings(request).public_base_url)
+    if origin and origin != "null" and origin.rstrip("/") != own and not is_loopback_origin(origin):
         return FOREIGN_ORIGIN
     binding = request.cookies.get(LOCAL_LOGIN_COOKIE)
     if not binding or not isinstance(presented, str):
@@ -375,13 +376,6 @@ def local_login_refusal(request: Request, *, purpose: str, presented: object) ->
     if not hmac.compare_digest(_local_login_token(binding, purpose).encode(), presented.encode()):
         return LOCAL_LOGIN_EXPIRED
     return None
-
-
-def _is_own_or_loopback_origin(request: Request, origin: str) -> bool:
-    if origin.rstrip("/") == _origin_of(_settings(request).public_base_url):
-        return True
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and is_loopback(parts.hostname)
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:

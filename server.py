@@ -145,14 +145,13 @@ def startup_banner(settings: Settings, embedder: EmbeddingProvider, providers: l
     sign_in = ", ".join(name.title() if name != "github" else "GitHub" for name in providers)
     if not sign_in:
         sign_in = "the local owner (this computer only)" if settings.is_local else "none configured"
+    auth = "required (an API key, or signing in through OAuth)"
     if not settings.require_mcp_auth:
         auth = "OFF: every /mcp request acts as the local owner"
         next_step = f"point your MCP client at {settings.mcp_url} (no key needed)."
     elif providers or settings.is_local:
-        auth = "required (an API key, or signing in through OAuth)"
         next_step = f"open {dashboard_url} to sign in and connect a client, or run `python server.py create-key`."
     else:
-        auth = "required (an API key, or signing in through OAuth)"
         next_step = "run `python server.py create-key --email you@example.com` for a key."
     return [
         f"MemoryGate {VERSION} is running.",
@@ -187,7 +186,8 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     auth_state = AuthState.from_settings(settings)
     provider_http = httpx.AsyncClient(follow_redirects=False)
 
-    def flush_usage() -> None:
+    def flush_counters() -> None:
+        """Key usage and memory reads, counted in memory, written in batches."""
         with sessions() as session:
             auth_state.usage.flush(session)
             access_tracker.flush(session)
@@ -215,7 +215,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
                     "embedding backfill",
                 )
             ),
-            asyncio.create_task(_repeat(settings.usage_flush_interval_seconds, flush_usage, "usage flush")),
+            asyncio.create_task(_repeat(settings.usage_flush_interval_seconds, flush_counters, "counter flush")),
             asyncio.create_task(_repeat(CLIENT_PRUNING_INTERVAL_SECONDS, prune_clients, "client pruning")),
         ]
         try:
@@ -228,7 +228,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await anyio.to_thread.run_sync(flush_usage)
+            await anyio.to_thread.run_sync(flush_counters)
             await provider_http.aclose()
             embedder.close()
             database.dispose()

@@ -18,6 +18,12 @@ def is_loopback(host: str | None) -> bool:
     return (host or "").lower() in LOOPBACK_NAMES
 
 
+def is_loopback_origin(origin: str) -> bool:
+    """An http(s) origin (``scheme://host[:port]``) on this machine."""
+    scheme, separator, authority = origin.lower().partition("://")
+    return bool(separator) and scheme in ("http", "https") and is_loopback_authority(authority.rstrip("/"))
+
+
 def is_loopback_authority(authority: str) -> bool:
     """The same for ``host[:port]`` as in a Host header (``[::1]:8080`` too);
     False for anything unparsable, since the header is the client's to write."""

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import func, text, update
 from sqlalchemy.orm import Session
 
 from models import Observation
@@ -23,59 +22,55 @@ from models import Observation
 TRACKER_KEY = "memorygate.access_tracker"
 
 
+# One statement for a whole batch: each row's count and latest read time.
+FLUSH = text(
+    "UPDATE observations AS o SET access_count = o.access_count + v.n, "
+    "last_accessed = GREATEST(COALESCE(o.last_accessed, v.at), v.at) "
+    "FROM unnest(CAST(:owners AS uuid[]), CAST(:ids AS bigint[]), CAST(:counts AS integer[]), "
+    "CAST(:times AS timestamptz[])) AS v(owner_id, id, n, at) "
+    "WHERE o.owner_id = v.owner_id AND o.id = v.id"
+)
+
+
 class AccessTracker:
     def __init__(self) -> None:
-        self._counts: Counter[tuple[uuid.UUID, int]] = Counter()
-        self._last: dict[tuple[uuid.UUID, int], datetime] = {}
+        # (owner, observation id) -> (reads, time of the latest)
+        self._reads: dict[tuple[uuid.UUID, int], tuple[int, datetime]] = {}
         self._lock = threading.Lock()
 
     def record(self, owner_id: uuid.UUID, observation_ids: list[int]) -> None:
         now = datetime.now(UTC)
         with self._lock:
             for observation_id in observation_ids:
-                self._counts[(owner_id, observation_id)] += 1
-                self._last[(owner_id, observation_id)] = now
-
-    def pending(self) -> int:
-        with self._lock:
-            return sum(self._counts.values())
+                count, _ = self._reads.get((owner_id, observation_id), (0, now))
+                self._reads[(owner_id, observation_id)] = (count + 1, now)
 
     def flush(self, db: Session) -> int:
-        """Write the collected counts (one UPDATE per distinct count) and
-        commit; returns how many accesses were written. On failure they are
-        kept for the next flush."""
+        """Write the collected reads in one statement and commit; returns how
+        many were written. On failure they are kept for the next flush."""
         with self._lock:
-            counts, self._counts = self._counts, Counter()
-            last, self._last = self._last, {}
-        if not counts:
+            batch, self._reads = self._reads, {}
+        if not batch:
             return 0
         try:
-            by_count: dict[int, list[tuple[uuid.UUID, int]]] = {}
-            for key, count in counts.items():
-                by_count.setdefault(count, []).append(key)
-            for count, keys in by_count.items():
-                for owner_id in {owner for owner, _ in keys}:
-                    ids = [observation_id for owner, observation_id in keys if owner == owner_id]
-                    db.execute(
-                        update(Observation)
-                        .where(Observation.owner_id == owner_id, Observation.id.in_(ids))
-                        .values(
-                            access_count=Observation.access_count + count,
-                            last_accessed=func.greatest(
-                                func.coalesce(Observation.last_accessed, max(last[k] for k in keys)),
-                                max(last[k] for k in keys),
-                            ),
-                        )
-                    )
+            db.execute(
+                FLUSH,
+                {
+                    "owners": [str(owner) for owner, _ in batch],
+                    "ids": [observation_id for _, observation_id in batch],
+                    "counts": [count for count, _ in batch.values()],
+                    "times": [moment for _, moment in batch.values()],
+                },
+            )
             db.commit()
         except BaseException:
             db.rollback()
             with self._lock:
-                self._counts.update(counts)
-                for key, moment in last.items():
-                    self._last[key] = max(moment, self._last.get(key, moment))
+                for key, (count, moment) in batch.items():
+                    newer_count, newer = self._reads.get(key, (0, moment))
+                    self._reads[key] = (count + newer_count, max(moment, newer))
             raise
-        return sum(counts.values())
+        return sum(count for count, _ in batch.values())
 
 
 def mark_accessed(db: Session, *, owner_id: uuid.UUID, observation_ids: list[int]) -> None:

@@ -132,7 +132,6 @@ def search(
     access.mark_accessed(db, owner_id=owner_id, observation_ids=[c.item_id for c in found if c.kind == "observation"])
     timings.database_ms = (time.perf_counter() - started) * 1000
     response: dict[str, Any] = {
-        "query": query,
         "mode": "hybrid" if query_vector is not None else "keyword",
         "count": len(results),
         "dropped": dropped,

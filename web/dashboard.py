@@ -84,10 +84,16 @@ def csrf_token(session_token: str) -> str:
     return hmac.new(session_token.encode(), b"memorygate-dashboard-csrf", hashlib.sha256).hexdigest()
 
 
-def _session(request: Request, db: Session) -> tuple[User, str] | None:
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    session_token: str
+
+
+def _session(request: Request, db: Session) -> SignedIn | None:
     token = request.cookies.get(accounts.SESSION_COOKIE)
     user = accounts.user_for_session_token(db, token)
-    return (user, token) if user is not None and token else None
+    return SignedIn(user, token) if user is not None and token else None
 
 
 def _csrf_ok(session_token: str, presented: str | None) -> bool:
@@ -114,7 +120,7 @@ def dashboard(request: Request, db: DB, q: str | None = None, page: str = "0", n
     signed_in = _session(request, db)
     if signed_in is None:
         return _sign_in_page(request)
-    user, token = signed_in
+    user, token = signed_in.user, signed_in.session_token
     page_number = int(page) if page.isdigit() and int(page) <= MAX_PAGE else 0
     new_key = _take_new_key(request, token)
     response = _dashboard_page(
@@ -191,12 +197,6 @@ class FormRefused(Exception):
         self.response = response
 
 
-@dataclass(frozen=True)
-class SignedIn:
-    user: User
-    session_token: str
-
-
 def signed_in_form(
     request: Request, db: DB, csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None
 ) -> SignedIn:
@@ -205,9 +205,9 @@ def signed_in_form(
     signed_in = _session(request, db)
     if signed_in is None:
         raise FormRefused(RedirectResponse("/dashboard", status_code=303))
-    if not _csrf_ok(signed_in[1], csrf_token_):
+    if not _csrf_ok(signed_in.session_token, csrf_token_):
         raise FormRefused(pages.message_page("Not allowed", CSRF_REFUSED, status_code=403))
-    return SignedIn(*signed_in)
+    return signed_in
 
 
 SignedInForm = Annotated[SignedIn, Depends(signed_in_form)]

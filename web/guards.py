@@ -26,7 +26,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from core.addresses import is_loopback_authority
+from core.addresses import is_loopback_authority, is_loopback_origin
 from core.request_context import current_client_address, current_request_id
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -182,11 +182,7 @@ class HostOriginGuard:
         return host in self.hosts or is_loopback_authority(host)
 
     def _origin_allowed(self, origin: str) -> bool:
-        origin = origin.lower().rstrip("/")
-        if origin in self.origins:
-            return True
-        scheme, separator, rest = origin.partition("://")
-        return bool(separator) and scheme in ("http", "https") and is_loopback_authority(rest)
+        return origin.lower().rstrip("/") in self.origins or is_loopback_origin(origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

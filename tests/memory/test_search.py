@@ -180,11 +180,13 @@ async def test_search_writes_nothing_and_its_reads_are_counted_in_a_batch(server
         event.listen(engine, "before_cursor_execute", count_writes)
         try:
             found = await call(client, "memory_search", query="news at breakfast")
+            await call(client, "memory_search", query="breakfast reading")
         finally:
             event.remove(engine, "before_cursor_execute", count_writes)
         assert [hit["ref"] for hit in found["results"]] == [stored["ref"]]
+        assert "query" not in found  # the caller knows what it asked
         assert writes == []
         with server.app.state.database.sessions() as session:
-            assert server.app.state.access_tracker.flush(session) >= 1
-        item = await call(client, "memory_get", ref=stored["ref"])
-        assert item["access_count"] >= 1 and item["last_accessed"] is not None
+            assert server.app.state.access_tracker.flush(session) >= 2
+        item = await call(client, "memory_get", ref=stored["ref"])  # its own read is counted at the next flush
+        assert item["access_count"] == 2 and item["last_accessed"] is not None

@@ -35,7 +35,7 @@ from starlette.routing import Route
 
 from tests.fakes import github_profile
 from tests.oauth_support import MemoryTokenStorage, authorize_url, exchange_code, pkce_pair, register_client
-from tests.support import ROOT, ServedApp, ServerProcess, call, mcp_client, serve_asgi, subprocess_env
+from tests.support import ROOT, ServedApp, ServerProcess, call, call_error, mcp_client, serve_asgi, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -175,6 +175,22 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     assert re.fullmatch(r"\w{3} \d{1,2}, \d{4}, \d\d:\d\d [AP]M EST", created.inner_text())
     assert created.get_attribute("title").endswith(" UTC")
 
+    # Every field of the key form: a read-only key that expires in 30 days.
+    page.fill("input[name=name]", "reader")
+    page.fill("input[name=expires_days]", "30")
+    page.select_option("select[name=access]", "read-only")
+    page.get_by_role("button", name="Create key").click()
+    page.wait_for_url("**/dashboard?notice=key-created#new-key")
+    reader_key = page.inner_text("#new-key-value").strip()
+    reader_row = page.locator("#keys tbody tr", has_text="reader")
+    assert "read only" in reader_row.inner_text()
+    assert reader_row.locator("td[data-label=Expires] time").count() == 1  # a date, not "never"
+    page.fill("input[name=expires_days]", "-3")  # refused in the page, nothing created
+    page.fill("input[name=name]", "bad expiry")
+    page.get_by_role("button", name="Create key").click()
+    assert "Expires after:" in page.inner_text("[role=alert]")
+    assert page.locator("#keys tbody tr").count() == 2
+
     for snippet in ("snippet-url", "snippet-claude-code", "snippet-json"):
         copy = page.locator(f"button[data-copy={snippet}]")
         copy.click()
@@ -183,6 +199,12 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     assert auth_server.url + "/mcp" in page.evaluate("navigator.clipboard.readText()")
 
     stored = store_memories(auth_server.url, key, [MEMORY, *(f"numbered memory {n:02d}" for n in range(11))])
+
+    async def write_with_the_reader_key() -> str:
+        async with mcp_client(auth_server.url, reader_key) as client:
+            return await call_error(client, "memory_store", observation="not allowed")
+
+    assert "lacks memory:write" in in_thread(write_with_the_reader_key)
     page.goto(auth_server.url + "/dashboard")
     assert "12 observations" in page.inner_text(".counts") and "0 patterns" in page.inner_text(".counts")
     page.get_by_role("link", name="Older").click()
@@ -206,10 +228,12 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     page.locator("#recent li", has_text="numbered memory 10").get_by_role("button", name="Forget").click()
     assert notice(page) == "Memory forgotten." and "10 observations" in page.inner_text(".counts")
 
-    page.locator("#keys summary", has_text="Revoke").first.click()
+    browser_key_row = page.locator("#keys tbody tr", has_text="browser key")
+    browser_key_row.locator("summary", has_text="Revoke").click()
     page.get_by_role("button", name="Yes, revoke browser key").click()
     assert notice(page) == "Key revoked."
-    assert "revoked" in page.inner_text("#keys tbody tr")
+    assert "revoked" in page.locator("#keys tbody tr", has_text="browser key").inner_text()
+    assert "revoked" not in page.locator("#keys tbody tr", has_text="reader").inner_text()
     assert "API key revoked" in page.inner_text("#activity")  # events as words
     shot(page, "dashboard-5-revoked", phone_too=True)
 
