@@ -167,12 +167,15 @@ def cached_principal(headers: HeaderSource, *, state: AuthState) -> Principal | 
     """The principal for an API key verified recently, without the database.
 
     Cheap enough (a SHA-256 and a dict lookup) to run on the event loop, so
-    the common case never pays for a thread hop."""
+    the common case never pays for a thread hop. None sends the request to
+    the thread path — also when the entry is due for its refresh, which one
+    caller there performs."""
     raw, _ = extract_api_key(headers)
     if raw is None or records.looks_like_access_token(raw):
         return None
-    cached = state.cache.get(api_keys.fingerprint(raw))
-    if cached is None or cached.expired(datetime.now(UTC)):
+    fingerprint = api_keys.fingerprint(raw)
+    cached = state.cache.get(fingerprint)
+    if cached is None or cached.expired(datetime.now(UTC)) or state.cache.refresh_due(fingerprint):
         return None
     state.usage.record(cached.key_id)
     return _principal(cached)
@@ -196,12 +199,27 @@ def _audit_burst(db: Session, key: str, client_ip: str | None) -> None:
 
 def _verify_key(db: Session, raw: str, *, client_ip: str | None, state: AuthState) -> KeyCheck:
     fingerprint = api_keys.fingerprint(raw)
+    _refresh_if_due(db, state, fingerprint)
     found = _from_cache(state, fingerprint)
     if found is not None:
         return found
     with state.single_flight.hold(fingerprint):
         # Whoever verified this key while we waited has left it in the cache.
         return _from_cache(state, fingerprint) or _verify_uncached(db, raw, fingerprint, client_ip, state)
+
+
+def _refresh_if_due(db: Session, state: AuthState, fingerprint: str) -> None:
+    """Re-read the row of a cached key nearing the end of its trust, if this
+    caller is the one to claim it; the others meanwhile use the entry."""
+    claimed = state.cache.claim_refresh(fingerprint)
+    if claimed is None:
+        return
+    try:
+        fresh = api_keys.recheck_key(db, claimed.key_id)
+    except BaseException:
+        state.cache.release(fingerprint)
+        raise
+    state.cache.refreshed(fingerprint, fresh)
 
 
 def _from_cache(state: AuthState, fingerprint: str) -> KeyCheck | None:
@@ -243,15 +261,10 @@ def _verify_against_database(db: Session, raw: str, prefix: str, now: datetime) 
     if found is None:
         return None
     key, user = found
-    if key.revoked or not user.is_active:
+    verified = api_keys.verified_key(key, user, now)  # refuse dead rows before paying for bcrypt
+    if verified is None or not api_keys.check_key(raw, key.key_hash):
         return None
-    if key.expires_at is not None and key.expires_at <= now:
-        return None
-    if not api_keys.check_key(raw, key.key_hash):
-        return None
-    return api_keys.VerifiedKey(
-        key_id=key.id, user_id=user.id, email=user.email, scopes=frozenset(key.scopes), expires_at=key.expires_at
-    )
+    return verified
 
 
 def _principal(key: api_keys.VerifiedKey) -> Principal:

@@ -5,7 +5,8 @@ characters are the non-secret ``key_prefix`` used to find the row; the whole
 key is stored only as a bcrypt hash. bcrypt at cost 12 costs ~0.4 s, so:
 
 * ``VerifiedKeyCache`` remembers a successful verification for at most 60 s,
-  keyed by the SHA-256 of the presented key; revocation evicts at once.
+  keyed by the SHA-256 of the presented key, and has one caller re-check the
+  row (without bcrypt) before that runs out; revocation evicts at once.
 * repeated failures for a prefix or client address are throttled before
   any bcrypt work (rate_limits.FailureThrottle, used by auth_middleware);
 * ``UsageTracker`` counts uses in memory; ``flush`` writes them in one batch.
@@ -20,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,34 +88,90 @@ class VerifiedKey:
 
 
 class VerifiedKeyCache:
-    def __init__(self, ttl_seconds: float = 60.0) -> None:
+    """Keys verified recently, by the SHA-256 of the presented key.
+
+    An entry is trusted for at most ``ttl`` seconds (60 at most). Past three
+    quarters of that, exactly one caller is handed the refresh
+    (``claim_refresh``) and re-checks the key's row (``recheck_key``, no
+    bcrypt: a row's hash never changes, so only revocation, expiry, scopes
+    and the account's standing can); everyone else keeps using the entry
+    meanwhile. A key in steady use therefore never expires from the cache,
+    and never costs a bcrypt after its first.
+    """
+
+    REFRESH_AT = 0.75
+
+    def __init__(self, ttl_seconds: float = 60.0, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = min(ttl_seconds, 60.0)
-        self._entries: dict[str, tuple[float, VerifiedKey]] = {}
+        self.clock = clock
+        # fingerprint -> (verified at, key, refresh claimed)
+        self._entries: dict[str, tuple[float, VerifiedKey, bool]] = {}
         self._lock = threading.Lock()
+        self.refreshes = 0  # rows re-read for cached keys, for tests and metrics
 
     def get(self, fingerprint_: str) -> VerifiedKey | None:
         with self._lock:
             entry = self._entries.get(fingerprint_)
             if entry is None:
                 return None
-            stored_at, key = entry
-            if time.monotonic() - stored_at > self.ttl:
+            verified_at, key, _ = entry
+            if self.clock() - verified_at > self.ttl:
                 del self._entries[fingerprint_]
                 return None
             return key
 
+    def refresh_due(self, fingerprint_: str) -> bool:
+        """Whether the entry awaits a refresh nobody has claimed."""
+        with self._lock:
+            entry = self._entries.get(fingerprint_)
+            return entry is not None and not entry[2] and self._due(entry[0])
+
+    def _due(self, verified_at: float) -> bool:
+        return self.clock() - verified_at >= self.ttl * self.REFRESH_AT
+
+    def claim_refresh(self, fingerprint_: str) -> VerifiedKey | None:
+        """The entry's key if it is due for a refresh and nobody has claimed
+        it yet — then the caller must report ``refreshed`` or ``release``
+        the claim."""
+        with self._lock:
+            entry = self._entries.get(fingerprint_)
+            if entry is None:
+                return None
+            verified_at, key, claimed = entry
+            if claimed or not self._due(verified_at):
+                return None
+            self._entries[fingerprint_] = (verified_at, key, True)
+            return key
+
+    def release(self, fingerprint_: str) -> None:
+        """Give up a claimed refresh (it failed); the next caller may try."""
+        with self._lock:
+            entry = self._entries.get(fingerprint_)
+            if entry is not None:
+                self._entries[fingerprint_] = (entry[0], entry[1], False)
+
     def put(self, fingerprint_: str, key: VerifiedKey) -> None:
         with self._lock:
-            self._entries[fingerprint_] = (time.monotonic(), key)
+            self._entries[fingerprint_] = (self.clock(), key, False)
+
+    def refreshed(self, fingerprint_: str, key: VerifiedKey | None) -> None:
+        """The outcome of a claimed refresh: trusted anew, or gone."""
+        with self._lock:
+            self.refreshes += 1
+            if key is None:
+                self._entries.pop(fingerprint_, None)
+            else:
+                self._entries[fingerprint_] = (self.clock(), key, False)
 
     def evict_key(self, key_id: uuid.UUID) -> None:
-        with self._lock:
-            for fp in [fp for fp, (_, key) in self._entries.items() if key.key_id == key_id]:
-                del self._entries[fp]
+        self._evict_where(lambda key: key.key_id == key_id)
 
     def evict_user(self, user_id: uuid.UUID) -> None:
+        self._evict_where(lambda key: key.user_id == user_id)
+
+    def _evict_where(self, matches: Callable[[VerifiedKey], bool]) -> None:
         with self._lock:
-            for fp in [fp for fp, (_, key) in self._entries.items() if key.user_id == user_id]:
+            for fp in [fp for fp, (_, key, _) in self._entries.items() if matches(key)]:
                 del self._entries[fp]
 
 
@@ -283,6 +340,22 @@ def find_active_key(db: Session, prefix: str) -> tuple[APIKey, User] | None:
         select(APIKey, User).join(User, User.id == APIKey.user_id).where(APIKey.key_prefix == prefix)
     ).one_or_none()
     return (row[0], row[1]) if row else None
+
+
+def verified_key(key: APIKey, user: User, now: datetime) -> VerifiedKey | None:
+    """What a request may act as with this row, or None if the row no
+    longer opens the door (revoked, expired, account inactive)."""
+    if key.revoked or not user.is_active or (key.expires_at is not None and key.expires_at <= now):
+        return None
+    return VerifiedKey(
+        key_id=key.id, user_id=user.id, email=user.email, scopes=frozenset(key.scopes), expires_at=key.expires_at
+    )
+
+
+def recheck_key(db: Session, key_id: uuid.UUID) -> VerifiedKey | None:
+    """A cached key's row read again (no bcrypt: its hash cannot change)."""
+    row = db.execute(select(APIKey, User).join(User, User.id == APIKey.user_id).where(APIKey.id == key_id)).first()
+    return verified_key(row[0], row[1], datetime.now(UTC)) if row else None
 
 
 def key_view(key: APIKey) -> dict:

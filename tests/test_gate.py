@@ -277,3 +277,39 @@ def test_concurrent_requests_with_one_uncached_key_run_bcrypt_once():
         before = gate.admitted_total
         assert _burst(served, [key] * 16) == [200] * 16
         assert gate.admitted_total - before == 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_key_in_steady_use_is_refreshed_once_per_period_and_never_bcrypted_again():
+    with serve(create_app, bcrypt_rounds=12) as served:
+        state = served.app.state.auth_state
+        state.cache.clock = clock = Clock()
+        _, key = user_with_key()
+        assert _burst(served, [key]) == [200]
+        bcrypts = state.bcrypt_gate.admitted_total
+        for period in range(1, 6):  # 5 x 50 s: well past the 60 s a verification is trusted
+            clock.now += 50
+            assert _burst(served, [key] * 16) == [200] * 16
+            assert state.cache.refreshes == period  # one re-read per period, not one per request
+        assert state.bcrypt_gate.admitted_total == bcrypts
+
+
+def test_a_refresh_drops_a_key_revoked_by_another_instance():
+    with serve(create_app) as served:
+        state = served.app.state.auth_state
+        state.cache.clock = clock = Clock()
+        user_id, key = user_with_key()
+        assert _burst(served, [key]) == [200]
+        with session_scope() as db:  # another process revokes: this one's cache is not told
+            db.execute(update(APIKey).where(APIKey.user_id == user_id).values(revoked=True))
+        assert _burst(served, [key]) == [200]  # still trusted, within the period
+        clock.now += 50
+        assert _burst(served, [key]) == [401]  # the refresh found the row revoked
+        assert _burst(served, [key] * 4) == [401] * 4
