@@ -15,10 +15,11 @@ tokens for the MCP resource:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core import audit, rate_limits
@@ -55,8 +56,9 @@ class AuthState:
     key_creation_rate: rate_limits.RequestRate
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AuthState:
-        limiter = rate_limits.Limiter(settings.rate_limit_storage_uri)
+    def from_settings(cls, settings: Settings, *, engine: Callable[[], Engine] | None = None) -> AuthState:
+        """``engine``: the app's database, for RATE_LIMIT_STORAGE_URI=database."""
+        limiter = rate_limits.Limiter(settings.rate_limit_storage_uri, engine=engine)
 
         def rate(spec: str, name: str) -> rate_limits.RequestRate:
             return rate_limits.RequestRate(limiter, spec, name)

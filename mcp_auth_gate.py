@@ -95,9 +95,7 @@ class MCPAuthGateASGI:
         return check.principal
 
     async def _within_rate(self, principal: Principal, send: Send) -> bool:
-        key = str(principal.credential_id or principal.user_id)
-        rate = self.state.mcp_rate
-        wait = rate.hit(key) if rate.limiter.in_process else await anyio.to_thread.run_sync(rate.hit, key)
+        wait = await self.state.mcp_rate.hit_async(str(principal.credential_id or principal.user_id))
         if wait is None:
             return True
         await _send_json(send, 429, RATE_LIMITED_BODY, [(b"retry-after", str(max(1, math.ceil(wait))).encode())])

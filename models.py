@@ -285,3 +285,16 @@ class AuditEvent(Base):
     targets: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_address: Mapped[str | None] = mapped_column(String(64))
+
+
+class RateLimitCounter(Base):
+    """Rate-limit counters shared by every process (RATE_LIMIT_STORAGE_URI=database).
+
+    UNLOGGED: no WAL flush per request; a database crash only resets limits."""
+
+    __tablename__ = "rate_limit_counters"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False)  # Unix time

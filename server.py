@@ -9,6 +9,7 @@ imports this module.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -30,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import oauth
 import oauth_routes
 from auth_middleware import AuthState
-from core import db
+from core import db, rate_limit_store
 from core.addresses import TrustedProxies
 from core.settings import VERSION, Settings, UnsafeConfiguration
 from mcp_auth_gate import MCPAuthGateASGI
@@ -44,7 +45,7 @@ from web.client_address import ForwardedClient
 from web.guards import HostOriginGuard, RequestContext, RequestSizeLimit, SecurityHeaders
 
 MCP_PATH = "/mcp"
-CLIENT_PRUNING_INTERVAL_SECONDS = 3600
+PRUNING_INTERVAL_SECONDS = 3600
 log = logging.getLogger("memorygate")
 
 
@@ -183,7 +184,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
         path=MCP_PATH, stateless_http=True, json_response=True
     )
     embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
-    auth_state = AuthState.from_settings(settings)
+    auth_state = AuthState.from_settings(settings, engine=lambda: database.engine)
     provider_http = httpx.AsyncClient(follow_redirects=False)
 
     def flush_counters() -> None:
@@ -192,15 +193,22 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
             auth_state.usage.flush(session)
             access_tracker.flush(session)
 
-    def prune_clients() -> None:
+    def prune_expired() -> None:
+        """Unused OAuth registrations, and rate counters kept in the database."""
         with database.session_scope() as session:
             records.prune_clients(session)
+        if settings.rate_limit_storage_uri == rate_limit_store.DATABASE_STORAGE:
+            rate_limit_store.prune(database.engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.database_url if embedded is None else await anyio.to_thread.run_sync(embedded.start)
         assert url is not None
-        await anyio.to_thread.run_sync(database.connect, url)
+        # Every blocking call (database, model, bcrypt) runs on one of these
+        # threads, so a connection per thread means none is ever opened
+        # under load; the overflow serves the odd caller outside the pool.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.thread_count
+        await anyio.to_thread.run_sync(functools.partial(database.connect, url, pool_size=settings.thread_count))
         await anyio.to_thread.run_sync(_prepare_schema, settings, database)
         if not settings.require_mcp_auth:  # production additionally needs ALLOW_UNAUTHENTICATED_MCP
             log.warning(
@@ -216,7 +224,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
                 )
             ),
             asyncio.create_task(_repeat(settings.usage_flush_interval_seconds, flush_counters, "counter flush")),
-            asyncio.create_task(_repeat(CLIENT_PRUNING_INTERVAL_SECONDS, prune_clients, "client pruning")),
+            asyncio.create_task(_repeat(PRUNING_INTERVAL_SECONDS, prune_expired, "pruning")),
         ]
         try:
             async with mcp_http.router.lifespan_context(mcp_http):

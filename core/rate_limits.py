@@ -1,7 +1,9 @@
 """Rate limits on the `limits` library, shared across instances when asked.
 
 Storage is in-process by default (``memory://``); ``RATE_LIMIT_STORAGE_URI``
-(for example ``redis://host:6379``) shares counters between instances.
+shares counters between processes and instances: ``database`` keeps them
+in the app's own PostgreSQL (rate_limit_store), ``redis://host:6379`` in
+Redis.
 Two shapes of limit:
 
 * ``FailureThrottle`` counts only failures (bad credentials) and is checked
@@ -18,17 +20,31 @@ import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
+import anyio.to_thread
 from limits import RateLimitItem, parse, storage, strategies
+from sqlalchemy import Engine
+
+from core import rate_limit_store
 
 
 class Limiter:
-    """One storage and strategy, shared by every limit of an app."""
+    """One storage and strategy, shared by every limit of an app.
 
-    def __init__(self, storage_uri: str = "memory://") -> None:
-        self.strategy = strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
+    ``engine`` is resolved when first needed: the app's database is
+    connected in its lifespan, after the limiter is made."""
+
+    def __init__(self, storage_uri: str = "memory://", *, engine: Callable[[], Engine] | None = None) -> None:
+        self.strategy: strategies.RateLimiter
+        if storage_uri == rate_limit_store.DATABASE_STORAGE:
+            if engine is None:
+                raise ValueError("RATE_LIMIT_STORAGE_URI=database needs the app's database")
+            self.strategy = strategies.SlidingWindowCounterRateLimiter(rate_limit_store.DatabaseStorage(engine))
+        else:
+            self.strategy = strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
         # In-process counters are cheap enough to touch on the event loop;
-        # a remote store (Redis) is reached from a worker thread instead.
+        # a shared store is reached from a worker thread instead.
         self.in_process = storage_uri.startswith("memory://")
 
     def wait(self, item: RateLimitItem, key: str) -> float | None:
@@ -89,6 +105,12 @@ class RequestRate:
         self.limiter = limiter
         self.item = parse(spec)
         self.name = name
+
+    async def hit_async(self, *keys: str) -> float | None:
+        """``hit`` from the event loop: off it when the counters are remote."""
+        if self.limiter.in_process:
+            return self.hit(*keys)
+        return await anyio.to_thread.run_sync(lambda: self.hit(*keys))
 
     def hit(self, *keys: str) -> float | None:
         """Count a request for each key; the seconds to wait if any is over."""

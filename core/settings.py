@@ -194,6 +194,9 @@ class Settings:
     key_creation_rate_limit: str = _var("KEY_CREATION_RATE_LIMIT", "20/hour")
     max_active_keys: int = _var("MAX_ACTIVE_KEYS", 50, _int)
     max_concurrent_bcrypt: int = _var("MAX_CONCURRENT_BCRYPT", 4, _between(1, 64))
+    # Threads for blocking work (database, embeddings, bcrypt); the database
+    # pool holds one connection per thread. 0: 8 + 4 per core, at most 40.
+    worker_threads: int = _var("WORKER_THREADS", 0, _between(0, 200))
 
     @classmethod
     def variables(cls) -> dict[str, str]:
@@ -229,6 +232,11 @@ class Settings:
     def is_local(self) -> bool:
         """Local mode: no DATABASE_URL, so the embedded PostgreSQL is used."""
         return self.database_url is None
+
+    @property
+    def thread_count(self) -> int:
+        """Worker threads (and pooled database connections) to run with."""
+        return self.worker_threads or min(40, 8 + 4 * (os.cpu_count() or 1))
 
     @property
     def mcp_url(self) -> str:

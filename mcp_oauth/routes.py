@@ -133,7 +133,7 @@ class OAuthEndpoints:
 
     async def register(self, request: Request) -> Response:
         address = request.client.host if request.client else "-"
-        wait = self.auth_state.oauth_registration_rate.hit(f"addr:{address}")
+        wait = await self.auth_state.oauth_registration_rate.hit_async(f"addr:{address}")
         if wait is not None:
             return _too_many("too many client registrations from this address", wait)
         response = await self.register_handler.handle(request)
@@ -144,7 +144,7 @@ class OAuthEndpoints:
         """The SDK's handler, behind a per-address limit and a cap on the
         client's ``state``, which is stored until the request expires."""
         address = request.client.host if request.client else "-"
-        wait = self.auth_state.oauth_authorize_rate.hit(f"addr:{address}")
+        wait = await self.auth_state.oauth_authorize_rate.hit_async(f"addr:{address}")
         if wait is not None:
             return _too_many("too many authorization requests from this address", wait)
         params = request.query_params if request.method == "GET" else await request.form()
@@ -159,7 +159,7 @@ class OAuthEndpoints:
         address = request.client.host if request.client else "-"
         # Counted per address only: a count per client_id, which anyone can
         # send, would let strangers lock a client out of its own tokens.
-        wait = self.auth_state.oauth_token_rate.hit(f"addr:{address}")
+        wait = await self.auth_state.oauth_token_rate.hit_async(f"addr:{address}")
         if wait is not None:
             return _too_many("too many token requests; slow down", wait)
         if isinstance(resource, str) and resource.rstrip("/") != self.settings.mcp_url:
