@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
 from core.errors import EmbeddingUnavailable
-from memory import access, item_types
+from memory import access, item_types, planner_stats, vector_plan
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.search_indexes import HNSW_MAX_DIMENSIONS, KNOWN_MODEL_DIMENSIONS, vector_expression
@@ -38,23 +38,32 @@ KEYWORD_TABLES = {
     "document": ("documents", None, None),
 }
 
-# Two tsqueries, both parsed by plainto_tsquery so user input never reaches
-# tsquery syntax: every word (AND) and any word (OR).
+# The query's words as tsqueries, all parsed by PostgreSQL's own parsers so
+# user input never reaches tsquery syntax: every word (AND), any word (OR)
+# for ranking, and any uncommon word (OR) for finding candidates.
 TERMS_CTE = (
     "WITH terms AS (SELECT plainto_tsquery('english', :query) AS q_all, "
-    "CAST(replace(CAST(plainto_tsquery('english', :query) AS text), ' & ', ' | ') AS tsquery) AS q_any, "
+    "CAST(replace(CAST(plainto_tsquery('english', :query) AS text), ' & ', ' | ') AS tsquery) AS q_rank, "
+    "(SELECT CAST(string_agg(quote_literal(word), ' | ') AS tsquery) "
+    "FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS word "
+    "WHERE word <> ALL(CAST(:common AS text[]))) AS q_any, "
     "to_tsquery('simple', :owner_lexeme) AS q_owner)"
 )
-# Ranking reads every matching row, and a common word can match a tenth of
-# a large memory. So each pass ranks at most this many matches: all of them
-# for rare words (names, identifiers — where keywords matter most); for
-# common words the semantic side carries the ranking.
+# Ranking reads every matching row, so each pass ranks at most this many
+# matches: all of them for rare words (names, identifiers — where keywords
+# matter most); for common words the semantic side carries the ranking.
 KEYWORD_POOL = 400
-# Owners with at most this many vectors are searched exactly (see
-# _owns_many_vectors). Measured on the bench machine with warm buffers: an
-# exact scan costs ~0.6 ms per thousand vectors, while a filtered HNSW search
-# for a 10k owner sharing the index with a 100k owner costs ~10 ms.
-EXACT_SCAN_MAX_VECTORS = 5_000
+# A word found in more than this share of memories (by ANALYZE's statistics)
+# finds no candidates on its own: it says little about which memory is meant,
+# and its match set grows with the memory (93,000 rows to read for one
+# query at a million memories). It still counts in every-word matches and
+# in ranking.
+COMMON_WORD_SHARE = 0.02
+# HNSW candidates examined per search (pgvector's ef_search), at least the
+# candidates wanted. 40 returned ~0.9 of the exact neighbours for owners
+# sharing a big index; this many keeps recall against exact search >= 0.98
+# (bench/scale.py) for ~1 ms more.
+HNSW_EF_SEARCH = 100
 # Matches of every word outrank matches of some words.
 ALL_TERMS_BOOST = 1.0
 # Hits found by meaning alone below this cosine similarity are left out
@@ -203,13 +212,18 @@ def _vector_candidates(
     literal = "[" + ",".join(repr(float(x)) for x in vector) + "]"
     dimensions = KNOWN_MODEL_DIMENSIONS.get(embedder.model or "")
     indexed = dimensions is not None and dimensions <= HNSW_MAX_DIMENSIONS
-    if dimensions is not None and indexed and _owns_many_vectors(db, owner_id=owner_id, model=embedder.model):
+    if dimensions is not None and indexed and vector_plan.use_index(db, owner_id=owner_id, model=embedder.model or ""):
         # Same expression and model literal as the partial HNSW index, so the
         # planner uses it; the literal comes from our own constant table.
         distance = f"{vector_expression(dimensions)} <=> CAST(:vector AS vector({dimensions}))"
         model_filter = f"model = '{embedder.model}'"
-        db.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-        db.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(k, 1000))}"))
+        db.execute(
+            text(
+                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                "set_config('hnsw.ef_search', :ef, true)"
+            ),
+            {"ef": str(max(HNSW_EF_SEARCH, min(k, 1000)))},
+        )
     else:
         # Exact nearest neighbours over this owner's own rows.
         distance = "vector <=> CAST(:vector AS vector)"
@@ -222,24 +236,6 @@ def _vector_candidates(
     params = {"vector": literal, "owner": owner_id, "kinds": list(kinds), "k": k, "model": embedder.model}
     rows = db.execute(statement, params).all()
     return sorted(((row[0], row[1], float(row[2])) for row in rows), key=lambda r: r[2])
-
-
-def _owns_many_vectors(db: Session, *, owner_id: uuid.UUID, model: str | None) -> bool:
-    """Whether the shared HNSW index beats an exact scan for this owner.
-
-    The index is shared by all owners; for an owner with few vectors most of
-    what it visits belongs to others (slow, and possibly incomplete), while an
-    exact scan of their own rows is fast and exact. The count stops at the
-    threshold, so it costs at most that many index entries.
-    """
-    counted = db.execute(
-        text(
-            "SELECT count(*) FROM (SELECT 1 FROM embeddings WHERE owner_id = :owner AND model = :model "
-            "LIMIT :cap) AS owned"
-        ),
-        {"owner": owner_id, "model": model, "cap": EXACT_SCAN_MAX_VECTORS + 1},
-    ).scalar_one()
-    return counted > EXACT_SCAN_MAX_VECTORS
 
 
 def _keyword_candidates(
@@ -266,7 +262,7 @@ def _keyword_candidates(
                 f"AND search_tsv @@ ({match} && terms.q_owner) LIMIT :pool"
             )
             passes.append(
-                f"(SELECT '{kind}' AS kind, id, ts_rank_cd(search_tsv, terms.q_any) + {boost} AS rank "
+                f"(SELECT '{kind}' AS kind, id, ts_rank_cd(search_tsv, terms.q_rank) + {boost} AS rank "
                 f"FROM ({pool}) AS matches, terms ORDER BY rank DESC LIMIT :k)"
             )
     statement = text(
@@ -279,6 +275,7 @@ def _keyword_candidates(
         "query": query,
         "k": k,
         "pool": KEYWORD_POOL,
+        "common": planner_stats.common_words(db, tuple(KEYWORD_TABLES[kind][0] for kind in kinds), COMMON_WORD_SHARE),
         "min_confidence": min_confidence,
         "domain": domain,
     }

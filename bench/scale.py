@@ -1,0 +1,218 @@
+"""memory_search at scale: a million memories for one owner, small owners in a big index.
+
+    python bench/scale.py                  # seed once (kept in bench/.data-scale), then measure
+    python bench/scale.py --queries 300
+
+One database, shared as in production by owners of every size:
+one owner with 1,000,000 memories, one with 100,000, ten with 10,000 and a
+thousand with 100 (1.3 million vectors in one HNSW index). It measures the
+database time of hybrid search (the query embedding excluded) for the
+million-memory owner and for a 10,000-memory owner, and the recall of the
+vector candidates against exact nearest-neighbour search for both.
+
+Embedding 1.3 million texts with the bundled model would take hours here,
+so 20,000 distinct sentences are embedded and every memory is one of them
+(with its number appended) whose vector is mixed 85/15 with another
+sentence's: distinct vectors in realistic clusters, as people's memories
+repeat themselves. Queries are bench/search_latency.py's questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+import uuid
+
+from common import DATABASE, ROOT, machine, summary
+from search_latency import queries, sentences
+from sqlalchemy import text
+
+from core import db
+from identity import accounts
+from memory import hybrid_search
+from memory.embeddings import LocalEmbeddings
+from memory.search_indexes import vector_index_statements
+
+DATA_DIR = ROOT / "bench" / ".data-scale"
+BASE_SENTENCES = 20_000
+OWNERS = [("scale-1m", 1_000_000, 1), ("scale-100k", 100_000, 1), ("scale-10k", 10_000, 10), ("scale-100", 100, 1000)]
+MODEL = "all-MiniLM-L6-v2"
+
+
+def owner_ids() -> dict[str, uuid.UUID]:
+    ids = {}
+    with DATABASE.session_scope() as session:
+        for label, _, copies in OWNERS:
+            for n in range(copies):
+                name = f"{label}-{n}"
+                user = accounts.upsert_user(
+                    session, provider="local", subject=name, email=f"{name}@memorygate.internal", record_login=False
+                )
+                ids[name] = user.id
+    return ids
+
+
+def seed(embedder: LocalEmbeddings, ids: dict[str, uuid.UUID]) -> None:
+    with DATABASE.engine.connect() as conn:
+        if conn.execute(text("SELECT count(*) FROM embeddings")).scalar_one() >= 1_300_000:
+            print("reusing seeded memories")
+            return
+    started = time.perf_counter()
+    if not _base_ready():
+        _embed_base(embedder)
+        print(f"embedded {BASE_SENTENCES:,} base sentences in {time.perf_counter() - started:.0f} s", flush=True)
+    with DATABASE.engine.begin() as conn:
+        conn.execute(text("DROP INDEX IF EXISTS ix_embeddings_hnsw_all_minilm_l6_v2"))
+    for name, owner in ids.items():
+        count = next(size for label, size, _ in OWNERS if name.startswith(label + "-"))
+        _seed_owner(owner, count, salt=random.Random(name).randrange(BASE_SENTENCES))
+        if count >= 10_000:
+            print(f"  {name}: {count:,} memories ({time.perf_counter() - started:.0f} s)", flush=True)
+    with DATABASE.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        print("building the HNSW index ...", flush=True)
+        began = time.perf_counter()
+        conn.execute(text("SET maintenance_work_mem = '2GB'"))
+        for statement in vector_index_statements():  # the index the schema defines
+            conn.execute(text(statement))
+        print(f"  built in {time.perf_counter() - began:.0f} s", flush=True)
+        conn.execute(text("DROP TABLE scale_base"))
+        conn.execute(text("VACUUM ANALYZE observations"))
+        conn.execute(text("VACUUM ANALYZE embeddings"))
+
+
+def _base_ready() -> bool:
+    with DATABASE.engine.connect() as conn:
+        if conn.execute(text("SELECT to_regclass('scale_base')")).scalar() is None:
+            return False
+        return conn.execute(text("SELECT count(*) FROM scale_base")).scalar_one() == BASE_SENTENCES
+
+
+def _embed_base(embedder: LocalEmbeddings) -> None:
+    """The distinct sentences every memory is made from, with their vectors
+    pre-scaled for the 85/15 mix."""
+    texts = sentences(BASE_SENTENCES, seed=3)
+    vectors = [v for i in range(0, len(texts), 64) for v in embedder.embed(texts[i : i + 64])]
+    with DATABASE.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS scale_base"))
+        conn.execute(text("CREATE UNLOGGED TABLE scale_base (i int PRIMARY KEY, body text, v85 vector, v15 vector)"))
+        conn.execute(
+            text("INSERT INTO scale_base VALUES (:i, :body, CAST(:v85 AS vector), CAST(:v15 AS vector))"),
+            [
+                {
+                    "i": i,
+                    "body": texts[i],
+                    "v85": str([x * 0.85 for x in vectors[i]]),
+                    "v15": str([x * 0.15 for x in vectors[i]]),
+                }
+                for i in range(len(texts))
+            ],
+        )
+
+
+def _seed_owner(owner: uuid.UUID, count: int, salt: int) -> None:
+    """Observations and their vectors, made inside PostgreSQL."""
+    with DATABASE.engine.begin() as conn:
+        has = "SELECT count(*) FROM embeddings WHERE owner_id = :owner"
+        if conn.execute(text(has), {"owner": owner}).scalar_one() == count:
+            return  # seeded by an earlier, interrupted run
+        first = conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM observations")).scalar_one()
+        params = {"owner": owner, "count": count, "first": first, "salt": salt, "n": BASE_SENTENCES, "model": MODEL}
+        conn.execute(
+            text(
+                "INSERT INTO observations (id, owner_id, observation, confidence, domain) "
+                "SELECT :first + g, :owner, b.body || ' (#' || g || ')', 0.8, 'bench' "
+                "FROM generate_series(0, :count - 1) AS g JOIN scale_base b ON b.i = (g + :salt) % :n"
+            ),
+            params,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO embeddings (owner_id, source_type, source_id, model, vector) "
+                "SELECT :owner, 'observation', :first + g, :model, a.v85 + b.v15 "
+                "FROM generate_series(0, :count - 1) AS g "
+                "JOIN scale_base a ON a.i = (g + :salt) % :n JOIN scale_base b ON b.i = (g::bigint * 7919 + 13) % :n"
+            ),
+            params,
+        )
+        conn.execute(text("SELECT setval('observations_id_seq', (SELECT max(id) FROM observations))"))
+
+
+def measure(owner: uuid.UUID, embedder: LocalEmbeddings, questions: list[str]) -> tuple[list[float], float]:
+    """Database time per search, and the mean recall@40 of vector candidates against exact search."""
+    vectors = embedder.embed(questions)
+    times, recalls = [], []
+    kinds = tuple(hybrid_search.KEYWORD_TABLES)
+    for question, vector in zip(questions, vectors, strict=True):
+        timings = hybrid_search.SearchTimings()
+        fixed = _FixedEmbedding(vector)
+        with DATABASE.sessions() as session:
+            hybrid_search.search(session, owner_id=owner, embedder=fixed, query=question, timings=timings)
+            found = hybrid_search._vector_candidates(
+                session, owner_id=owner, embedder=fixed, vector=vector, kinds=kinds, k=40
+            )
+            session.rollback()
+            exact = (
+                session.execute(
+                    text(
+                        "SELECT source_id FROM embeddings WHERE owner_id = :owner AND model = :model "
+                        "ORDER BY vector <=> CAST(:v AS vector) LIMIT 40"
+                    ),
+                    {"owner": owner, "model": MODEL, "v": str(vector)},
+                )
+                .scalars()
+                .all()
+            )
+        times.append(timings.database_ms)
+        recalls.append(len({row[1] for row in found} & set(exact)) / max(1, len(exact)))
+    return times, statistics.fmean(recalls)
+
+
+class _FixedEmbedding:
+    """The query's vector, computed up front: only database time is timed."""
+
+    name = "fixed"
+    enabled = True
+    model = MODEL
+    dimensions = 384
+
+    def __init__(self, vector: list[float]) -> None:
+        self.vector = vector
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return [self.vector for _ in texts]
+
+    def close(self) -> None:
+        pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--seed-only", action="store_true")
+    args = parser.parse_args()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    embedded = db.EmbeddedPostgres(DATA_DIR)
+    try:
+        DATABASE.connect(embedded.start())
+        db.init_db(DATABASE.engine)
+        embedder = LocalEmbeddings()
+        ids = owner_ids()
+        seed(embedder, ids)
+        if args.seed_only:
+            return
+        questions = queries(args.queries)
+        print(f"\nmachine: {machine()}")
+        print("hybrid search database time (query embedding excluded), 1.3 million vectors in one index:")
+        for name in ("scale-1m-0", "scale-10k-0"):
+            measure(ids[name], embedder, questions[:20])  # warm
+            times, recall = measure(ids[name], embedder, questions)
+            print(f"  {name:12} {summary(times)}   vector recall@40 vs exact {recall:.3f}")
+    finally:
+        DATABASE.dispose()
+        embedded.stop()
+
+
+if __name__ == "__main__":
+    main()

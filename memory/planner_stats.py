@@ -1,0 +1,77 @@
+"""What PostgreSQL's statistics say about the shared indexes, read cheaply.
+
+Search steers itself by two figures the planner already keeps (VACUUM and
+ANALYZE refresh them, autovacuum included): how many vectors an HNSW index
+holds, and which words are common in the full text. Reading them costs a
+catalogue lookup; each is remembered per process for a while, since they
+only steer the plan, never decide what is correct.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+REMEMBER_SECONDS = 60.0
+MAX_REMEMBERED = 50_000
+
+
+class Remembered:
+    """Values kept for ``REMEMBER_SECONDS``, per process."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get_or_load(self, key: tuple, load: Callable[[], Any]) -> Any:
+        with self._lock:
+            found = self._values.get(key)
+        if found is not None and found[0] > time.monotonic():
+            return found[1]
+        value = load()
+        with self._lock:
+            if len(self._values) >= MAX_REMEMBERED:
+                self._values.clear()
+            self._values[key] = (time.monotonic() + REMEMBER_SECONDS, value)
+        return value
+
+    def forget(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+remembered = Remembered()
+
+
+def index_size(db: Session, index: str) -> int:
+    """Entries in an index, by the planner's estimate (0 before the first ANALYZE)."""
+
+    def load() -> int:
+        estimate = db.execute(text("SELECT reltuples FROM pg_class WHERE relname = :name"), {"name": index}).scalar()
+        return max(0, int(estimate or 0))
+
+    return remembered.get_or_load(("index size", index), load)
+
+
+def common_words(db: Session, tables: tuple[str, ...], share: float) -> list[str]:
+    """Lexemes found in more than ``share`` of the rows of any of ``tables``
+    (their ``search_tsv``), by ANALYZE's most-common-elements statistics."""
+
+    def load() -> list[str]:
+        rows = db.execute(
+            text(
+                "SELECT CAST(CAST(most_common_elems AS text) AS text[]), most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = ANY(:tables) AND attname = 'search_tsv' "
+                "AND most_common_elems IS NOT NULL"
+            ),
+            {"tables": list(tables)},
+        ).all()
+        # The frequencies list one per element, then the minimum, maximum and null share.
+        return sorted({word for words, freqs in rows for word, freq in zip(words, freqs, strict=False) if freq > share})
+
+    return remembered.get_or_load(("common words", tables, share), load)
