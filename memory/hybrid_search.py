@@ -39,15 +39,18 @@ KEYWORD_TABLES = {
 }
 
 # The query's words as tsqueries, all parsed by PostgreSQL's own parsers so
-# user input never reaches tsquery syntax: every word (AND), any word (OR)
-# for ranking, and any uncommon word (OR) for finding candidates.
+# user input never reaches tsquery syntax: every word (AND), and any word
+# (OR) for ranking. Candidates by any word use only the words uncommon in
+# the table searched (UNCOMMON_WORDS, with that table's list of common ones).
 TERMS_CTE = (
     "WITH terms AS (SELECT plainto_tsquery('english', :query) AS q_all, "
     "CAST(replace(CAST(plainto_tsquery('english', :query) AS text), ' & ', ' | ') AS tsquery) AS q_rank, "
+    "to_tsquery('simple', :owner_lexeme) AS q_owner)"
+)
+UNCOMMON_WORDS = (
     "(SELECT CAST(string_agg(quote_literal(word), ' | ') AS tsquery) "
     "FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS word "
-    "WHERE word <> ALL(CAST(:common AS text[]))) AS q_any, "
-    "to_tsquery('simple', :owner_lexeme) AS q_owner)"
+    "WHERE word <> ALL(CAST(:common_{table} AS text[])))"
 )
 # Ranking reads every matching row, so each pass ranks at most this many
 # matches: all of them for rare words (names, identifiers — where keywords
@@ -59,6 +62,11 @@ KEYWORD_POOL = 400
 # query at a million memories). It still counts in every-word matches and
 # in ranking.
 COMMON_WORD_SHARE = 0.02
+# The owner lexeme narrows the full-text index to the owner's rows, at the
+# price of reading the owner's whole posting list: cheap for most owners,
+# but 40 ms for one with a million memories. An owner holding at least this
+# share of the rows is instead filtered row by row (most matches are theirs).
+OWNER_LEXEME_MAX_SHARE = 0.2
 # HNSW candidates examined per search (pgvector's ef_search), at least the
 # candidates wanted. 40 returned ~0.9 of the exact neighbours for owners
 # sharing a big index; this many keeps recall against exact search >= 0.98
@@ -248,18 +256,31 @@ def _keyword_candidates(
     min_confidence: float,
     domain: str | None,
 ) -> list[tuple[str, int, float]]:
+    params: dict[str, Any] = {
+        "owner": owner_id,
+        "owner_lexeme": owner_lexeme(owner_id),
+        "query": query,
+        "k": k,
+        "pool": KEYWORD_POOL,
+        "min_confidence": min_confidence,
+        "domain": domain,
+    }
     passes = []
     for kind in kinds:
         table, confidence_column, domain_column = KEYWORD_TABLES[kind]
+        frequent = planner_stats.frequent_words(db, table, COMMON_WORD_SHARE)
+        params[f"common_{table}"] = sorted(frequent)
+        big_owner = frequent.get(params["owner_lexeme"], 0.0) >= OWNER_LEXEME_MAX_SHARE
+        owner_match = "" if big_owner else " && terms.q_owner"
         filters = ["owner_id = :owner"]
         if confidence_column and min_confidence > 0:
             filters.append(f"{confidence_column} >= :min_confidence")
         if domain:
             filters.append(f"{domain_column} = :domain")
-        for match, boost in (("terms.q_all", ALL_TERMS_BOOST), ("terms.q_any", 0.0)):
+        for match, boost in (("terms.q_all", ALL_TERMS_BOOST), (UNCOMMON_WORDS.format(table=table), 0.0)):
             pool = (
                 f"SELECT id, search_tsv FROM {table}, terms WHERE {' AND '.join(filters)} "
-                f"AND search_tsv @@ ({match} && terms.q_owner) LIMIT :pool"
+                f"AND search_tsv @@ ({match}{owner_match}) LIMIT :pool"
             )
             passes.append(
                 f"(SELECT '{kind}' AS kind, id, ts_rank_cd(search_tsv, terms.q_rank) + {boost} AS rank "
@@ -269,16 +290,6 @@ def _keyword_candidates(
         f"{TERMS_CTE} SELECT kind, id, max(rank) AS rank FROM ({' UNION ALL '.join(passes)}) AS hits "
         "GROUP BY kind, id ORDER BY rank DESC LIMIT :k"
     )
-    params = {
-        "owner": owner_id,
-        "owner_lexeme": owner_lexeme(owner_id),
-        "query": query,
-        "k": k,
-        "pool": KEYWORD_POOL,
-        "common": planner_stats.common_words(db, tuple(KEYWORD_TABLES[kind][0] for kind in kinds), COMMON_WORD_SHARE),
-        "min_confidence": min_confidence,
-        "domain": domain,
-    }
     return [(row[0], row[1], float(row[2])) for row in db.execute(statement, params)]
 
 

@@ -58,20 +58,30 @@ def index_size(db: Session, index: str) -> int:
     return remembered.get_or_load(("index size", index), load)
 
 
-def common_words(db: Session, tables: tuple[str, ...], share: float) -> list[str]:
-    """Lexemes found in more than ``share`` of the rows of any of ``tables``
-    (their ``search_tsv``), by ANALYZE's most-common-elements statistics."""
+# Below this many rows a word's share says nothing about cost (and in a
+# handful of rows every word is "frequent").
+MIN_ROWS_FOR_SHARES = 1_000
 
-    def load() -> list[str]:
-        rows = db.execute(
+
+def frequent_words(db: Session, table: str, share: float) -> dict[str, float]:
+    """Lexemes found in more than ``share`` of ``table``'s rows (its
+    ``search_tsv``), with that share, by ANALYZE's most-common-elements
+    statistics; none for a small table. Owner lexemes are among them: an
+    owner's share of the rows."""
+
+    def load() -> dict[str, float]:
+        row = db.execute(
             text(
-                "SELECT CAST(CAST(most_common_elems AS text) AS text[]), most_common_elem_freqs FROM pg_stats "
-                "WHERE schemaname = current_schema() AND tablename = ANY(:tables) AND attname = 'search_tsv' "
-                "AND most_common_elems IS NOT NULL"
+                "SELECT c.reltuples, CAST(CAST(s.most_common_elems AS text) AS text[]), s.most_common_elem_freqs "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
+                "LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname "
+                "AND s.attname = 'search_tsv' WHERE c.relname = :table"
             ),
-            {"tables": list(tables)},
-        ).all()
+            {"table": table},
+        ).first()
+        if row is None or row[0] < MIN_ROWS_FOR_SHARES or row[1] is None:
+            return {}
         # The frequencies list one per element, then the minimum, maximum and null share.
-        return sorted({word for words, freqs in rows for word, freq in zip(words, freqs, strict=False) if freq > share})
+        return {word: freq for word, freq in zip(row[1], row[2], strict=False) if freq > share}
 
-    return remembered.get_or_load(("common words", tables, share), load)
+    return remembered.get_or_load(("frequent words", table, share), load)

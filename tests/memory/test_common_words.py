@@ -13,8 +13,10 @@ async def test_common_words_only_count_together_with_the_others(keyword_server):
     owner, key = user_with_key()
     with session_scope() as db:
         total = db.execute(text("SELECT count(*) FROM observations")).scalar_one()
-        # Enough rows that "zebrafish" is in well over 2% of all observations.
-        filler = [f"Zebrafish tank number {n} was cleaned" for n in range(max(300, total // 10))]
+        # Enough rows for shares to count, and "zebrafish" in well over 2% of them.
+        filler = [
+            f"Zebrafish tank number {n} was cleaned" for n in range(max(planner_stats.MIN_ROWS_FOR_SHARES, total // 10))
+        ]
         db.execute(insert(Observation), [{"owner_id": owner, "observation": t} for t in filler])
     async with mcp_client(keyword_server.url, key) as client:
         both = await call(client, "memory_store", observation="The zebrafish lagoon exhibit opens in May")
@@ -22,7 +24,7 @@ async def test_common_words_only_count_together_with_the_others(keyword_server):
         with session_scope() as db:
             db.execute(text("ANALYZE observations"))
             planner_stats.remembered.forget()
-            assert "zebrafish" in planner_stats.common_words(db, ("observations",), hybrid_search.COMMON_WORD_SHARE)
+            assert "zebrafish" in planner_stats.frequent_words(db, "observations", hybrid_search.COMMON_WORD_SHARE)
         found = await call(client, "memory_search", query="zebrafish lagoon", limit=10)
         assert [hit["ref"] for hit in found["results"]] == [both["ref"], rare["ref"]]
         alone = await call(client, "memory_search", query="zebrafish", limit=3)  # every word of the query
