@@ -187,6 +187,8 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     auth_state = AuthState.from_settings(settings, engine=lambda: database.engine)
     provider_http = httpx.AsyncClient(follow_redirects=False)
 
+    backfill = indexing.BackfillSchedule()
+
     def flush_counters() -> None:
         """Key usage and memory reads, counted in memory, written in batches."""
         with sessions() as session:
@@ -219,7 +221,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
             asyncio.create_task(
                 _repeat(
                     settings.embedding_backfill_interval_seconds,
-                    lambda: indexing.backfill_pending(sessions, embedder=embedder),
+                    lambda: backfill.run(sessions, embedder=embedder),
                     "embedding backfill",
                 )
             ),
@@ -248,6 +250,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     app.state.database = database
     app.state.access_tracker = access_tracker
     app.state.embedder = embedder
+    app.state.backfill = backfill
     app.state.auth_state = auth_state
     app.state.oauth_providers = oauth.configured_providers(settings, provider_http)
     # Added innermost first: the request id wraps everything, so even a 413

@@ -11,6 +11,8 @@ commits and then runs it (``index_committed``).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +30,22 @@ log = logging.getLogger("memorygate.embeddings")
 
 BACKFILL_BATCH_SIZE = 64
 AFTER_COMMIT_KEY = "memorygate.index_after_commit"
+
+
+class _Deferrals:
+    """Embeddings deferred in this process so far (the provider failed):
+    each background schedule compares it with what it saw at its last pass."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+deferrals = _Deferrals()
 
 
 def forget_vectors(db: Session, *, owner_id: uuid.UUID, kind: str, item_id: int) -> None:
@@ -73,6 +91,7 @@ def index_items(db: Session, *, embedder: EmbeddingProvider, items: list[item_ty
         vectors = embedder.embed([item_types.embedding_text(item) for item in items])
     except EmbeddingUnavailable as exc:
         log.warning("embedding deferred for %d item(s): %s", len(items), exc.message)
+        deferrals.add()
         return "pending"
     _upsert_vectors(db, model=embedder.model, items=items, vectors=vectors)
     return "indexed"
@@ -148,3 +167,35 @@ def backfill_pending(
     if done:
         log.info("backfilled %d embedding(s) for model %s", done, embedder.model)
     return done
+
+
+class BackfillSchedule:
+    """When the background task looks for pending items.
+
+    Finding them reads every item against its vector (an anti-join: about a
+    second of database CPU at a million memories), so it is not done on
+    every tick: at start (a new model leaves everything pending), after an
+    embedding in this process was deferred, and at least every
+    ``full_pass_seconds`` for items another process or a crash left behind.
+    """
+
+    def __init__(self, full_pass_seconds: float = 600.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.full_pass_seconds = full_pass_seconds
+        self.clock = clock
+        self.last_pass: float | None = None
+        self.deferrals_seen = 0
+        self.passes = 0
+
+    def due(self) -> bool:
+        if self.last_pass is None or deferrals.count != self.deferrals_seen:
+            return True
+        return self.clock() - self.last_pass >= self.full_pass_seconds
+
+    def run(self, session_factory: Callable[[], Session], *, embedder: EmbeddingProvider) -> int:
+        """One tick of the background task: a pass if one is due; items embedded."""
+        if not self.due():
+            return 0
+        self.deferrals_seen = deferrals.count  # a deferral during this pass asks for the next one
+        self.last_pass = self.clock()
+        self.passes += 1
+        return backfill_pending(session_factory, embedder=embedder)

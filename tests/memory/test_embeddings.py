@@ -167,3 +167,40 @@ def test_the_local_model_runs_one_blas_thread_per_call(server):
     """Concurrent embeddings must not each spread over every core."""
     blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
     assert blas and all(pool["num_threads"] == 1 for pool in blas)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_background_task_looks_for_pending_items_only_when_some_may_exist(fake_openai):
+    from memory.embeddings import LocalEmbeddings
+
+    clock = Clock()
+    schedule = indexing.BackfillSchedule(600, clock=clock)
+    embedder = LocalEmbeddings()
+
+    def tick() -> int:
+        return schedule.run(TEST_DATABASE.sessions, embedder=embedder)
+
+    await anyio.to_thread.run_sync(tick)  # at start: a full pass
+    assert schedule.passes == 1
+    clock.now += 599
+    await anyio.to_thread.run_sync(tick)  # nothing deferred, not yet time: no pass (no anti-join)
+    assert schedule.passes == 1
+    fake_openai.down = True
+    with serve(create_app, **openai_settings(fake_openai, openai_max_retries=0)) as served:
+        _, key = user_with_key()
+        async with mcp_client(served.url, key) as client:
+            assert (await call(client, "memory_store", observation="Reads tide tables"))["embedding"] == "pending"
+    await anyio.to_thread.run_sync(tick)  # a deferral in this process: a pass
+    assert schedule.passes == 2
+    await anyio.to_thread.run_sync(tick)
+    assert schedule.passes == 2
+    clock.now += 600
+    await anyio.to_thread.run_sync(tick)  # the periodic safety net
+    assert schedule.passes == 3
