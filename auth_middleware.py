@@ -58,7 +58,7 @@ class AuthState:
     @classmethod
     def from_settings(cls, settings: Settings, *, engine: Callable[[], Engine] | None = None) -> AuthState:
         """``engine``: the app's database, for RATE_LIMIT_STORAGE_URI=database."""
-        limiter = rate_limits.Limiter(settings.rate_limit_storage_uri, engine=engine)
+        limiter = rate_limits.Limiter(settings.rate_limit_storage, engine=engine)
 
         def rate(spec: str, name: str) -> rate_limits.RequestRate:
             return rate_limits.RequestRate(limiter, spec, name)

@@ -163,6 +163,7 @@ def startup_banner(settings: Settings, embedder: EmbeddingProvider, providers: l
         f"  Embeddings:    {embedding}",
         f"  Auth:          {auth}",
         f"  Sign-in:       {sign_in}",
+        f"  Processes:     {settings.process_count} × {settings.thread_count} threads",
         f"Next: {next_step}",
     ]
 
@@ -199,7 +200,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
         """Unused OAuth registrations, and rate counters kept in the database."""
         with database.session_scope() as session:
             records.prune_clients(session)
-        if settings.rate_limit_storage_uri == rate_limit_store.DATABASE_STORAGE:
+        if settings.rate_limit_storage == rate_limit_store.DATABASE_STORAGE:
             rate_limit_store.prune(database.engine)
 
     @asynccontextmanager

@@ -2,11 +2,12 @@
 
     python bench/load.py                          # search and store at 1, 4, 16, 64 clients
     python bench/load.py --soak 300               # + 5 minutes of search at 16 clients
-    python bench/load.py --processes 2            # two server processes, clients spread over both
+    python bench/load.py --workers 1              # one server process (default: the server's, one per core)
     python bench/load.py --memories 100000 --duration 30 --json load.json
 
-Starts real server processes (`python server.py`, local embeddings, the
-embedded PostgreSQL kept in bench/.data) and drives them with the official
+Starts a real server (`python server.py` with its default processes, or
+``--workers``; local embeddings; the embedded PostgreSQL kept in
+bench/.data) and drives it with the official
 MCP SDK client (through FastMCP's Client): each simulated agent holds one
 session and calls a tool again as soon as the last answer arrives. All
 agents share one API key, the worst case for key verification. The search
@@ -17,8 +18,9 @@ For each phase it prints calls/s, latency p50/p95/p99, the worst call, errors
 and where the CPU went (server processes, PostgreSQL, this client process).
 Phases run back to back, so a whole run crosses the periodic events: the
 60 s key trust and its refresh at 45 s, the 10 s counter flush and the 30 s
-embedding backfill. The rate limit is raised so it refuses nothing (and
-kept in the database whenever there are several processes).
+embedding backfill. The rate limit is raised so it refuses nothing (its
+counters stay where the server keeps them: in the database whenever it
+runs several processes).
 """
 
 from __future__ import annotations
@@ -115,8 +117,9 @@ class ServerProcess:
 class CpuMeter:
     """CPU seconds used so far by the servers, PostgreSQL and this process."""
 
-    def __init__(self, servers: list[ServerProcess], pgdata: Path) -> None:
-        self.servers = [psutil.Process(s.process.pid) for s in servers]
+    def __init__(self, server: ServerProcess, pgdata: Path) -> None:
+        main = psutil.Process(server.process.pid)
+        self.servers = [main, *main.children(recursive=True)]  # the workers, when it forks them
         self.postmaster = _postmaster(pgdata)
         self.me = psutil.Process()
 
@@ -146,7 +149,7 @@ def _postmaster(pgdata: Path) -> psutil.Process | None:
 
 
 async def run_phase(
-    tool: str, clients: int, seconds: float, urls: list[str], key: str, meter: CpuMeter, processes: int
+    tool: str, clients: int, seconds: float, url: str, key: str, meter: CpuMeter, processes: int
 ) -> Phase:
     from fastmcp import Client
     from fastmcp.client.transports import StreamableHttpTransport
@@ -158,7 +161,7 @@ async def run_phase(
 
     async def agent(n: int) -> None:
         nonlocal errors
-        transport = StreamableHttpTransport(urls[n % len(urls)] + "/mcp", headers={"Authorization": f"Bearer {key}"})
+        transport = StreamableHttpTransport(url + "/mcp", headers={"Authorization": f"Bearer {key}"})
         async with Client(transport, timeout=60) as client:
             await started.wait()
             calls = 0
@@ -224,18 +227,18 @@ def prepare(memories: int) -> tuple[str, str]:
     return search_key, store_key
 
 
-def start_servers(count: int, shared_limits: bool) -> list[ServerProcess]:
+def start_server(workers: int | None) -> ServerProcess:
     env = {
         "MEMORYGATE_DATA_DIR": str(BENCH_DATA),
         "EMBEDDING_PROVIDER": "local",
         "MCP_RATE_LIMIT": "1000000/minute",
         "LOG_LEVEL": "WARNING",
-        "RATE_LIMIT_STORAGE_URI": "database" if shared_limits else "memory://",
     }
-    servers = [ServerProcess(env) for _ in range(count)]
-    for server in servers:
-        server.wait_ready()
-    return servers
+    if workers:
+        env["WORKERS"] = str(workers)
+    server = ServerProcess(env)
+    server.wait_ready()
+    return server
 
 
 def main() -> None:
@@ -244,36 +247,36 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20, help="seconds per phase")
     parser.add_argument("--clients", type=int, nargs="*", default=list(CLIENT_LEVELS))
     parser.add_argument("--tools", nargs="*", default=["search", "store"], choices=["search", "store"])
-    parser.add_argument("--processes", type=int, default=1, help="server processes (2+: shared rate limits)")
+    parser.add_argument("--workers", type=int, default=0, help="server processes (default: the server's own)")
     parser.add_argument("--soak", type=float, default=0, help="then search at 16 clients for this many seconds")
     parser.add_argument("--json", type=Path, help="write the phases here")
     args = parser.parse_args()
 
     url, embedded = database_url(None)
-    servers: list[ServerProcess] = []
+    server: ServerProcess | None = None
     phases: list[Phase] = []
     try:
         DATABASE.connect(url)
         db.init_db(DATABASE.engine)
         search_key, store_key = prepare(args.memories)
-        servers = start_servers(args.processes, shared_limits=args.processes > 1)
-        meter = CpuMeter(servers, BENCH_DATA / "pgdata")
-        urls = [s.url for s in servers]
+        server = start_server(args.workers or None)
+        meter = CpuMeter(server, BENCH_DATA / "pgdata")
+        processes = max(1, len(meter.servers) - 1)
         print(f"machine: {machine()}")
-        print(f"{args.processes} server process(es), search owner with {args.memories:,} memories")
+        print(f"{processes} server process(es), search owner with {args.memories:,} memories")
         for tool in args.tools:
             key = search_key if tool == "search" else store_key
             for clients in args.clients:
-                phase = asyncio.run(run_phase(tool, clients, args.duration, urls, key, meter, args.processes))
+                phase = asyncio.run(run_phase(tool, clients, args.duration, server.url, key, meter, processes))
                 phases.append(phase)
                 print(phase.line(), flush=True)
         if args.soak:
-            phase = asyncio.run(run_phase("search", 16, args.soak, urls, search_key, meter, args.processes))
+            phase = asyncio.run(run_phase("search", 16, args.soak, server.url, search_key, meter, processes))
             phases.append(phase)
             print("soak:", phase.line(), flush=True)
         _print_ratios(phases)
     finally:
-        for server in servers:
+        if server is not None:
             server.stop()
         DATABASE.dispose()
         if embedded is not None:

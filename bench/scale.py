@@ -79,7 +79,6 @@ def seed(embedder: LocalEmbeddings, ids: dict[str, uuid.UUID]) -> None:
         for statement in vector_index_statements():  # the index the schema defines
             conn.execute(text(statement))
         print(f"  built in {time.perf_counter() - began:.0f} s", flush=True)
-        conn.execute(text("DROP TABLE scale_base"))
         conn.execute(text("VACUUM ANALYZE observations"))
         conn.execute(text("VACUUM ANALYZE embeddings"))
 
@@ -134,8 +133,9 @@ def _seed_owner(owner: uuid.UUID, count: int, salt: int) -> None:
                 "INSERT INTO embeddings (owner_id, source_type, source_id, model, vector) "
                 "SELECT :owner, 'observation', :first + g, :model, a.v60 + b.v25 + c.v15 "
                 "FROM generate_series(0, :count - 1) AS g JOIN scale_base a ON a.i = (g + :salt) % :n "
-                "JOIN scale_base b ON b.i = (g::bigint * 7919 + 13) % :n "
-                "JOIN scale_base c ON c.i = (g::bigint * 104729 + 7) % :n"
+                # Partners vary with the block number too (g / n), or every n-th row repeats a vector.
+                "JOIN scale_base b ON b.i = ((g / :n) * 7919 + g::bigint * 31 + 13) % :n "
+                "JOIN scale_base c ON c.i = ((g / :n) * 104729 + g::bigint * 17 + 7) % :n"
             ),
             params,
         )

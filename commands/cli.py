@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from commands import prefork
 from core import db
 from core.logs import configure_logging, uvicorn_log_config
 from core.principal import ALL_SCOPES, READ_SCOPE, Principal
@@ -91,31 +93,39 @@ class _DropQueryStrings(logging.Filter):
 def serve(settings: Settings, create_app: Callable[..., Any]) -> int:
     import uvicorn
 
-    try:
-        app = create_app(settings, banner=print_banner)
-    except UnsafeConfiguration as exc:
-        print(str(exc), file=sys.stderr, flush=True)
-        return 2
     log_config = uvicorn_log_config(settings.log_level)
     log_config["filters"]["drop_query"] = {"()": _DropQueryStrings}
     log_config["loggers"]["uvicorn.access"]["filters"] = ["drop_query"]
+    processes = settings.process_count
     # Room for every allowed connection plus the database pool, files and logs.
     open_files = raise_open_file_limit(settings.max_connections + FILES_BESIDES_CONNECTIONS)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        http=guarded_http_protocol(
+    options: dict[str, Any] = {
+        "http": guarded_http_protocol(
             header_timeout=settings.header_timeout_seconds,
             max_connections=min(settings.max_connections, open_files - FILES_BESIDES_CONNECTIONS),
         ),
-        timeout_keep_alive=max(1, round(settings.keep_alive_timeout_seconds)),
-        log_config=log_config,
+        "timeout_keep_alive": max(1, round(settings.keep_alive_timeout_seconds)),
+        "log_config": log_config,
         # Forwarding headers are the app's business (web/client_address.py): only
         # from trusted proxies, and only the header the proxy itself writes.
-        proxy_headers=False,
-    )
-    return 0
+        "proxy_headers": False,
+    }
+
+    def build_app(announce: bool) -> Any:
+        try:
+            return create_app(settings, banner=print_banner if announce else None)
+        except UnsafeConfiguration as exc:
+            print(str(exc), file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+
+    if processes == 1:
+        uvicorn.run(build_app(True), host=settings.host, port=settings.port, **options)
+        return 0
+
+    def run_worker(listener: socket.socket, index: int) -> None:
+        uvicorn.Server(uvicorn.Config(build_app(index == 0), **options)).run(sockets=[listener])
+
+    return prefork.serve_processes(processes, host=settings.host, port=settings.port, run_worker=run_worker)
 
 
 def print_banner(lines: list[str]) -> None:

@@ -63,8 +63,8 @@ class EmbeddedPostgres:
             write_server_settings(self.pgdata)  # read when the server (re)starts
             # A server another process started is adopted as it is.
             self._server.start()
-        admin_url = self._server.get_uri(driver="psycopg2")
-        _ensure_database(admin_url, EMBEDDED_DATABASE)
+            # Under the lock: processes starting together must not both create it.
+            _ensure_database(self._server.get_uri(driver="psycopg2"), EMBEDDED_DATABASE)
         return self._server.get_uri(database=EMBEDDED_DATABASE, driver="psycopg2")
 
     def stop(self) -> None:

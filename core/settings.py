@@ -186,7 +186,8 @@ class Settings:
     usage_flush_interval_seconds: float = _var("USAGE_FLUSH_INTERVAL", 10.0, _float)
     auth_failure_limit: int = _var("AUTH_FAILURE_LIMIT", 10, _int)
     auth_failure_window_seconds: float = _var("AUTH_FAILURE_WINDOW", 60.0, _float)
-    rate_limit_storage_uri: str = _var("RATE_LIMIT_STORAGE_URI", "memory://")
+    # "auto": in-process for one local process, else shared in the database.
+    rate_limit_storage_uri: str = _var("RATE_LIMIT_STORAGE_URI", "auto")
     mcp_rate_limit: str = _var("MCP_RATE_LIMIT", "600/minute")
     oauth_token_rate_limit: str = _var("OAUTH_TOKEN_RATE_LIMIT", "60/minute")
     client_credentials_rate_limit: str = _var("CLIENT_CREDENTIALS_RATE_LIMIT", "10/minute")
@@ -197,6 +198,8 @@ class Settings:
     # Threads for blocking work (database, embeddings, bcrypt); the database
     # pool holds one connection per thread. 0: 8 + 4 per core, at most 40.
     worker_threads: int = _var("WORKER_THREADS", 0, _between(0, 200))
+    # Server processes sharing the port; 0: one per core, at most 4.
+    workers: int = _var("WORKERS", 0, _between(0, 64))
 
     @classmethod
     def variables(cls) -> dict[str, str]:
@@ -237,6 +240,21 @@ class Settings:
     def thread_count(self) -> int:
         """Worker threads (and pooled database connections) to run with."""
         return self.worker_threads or min(40, 8 + 4 * (os.cpu_count() or 1))
+
+    @property
+    def process_count(self) -> int:
+        """Server processes to run: Python runs one thread at a time per
+        process, so a busy server needs one per core."""
+        return self.workers or max(1, min(4, os.cpu_count() or 1))
+
+    @property
+    def rate_limit_storage(self) -> str:
+        """Where rate-limit counters live. Shared in the database whenever
+        more than one process may serve (several workers, or production,
+        where instances are added at will)."""
+        if self.rate_limit_storage_uri != "auto":
+            return self.rate_limit_storage_uri
+        return "memory://" if self.is_local and self.process_count == 1 else "database"
 
     @property
     def mcp_url(self) -> str:

@@ -124,6 +124,8 @@ def base_settings() -> Settings:
         bcrypt_rounds=TEST_BCRYPT_ROUNDS,
         embedding_backfill_interval_seconds=3600,
         usage_flush_interval_seconds=3600,
+        # Counters per test server (tests of shared limits ask for "database").
+        rate_limit_storage_uri="memory://",
         # Every test request comes from 127.0.0.1; the limits have their own tests.
         auth_failure_limit=100_000,
         oauth_registrations_per_hour=100_000,
@@ -248,7 +250,7 @@ class ServerProcess:
         # Block on the server's own log until uvicorn reports it is listening.
         for line in self._stdout:
             self.log += line
-            if "Uvicorn running on" in line:
+            if "Uvicorn running on" in line or "server processes" in line:  # one process, or several
                 self._drainer = threading.Thread(target=self._drain, daemon=True)
                 self._drainer.start()
                 return self
@@ -292,7 +294,8 @@ class ServerProcess:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEMORYGATE_TEST", "DATABASE_URL"))}
-    env.update({"BCRYPT_ROUNDS": str(TEST_BCRYPT_ROUNDS), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO"})
+    # One server process unless a test asks for more (tests/commands/test_processes.py).
+    env.update({"BCRYPT_ROUNDS": str(TEST_BCRYPT_ROUNDS), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO", "WORKERS": "1"})
     env.update(extra)
     return env
 

@@ -25,7 +25,7 @@ from mcp_oauth import records
 from mcp_oauth.provider import redirect_uri_allowed_at_registration
 from oauth_models import APIKey, OAuthGrant, User
 from oauth_routes import safe_next_path
-from tests.support import PROOF_COUNTS, new_key, new_user, session_scope, user_with_key
+from tests.support import PROOF_COUNTS, base_settings, new_key, new_user, session_scope, user_with_key
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +110,7 @@ def header_sets(creds: dict[str, str]) -> st.SearchStrategy[list[tuple[bytes, by
 
 def test_real_credentials_are_accepted(credentials):
     """The control: without it, 'nothing accepted' would prove nothing."""
-    state = auth_middleware.AuthState.from_settings(Settings())
+    state = auth_middleware.AuthState.from_settings(base_settings())
     with session_scope() as session:
         for name in ("key", "access_token"):
             headers = [(b"authorization", f"Bearer {credentials[name]}".encode())]
@@ -119,7 +119,7 @@ def test_real_credentials_are_accepted(credentials):
 
 
 def test_ten_thousand_forged_credentials_are_all_refused(credentials):
-    state = auth_middleware.AuthState.from_settings(Settings())
+    state = auth_middleware.AuthState.from_settings(base_settings())
     tried = accepted = crashed = 0
 
     @settings(
@@ -270,7 +270,7 @@ def test_inactive_and_expired_controls_exist(credentials):
     """Guard against the fixture silently producing valid credentials."""
     owner, _ = new_user("control")
     assert new_key(owner).startswith("mg_")
-    state = auth_middleware.AuthState.from_settings(Settings())
+    state = auth_middleware.AuthState.from_settings(base_settings())
     with session_scope() as session:
         for name in ("revoked", "expired", "inactive", "other_audience", "refresh_token"):
             headers = [(b"authorization", f"Bearer {credentials[name]}".encode())]

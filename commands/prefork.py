@@ -1,0 +1,100 @@
+"""Several server processes on one listening socket.
+
+Python runs one thread at a time per process, so one process serves about
+one core's worth of requests however many threads it has. ``serve_processes``
+binds the port once and forks the workers, which all accept from that socket
+(the kernel spreads connections between them). Each worker builds its own
+app after the fork, so no thread, connection or model crosses it.
+
+The parent only supervises. SIGTERM or SIGINT to it is passed on to every
+worker once (the workers run in their own process group, so a terminal's
+Ctrl-C reaches them only through the parent, never twice, which uvicorn
+would take as "exit now"); each finishes its requests and writes its
+counters. If a worker dies on its own, the parent stops the others and
+exits with an error, for the platform to restart the whole server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import traceback
+from collections.abc import Callable
+
+log = logging.getLogger("memorygate.server")
+
+LISTEN_BACKLOG = 2048
+
+
+def serve_processes(count: int, *, host: str, port: int, run_worker: Callable[[socket.socket, int], None]) -> int:
+    """Run ``run_worker(listening_socket, index)`` in ``count`` processes; their combined exit status."""
+    listener = _listen(host, port)
+    workers = [_fork(listener, index, run_worker) for index in range(count)]
+    listener.close()
+    log.info("Listening on http://%s:%d with %d server processes", host, port, count)
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            _signal_all(workers, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    status = 0
+    living = set(workers)
+    while living:
+        try:
+            pid, wait_status = os.wait()
+        except ChildProcessError:
+            break
+        living.discard(pid)
+        code = os.waitstatus_to_exitcode(wait_status)
+        if code != 0 and not stopping:
+            log.error("server process %d exited with %d; stopping the others", pid, code)
+            stopping = True
+            _signal_all(list(living), signal.SIGTERM)
+        status = status or (0 if stopping and code in (0, -signal.SIGTERM) else code)
+    return 1 if status else 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(LISTEN_BACKLOG)
+    listener.set_inheritable(True)
+    return listener
+
+
+def _fork(listener: socket.socket, index: int, run_worker: Callable[[socket.socket, int], None]) -> int:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    os.setpgid(0, 0)  # signals come from the parent only
+    code = 0
+    try:
+        run_worker(listener, index)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - a worker reports whatever ended it, then exits
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
