@@ -249,6 +249,7 @@ def main() -> None:
     parser.add_argument("--tools", nargs="*", default=["search", "store"], choices=["search", "store"])
     parser.add_argument("--workers", type=int, default=0, help="server processes (default: the server's own)")
     parser.add_argument("--soak", type=float, default=0, help="then search at 16 clients for this many seconds")
+    parser.add_argument("--warmup", type=float, default=10, help="unreported search at 16 clients first")
     parser.add_argument("--json", type=Path, help="write the phases here")
     args = parser.parse_args()
 
@@ -264,6 +265,8 @@ def main() -> None:
         processes = max(1, len(meter.servers) - 1)
         print(f"machine: {machine()}")
         print(f"{processes} server process(es), search owner with {args.memories:,} memories")
+        if args.warmup:  # every worker's model and buffers warm, as in steady service
+            asyncio.run(run_phase("search", 16, args.warmup, server.url, search_key, meter, processes))
         for tool in args.tools:
             key = search_key if tool == "search" else store_key
             for clients in args.clients:
