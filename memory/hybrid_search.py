@@ -25,6 +25,7 @@ from memory import access, item_types, planner_stats, vector_plan
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.search_indexes import HNSW_MAX_DIMENSIONS, KNOWN_MODEL_DIMENSIONS, vector_expression
+from memory.time_scope import TimeScope
 from models import owner_lexeme
 
 RRF_K = 60
@@ -72,6 +73,7 @@ OWNER_LEXEME_MAX_SHARE = 0.2
 # sharing a big index; this many keeps recall against exact search >= 0.98
 # (bench/scale.py) for ~1 ms more.
 HNSW_EF_SEARCH = 100
+BOUNDED_VECTOR_FACTOR = 4
 # Matches of every word outrank matches of some words.
 ALL_TERMS_BOOST = 1.0
 # Hits found by meaning alone below this cosine similarity are left out
@@ -108,9 +110,14 @@ def search(
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
     domain: str | None = None,
     source_types: list[str] | None = None,
+    include_history: bool = False,
+    since: str | None = None,
+    until: str | None = None,
+    time_field: str = "recorded",
     timings: SearchTimings | None = None,
 ) -> dict[str, Any]:
     query = check.required_text("query", query, max_chars=check.MAX_QUERY_CHARS)
+    scope = TimeScope.parse(include_history, since, until, time_field)
     limit = check.limit("limit", limit)
     min_confidence = check.unit_interval("min_confidence", min_confidence)
     min_similarity = check.unit_interval("min_similarity", min_similarity)
@@ -124,17 +131,27 @@ def search(
     query_vector, notice = _embed_query(embedder, query, timings)
     started = time.perf_counter()
     wanted = max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)
+    # Vectors know nothing of time: when a period is asked for, draw more,
+    # since those outside it are dropped when the items are read.
+    vector_k = wanted * BOUNDED_VECTOR_FACTOR if scope.bounded else wanted
     candidates: dict[tuple[str, int], Candidate] = {}
     if query_vector is not None:
         for rank, (kind, item_id, distance) in enumerate(
-            _vector_candidates(db, owner_id=owner_id, embedder=embedder, vector=query_vector, kinds=kinds, k=wanted)
+            _vector_candidates(db, owner_id=owner_id, embedder=embedder, vector=query_vector, kinds=kinds, k=vector_k)
         ):
             hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
             hit.similarity = round(1.0 - distance, 4)
             hit.score += 1.0 / (RRF_K + rank + 1)
     for rank, (kind, item_id, keyword_rank) in enumerate(
         _keyword_candidates(
-            db, owner_id=owner_id, query=query, kinds=kinds, k=wanted, min_confidence=min_confidence, domain=domain
+            db,
+            owner_id=owner_id,
+            query=query,
+            kinds=kinds,
+            k=wanted,
+            min_confidence=min_confidence,
+            domain=domain,
+            scope=scope,
         )
     ):
         hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
@@ -142,7 +159,9 @@ def search(
         hit.score += 1.0 / (RRF_K + rank + 1)
 
     ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)
-    items = _hydrate(db, owner_id=owner_id, candidates=ranked, min_confidence=min_confidence, domain=domain)
+    items = _hydrate(
+        db, owner_id=owner_id, candidates=ranked, min_confidence=min_confidence, domain=domain, scope=scope
+    )
     floor = min_similarity if query_vector is not None else 0.0
     found, dropped = _strong_matches([c for c in ranked if (c.kind, c.item_id) in items], floor=floor, limit=limit)
     results = [_hit(items[(c.kind, c.item_id)], c) for c in found]
@@ -255,8 +274,11 @@ def _keyword_candidates(
     k: int,
     min_confidence: float,
     domain: str | None,
+    scope: TimeScope,
 ) -> list[tuple[str, int, float]]:
     params: dict[str, Any] = {
+        "since": scope.since,
+        "until": scope.until,
         "owner": owner_id,
         "owner_lexeme": owner_lexeme(owner_id),
         "query": query,
@@ -277,6 +299,7 @@ def _keyword_candidates(
             filters.append(f"{confidence_column} >= :min_confidence")
         if domain:
             filters.append(f"{domain_column} = :domain")
+        filters += scope.sql(kind)
         for match, boost in (("terms.q_all", ALL_TERMS_BOOST), (UNCOMMON_WORDS.format(table=table), 0.0)):
             pool = (
                 f"SELECT id, search_tsv FROM {table}, terms WHERE {' AND '.join(filters)} "
@@ -294,7 +317,13 @@ def _keyword_candidates(
 
 
 def _hydrate(
-    db: Session, *, owner_id: uuid.UUID, candidates: list[Candidate], min_confidence: float, domain: str | None
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    candidates: list[Candidate],
+    min_confidence: float,
+    domain: str | None,
+    scope: TimeScope,
 ) -> dict[tuple[str, int], item_types.MemoryItem]:
     by_kind: dict[str, list[int]] = {}
     for candidate in candidates:
@@ -308,6 +337,8 @@ def _hydrate(
             if confidence is not None and confidence < min_confidence:
                 continue
             if domain and item_types.domain(item) != domain:
+                continue
+            if not scope.admits(item):
                 continue
             items[(kind, item.id)] = item
     return items

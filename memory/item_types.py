@@ -112,6 +112,10 @@ def summary(item: MemoryItem) -> dict[str, Any]:
         "confidence": confidence(item),
         "domain": domain(item),
         "recorded_at": _iso(timestamp(item)),
+        "occurred_at": _iso(getattr(item, "occurred_at", None)),
+        "superseded_by": (
+            ref(kind, item.superseded_by_id) if isinstance(item, Observation) and item.superseded_by_id else None
+        ),
     }
 
 
@@ -128,8 +132,13 @@ def observation_dict(item: Observation) -> dict[str, Any]:
         "ai_platform": item.ai_instance.platform if item.ai_instance else None,
         "conversation_id": item.session.conversation_id if item.session else None,
         "created_at": _iso(item.created_at),
+        "occurred_at": _iso(item.occurred_at),
         "access_count": item.access_count,
         "last_accessed": _iso(item.last_accessed),
+        "seen_count": item.seen_count,
+        "last_seen_at": _iso(item.last_seen_at),
+        "supersedes": ref("observation", item.supersedes_id) if item.supersedes_id else None,
+        "superseded_by": ref("observation", item.superseded_by_id) if item.superseded_by_id else None,
     }
 
 

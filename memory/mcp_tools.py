@@ -61,6 +61,15 @@ Offset = Annotated[int, Field(ge=0, le=limits.MAX_OFFSET, description="Skip this
 Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_CHARS)]
 OptionalName = Annotated[str | None, Field(max_length=limits.MAX_NAME_CHARS)]
 Ref = Annotated[str, Field(description="A memory reference such as 'observation:42', 'pattern:3', 'concept:7'.")]
+IncludeHistory = Annotated[
+    bool, Field(description="Also replaced (superseded) versions of observations; by default only current ones.")
+]
+Since = Annotated[str | None, Field(description="Only memories from this date or date-time on (ISO 8601).")]
+Until = Annotated[str | None, Field(description="Only memories up to this date or date-time (ISO 8601).")]
+TimeField = Annotated[
+    Literal["recorded", "occurred"],
+    Field(description="What since/until compare: when stored, or when it happened (observations' occurred_at)."),
+]
 
 
 class UnitOfWork:
@@ -228,12 +237,29 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
         ] = None,
         conversation_id: Annotated[str | None, Field(description="This conversation's id, if known.")] = None,
         conversation_title: str | None = None,
+        occurred_at: Annotated[
+            str | None,
+            Field(description="When it happened, if not now: a date (2024-05-01) or date-time (ISO 8601)."),
+        ] = None,
+        supersedes: Annotated[
+            str | None,
+            Field(
+                description="Ref of an observation this one replaces (e.g. 'observation:42' when the user moved "
+                "from Lisbon to Porto). The old one is kept as the previous version but leaves search and recall."
+            ),
+        ] = None,
+        allow_duplicate: Annotated[
+            bool, Field(description="Store a new row even if a current observation already says the same.")
+        ] = False,
         run: UnitOfWork = work,
     ) -> dict[str, Any]:
-        """Store one new observation about the user or their work so any AI can recall it later.
+        """Store one observation about the user or their work so any AI can recall it later.
 
-        Adds one memory (and registers the conversation when conversation_id is given); changes nothing
-        else. Returns the new memory's id and ref (e.g. 'observation:42'). Store durable facts, not chit-chat.
+        Adds one memory (and registers the conversation when conversation_id is given). If a current observation
+        already says the same words (case, punctuation and small words aside), nothing is added: that one is
+        strengthened instead (seen_count +1, the higher confidence, evidence merged) and the answer has
+        duplicate_of and stored=false. With supersedes, the named observation is marked replaced by the new one.
+        Returns the ref (e.g. 'observation:42'). Store durable facts, not chit-chat.
         """
         return run(
             observations.store_observation,
@@ -247,6 +273,9 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
             ai_platform=ai_platform,
             conversation_id=conversation_id,
             conversation_title=conversation_title,
+            occurred_at=occurred_at,
+            supersedes=supersedes,
+            allow_duplicate=allow_duplicate,
         )
 
     @mcp.tool(annotations=READ_ONLY)
@@ -256,9 +285,14 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
         limit: Limit = 10,
         ai_name: Annotated[str | None, Field(description="Only observations stored by this AI.")] = None,
         offset: Offset = 0,
+        include_history: IncludeHistory = False,
+        since: Since = None,
+        until: Until = None,
+        time_field: TimeField = "recorded",
         run: UnitOfWork = work,
     ) -> dict[str, Any]:
-        """List observations, newest first, optionally filtered by domain, confidence or the AI that stored them."""
+        """List current observations, newest first, optionally filtered by domain, confidence, the AI that stored
+        them, or a period (since/until on when they were recorded or happened)."""
         return run(
             observations.recall,
             needs=READ_SCOPE,
@@ -267,6 +301,10 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
             limit=limit,
             ai_name=ai_name,
             offset=offset,
+            include_history=include_history,
+            since=since,
+            until=until,
+            time_field=time_field,
         )
 
     @mcp.tool(annotations=READ_ONLY)
@@ -288,6 +326,10 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
             list[Literal["observation", "pattern", "concept", "document"]] | None,
             Field(description="Restrict to these memory types; default all."),
         ] = None,
+        include_history: IncludeHistory = False,
+        since: Since = None,
+        until: Until = None,
+        time_field: TimeField = "recorded",
         run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """Search all memories by meaning and keywords together (observations, patterns, concepts, documents).
@@ -307,11 +349,15 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
             min_similarity=min_similarity,
             domain=domain,
             source_types=source_types,
+            include_history=include_history,
+            since=since,
+            until=until,
+            time_field=time_field,
         )
 
     @mcp.tool(annotations=READ_ONLY)
     def memory_get(ref: Ref, run: UnitOfWork = work) -> dict[str, Any]:
-        """Read one memory in full by its ref."""
+        """Read one memory in full by its ref; an observation also lists its versions (oldest first)."""
         return run(observations.get_item, needs=READ_SCOPE, ref=ref)
 
     @mcp.tool(annotations=DESTRUCTIVE)

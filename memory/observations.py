@@ -8,7 +8,7 @@ authenticated request, never from a tool argument.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import delete, func, select
@@ -16,10 +16,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
 from core import audit
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
 from memory import access, indexing, item_types
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
+from memory.time_scope import TimeScope
 from models import AIInstance, ConversationSession, Observation
 
 DEFAULT_AI_NAME = "Unknown"
@@ -144,8 +145,14 @@ def store_observation(
     ai_platform: str | None = None,
     conversation_id: str | None = None,
     conversation_title: str | None = None,
+    occurred_at: str | None = None,
+    supersedes: str | None = None,
+    allow_duplicate: bool = False,
     credential_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
+    """Store an observation; or, when a live one already says the same thing,
+    strengthen that one instead; or replace one (``supersedes``), keeping it
+    as the previous version."""
     text = check.required_text("observation", observation, max_chars=check.MAX_OBSERVATION_CHARS)
     confidence = check.unit_interval("confidence", confidence)
     domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
@@ -154,6 +161,12 @@ def store_observation(
     conversation_title = check.text(
         "conversation_title", conversation_title, max_chars=check.MAX_TITLE_CHARS, required=False
     )
+    happened = check.moment("occurred_at", occurred_at)
+    replaced = _live_observation(db, owner_id=owner_id, ref=supersedes) if supersedes else None
+    if replaced is None and not allow_duplicate:
+        existing = _same_as(db, owner_id=owner_id, text=text)
+        if existing is not None:
+            return _strengthen(existing, confidence=confidence, evidence=evidence)
 
     if ai_name is None and ai_platform is None:
         instance = introduced_instance(
@@ -174,10 +187,59 @@ def store_observation(
         evidence=evidence,
         ai_instance_id=instance.id,
         session_id=session.id if session else None,
+        occurred_at=happened,
+        supersedes_id=replaced.id if replaced else None,
     )
     db.add(row)
-    indexing.index_after_commit(db, row)
-    return {"id": row.id, "ref": item_types.ref("observation", row.id), "stored": True}
+    indexing.index_after_commit(db, row)  # flushes: the row has its id
+    result: dict[str, Any] = {"id": row.id, "ref": item_types.ref("observation", row.id), "stored": True}
+    if replaced is not None:
+        replaced.superseded_by_id = row.id
+        result["supersedes"] = item_types.ref("observation", replaced.id)
+    return result
+
+
+def _live_observation(db: Session, *, owner_id: uuid.UUID, ref: str) -> Observation:
+    """The caller's current version named by ``supersedes``, locked for the change."""
+    kind, item_id = check.parse_ref("supersedes", ref)
+    if kind != "observation":
+        raise InvalidInput("supersedes", "must name an observation (an observation replaces an observation)")
+    row = db.scalars(
+        select(Observation).where(Observation.id == item_id, Observation.owner_id == owner_id).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"No memory found for supersedes observation:{item_id}")
+    if row.superseded_by_id is not None:
+        newer = item_types.ref("observation", row.superseded_by_id)
+        raise InvalidInput("supersedes", f"observation:{item_id} was already replaced by {newer}; supersede that")
+    return row
+
+
+def _same_as(db: Session, *, owner_id: uuid.UUID, text: str) -> Observation | None:
+    """A current observation of this owner saying the same thing (equal
+    observation_key: the same word stems in order, negations counted)."""
+    return db.scalars(
+        select(Observation)
+        .where(
+            Observation.owner_id == owner_id,
+            Observation.text_key == func.observation_key(text),
+            Observation.superseded_by_id.is_(None),
+        )
+        .order_by(Observation.id)
+        .limit(1)
+        .with_for_update()
+    ).one_or_none()
+
+
+def _strengthen(row: Observation, *, confidence: float, evidence: list[str]) -> dict[str, Any]:
+    """Another sighting of what ``row`` says: count it, keep the stronger
+    confidence and every piece of evidence; the text stays as first stored."""
+    row.seen_count += 1
+    row.last_seen_at = datetime.now(UTC)
+    row.confidence = max(row.confidence, confidence)
+    row.evidence = list(dict.fromkeys([*row.evidence, *evidence]))[: check.MAX_LIST_ITEMS]
+    ref = item_types.ref("observation", row.id)
+    return {"id": row.id, "ref": ref, "stored": False, "duplicate_of": ref, "seen_count": row.seen_count}
 
 
 def recall(
@@ -189,7 +251,12 @@ def recall(
     limit: int = 10,
     offset: int = 0,
     ai_name: str | None = None,
+    include_history: bool = False,
+    since: str | None = None,
+    until: str | None = None,
+    time_field: str = "recorded",
 ) -> dict[str, Any]:
+    scope = TimeScope.parse(include_history, since, until, time_field)
     domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
     min_confidence = check.unit_interval("min_confidence", min_confidence)
     limit = check.limit("limit", limit)
@@ -205,6 +272,13 @@ def recall(
         query = query.where(Observation.domain == domain)
     if ai_name:
         query = query.join(AIInstance, Observation.ai_instance_id == AIInstance.id).where(AIInstance.name == ai_name)
+    if not scope.include_history:
+        query = query.where(Observation.superseded_by_id.is_(None))
+    when = Observation.created_at if scope.by == "recorded" else Observation.occurred_at
+    if scope.since:
+        query = query.where(when >= scope.since)
+    if scope.until:
+        query = query.where(when <= scope.until)
     rows = list(
         db.scalars(query.order_by(Observation.created_at.desc(), Observation.id.desc()).offset(offset).limit(limit + 1))
     )
@@ -232,9 +306,38 @@ def load_item(db: Session, *, owner_id: uuid.UUID, ref: str, field: str = "ref")
 
 def get_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]:
     item = load_item(db, owner_id=owner_id, ref=ref)
+    shown = item_types.full(item)
     if isinstance(item, Observation):
         access.mark_accessed(db, owner_id=owner_id, observation_ids=[item.id])
-    return item_types.full(item)
+        if item.supersedes_id or item.superseded_by_id:
+            shown["versions"] = _versions(db, owner_id=owner_id, observation=item)
+    return shown
+
+
+MAX_VERSIONS_SHOWN = 50
+
+
+def _versions(db: Session, *, owner_id: uuid.UUID, observation: Observation) -> list[dict[str, Any]]:
+    """The chain of versions this observation belongs to, oldest first."""
+    chain = [observation]
+    for link in ("supersedes_id", "superseded_by_id"):
+        current = observation
+        while getattr(current, link) is not None and len(chain) < MAX_VERSIONS_SHOWN:
+            found = db.scalars(
+                select(Observation).where(Observation.id == getattr(current, link), Observation.owner_id == owner_id)
+            ).one_or_none()
+            if found is None:
+                break
+            current = found
+            chain.insert(0, found) if link == "supersedes_id" else chain.append(found)
+    return [
+        {
+            "ref": item_types.ref("observation", row.id),
+            "recorded_at": row.created_at.isoformat(),
+            "text": row.observation,
+        }
+        for row in chain
+    ]
 
 
 def delete_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]:

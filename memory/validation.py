@@ -7,7 +7,7 @@ written. The caps are documented in the README ("Limits").
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from core.errors import InvalidInput
@@ -117,6 +117,20 @@ def iso_date(field: str, value: Any) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(field, f"must be a date as YYYY-MM-DD (got {value!r})") from None
+
+
+def moment(field: str, value: Any) -> datetime | None:
+    """An ISO date (midnight UTC) or date-time (UTC when no zone is given)."""
+    if value is None or value == "":
+        return None
+    problem = "must be a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
+    if not isinstance(value, str) or len(value) > 40:
+        raise InvalidInput(field, problem)
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(field, f"{problem} (got {value!r})") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def source_types(field: str, value: Any) -> tuple[str, ...]:

@@ -1,0 +1,55 @@
+"""Which versions and which period a search or recall covers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.errors import InvalidInput
+from memory import item_types
+from memory import validation as check
+from models import Observation
+
+
+@dataclass(frozen=True)
+class TimeScope:
+    """Which versions and which times a search or recall covers."""
+
+    include_history: bool = False  # superseded versions too
+    since: datetime | None = None
+    until: datetime | None = None
+    by: str = "recorded"  # or "occurred" (only observations say when something happened)
+
+    @classmethod
+    def parse(cls, include_history: bool, since: str | None, until: str | None, time_field: str) -> TimeScope:
+        if time_field not in ("recorded", "occurred"):
+            raise InvalidInput("time_field", "must be 'recorded' or 'occurred'")
+        scope = cls(include_history, check.moment("since", since), check.moment("until", until), time_field)
+        if scope.since and scope.until and scope.since > scope.until:
+            raise InvalidInput("until", "must not be before since")
+        return scope
+
+    @property
+    def bounded(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def sql(self, kind: str) -> list[str]:
+        """WHERE conditions for ``kind``'s table (binds :since and :until)."""
+        conditions = []
+        if kind == "observation" and not self.include_history:
+            conditions.append("superseded_by_id IS NULL")
+        if self.bounded:
+            column = "created_at" if self.by == "recorded" else ("occurred_at" if kind == "observation" else "NULL")
+            if self.since:
+                conditions.append(f"{column} >= :since")
+            if self.until:
+                conditions.append(f"{column} <= :until")
+        return conditions
+
+    def admits(self, item: item_types.MemoryItem) -> bool:
+        if isinstance(item, Observation) and not self.include_history and item.superseded_by_id is not None:
+            return False
+        if not self.bounded:
+            return True
+        when = item.created_at if self.by == "recorded" else getattr(item, "occurred_at", None)
+        return when is not None and (not self.since or when >= self.since) and (not self.until or when <= self.until)

@@ -1,0 +1,134 @@
+"""Versions, duplicates and time, through a real MCP client."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.principal import READ_SCOPE
+from models import Observation
+from tests.support import call, call_error, mcp_client, new_key, session_scope, user_with_key
+
+
+def _rows(owner) -> int:
+    with session_scope() as db:
+        return db.execute(select(func.count()).where(Observation.owner_id == owner)).scalar_one()
+
+
+async def test_a_new_version_replaces_the_old_one_which_stays_in_history(server):
+    owner, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        old = await call(client, "memory_store", observation="The user lives in Lisbon, near the river")
+        new = await call(client, "memory_store", observation="The user moved to Porto", supersedes=old["ref"])
+        assert new["stored"] is True and new["supersedes"] == old["ref"]
+
+        found = await call(client, "memory_search", query="where does the user live", min_similarity=0)
+        refs = [hit["ref"] for hit in found["results"]]
+        assert new["ref"] in refs and old["ref"] not in refs
+        history = await call(
+            client, "memory_search", query="where does the user live", min_similarity=0, include_history=True
+        )
+        old_hit = next(hit for hit in history["results"] if hit["ref"] == old["ref"])
+        assert old_hit["superseded_by"] == new["ref"]
+        recalled = await call(client, "memory_recall")
+        assert [o["ref"] for o in recalled["observations"]] == [new["ref"]]
+        assert len((await call(client, "memory_recall", include_history=True))["observations"]) == 2
+
+        shown = await call(client, "memory_get", ref=new["ref"])
+        assert [v["ref"] for v in shown["versions"]] == [old["ref"], new["ref"]]
+        assert shown["supersedes"] == old["ref"]
+        assert (await call(client, "memory_get", ref=old["ref"]))["superseded_by"] == new["ref"]
+
+        again = await call_error(client, "memory_store", observation="Moved again", supersedes=old["ref"])
+        assert again == f"Invalid supersedes: {old['ref']} was already replaced by {new['ref']}; supersede that"
+        assert "\n" not in again and _rows(owner) == 2
+
+
+async def test_another_owners_memory_cannot_be_superseded(server):
+    _, victim_key = user_with_key("victim")
+    attacker, attacker_key = user_with_key("attacker")
+    async with mcp_client(server.url, victim_key) as victim, mcp_client(server.url, attacker_key) as client:
+        theirs = await call(victim, "memory_store", observation="Victim's private fact")
+        refused = await call_error(client, "memory_store", observation="Hijack", supersedes=theirs["ref"])
+        assert refused == f"No memory found for supersedes {theirs['ref']}"
+        assert (await call(victim, "memory_get", ref=theirs["ref"])).get("superseded_by") is None
+    assert _rows(attacker) == 0  # nothing half-written
+
+
+async def test_a_restatement_strengthens_the_memory_instead_of_adding_a_row(server):
+    owner, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        first = await call(
+            client,
+            "memory_store",
+            observation="The user prefers dark mode in the editor.",
+            confidence=0.6,
+            evidence=["said so on Monday"],
+        )
+        again = await call(
+            client,
+            "memory_store",
+            observation="Prefers dark mode in the editor",
+            confidence=0.9,
+            evidence=["said so again"],
+        )
+        assert again == {
+            "id": first["id"],
+            "ref": first["ref"],
+            "stored": False,
+            "duplicate_of": first["ref"],
+            "seen_count": 2,
+        }
+        shown = await call(client, "memory_get", ref=first["ref"])
+        assert shown["seen_count"] == 2 and shown["confidence"] == 0.9 and shown["last_seen_at"]
+        assert shown["evidence"] == ["said so on Monday", "said so again"]
+        assert shown["observation"] == "The user prefers dark mode in the editor."  # the first wording stays
+
+        negated = await call(client, "memory_store", observation="The user does not prefer dark mode in the editor")
+        assert negated["stored"] is True  # a contradiction is never merged
+        forced = await call(client, "memory_store", observation="Prefers dark mode in the editor", allow_duplicate=True)
+        assert forced["stored"] is True and forced["ref"] != first["ref"]
+    assert _rows(owner) == 3
+
+
+async def test_duplicates_are_found_in_keyword_mode_too(keyword_server):
+    owner, key = user_with_key()
+    async with mcp_client(keyword_server.url, key) as client:
+        first = await call(client, "memory_store", observation="Allergic to peanuts!")
+        again = await call(client, "memory_store", observation="allergic to peanuts")
+        assert again["duplicate_of"] == first["ref"]
+    assert _rows(owner) == 1
+
+
+async def test_when_it_happened_filters_search_and_recall(server):
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        trip = await call(client, "memory_store", observation="Went hiking in the Alps", occurred_at="2023-07-14")
+        later = await call(
+            client, "memory_store", observation="Went hiking in Madeira", occurred_at="2025-03-02T09:30:00+01:00"
+        )
+        shown = await call(client, "memory_get", ref=trip["ref"])
+        assert shown["occurred_at"] == "2023-07-14T00:00:00+00:00"
+        found = await call(
+            client, "memory_search", query="hiking trip", min_similarity=0, time_field="occurred", since="2024-01-01"
+        )
+        assert [hit["ref"] for hit in found["results"]] == [later["ref"]]
+        assert found["results"][0]["occurred_at"].startswith("2025-03-02")
+        recalled = await call(client, "memory_recall", time_field="occurred", until="2023-12-31")
+        assert [o["ref"] for o in recalled["observations"]] == [trip["ref"]]
+        recorded = await call(client, "memory_recall", since="2000-01-01")  # both were recorded just now
+        assert len(recorded["observations"]) == 2
+
+        bad = await call_error(client, "memory_store", observation="x", occurred_at="last Tuesday")
+        assert bad.startswith("Invalid occurred_at: must be a date (YYYY-MM-DD) or date-time")
+        backwards = await call_error(client, "memory_search", query="x", since="2025-01-01", until="2024-01-01")
+        assert backwards == "Invalid until: must not be before since"
+
+
+async def test_a_read_only_key_cannot_supersede(server):
+    owner, key = user_with_key()
+    reader = new_key(owner, scopes=(READ_SCOPE,))
+    async with mcp_client(server.url, key) as client, mcp_client(server.url, reader) as read_only:
+        stored = await call(client, "memory_store", observation="Plays the cello")
+        refused = await call_error(read_only, "memory_store", observation="Plays the viola", supersedes=stored["ref"])
+        assert "memory:write" in refused
+    assert _rows(owner) == 1
