@@ -64,6 +64,7 @@ class Phase:
     p99_ms: float
     worst_ms: float
     over_1s: int
+    slow_at_s: list[float]  # when (seconds into the phase) each call over 1 s started
     cpu_server_s: float
     cpu_postgres_s: float
     cpu_client_s: float
@@ -156,6 +157,7 @@ async def run_phase(
 
     questions = queries(500)
     latencies: list[float] = []
+    slow: list[float] = []
     errors = 0
     deadline = 0.0
 
@@ -178,6 +180,8 @@ async def run_phase(
                 except Exception:
                     failed = True
                 latencies.append((time.perf_counter() - began) * 1000)
+                if latencies[-1] > 1000:
+                    slow.append(round(began - deadline + seconds, 1))
                 errors += failed
 
     started = asyncio.Event()
@@ -204,6 +208,7 @@ async def run_phase(
         p99_ms=round(percentile(latencies, 0.99), 1),
         worst_ms=round(max(latencies), 1),
         over_1s=sum(1 for ms in latencies if ms > 1000),
+        slow_at_s=sorted(slow)[:20],
         cpu_server_s=round(cpu[0], 1),
         cpu_postgres_s=round(cpu[1], 1),
         cpu_client_s=round(cpu[2], 1),
@@ -277,6 +282,8 @@ def main() -> None:
             phase = asyncio.run(run_phase("search", 16, args.soak, server.url, search_key, meter, processes))
             phases.append(phase)
             print("soak:", phase.line(), flush=True)
+            if phase.slow_at_s:
+                print("  calls over 1 s started at (s into the soak):", phase.slow_at_s)
         _print_ratios(phases)
     finally:
         if server is not None:
@@ -289,7 +296,7 @@ def main() -> None:
 
 
 def _print_ratios(phases: list[Phase]) -> None:
-    rate = {(p.tool, p.clients): p.calls_per_second for p in phases}
+    rate = {(p.tool, p.clients): p.calls_per_second for p in phases if p.seconds < 100}  # the soak aside
     if all(("search", n) in rate for n in (1, 16)):
         print(f"search: 16 clients / 1 client = {rate[('search', 16)] / rate[('search', 1)]:.2f}x (target >= 1.6)")
     if all(("search", n) in rate for n in (16, 64)):

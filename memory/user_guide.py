@@ -21,8 +21,9 @@ GUIDE: dict[str, Any] = {
         "memory_search(query): look up what is already known about the topic at hand.",
     ],
     "tools": {
-        "memory_store": "Store one observation (a fact, preference or event) with a confidence.",
-        "memory_recall": "List recent observations, filtered by domain, confidence or AI.",
+        "memory_store": "Store one observation (a fact, preference or event) with a confidence; occurred_at says "
+        "when it happened; supersedes replaces an older observation; a restatement strengthens the existing one.",
+        "memory_recall": "List current observations, newest first, filtered by domain, confidence, AI or period.",
         "memory_search": "Find memories of every type by meaning and keywords together (hybrid search).",
         "memory_get": "Read one memory in full by ref, e.g. 'observation:42'.",
         "memory_delete": "Forget one memory by ref, including its vectors. Irreversible.",
@@ -59,6 +60,14 @@ GUIDE: dict[str, Any] = {
         "start of a conversation": "memory_bootstrap, memory_init_session, then memory_search on the topic.",
         "learning something durable": "memory_store with a domain and honest confidence; cite evidence.",
         "seeing a repeated theme": "memory_update_pattern citing the observation ids as evidence.",
+        "a fact changed (moved, new job, changed mind)": "memory_store the new fact with supersedes='observation:N' "
+        "of the old one: the old version is kept (memory_get shows the chain) but leaves search and recall; "
+        "include_history=true brings it back.",
+        "storing something already known": "Just store it: a current observation with the same words (case, "
+        "punctuation and small words aside) is strengthened instead (seen_count, higher confidence, evidence "
+        "merged; the answer says duplicate_of). Contradictions are never merged; allow_duplicate=true forces a row.",
+        "something that happened at a time": "memory_store with occurred_at (a date or ISO date-time); find it with "
+        "memory_search or memory_recall and since/until, time_field='occurred'.",
         "the user asks to forget": "memory_search or memory_recall to find it, then memory_delete each ref.",
     },
     "limits": {
