@@ -139,6 +139,8 @@ class Observation(Base):
     seen_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     text_key: Mapped[str] = mapped_column(String(32), Computed("observation_key(observation)", persisted=True))
+    # Set while the memory is in cold storage: kept, but out of search and recall.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
         searchable_text("coalesce(observation, '') || ' ' || coalesce(domain, '')"),
@@ -167,6 +169,8 @@ class Pattern(Base):
     )
     created_at: Mapped[datetime] = created_column()
     last_updated: Mapped[datetime] = created_column()
+    # Set while the memory is in cold storage: kept, but out of search and recall.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
         searchable_text(
@@ -194,6 +198,8 @@ class Concept(Base):
     )
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = created_column()
+    # Set while the memory is in cold storage: kept, but out of search and recall.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
         searchable_text("coalesce(name, '') || ' ' || coalesce(description, '') || ' ' || coalesce(domain, '')"),
@@ -258,6 +264,8 @@ class Document(Base):
         "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
     created_at: Mapped[datetime] = created_column()
+    # Set while the memory is in cold storage: kept, but out of search and recall.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
         searchable_text("coalesce(title, '') || ' ' || coalesce(content_summary, '')"),

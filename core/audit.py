@@ -30,6 +30,8 @@ OAUTH_TOKENS_ISSUED = "oauth_tokens_issued"
 OAUTH_TOKEN_REVOKED = "oauth_token_revoked"
 OAUTH_GRANT_REVOKED = "oauth_grant_revoked"
 MEMORY_DELETED = "memory_deleted"
+MEMORY_ARCHIVED = "memory_archived"
+MEMORY_REHYDRATED = "memory_rehydrated"
 
 MAX_EVENTS_PAGE = 100
 

@@ -24,8 +24,8 @@ from core.errors import EmbeddingUnavailable
 from memory import access, item_types, planner_stats, vector_plan
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
+from memory.scope import Scope
 from memory.search_indexes import HNSW_MAX_DIMENSIONS, KNOWN_MODEL_DIMENSIONS, vector_expression
-from memory.time_scope import TimeScope
 from models import owner_lexeme
 
 RRF_K = 60
@@ -114,10 +114,11 @@ def search(
     since: str | None = None,
     until: str | None = None,
     time_field: str = "recorded",
+    archived: str = "exclude",
     timings: SearchTimings | None = None,
 ) -> dict[str, Any]:
     query = check.required_text("query", query, max_chars=check.MAX_QUERY_CHARS)
-    scope = TimeScope.parse(include_history, since, until, time_field)
+    scope = Scope.parse(include_history, since, until, time_field, archived)
     limit = check.limit("limit", limit)
     min_confidence = check.unit_interval("min_confidence", min_confidence)
     min_similarity = check.unit_interval("min_similarity", min_similarity)
@@ -131,9 +132,11 @@ def search(
     query_vector, notice = _embed_query(embedder, query, timings)
     started = time.perf_counter()
     wanted = max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)
-    # Vectors know nothing of time: when a period is asked for, draw more,
-    # since those outside it are dropped when the items are read.
-    vector_k = wanted * BOUNDED_VECTOR_FACTOR if scope.bounded else wanted
+    # Vectors know nothing of time or the archive: when a period or the
+    # archive alone is asked for, draw more, since the rest are dropped when
+    # the items are read.
+    narrow = scope.bounded or scope.archived == "only"
+    vector_k = wanted * BOUNDED_VECTOR_FACTOR if narrow else wanted
     candidates: dict[tuple[str, int], Candidate] = {}
     if query_vector is not None:
         for rank, (kind, item_id, distance) in enumerate(
@@ -274,7 +277,7 @@ def _keyword_candidates(
     k: int,
     min_confidence: float,
     domain: str | None,
-    scope: TimeScope,
+    scope: Scope,
 ) -> list[tuple[str, int, float]]:
     params: dict[str, Any] = {
         "since": scope.since,
@@ -323,7 +326,7 @@ def _hydrate(
     candidates: list[Candidate],
     min_confidence: float,
     domain: str | None,
-    scope: TimeScope,
+    scope: Scope,
 ) -> dict[tuple[str, int], item_types.MemoryItem]:
     by_kind: dict[str, list[int]] = {}
     for candidate in candidates:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from core.errors import MemoryGateError
 from core.principal import READ_SCOPE, WRITE_SCOPE, Principal, from_scope
 from core.settings import VERSION
-from memory import hybrid_search, indexing, knowledge, observations, user_guide
+from memory import archive, hybrid_search, indexing, knowledge, observations, user_guide
 from memory import validation as limits
 from memory.embeddings import EmbeddingProvider
 
@@ -66,6 +66,10 @@ IncludeHistory = Annotated[
 ]
 Since = Annotated[str | None, Field(description="Only memories from this date or date-time on (ISO 8601).")]
 Until = Annotated[str | None, Field(description="Only memories up to this date or date-time (ISO 8601).")]
+Archived = Annotated[
+    Literal["exclude", "include", "only"],
+    Field(description="Archived memories: left out (default), included, or only them (search the archive)."),
+]
 TimeField = Annotated[
     Literal["recorded", "occurred"],
     Field(description="What since/until compare: when stored, or when it happened (observations' occurred_at)."),
@@ -289,6 +293,7 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
         since: Since = None,
         until: Until = None,
         time_field: TimeField = "recorded",
+        archived: Archived = "exclude",
         run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """List current observations, newest first, optionally filtered by domain, confidence, the AI that stored
@@ -305,6 +310,7 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
             since=since,
             until=until,
             time_field=time_field,
+            archived=archived,
         )
 
     @mcp.tool(annotations=READ_ONLY)
@@ -330,6 +336,7 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
         since: Since = None,
         until: Until = None,
         time_field: TimeField = "recorded",
+        archived: Archived = "exclude",
         run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """Search all memories by meaning and keywords together (observations, patterns, concepts, documents).
@@ -353,12 +360,48 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
             since=since,
             until=until,
             time_field=time_field,
+            archived=archived,
         )
 
     @mcp.tool(annotations=READ_ONLY)
     def memory_get(ref: Ref, run: UnitOfWork = work) -> dict[str, Any]:
         """Read one memory in full by its ref; an observation also lists its versions (oldest first)."""
         return run(observations.get_item, needs=READ_SCOPE, ref=ref)
+
+    @mcp.tool(annotations=REFRESH)
+    def memory_archive(
+        refs: Annotated[
+            list[str] | None, Field(description="Refs to archive, e.g. ['observation:42']; all or none.")
+        ] = None,
+        query: Annotated[
+            str | None, Field(description="Instead of refs: preview what this search finds; archives nothing.")
+        ] = None,
+        limit: Limit = 10,
+        run: UnitOfWork = work,
+    ) -> dict[str, Any]:
+        """Move memories to cold storage: kept whole, but out of search, recall and bootstrap until rehydrated.
+
+        With refs: archives those (every ref must be yours, or nothing changes) and returns "archived" (and
+        "already_archived"). With query: changes nothing and returns a "preview" of the matching memories, to
+        archive by ref next. memory_search(archived="only") searches the archive.
+        """
+        return run(archive.archive, needs=WRITE_SCOPE, embedder=run.embedder, refs=refs, query=query, limit=limit)
+
+    @mcp.tool(annotations=REFRESH)
+    def memory_rehydrate(
+        refs: Annotated[list[str], Field(description="Refs of archived memories to bring back; all or none.")],
+        run: UnitOfWork = work,
+    ) -> dict[str, Any]:
+        """Bring archived memories back into search, recall and bootstrap. Changes only their archived state."""
+        return run(archive.rehydrate, needs=WRITE_SCOPE, refs=refs)
+
+    @mcp.tool(annotations=READ_ONLY)
+    def memory_archive_candidates(limit: Limit = 20, run: UnitOfWork = work) -> dict[str, Any]:
+        """List current observations that could be archived, stalest first. Read-only; archives nothing.
+
+        staleness = days since last used (read, found or restated) x (2 - confidence) / (1 + times read).
+        """
+        return run(archive.candidates, needs=READ_SCOPE, limit=limit)
 
     @mcp.tool(annotations=DESTRUCTIVE)
     def memory_delete(ref: Ref, run: UnitOfWork = work) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from core.errors import InvalidInput, NotFound
 from memory import access, indexing, item_types
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
-from memory.time_scope import TimeScope
+from memory.scope import Scope
 from models import AIInstance, ConversationSession, Observation
 
 DEFAULT_AI_NAME = "Unknown"
@@ -255,8 +255,9 @@ def recall(
     since: str | None = None,
     until: str | None = None,
     time_field: str = "recorded",
+    archived: str = "exclude",
 ) -> dict[str, Any]:
-    scope = TimeScope.parse(include_history, since, until, time_field)
+    scope = Scope.parse(include_history, since, until, time_field, archived)
     domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
     min_confidence = check.unit_interval("min_confidence", min_confidence)
     limit = check.limit("limit", limit)
@@ -274,6 +275,10 @@ def recall(
         query = query.join(AIInstance, Observation.ai_instance_id == AIInstance.id).where(AIInstance.name == ai_name)
     if not scope.include_history:
         query = query.where(Observation.superseded_by_id.is_(None))
+    if scope.archived != "include":
+        query = query.where(
+            Observation.archived_at.is_(None) if scope.archived == "exclude" else Observation.archived_at.is_not(None)
+        )
     when = Observation.created_at if scope.by == "recorded" else Observation.occurred_at
     if scope.since:
         query = query.where(when >= scope.since)
@@ -352,10 +357,28 @@ def delete_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]
 
 
 def item_counts(db: Session, *, owner_id: uuid.UUID) -> dict[str, int]:
-    return {
-        kind + "s": db.execute(select(func.count()).where(model_class.owner_id == owner_id)).scalar_one()
-        for kind, model_class in item_types.ITEM_MODELS.items()
-    }
+    """Current memories by type: neither archived nor replaced by a newer version."""
+    counts = {}
+    for kind, model_class in item_types.ITEM_MODELS.items():
+        query = select(func.count()).where(model_class.owner_id == owner_id, model_class.archived_at.is_(None))
+        if model_class is Observation:
+            query = query.where(Observation.superseded_by_id.is_(None))
+        counts[kind + "s"] = db.execute(query).scalar_one()
+    return counts
+
+
+def set_aside_counts(db: Session, *, owner_id: uuid.UUID) -> dict[str, int]:
+    """Memories kept but out of search: archived, and replaced versions."""
+    archived = sum(
+        db.execute(
+            select(func.count()).where(model_class.owner_id == owner_id, model_class.archived_at.is_not(None))
+        ).scalar_one()
+        for model_class in item_types.ITEM_MODELS.values()
+    )
+    superseded = db.execute(
+        select(func.count()).where(Observation.owner_id == owner_id, Observation.superseded_by_id.is_not(None))
+    ).scalar_one()
+    return {"archived": archived, "superseded": superseded}
 
 
 def stats(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider) -> dict[str, Any]:
@@ -373,6 +396,7 @@ def stats(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider) -> d
     sessions = db.execute(select(func.count()).where(ConversationSession.owner_id == owner_id)).scalar_one()
     return {
         "counts": counts,
+        **set_aside_counts(db, owner_id=owner_id),
         "sessions": sessions,
         "top_domains": [{"domain": d or "(none)", "observations": n} for d, n in domains],
         "ai_instances": [

@@ -27,6 +27,10 @@ GUIDE: dict[str, Any] = {
         "memory_search": "Find memories of every type by meaning and keywords together (hybrid search).",
         "memory_get": "Read one memory in full by ref, e.g. 'observation:42'.",
         "memory_delete": "Forget one memory by ref, including its vectors. Irreversible.",
+        "memory_archive": "Move memories (by ref) to cold storage: kept, but out of search, recall and bootstrap; "
+        "with a query instead, preview what would go.",
+        "memory_rehydrate": "Bring archived memories back.",
+        "memory_archive_candidates": "Current observations that could be archived, stalest first.",
         "memory_stats": "Counts by type, domains, AI instances and embedding status.",
         "memory_store_document": "Keep a reference to a document: title, type, URL and your summary.",
         "memory_store_concept": "Create or update a named concept (project, tool, person, idea).",
@@ -68,6 +72,9 @@ GUIDE: dict[str, Any] = {
         "merged; the answer says duplicate_of). Contradictions are never merged; allow_duplicate=true forces a row.",
         "something that happened at a time": "memory_store with occurred_at (a date or ISO date-time); find it with "
         "memory_search or memory_recall and since/until, time_field='occurred'.",
+        "memory grows cluttered": "memory_archive_candidates, or memory_archive(query=...) to preview; then "
+        "memory_archive(refs=[...]). Archived memories are searchable with memory_search(archived='only') and "
+        "come back with memory_rehydrate. Nothing is deleted except by memory_delete.",
         "the user asks to forget": "memory_search or memory_recall to find it, then memory_delete each ref.",
     },
     "limits": {

@@ -59,6 +59,11 @@ async def test_owners_see_only_their_own_memories_through_every_tool(server):
         for ref in refs.values():
             assert "No memory found" in await call_error(bob, "memory_get", ref=ref)
             assert "No memory found" in await call_error(bob, "memory_delete", ref=ref)
+            assert "No memory found" in await call_error(bob, "memory_archive", refs=[ref])
+            assert "No memory found" in await call_error(bob, "memory_rehydrate", refs=[ref])
+        assert (await call(bob, "memory_search", query="vault code", archived="include"))["results"] == []
+        assert (await call(bob, "memory_archive", query="vault code secret"))["preview"] == []
+        assert (await call(bob, "memory_archive_candidates"))["candidates"] == []
         assert "No concept" in await call_error(bob, "memory_get_concept", name="Project Nightingale")
         assert "No concept" in await call_error(bob, "memory_get_concept", name="PN")
         assert "No concept" in await call_error(bob, "memory_related_concepts", concept_name="Vault")

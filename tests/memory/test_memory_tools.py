@@ -24,6 +24,9 @@ EXPECTED_TOOLS = {
     "memory_delete",
     "memory_user_guide",
     "memory_bootstrap",
+    "memory_archive",
+    "memory_rehydrate",
+    "memory_archive_candidates",
 }
 
 
@@ -42,8 +45,11 @@ async def test_all_tools_are_listed_with_read_only_and_destructive_annotations(s
         "memory_get_pattern",
         "memory_patterns",
         "memory_user_guide",
+        "memory_archive_candidates",
     ):
         assert tools[name].annotations.read_only_hint is True, name
+    for name in ("memory_archive", "memory_rehydrate"):  # reversible: nothing is lost
+        assert tools[name].annotations.destructive_hint is False, name
     assert tools["memory_delete"].annotations.destructive_hint is True
     assert tools["memory_init_session"].annotations.destructive_hint is False
     assert tools["memory_bootstrap"].annotations.destructive_hint is False

@@ -1,4 +1,4 @@
-"""Which versions and which period a search or recall covers."""
+"""What a search or recall covers: current or all versions, the archive, a period."""
 
 from __future__ import annotations
 
@@ -10,21 +10,33 @@ from memory import item_types
 from memory import validation as check
 from models import Observation
 
+ARCHIVED_CHOICES = ("exclude", "include", "only")
+
 
 @dataclass(frozen=True)
-class TimeScope:
-    """Which versions and which times a search or recall covers."""
+class Scope:
+    """What a search or recall covers."""
 
     include_history: bool = False  # superseded versions too
     since: datetime | None = None
     until: datetime | None = None
     by: str = "recorded"  # or "occurred" (only observations say when something happened)
+    archived: str = "exclude"  # or "include", or "only" (the archive on its own)
 
     @classmethod
-    def parse(cls, include_history: bool, since: str | None, until: str | None, time_field: str) -> TimeScope:
+    def parse(
+        cls,
+        include_history: bool = False,
+        since: str | None = None,
+        until: str | None = None,
+        time_field: str = "recorded",
+        archived: str = "exclude",
+    ) -> Scope:
         if time_field not in ("recorded", "occurred"):
             raise InvalidInput("time_field", "must be 'recorded' or 'occurred'")
-        scope = cls(include_history, check.moment("since", since), check.moment("until", until), time_field)
+        if archived not in ARCHIVED_CHOICES:
+            raise InvalidInput("archived", "must be 'exclude', 'include' or 'only'")
+        scope = cls(include_history, check.moment("since", since), check.moment("until", until), time_field, archived)
         if scope.since and scope.until and scope.since > scope.until:
             raise InvalidInput("until", "must not be before since")
         return scope
@@ -36,6 +48,8 @@ class TimeScope:
     def sql(self, kind: str) -> list[str]:
         """WHERE conditions for ``kind``'s table (binds :since and :until)."""
         conditions = []
+        if self.archived != "include":
+            conditions.append("archived_at IS NULL" if self.archived == "exclude" else "archived_at IS NOT NULL")
         if kind == "observation" and not self.include_history:
             conditions.append("superseded_by_id IS NULL")
         if self.bounded:
@@ -47,6 +61,8 @@ class TimeScope:
         return conditions
 
     def admits(self, item: item_types.MemoryItem) -> bool:
+        if self.archived != "include" and (item.archived_at is None) != (self.archived == "exclude"):
+            return False
         if isinstance(item, Observation) and not self.include_history and item.superseded_by_id is not None:
             return False
         if not self.bounded:

@@ -1,0 +1,82 @@
+"""Cold storage through a real MCP client: archive, search the archive, rehydrate, candidates."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+
+from core.principal import READ_SCOPE
+from models import AuditEvent, Observation
+from tests.support import call, call_error, mcp_client, new_key, session_scope, user_with_key
+
+
+async def test_an_archived_memory_leaves_search_and_recall_and_comes_back(server):
+    owner, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        kept = await call(client, "memory_store", observation="Plays chess at the club on Thursdays")
+        cold = await call(client, "memory_store", observation="Played chess online during the 2020 lockdown")
+        preview = await call(client, "memory_archive", query="chess lockdown", limit=5)
+        assert cold["ref"] in [hit["ref"] for hit in preview["preview"]] and "Nothing was archived" in preview["next"]
+
+        assert await call(client, "memory_archive", refs=[cold["ref"]]) == {"archived": [cold["ref"]]}
+        again = await call(client, "memory_archive", refs=[cold["ref"]])
+        assert again == {"archived": [], "already_archived": [cold["ref"]]}
+        found = await call(client, "memory_search", query="chess", min_similarity=0)
+        assert [hit["ref"] for hit in found["results"]] == [kept["ref"]]
+        only = await call(client, "memory_search", query="chess", min_similarity=0, archived="only")
+        assert [hit["ref"] for hit in only["results"]] == [cold["ref"]]
+        both = await call(client, "memory_search", query="chess", min_similarity=0, archived="include")
+        assert {hit["ref"] for hit in both["results"]} == {kept["ref"], cold["ref"]}
+        assert [o["ref"] for o in (await call(client, "memory_recall"))["observations"]] == [kept["ref"]]
+        stats = await call(client, "memory_stats")
+        assert stats["counts"]["observations"] == 1 and stats["archived"] == 1
+        assert (await call(client, "memory_get", ref=cold["ref"]))["observation"].startswith("Played")
+
+        assert await call(client, "memory_rehydrate", refs=[cold["ref"]]) == {"rehydrated": [cold["ref"]]}
+        back = await call(client, "memory_search", query="chess", min_similarity=0)
+        assert {hit["ref"] for hit in back["results"]} == {kept["ref"], cold["ref"]}
+    with session_scope() as db:
+        events = db.scalars(select(AuditEvent.event).where(AuditEvent.actor_user_id == owner)).all()
+    assert "memory_archived" in events and "memory_rehydrated" in events
+
+
+async def test_archiving_is_all_or_nothing(server):
+    _, other_key = user_with_key("other")
+    owner, key = user_with_key()
+    async with mcp_client(server.url, key) as client, mcp_client(server.url, other_key) as other:
+        mine = await call(client, "memory_store", observation="Mine to archive")
+        theirs = await call(other, "memory_store", observation="Not mine")
+        refused = await call_error(client, "memory_archive", refs=[mine["ref"], theirs["ref"]])
+        assert refused == f"No memory found for refs {theirs['ref']}"
+        bad = await call_error(client, "memory_archive", refs=["observation:x"])
+        assert bad.startswith("Invalid refs: id must be a positive integer")
+        neither = await call_error(client, "memory_archive")
+        assert neither == "Invalid refs: give refs to archive, or a query to preview (not both)"
+    with session_scope() as db:
+        assert db.scalars(select(Observation.archived_at).where(Observation.owner_id == owner)).all() == [None]
+
+
+async def test_candidates_put_old_unread_doubtful_memories_first(server):
+    owner, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        fresh = await call(client, "memory_store", observation="Started learning the cello", confidence=0.9)
+        old = await call(client, "memory_store", observation="Considered buying a kayak", confidence=0.9)
+        doubtful = await call(client, "memory_store", observation="Might like jazz", confidence=0.3)
+        with session_scope() as db:  # as if recorded long ago
+            db.execute(
+                text("UPDATE observations SET created_at = now() - interval '400 days' WHERE id = ANY(:ids)"),
+                {"ids": [int(old["id"]), int(doubtful["id"])]},
+            )
+        listed = await call(client, "memory_archive_candidates", limit=3)
+        assert [c["ref"] for c in listed["candidates"]] == [doubtful["ref"], old["ref"], fresh["ref"]]
+        assert listed["candidates"][0]["staleness"] > listed["candidates"][1]["staleness"] > 0
+
+
+async def test_a_read_only_key_cannot_archive_or_rehydrate(server):
+    owner, key = user_with_key()
+    reader = new_key(owner, scopes=(READ_SCOPE,))
+    async with mcp_client(server.url, key) as client, mcp_client(server.url, reader) as read_only:
+        stored = await call(client, "memory_store", observation="Keeps bees")
+        assert "memory:write" in await call_error(read_only, "memory_archive", refs=[stored["ref"]])
+        await call(client, "memory_archive", refs=[stored["ref"]])
+        assert "memory:write" in await call_error(read_only, "memory_rehydrate", refs=[stored["ref"]])
+        assert (await call(read_only, "memory_archive_candidates"))["count"] == 0  # reading is allowed
