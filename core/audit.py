@@ -32,6 +32,7 @@ OAUTH_GRANT_REVOKED = "oauth_grant_revoked"
 MEMORY_DELETED = "memory_deleted"
 MEMORY_ARCHIVED = "memory_archived"
 MEMORY_REHYDRATED = "memory_rehydrated"
+ACCOUNT_DELETED = "account_deleted"
 
 MAX_EVENTS_PAGE = 100
 

@@ -161,6 +161,19 @@ def prune_clients(db: Session, *, now: datetime | None = None) -> list[str]:
     return list(stale)
 
 
+def forget_clients_of(db: Session, user_id: uuid.UUID) -> int:
+    """Delete the client registrations only this user ever granted (their
+    account is going); clients others use stay. Returns how many."""
+    theirs = select(OAuthGrant.client_id).where(OAuthGrant.user_id == user_id)
+    others = select(OAuthGrant.client_id).where(OAuthGrant.user_id != user_id)
+    gone = db.scalars(
+        delete(OAuthClient)
+        .where(OAuthClient.client_id.in_(theirs), OAuthClient.client_id.not_in(others))
+        .returning(OAuthClient.client_id)
+    ).all()
+    return len(gone)
+
+
 # --- pending authorizations and consent ------------------------------------------
 
 

@@ -332,3 +332,25 @@ def callback_url_for_login(server_url: str, provider: str, browser: httpx.Client
     """Start a sign-in and stop at the provider's redirect back to us."""
     start = browser.get(f"{server_url}/auth/login/{provider}")
     return browser.get(start.headers["location"]).headers["location"]
+
+
+def traces_of(user_id: uuid.UUID) -> dict[str, int]:
+    """Rows in every table that name this user (as owner, user or actor); an
+    entry only where some remain."""
+    from sqlalchemy import func, or_, select
+
+    from models import Base
+
+    found = {}
+    with session_scope() as db:
+        for table in Base.metadata.sorted_tables:
+            columns = [table.c[name] for name in ("owner_id", "user_id", "actor_user_id", "id") if name in table.c]
+            columns = [c for c in columns if c.name != "id" or table.name == "users"]
+            if not columns:
+                continue
+            count = db.execute(
+                select(func.count()).select_from(table).where(or_(*(c == user_id for c in columns)))
+            ).scalar_one()
+            if count:
+                found[table.name] = count
+    return found

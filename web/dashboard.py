@@ -24,9 +24,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.db import after_commit
 from core.errors import MemoryGateError
 from core.principal import ALL_SCOPES, READ_SCOPE
-from identity import accounts, api_keys, provider_login
+from identity import accounts, api_keys, deletion, provider_login
 from mcp_oauth import records
 from memory import hybrid_search, observations
 from oauth_models import User
@@ -50,6 +51,11 @@ LOCAL_LOGIN_PURPOSE = "dashboard"
 CSRF_REFUSED = "This form has expired or was not issued to you. Reload the page and try again."
 # Notices are named in the redirect's query string and worded here, so a
 # link from elsewhere cannot make the page say something of its choosing.
+DELETE_NOT_CONFIRMED = "Delete account: type your e-mail address exactly as shown to confirm."
+ACCOUNT_DELETED = (
+    "Your account and everything in it are gone: memories, API keys, connected clients and sessions. "
+    "Signing in again starts a new, empty account."
+)
 NOTICES = {
     "key-created": "API key created.",
     "key-revoked": "Key revoked.",
@@ -77,6 +83,8 @@ EVENT_WORDS = {
     audit.OAUTH_TOKEN_REVOKED: "Client token revoked",
     audit.OAUTH_GRANT_REVOKED: "Client disconnected",
     audit.MEMORY_DELETED: "Memory forgotten",
+    audit.MEMORY_ARCHIVED: "Memories archived",
+    audit.MEMORY_REHYDRATED: "Memories brought back from the archive",
 }
 
 
@@ -301,6 +309,23 @@ def logout(db: DB, form: SignedInForm, everywhere: Annotated[str, Form()] = "") 
     else:
         accounts.sign_out(db, token)
     response = RedirectResponse("/dashboard", status_code=303)
+    response.delete_cookie(accounts.SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/dashboard/account/delete")
+def delete_account(
+    request: Request, db: DB, form: SignedInForm, confirm_email: Annotated[str, Form()] = ""
+) -> Response:
+    """Delete the account, once its e-mail address is typed to confirm."""
+    user = form.user
+    if not hmac.compare_digest(confirm_email.strip().lower().encode(), user.email.lower().encode()):
+        return _dashboard_page(request, db, user, form.session_token, error=DELETE_NOT_CONFIRMED, status_code=400)
+    user_id = user.id
+    deletion.delete_account(db, user_id, by="self")
+    cache = request.app.state.auth_state.cache
+    after_commit(db, lambda: cache.evict_user(user_id))
+    response = pages.message_page("Account deleted", ACCOUNT_DELETED, status_code=200)
     response.delete_cookie(accounts.SESSION_COOKIE, path="/")
     return response
 

@@ -28,14 +28,28 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 from playwright.async_api import async_playwright
 from playwright.sync_api import BrowserContext, Page, ViewportSize, expect, sync_playwright
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from oauth_models import User
 from tests.fakes import github_profile
 from tests.oauth_support import MemoryTokenStorage, authorize_url, exchange_code, pkce_pair, register_client
-from tests.support import ROOT, ServedApp, ServerProcess, call, call_error, mcp_client, serve_asgi, subprocess_env
+from tests.support import (
+    ROOT,
+    ServedApp,
+    ServerProcess,
+    call,
+    call_error,
+    mcp_client,
+    new_key,
+    serve_asgi,
+    session_scope,
+    subprocess_env,
+    traces_of,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -138,6 +152,11 @@ def store_memories(server_url: str, key: str, texts: list[str]) -> list[dict]:
             return [await call(client, "memory_store", observation=text) for text in texts]
 
     return in_thread(store)
+
+
+def user_id_for(email: str):
+    with session_scope() as db:
+        return db.scalars(select(User.id).where(User.email == email)).one()
 
 
 def notice(page: Page) -> str:
@@ -266,6 +285,24 @@ def test_google_sign_in_and_sign_out_everywhere(browser_contexts, auth_server, g
     assert laptop.get_by_role("link", name="Sign in with Google").is_visible()
     phone.reload()
     assert phone.get_by_role("link", name="Sign in with Google").is_visible()
+
+
+def test_a_person_deletes_their_account_after_typing_their_address(page, auth_server, github):
+    sign_in_with_github(page, auth_server.url, github, 9810, "departing")
+    user_id = user_id_for("departing@example.com")
+    store_memories(auth_server.url, new_key(user_id), ["Departing soon"])
+    page.fill("input[name=confirm_email]", "someone-else@example.com")
+    page.get_by_role("button", name="Delete my account").click()
+    assert "type your e-mail address exactly" in page.inner_text(".error")
+    assert traces_of(user_id)  # a wrong address deletes nothing
+    page.fill("input[name=confirm_email]", "departing@example.com")
+    shot(page, "dashboard-7-delete-account")
+    page.get_by_role("button", name="Delete my account").click()
+    assert page.inner_text("h1") == "Account deleted"
+    assert traces_of(user_id) == {}
+    page.get_by_role("link", name="Back to MemoryGate").click()
+    page.wait_for_url(auth_server.url + "/dashboard")
+    assert page.get_by_role("link", name="Sign in with GitHub").is_visible()  # signed out
 
 
 def test_consent_allow_disconnect_and_deny_in_the_browser(page, auth_server, github, callback):
