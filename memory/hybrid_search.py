@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import bindparam, select, text
@@ -20,7 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
-from core.errors import EmbeddingUnavailable
+from core.errors import EmbeddingUnavailable, InvalidInput
 from memory import access, item_types, planner_stats, vector_plan
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
@@ -74,6 +75,7 @@ OWNER_LEXEME_MAX_SHARE = 0.2
 # (bench/scale.py) for ~1 ms more.
 HNSW_EF_SEARCH = 100
 BOUNDED_VECTOR_FACTOR = 4
+MAX_HALF_LIFE_DAYS = 36_500
 # Matches of every word outrank matches of some words.
 ALL_TERMS_BOOST = 1.0
 # Hits found by meaning alone below this cosine similarity are left out
@@ -115,10 +117,13 @@ def search(
     until: str | None = None,
     time_field: str = "recorded",
     archived: str = "exclude",
+    recency_half_life_days: float | None = None,
     timings: SearchTimings | None = None,
 ) -> dict[str, Any]:
     query = check.required_text("query", query, max_chars=check.MAX_QUERY_CHARS)
     scope = Scope.parse(include_history, since, until, time_field, archived)
+    if recency_half_life_days is not None and not 0 < recency_half_life_days <= MAX_HALF_LIFE_DAYS:
+        raise InvalidInput("recency_half_life_days", f"must be more than 0 and at most {MAX_HALF_LIFE_DAYS}")
     limit = check.limit("limit", limit)
     min_confidence = check.unit_interval("min_confidence", min_confidence)
     min_similarity = check.unit_interval("min_similarity", min_similarity)
@@ -161,10 +166,12 @@ def search(
         hit.keyword_rank = round(keyword_rank, 4)
         hit.score += 1.0 / (RRF_K + rank + 1)
 
-    ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)
+    ranked = _ranked(candidates.values())
     items = _hydrate(
         db, owner_id=owner_id, candidates=ranked, min_confidence=min_confidence, domain=domain, scope=scope
     )
+    if recency_half_life_days is not None:
+        ranked = _favour_recent(ranked, items, half_life_days=recency_half_life_days)
     floor = min_similarity if query_vector is not None else 0.0
     found, dropped = _strong_matches([c for c in ranked if (c.kind, c.item_id) in items], floor=floor, limit=limit)
     results = [_hit(items[(c.kind, c.item_id)], c) for c in found]
@@ -179,6 +186,28 @@ def search(
     if notice:
         response["notice"] = notice
     return response
+
+
+def _ranked(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """Best first; ties broken by type and id, so identical searches rank identically."""
+    return sorted(candidates, key=lambda c: (-c.score, c.kind, c.item_id))
+
+
+def _favour_recent(
+    ranked: list[Candidate], items: dict[tuple[str, int], item_types.MemoryItem], *, half_life_days: float
+) -> list[Candidate]:
+    """Scale each score by 0.5 ** (age / half-life): a memory half_life_days
+    old (by when it happened, else when it was recorded) counts half as much
+    as one from today."""
+    now = datetime.now(UTC)
+    for candidate in ranked:
+        item = items.get((candidate.kind, candidate.item_id))
+        if item is None:
+            continue
+        when = getattr(item, "occurred_at", None) or item.created_at
+        age_days = max(0.0, (now - when).total_seconds() / 86400)
+        candidate.score *= 0.5 ** (age_days / half_life_days)
+    return _ranked(ranked)
 
 
 def _strong_matches(ranked: list[Candidate], *, floor: float, limit: int) -> tuple[list[Candidate], int]:

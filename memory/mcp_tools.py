@@ -337,6 +337,15 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
         until: Until = None,
         time_field: TimeField = "recorded",
         archived: Archived = "exclude",
+        recency_half_life_days: Annotated[
+            float | None,
+            Field(
+                gt=0,
+                le=36_500,
+                description="Favour recent memories: one this many days old (by occurred_at, else when recorded) "
+                "scores half as much as one from today. Default: no preference.",
+            ),
+        ] = None,
         run: UnitOfWork = work,
     ) -> dict[str, Any]:
         """Search all memories by meaning and keywords together (observations, patterns, concepts, documents).
@@ -361,6 +370,7 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
             until=until,
             time_field=time_field,
             archived=archived,
+            recency_half_life_days=recency_half_life_days,
         )
 
     @mcp.tool(annotations=READ_ONLY)

@@ -8,7 +8,7 @@ authenticated request, never from a tool argument.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import delete, func, select
@@ -430,7 +430,11 @@ def bootstrap(
         last_seen_before: datetime | None = existing.last_seen if existing else None
         instance = upsert_ai_instance(db, owner_id=owner_id, name=name, platform=platform)
     counts = item_counts(db, owner_id=owner_id)
-    result: dict[str, Any] = {"memory_counts": counts, "recommended_first_steps": _first_steps(is_new, counts)}
+    result: dict[str, Any] = {
+        "memory_counts": counts,
+        "recent_changes": recent_changes(db, owner_id=owner_id),
+        "recommended_first_steps": _first_steps(is_new, counts),
+    }
     if instance is not None:
         session_count = db.execute(
             select(func.count()).where(
@@ -450,6 +454,38 @@ def bootstrap(
             "observations": own_observations,
         }
     return result
+
+
+RECENT_DAYS = 7
+RECENT_SHOWN = 5
+
+
+def recent_changes(db: Session, *, owner_id: uuid.UUID) -> dict[str, Any]:
+    """What changed in the last week: observations recorded (the newest few),
+    replaced by newer versions, and archived."""
+    since = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
+    mine = Observation.owner_id == owner_id
+
+    def count(*conditions: Any) -> int:
+        return db.execute(select(func.count()).where(mine, *conditions)).scalar_one()
+
+    newest = db.scalars(
+        select(Observation)
+        .where(mine, Observation.created_at >= since, Observation.archived_at.is_(None))
+        .where(Observation.superseded_by_id.is_(None))
+        .order_by(Observation.created_at.desc(), Observation.id.desc())
+        .limit(RECENT_SHOWN)
+    ).all()
+    return {
+        "days": RECENT_DAYS,
+        "recorded": count(Observation.created_at >= since),
+        "replaced": count(Observation.supersedes_id.is_not(None), Observation.created_at >= since),
+        "archived": count(Observation.archived_at >= since),
+        "newest": [
+            {"ref": item_types.ref("observation", o.id), "text": item_types.shortened(o.observation, 200)}
+            for o in newest
+        ],
+    }
 
 
 def _first_steps(is_new: bool | None, counts: dict[str, int]) -> list[str]:

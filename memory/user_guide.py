@@ -71,7 +71,8 @@ GUIDE: dict[str, Any] = {
         "punctuation and small words aside) is strengthened instead (seen_count, higher confidence, evidence "
         "merged; the answer says duplicate_of). Contradictions are never merged; allow_duplicate=true forces a row.",
         "something that happened at a time": "memory_store with occurred_at (a date or ISO date-time); find it with "
-        "memory_search or memory_recall and since/until, time_field='occurred'.",
+        "memory_search or memory_recall and since/until, time_field='occurred'; favour what is recent with "
+        "memory_search(recency_half_life_days=N).",
         "memory grows cluttered": "memory_archive_candidates, or memory_archive(query=...) to preview; then "
         "memory_archive(refs=[...]). Archived memories are searchable with memory_search(archived='only') and "
         "come back with memory_rehydrate. Nothing is deleted except by memory_delete.",

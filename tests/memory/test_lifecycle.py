@@ -132,3 +132,24 @@ async def test_a_read_only_key_cannot_supersede(server):
         refused = await call_error(read_only, "memory_store", observation="Plays the viola", supersedes=stored["ref"])
         assert "memory:write" in refused
     assert _rows(owner) == 1
+
+
+async def test_recency_preference_and_what_changed_recently(server):
+    owner, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        old = await call(client, "memory_store", observation="Visited Kyoto temples", occurred_at="2015-04-01")
+        new = await call(client, "memory_store", observation="Visited Kyoto gardens", occurred_at="2025-10-01")
+        plain = await call(client, "memory_search", query="Visited Kyoto temples", min_similarity=0)
+        assert plain["results"][0]["ref"] == old["ref"]  # the closer match, without a preference
+        recent = await call(
+            client, "memory_search", query="Visited Kyoto temples", min_similarity=0, recency_half_life_days=365
+        )
+        assert recent["results"][0]["ref"] == new["ref"]  # ten years is ten half-lives
+        bad = await call_error(client, "memory_search", query="x", recency_half_life_days=0)
+        assert "recency_half_life_days" in bad and "\n" not in bad
+
+        await call(client, "memory_store", observation="Visited Kyoto in spring", supersedes=new["ref"])
+        await call(client, "memory_archive", refs=[old["ref"]])
+        changes = (await call(client, "memory_bootstrap"))["recent_changes"]
+        assert changes["recorded"] == 3 and changes["replaced"] == 1 and changes["archived"] == 1
+        assert [item["text"] for item in changes["newest"]] == ["Visited Kyoto in spring"]
