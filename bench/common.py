@@ -84,3 +84,22 @@ def machine() -> str:
     except (OSError, StopIteration, ValueError):
         pass
     return f"{cpu}, {os.cpu_count()} cores{memory}, Python {platform.python_version()}, {platform.system()}"
+
+
+class FixedEmbedding:
+    """A model's identity with the query's vector computed up front, so a
+    bench times the database alone."""
+
+    name = "fixed"
+    enabled = True
+    dimensions = 384
+
+    def __init__(self, model: str | None, vector: list[float]) -> None:
+        self.model = model
+        self.vector = vector
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return [self.vector for _ in texts]
+
+    def close(self) -> None:
+        pass

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import time
 
-from common import DATABASE, database_url, machine, summary
+from common import DATABASE, FixedEmbedding, database_url, machine, summary
 from search_latency import queries, seed_owner, sentences
 from sqlalchemy import text
 
@@ -44,24 +44,10 @@ def searches(session, owner, embedder, vectors, questions) -> list[float]:
     timings = []
     for question, vector in zip(questions, vectors, strict=True):
         measured = hybrid_search.SearchTimings()
-        fixed = _Fixed(embedder, vector)
+        fixed = FixedEmbedding(embedder.model, vector)
         hybrid_search.search(session, owner_id=owner, embedder=fixed, query=question, timings=measured)
         timings.append(measured.database_ms)
     return timings
-
-
-class _Fixed:
-    """The model's identity with a precomputed query vector: database time only."""
-
-    def __init__(self, embedder: LocalEmbeddings, vector: list[float]) -> None:
-        self.name, self.model, self.dimensions, self.enabled = "fixed", embedder.model, embedder.dimensions, True
-        self.vector = vector
-
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        return [self.vector for _ in texts]
-
-    def close(self) -> None:
-        pass
 
 
 def main() -> None:

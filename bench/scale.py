@@ -27,7 +27,7 @@ import statistics
 import time
 import uuid
 
-from common import DATABASE, ROOT, machine, summary
+from common import DATABASE, ROOT, FixedEmbedding, machine, summary
 from search_latency import queries, sentences
 from sqlalchemy import text
 
@@ -149,7 +149,7 @@ def measure(owner: uuid.UUID, embedder: LocalEmbeddings, questions: list[str]) -
     kinds = tuple(hybrid_search.KEYWORD_TABLES)
     for question, vector in zip(questions, vectors, strict=True):
         timings = hybrid_search.SearchTimings()
-        fixed = _FixedEmbedding(vector)
+        fixed = FixedEmbedding(MODEL, vector)
         with DATABASE.sessions() as session:
             hybrid_search.search(session, owner_id=owner, embedder=fixed, query=question, timings=timings)
             found = hybrid_search._vector_candidates(
@@ -170,24 +170,6 @@ def measure(owner: uuid.UUID, embedder: LocalEmbeddings, questions: list[str]) -
         times.append(timings.database_ms)
         recalls.append(len({row[1] for row in found} & set(exact)) / max(1, len(exact)))
     return times, statistics.fmean(recalls)
-
-
-class _FixedEmbedding:
-    """The query's vector, computed up front: only database time is timed."""
-
-    name = "fixed"
-    enabled = True
-    model = MODEL
-    dimensions = 384
-
-    def __init__(self, vector: list[float]) -> None:
-        self.vector = vector
-
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        return [self.vector for _ in texts]
-
-    def close(self) -> None:
-        pass
 
 
 def main() -> None:
