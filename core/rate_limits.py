@@ -16,6 +16,7 @@ Both answer with the seconds to wait, for a 429 ``Retry-After``.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -27,6 +28,8 @@ from limits import RateLimitItem, parse, storage, strategies
 from sqlalchemy import Engine
 
 from core import rate_limit_store
+
+log = logging.getLogger("memorygate.ratelimit")
 
 
 class Limiter:
@@ -46,6 +49,7 @@ class Limiter:
         # In-process counters are cheap enough to touch on the event loop;
         # a shared store is reached from a worker thread instead.
         self.in_process = storage_uri.startswith("memory://")
+        self.store_errors = self.strategy.storage.base_exceptions
 
     def wait(self, item: RateLimitItem, key: str) -> float | None:
         if self.strategy.test(item, key):
@@ -113,7 +117,18 @@ class RequestRate:
         return await anyio.to_thread.run_sync(lambda: self.hit(*keys))
 
     def hit(self, *keys: str) -> float | None:
-        """Count a request for each key; the seconds to wait if any is over."""
+        """Count a request for each key; the seconds to wait if any is over.
+
+        If the shared store cannot be reached (the database is down), the
+        request is let through uncounted: refusing every caller would add
+        nothing to an outage, and the request meets the same outage anyway."""
+        try:
+            return self._hit(keys)
+        except self.limiter.store_errors as exc:
+            log.warning("rate limit not counted: its store is unreachable (%s)", type(exc).__name__)
+            return None
+
+    def _hit(self, keys: tuple[str, ...]) -> float | None:
         waits = []
         for key in keys:
             scoped = f"{self.name}:{key}"

@@ -294,8 +294,17 @@ class ServerProcess:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEMORYGATE_TEST", "DATABASE_URL"))}
-    # One server process unless a test asks for more (tests/commands/test_processes.py).
-    env.update({"BCRYPT_ROUNDS": str(TEST_BCRYPT_ROUNDS), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO", "WORKERS": "1"})
+    # One server process, and rate-limit counters of its own (as in
+    # base_settings), unless a test asks otherwise.
+    env.update(
+        {
+            "BCRYPT_ROUNDS": str(TEST_BCRYPT_ROUNDS),
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "INFO",
+            "WORKERS": "1",
+            "RATE_LIMIT_STORAGE_URI": "memory://",
+        }
+    )
     env.update(extra)
     return env
 

@@ -121,7 +121,9 @@ def test_health_turns_503_while_the_database_is_down_and_recovers(tmp_path):
     key = key_from_cli_output(
         run_cli("create-key", "--email", "outage@example.com", env=subprocess_env(DATABASE_URL=url)).stdout
     )
-    server = ServerProcess(subprocess_env(DATABASE_URL=url, EMBEDDING_PROVIDER="none")).start()
+    # Rate limits in the database too (production's default): they must not turn the outage into 500s.
+    env = subprocess_env(DATABASE_URL=url, EMBEDDING_PROVIDER="none", RATE_LIMIT_STORAGE_URI="database")
+    server = ServerProcess(env).start()
     try:
         assert httpx.get(server.url + "/health").status_code == 200
         assert _tool_call(server, key).status_code == 200  # the key is now cached

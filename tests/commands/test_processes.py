@@ -27,7 +27,11 @@ async def _tools_list_statuses(url: str, key: str, count: int) -> list[int]:
 async def test_two_worker_processes_serve_one_port_and_share_rate_limits(tmp_path):
     # A day's window, so the test cannot straddle two windows of the sliding counter.
     env = subprocess_env(
-        MEMORYGATE_DATA_DIR=str(tmp_path), EMBEDDING_PROVIDER="none", WORKERS="2", MCP_RATE_LIMIT="12/day"
+        MEMORYGATE_DATA_DIR=str(tmp_path),
+        EMBEDDING_PROVIDER="none",
+        WORKERS="2",
+        MCP_RATE_LIMIT="12/day",
+        RATE_LIMIT_STORAGE_URI="auto",  # the default: in the database, since two processes serve
     )
     server = ServerProcess(env).start()
     try:
