@@ -1,1 +1,2 @@
-"""The command line behind ``python server.py``: serve, stdio, migrate, create-key."""
+"""The command line behind ``python server.py``: serve (with one process or
+several, ``prefork``), stdio, migrate, create-key, delete-account."""

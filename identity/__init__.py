@@ -1,3 +1,3 @@
-"""Who a person is to MemoryGate: users and browser sessions, API keys, and
+"""Who a person is to MemoryGate: users and browser sessions, API keys,
 signing in with Google or GitHub (MemoryGate as their OAuth client — the
-providers themselves are in ``oauth.py``)."""
+providers themselves are in ``oauth.py``), and deleting an account."""
