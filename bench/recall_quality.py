@@ -1,0 +1,207 @@
+"""Recall quality on LoCoMo, through MemoryGate's real MCP tools.
+
+    python bench/recall_quality.py                      # ../shared/data/locomo-dev.json, both protocols
+    python bench/recall_quality.py --data locomo10.json --protocol turns --json out.json
+
+Each LoCoMo conversation gets its own account in a fresh embedded PostgreSQL
+(bench/.data-recall, wiped at start) and is stored the way an agent would
+use the tools, over MCP HTTP with an API key:
+
+* ``observations``: each session's observations (LoCoMo's per-speaker facts)
+  as memory_store calls, their dialogue ids as evidence — the protocol of
+  mcp-memory-service's published LoCoMo figures, for comparison;
+* ``turns``: every dialogue turn as an observation "Speaker: text" (a shared
+  photo's caption appended), with the session's date as occurred_at.
+
+Then every question is asked with memory_search (limit 10, the tool's
+defaults otherwise). A retrieved memory is relevant when it carries one of
+the question's evidence ids. Printed: R@5, R@10 (any relevant in the top k),
+MRR and nDCG@10, overall and per LoCoMo category (1 multi-hop, 2 temporal,
+3 open-domain, 4 single-hop, 5 adversarial), with store and search latency.
+Statistics are refreshed (ANALYZE) between storing and searching, so a run
+does not depend on autovacuum's timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from common import DATABASE, ROOT, ServedApp, machine, percentile
+from recall_metrics import hit_at, ndcg_at, reciprocal_rank, summarize
+from sqlalchemy import text
+
+from core import db
+from core.settings import Settings
+from identity import accounts, api_keys
+
+DATA = ROOT.parent / "shared" / "data" / "locomo-dev.json"
+DATA_DIR = ROOT / "bench" / ".data-recall"
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+LIMIT = 10
+
+
+def observations_of(conversation: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:
+    """(text, evidence ids, when) for each LoCoMo session observation."""
+    found = []
+    for session_key, by_speaker in sorted(conversation["observation"].items(), key=lambda kv: _session_number(kv[0])):
+        when = _session_date(conversation["conversation"], _session_number(session_key))
+        for facts in by_speaker.values():
+            for fact in facts:
+                evidence = fact[1] if isinstance(fact[1], list) else [fact[1]]
+                found.append((fact[0], [str(e) for e in evidence], when))
+    return found
+
+
+def turns_of(conversation: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:
+    dialogue = conversation["conversation"]
+    found = []
+    for number in sorted(_session_number(k) for k in dialogue if k.startswith("session_") and k[8:].isdigit()):
+        when = _session_date(dialogue, number)
+        for turn in dialogue[f"session_{number}"]:
+            said = f"{turn['speaker']}: {turn['text']}"
+            if turn.get("blip_caption"):
+                said += f" [shares a photo: {turn['blip_caption']}]"
+            found.append((said, [turn["dia_id"]], when))
+    return found
+
+
+def _session_number(key: str) -> int:
+    return int(key.split("_")[1])
+
+
+def _session_date(dialogue: dict[str, Any], number: int) -> str | None:
+    """LoCoMo's "1:56 pm on 8 May, 2023" as an ISO date-time."""
+    raw = dialogue.get(f"session_{number}_date_time")
+    if not raw:
+        return None
+    return datetime.strptime(raw.strip(), "%I:%M %p on %d %B, %Y").isoformat()
+
+
+async def run_conversation(url: str, key: str, memories, questions) -> tuple[list[dict], list[float], list[float]]:
+    from fastmcp import Client
+    from fastmcp.client.transports import StreamableHttpTransport
+
+    evidence_of: dict[str, set[str]] = {}
+    store_ms, search_ms, rows = [], [], []
+    async with Client(StreamableHttpTransport(url + "/mcp", headers={"Authorization": f"Bearer {key}"})) as client:
+        for body, evidence, when in memories:
+            began = time.perf_counter()
+            stored = await client.call_tool("memory_store", {"observation": body, "occurred_at": when})
+            store_ms.append((time.perf_counter() - began) * 1000)
+            evidence_of.setdefault(stored.structured_content["ref"], set()).update(evidence)
+        analyze()
+        for question in questions:
+            wanted = set(question.get("evidence") or [])
+            began = time.perf_counter()
+            found = await client.call_tool("memory_search", {"query": question["question"], "limit": LIMIT})
+            search_ms.append((time.perf_counter() - began) * 1000)
+            relevant = [
+                bool(evidence_of.get(hit["ref"], set()) & wanted) for hit in found.structured_content["results"]
+            ]
+            available = sum(1 for ids in evidence_of.values() if ids & wanted)
+            rows.append(
+                {
+                    "category": question["category"],
+                    "r@5": hit_at(relevant, 5),
+                    "r@10": hit_at(relevant, 10),
+                    "mrr": reciprocal_rank(relevant),
+                    "ndcg@10": ndcg_at(relevant, available, 10),
+                }
+            )
+    return rows, store_ms, search_ms
+
+
+def analyze() -> None:
+    with DATABASE.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
+
+
+def account_key(label: str) -> str:
+    with DATABASE.session_scope() as session:
+        user = accounts.upsert_user(
+            session, provider="local", subject=label, email=f"{label}@memorygate.internal", record_login=False
+        )
+        _, key = api_keys.create_key(session, user_id=user.id, name="recall bench", bcrypt_rounds=10)
+    return key
+
+
+def report(protocol: str, rows: list[dict], store_ms: list[float], search_ms: list[float]) -> dict[str, Any]:
+    metrics = ("r@5", "r@10", "mrr", "ndcg@10")
+    overall = summarize([{m: row[m] for m in metrics} for row in rows])
+    by_category = {
+        CATEGORIES.get(c, str(c)): summarize([{m: row[m] for m in metrics} for row in rows if row["category"] == c])
+        for c in sorted({row["category"] for row in rows})
+    }
+    latency = {
+        "store_p50_ms": round(percentile(store_ms, 0.5), 1),
+        "store_p95_ms": round(percentile(store_ms, 0.95), 1),
+        "search_p50_ms": round(percentile(search_ms, 0.5), 1),
+        "search_p95_ms": round(percentile(search_ms, 0.95), 1),
+        "memories": len(store_ms),
+    }
+    print(f"\n{protocol} protocol: {overall['questions']} questions, {len(store_ms)} memories")
+    print(f"  {'':12} {'R@5':>7} {'R@10':>7} {'MRR':>7} {'nDCG@10':>8} {'n':>5}")
+    for name, figures in [("all", overall), *by_category.items()]:
+        print(
+            f"  {name:12} {figures['r@5']:7.1%} {figures['r@10']:7.1%} {figures['mrr']:7.3f} "
+            f"{figures['ndcg@10']:8.3f} {figures['questions']:5d}"
+        )
+    print(
+        f"  store p50/p95 {latency['store_p50_ms']}/{latency['store_p95_ms']} ms, "
+        f"search p50/p95 {latency['search_p50_ms']}/{latency['search_p95_ms']} ms (MCP tools/call, embedding included)"
+    )
+    return {"overall": overall, "by_category": by_category, "latency": latency}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA, help="LoCoMo JSON (the full public file works too)")
+    parser.add_argument("--protocol", choices=["observations", "turns", "both"], default="both")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+    conversations = json.loads(args.data.read_text())
+    protocols = ["observations", "turns"] if args.protocol == "both" else [args.protocol]
+
+    shutil.rmtree(DATA_DIR, ignore_errors=True)
+    DATA_DIR.mkdir(parents=True)
+    embedded = db.EmbeddedPostgres(DATA_DIR)
+    results: dict[str, Any] = {"machine": machine(), "data": str(args.data), "protocols": {}}
+    try:
+        url = embedded.start()
+        DATABASE.connect(url)
+        db.init_db(DATABASE.engine)
+        from server import create_app
+
+        served = ServedApp(
+            create_app(Settings(database_url=url, embedding_provider="local", mcp_rate_limit="100000/minute"))
+        )
+        try:
+            for protocol in protocols:
+                rows, store_ms, search_ms = [], [], []
+                for conversation in conversations:
+                    memories = (observations_of if protocol == "observations" else turns_of)(conversation)
+                    key = account_key(f"{protocol}-{conversation['sample_id']}")
+                    got = asyncio.run(run_conversation(served.url, key, memories, conversation["qa"]))
+                    rows += got[0]
+                    store_ms += got[1]
+                    search_ms += got[2]
+                results["protocols"][protocol] = report(protocol, rows, store_ms, search_ms)
+        finally:
+            served.stop()
+    finally:
+        DATABASE.dispose()
+        embedded.stop()
+    print(f"\nmachine: {results['machine']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
