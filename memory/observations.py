@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import delete, func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
@@ -224,6 +225,7 @@ def _same_as(db: Session, *, owner_id: uuid.UUID, text: str) -> Observation | No
             Observation.owner_id == owner_id,
             Observation.text_key == func.observation_key(text),
             Observation.superseded_by_id.is_(None),
+            Observation.archived_at.is_(None),
         )
         .order_by(Observation.id)
         .limit(1)
@@ -273,17 +275,9 @@ def recall(
         query = query.where(Observation.domain == domain)
     if ai_name:
         query = query.join(AIInstance, Observation.ai_instance_id == AIInstance.id).where(AIInstance.name == ai_name)
-    if not scope.include_history:
-        query = query.where(Observation.superseded_by_id.is_(None))
-    if scope.archived != "include":
-        query = query.where(
-            Observation.archived_at.is_(None) if scope.archived == "exclude" else Observation.archived_at.is_not(None)
-        )
-    when = Observation.created_at if scope.by == "recorded" else Observation.occurred_at
-    if scope.since:
-        query = query.where(when >= scope.since)
-    if scope.until:
-        query = query.where(when <= scope.until)
+    for condition in scope.sql("observation"):  # the same conditions search applies
+        query = query.where(sql_text(f"observations.{condition}"))
+    query = query.params(since=scope.since, until=scope.until)
     rows = list(
         db.scalars(query.order_by(Observation.created_at.desc(), Observation.id.desc()).offset(offset).limit(limit + 1))
     )
