@@ -57,6 +57,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     created_at: Mapped[datetime] = _now()
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Archive observations unused for this many days (None: never; set on the account page).
+    retention_days: Mapped[int | None] = mapped_column(Integer)
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )

@@ -36,7 +36,7 @@ from core.addresses import TrustedProxies
 from core.settings import VERSION, Settings, UnsafeConfiguration
 from mcp_auth_gate import MCPAuthGateASGI
 from mcp_oauth import records, routes
-from memory import indexing
+from memory import archive, indexing
 from memory.access import TRACKER_KEY, AccessTracker
 from memory.embeddings import EmbeddingProvider, build_provider
 from memory.mcp_tools import build_mcp_server
@@ -197,9 +197,11 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
             access_tracker.flush(session)
 
     def prune_expired() -> None:
-        """Unused OAuth registrations, and rate counters kept in the database."""
+        """Unused OAuth registrations, rate counters kept in the database,
+        and (archived, never deleted) memories past their account's retention."""
         with database.session_scope() as session:
             records.prune_clients(session)
+            archive.apply_retention(session)
         if settings.rate_limit_storage == rate_limit_store.DATABASE_STORAGE:
             rate_limit_store.prune(database.engine)
 
@@ -227,7 +229,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
                 )
             ),
             asyncio.create_task(_repeat(settings.usage_flush_interval_seconds, flush_counters, "counter flush")),
-            asyncio.create_task(_repeat(PRUNING_INTERVAL_SECONDS, prune_expired, "pruning")),
+            asyncio.create_task(_repeat(PRUNING_INTERVAL_SECONDS, prune_expired, "housekeeping")),
         ]
         try:
             async with mcp_http.router.lifespan_context(mcp_http):

@@ -33,6 +33,7 @@ MEMORY_DELETED = "memory_deleted"
 MEMORY_ARCHIVED = "memory_archived"
 MEMORY_REHYDRATED = "memory_rehydrated"
 ACCOUNT_DELETED = "account_deleted"
+RETENTION_ARCHIVED = "retention_archived"
 
 MAX_EVENTS_PAGE = 100
 

@@ -112,3 +112,27 @@ def candidates(db: Session, *, owner_id: uuid.UUID, limit: int = 20) -> dict[str
             for row in rows
         ],
     }
+
+
+MAX_RETENTION_DAYS = 36_500
+
+
+def apply_retention(db: Session) -> dict[uuid.UUID, int]:
+    """Archive, for every account with a retention policy, the current
+    observations not used (read, found or restated) for its number of days.
+    Nothing is deleted. Returns how many were archived, by account."""
+    archived = db.execute(
+        text(
+            "UPDATE observations AS o SET archived_at = now() FROM users AS u "
+            "WHERE o.owner_id = u.id AND u.retention_days IS NOT NULL AND o.archived_at IS NULL "
+            "AND o.superseded_by_id IS NULL AND coalesce(o.last_accessed, o.last_seen_at, o.created_at) "
+            "< now() - make_interval(days => u.retention_days) "
+            "RETURNING o.owner_id"
+        )
+    ).scalars()
+    counts: dict[uuid.UUID, int] = {}
+    for owner in archived:
+        counts[owner] = counts.get(owner, 0) + 1
+    for owner, count in counts.items():
+        audit.record(db, audit.RETENTION_ARCHIVED, actor=owner, targets={"archived": count})
+    return counts

@@ -75,7 +75,8 @@ GUIDE: dict[str, Any] = {
         "memory_search(recency_half_life_days=N).",
         "memory grows cluttered": "memory_archive_candidates, or memory_archive(query=...) to preview; then "
         "memory_archive(refs=[...]). Archived memories are searchable with memory_search(archived='only') and "
-        "come back with memory_rehydrate. Nothing is deleted except by memory_delete.",
+        "come back with memory_rehydrate. The user may also set a retention policy on their account page, which "
+        "archives observations unused for N days. Nothing is deleted except by memory_delete.",
         "the user asks to forget": "memory_search or memory_recall to find it, then memory_delete each ref.",
     },
     "limits": {

@@ -29,7 +29,7 @@ from core.errors import MemoryGateError
 from core.principal import ALL_SCOPES, READ_SCOPE
 from identity import accounts, api_keys, deletion, provider_login
 from mcp_oauth import records
-from memory import hybrid_search, observations
+from memory import archive, hybrid_search, observations
 from oauth_models import User
 from oauth_routes import (
     key_creation_refusal,
@@ -63,6 +63,7 @@ NOTICES = {
     "disconnected": "Client disconnected.",
     "connection-not-found": "Connection not found.",
     "forgotten": "Memory forgotten.",
+    "retention-saved": "Retention saved.",
 }
 PROVIDER_WORDS = {
     "github": "signed in with GitHub",
@@ -85,6 +86,7 @@ EVENT_WORDS = {
     audit.MEMORY_DELETED: "Memory forgotten",
     audit.MEMORY_ARCHIVED: "Memories archived",
     audit.MEMORY_REHYDRATED: "Memories brought back from the archive",
+    audit.RETENTION_ARCHIVED: "Unused memories archived by your retention setting",
 }
 
 
@@ -311,6 +313,17 @@ def logout(db: DB, form: SignedInForm, everywhere: Annotated[str, Form()] = "") 
     response = RedirectResponse("/dashboard", status_code=303)
     response.delete_cookie(accounts.SESSION_COOKIE, path="/")
     return response
+
+
+@router.post("/dashboard/retention")
+def set_retention(request: Request, db: DB, form: SignedInForm, days: Annotated[str, Form()] = "") -> Response:
+    """Archive observations unused for this many days (empty: never)."""
+    chosen = days.strip()
+    if chosen and not (chosen.isdigit() and 1 <= int(chosen) <= archive.MAX_RETENTION_DAYS):
+        problem = f"Retention: a whole number of days from 1 to {archive.MAX_RETENTION_DAYS}, or empty for never."
+        return _dashboard_page(request, db, form.user, form.session_token, error=problem, status_code=400)
+    form.user.retention_days = int(chosen) if chosen else None
+    return _back("retention-saved", "#retention")
 
 
 @router.post("/dashboard/account/delete")

@@ -80,3 +80,37 @@ async def test_a_read_only_key_cannot_archive_or_rehydrate(server):
         await call(client, "memory_archive", refs=[stored["ref"]])
         assert "memory:write" in await call_error(read_only, "memory_rehydrate", refs=[stored["ref"]])
         assert (await call(read_only, "memory_archive_candidates"))["count"] == 0  # reading is allowed
+
+
+async def test_a_retention_policy_archives_what_went_unused_and_deletes_nothing(server):
+    from sqlalchemy import update
+
+    from memory import archive
+    from oauth_models import User
+
+    owner, key = user_with_key()
+    _, bystander_key = user_with_key("no-policy")
+    async with mcp_client(server.url, key) as client, mcp_client(server.url, bystander_key) as bystander:
+        stale = await call(client, "memory_store", observation="Used a flip phone")
+        fresh = await call(client, "memory_store", observation="Uses a smartphone")
+        theirs = await call(bystander, "memory_store", observation="Also used a flip phone")
+        with session_scope() as db:
+            db.execute(update(User).where(User.id == owner).values(retention_days=30))
+            db.execute(
+                text("UPDATE observations SET created_at = now() - interval '45 days' WHERE id = ANY(:ids)"),
+                {"ids": [int(stale["id"]), int(theirs["id"])]},
+            )
+        with session_scope() as db:
+            assert archive.apply_retention(db).get(owner) == 1
+        found = await call(client, "memory_search", query="phone", min_similarity=0)
+        assert [hit["ref"] for hit in found["results"]] == [fresh["ref"]]
+        assert (await call(client, "memory_get", ref=stale["ref"]))["observation"] == "Used a flip phone"
+        only = await call(client, "memory_search", query="phone", min_similarity=0, archived="only")
+        assert [hit["ref"] for hit in only["results"]] == [stale["ref"]]
+        other = await call(bystander, "memory_search", query="phone", min_similarity=0)
+        assert [hit["ref"] for hit in other["results"]] == [theirs["ref"]]  # no policy: untouched
+    with session_scope() as db:
+        assert (
+            "retention_archived" in db.scalars(select(AuditEvent.event).where(AuditEvent.actor_user_id == owner)).all()
+        )
+        assert archive.apply_retention(db).get(owner) is None  # nothing more to do

@@ -287,6 +287,25 @@ def test_google_sign_in_and_sign_out_everywhere(browser_contexts, auth_server, g
     assert phone.get_by_role("link", name="Sign in with Google").is_visible()
 
 
+def test_a_person_sets_and_clears_a_retention_policy(page, auth_server, github):
+    sign_in_with_github(page, auth_server.url, github, 9811, "tidy")
+    days = page.locator("#retention input[name=days]")
+    days.fill("forever")
+    page.locator("#retention").get_by_role("button", name="Save").click()
+    assert "Retention: a whole number of days" in page.inner_text(".error")
+    page.locator("#retention input[name=days]").fill("90")
+    page.locator("#retention").get_by_role("button", name="Save").click()
+    assert notice(page) == "Retention saved."
+    assert page.locator("#retention input[name=days]").input_value() == "90"
+    with session_scope() as db:
+        assert db.scalars(select(User.retention_days).where(User.email == "tidy@example.com")).one() == 90
+    page.locator("#retention input[name=days]").fill("")
+    page.locator("#retention").get_by_role("button", name="Save").click()
+    assert page.locator("#retention input[name=days]").input_value() == ""
+    with session_scope() as db:
+        assert db.scalars(select(User.retention_days).where(User.email == "tidy@example.com")).one() is None
+
+
 def test_a_person_deletes_their_account_after_typing_their_address(page, auth_server, github):
     sign_in_with_github(page, auth_server.url, github, 9810, "departing")
     user_id = user_id_for("departing@example.com")
