@@ -95,7 +95,9 @@ async def run_conversation(url: str, key: str, memories, questions) -> tuple[lis
             began = time.perf_counter()
             stored = await client.call_tool("memory_store", {"observation": body, "occurred_at": when})
             store_ms.append((time.perf_counter() - began) * 1000)
-            evidence_of.setdefault(stored.structured_content["ref"], set()).update(evidence)
+            answer = stored.structured_content  # a restatement names the memory it strengthened
+            ref = answer["ref"] if answer["stored"] else answer["duplicate_of"]
+            evidence_of.setdefault(ref, set()).update(evidence)
         analyze()
         for question in questions:
             wanted = set(question.get("evidence") or [])

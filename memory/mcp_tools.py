@@ -261,9 +261,10 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
 
         Adds one memory (and registers the conversation when conversation_id is given). If a current observation
         already says the same words (case, punctuation and small words aside), nothing is added: that one is
-        strengthened instead (seen_count +1, the higher confidence, evidence merged) and the answer has
-        duplicate_of and stored=false. With supersedes, the named observation is marked replaced by the new one.
-        Returns the ref (e.g. 'observation:42'). Store durable facts, not chit-chat.
+        strengthened instead (seen_count +1, the higher confidence, evidence merged) and the answer is
+        {stored: false, duplicate_of: its ref, seen_count}. With supersedes, the named observation is marked
+        replaced by the new one. A new memory's answer has its id and ref (e.g. 'observation:42') and stored: true.
+        Store durable facts, not chit-chat.
         """
         return run(
             observations.store_observation,

@@ -240,8 +240,7 @@ def _strengthen(row: Observation, *, confidence: float, evidence: list[str]) -> 
     row.last_seen_at = datetime.now(UTC)
     row.confidence = max(row.confidence, confidence)
     row.evidence = list(dict.fromkeys([*row.evidence, *evidence]))[: check.MAX_LIST_ITEMS]
-    ref = item_types.ref("observation", row.id)
-    return {"id": row.id, "ref": ref, "stored": False, "duplicate_of": ref, "seen_count": row.seen_count}
+    return {"stored": False, "duplicate_of": item_types.ref("observation", row.id), "seen_count": row.seen_count}
 
 
 def recall(
