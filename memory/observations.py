@@ -218,7 +218,13 @@ def _live_observation(db: Session, *, owner_id: uuid.UUID, ref: str) -> Observat
 
 def _same_as(db: Session, *, owner_id: uuid.UUID, text: str) -> Observation | None:
     """A current observation of this owner saying the same thing (equal
-    observation_key: the same word stems in order, negations counted)."""
+    observation_key: the same word stems in order, negations counted).
+
+    Two stores of the same thing at once would each find nothing and both
+    insert; a transaction lock on (owner, key) makes the second wait for the
+    first's commit and then find its row."""
+    lock_key = func.hashtextextended(func.concat(owner_id, ":", func.observation_key(text)), 0)
+    db.execute(select(func.pg_advisory_xact_lock(lock_key)))
     return db.scalars(
         select(Observation)
         .where(

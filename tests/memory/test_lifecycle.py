@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import AsyncExitStack
+
 from sqlalchemy import func, select
 
 from core.principal import READ_SCOPE
@@ -82,6 +85,18 @@ async def test_a_restatement_strengthens_the_memory_instead_of_adding_a_row(serv
         forced = await call(client, "memory_store", observation="Prefers dark mode in the editor", allow_duplicate=True)
         assert forced["stored"] is True and forced["ref"] != first["ref"]
     assert _rows(owner) == 3
+
+
+async def test_the_same_thing_stored_at_once_by_many_agents_makes_one_row(server):
+    owner, key = user_with_key()
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(mcp_client(server.url, key)) for _ in range(8)]
+        answers = await asyncio.gather(
+            *(call(client, "memory_store", observation="The user's cat is called Miso") for client in clients)
+        )
+    assert sum(answer.get("stored") is True for answer in answers) == 1
+    assert sorted(answer.get("seen_count", 1) for answer in answers) == list(range(1, 9))
+    assert _rows(owner) == 1
 
 
 async def test_duplicates_are_found_in_keyword_mode_too(keyword_server):
