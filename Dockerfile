@@ -15,6 +15,7 @@ COPY identity ./identity
 COPY mcp_oauth ./mcp_oauth
 COPY web ./web
 COPY commands ./commands
+COPY portability ./portability
 RUN useradd --create-home --uid 10001 memorygate
 USER memorygate
 

@@ -322,3 +322,27 @@ class RateLimitCounter(Base):
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, nullable=False)
     expires_at: Mapped[float] = mapped_column(Float, nullable=False)  # Unix time
+
+
+class ImportJob(Base):
+    """One import into an account, from the account page or the CLI.
+
+    A page upload waits here as ``previewed`` (with its file) until the person
+    confirms; while ``running``, ``done_count`` is its progress. The file is
+    dropped once the import is done, and unconfirmed uploads after a day."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    file_name: Mapped[str] = mapped_column(String(300), nullable=False)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)  # memorygate or mcp-memory
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # previewed, running, done, failed
+    content: Mapped[str | None] = mapped_column(Text)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    total_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    done_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = created_column()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)

@@ -6,6 +6,8 @@ python server.py migrate                      # upgrade the schema (Fly's releas
 python server.py create-key [--email you@example.com] [--name laptop]
                             [--read-only] [--expires-days 90]
 python server.py delete-account --email someone@example.com [--yes]
+python server.py export [--email you@example.com] [--output FILE] [--embeddings]
+python server.py import FILE [--email you@example.com] [--dry-run]
 
 Only ``serve`` logs to stdout; every other command logs to stderr, so what
 it prints on stdout (a key, or the MCP protocol) can be piped as it is.
@@ -18,14 +20,14 @@ import logging
 import socket
 import sys
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
-from commands import prefork
+from commands import prefork, transfer
+from commands.database import database
 from core import db
 from core.logs import configure_logging, uvicorn_log_config
 from core.principal import ALL_SCOPES, READ_SCOPE, Principal
@@ -58,6 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     leave = commands.add_parser("delete-account", help="delete an account and everything in it (asks to confirm)")
     leave.add_argument("--email", required=True, help="the account's e-mail address")
     leave.add_argument("--yes", action="store_true", help="do not ask to type the address again")
+    export = commands.add_parser("export", help="write an account's whole memory as JSON Lines")
+    export.add_argument("--email", help="the account (default in local mode: the local owner)")
+    export.add_argument("--output", "-o", help="the file to write (default: standard output)")
+    export.add_argument("--embeddings", action="store_true", help="include the vectors (large; not needed to import)")
+    bring = commands.add_parser(
+        "import", help="add a MemoryGate export, or the MCP reference server's memory.jsonl, to an account"
+    )
+    bring.add_argument("file", help="the JSON Lines file")
+    bring.add_argument("--email", help="the account (default in local mode: the local owner)")
+    bring.add_argument("--dry-run", action="store_true", help="show what would be added, and add nothing")
     return parser
 
 
@@ -75,6 +87,10 @@ def main(argv: list[str], *, create_app: Callable[..., Any]) -> int:
             return create_key_command(settings, args)
         if args.command == "delete-account":
             return delete_account_command(settings, args)
+        if args.command == "export":
+            return transfer.export_command(settings, args)
+        if args.command == "import":
+            return transfer.import_command(settings, args)
         if args.command == "migrate":
             return migrate_command(settings)
         if args.command == "stdio":
@@ -139,23 +155,6 @@ def serve(settings: Settings, create_app: Callable[..., Any]) -> int:
 
 def print_banner(lines: list[str]) -> None:
     print("\n".join(["", *lines, ""]), flush=True)
-
-
-@contextmanager
-def database(settings: Settings, *, pool_size: int = 1) -> Iterator[db.Database]:
-    """The configured database (the embedded one, shared with any running
-    server, when DATABASE_URL is unset), migrated, for one command."""
-    embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
-    url = settings.database_url if embedded is None else embedded.start()
-    assert url is not None
-    connected = db.Database()
-    try:
-        db.init_db(connected.connect(url, pool_size=pool_size))
-        yield connected
-    finally:
-        connected.dispose()
-        if embedded is not None:
-            embedded.stop()
 
 
 def delete_account_command(settings: Settings, args: argparse.Namespace) -> int:

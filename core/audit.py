@@ -34,6 +34,8 @@ MEMORY_ARCHIVED = "memory_archived"
 MEMORY_REHYDRATED = "memory_rehydrated"
 ACCOUNT_DELETED = "account_deleted"
 RETENTION_ARCHIVED = "retention_archived"
+MEMORY_EXPORTED = "memory_exported"
+MEMORY_IMPORTED = "memory_imported"
 
 MAX_EVENTS_PAGE = 100
 

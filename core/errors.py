@@ -23,6 +23,7 @@ class InvalidInput(MemoryGateError):
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"Invalid {field}: {problem}")
         self.field = field
+        self.problem = problem
 
 
 class NotFound(MemoryGateError):

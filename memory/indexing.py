@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from core.errors import EmbeddingUnavailable
 from memory import item_types
 from memory.embeddings import EmbeddingProvider
-from models import Embedding
+from models import Embedding, ImportJob
 
 log = logging.getLogger("memorygate.embeddings")
 
@@ -184,18 +185,25 @@ class BackfillSchedule:
         self.clock = clock
         self.last_pass: float | None = None
         self.deferrals_seen = 0
+        self.imports_seen: datetime | None = None
         self.passes = 0
 
-    def due(self) -> bool:
-        if self.last_pass is None or deferrals.count != self.deferrals_seen:
+    def due(self, newest_import: datetime | None = None) -> bool:
+        if self.last_pass is None or deferrals.count != self.deferrals_seen or newest_import != self.imports_seen:
             return True
         return self.clock() - self.last_pass >= self.full_pass_seconds
 
     def run(self, session_factory: Callable[[], Session], *, embedder: EmbeddingProvider) -> int:
-        """One tick of the background task: a pass if one is due; items embedded."""
-        if not self.due():
+        """One tick of the background task: a pass if one is due; items embedded.
+
+        A finished import (from any process: the CLI, another server) makes
+        one due, since imported memories arrive without vectors."""
+        with session_factory() as db:
+            newest_import = db.scalar(select(func.max(ImportJob.finished_at)))
+        if not self.due(newest_import):
             return 0
         self.deferrals_seen = deferrals.count  # a deferral during this pass asks for the next one
+        self.imports_seen = newest_import
         self.last_pass = self.clock()
         self.passes += 1
         return backfill_pending(session_factory, embedder=embedder)

@@ -1,0 +1,115 @@
+"""``export`` and ``import``: an account's memory out to a file and back in.
+
+Both show a progress bar on stderr. An export to a file appears under its
+name only once complete; an import adds everything or nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from commands.database import database
+from commands.progress import ProgressBar
+from core import audit
+from core.settings import Settings
+from identity import accounts
+from oauth_models import User
+from portability import exporter, importer, jobs
+from portability.jsonl_schema import FileRejected
+
+
+class NoAccount(Exception):
+    pass
+
+
+def _account(session: Session, settings: Settings, email: str | None) -> uuid.UUID:
+    if email is None:
+        if not settings.is_local:
+            raise NoAccount("--email is required when DATABASE_URL is set (there is no local owner)")
+        return accounts.local_owner(session).id
+    user = session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).one_or_none()
+    if user is None:
+        raise NoAccount(f"no account with e-mail {email.strip().lower()}")
+    return user.id
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def export_command(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as connected:
+        try:
+            with connected.session_scope() as session:
+                owner_id = _account(session, settings, args.email)
+        except NoAccount as exc:
+            _say(f"error: {exc}")
+            return 1
+        bar = ProgressBar("Exporting")
+        with connected.session_scope() as session:
+            lines = exporter.export_lines(session, owner_id=owner_id, embeddings=args.embeddings, progress=bar)
+            if args.output:
+                _write_whole(Path(args.output), lines)
+            else:
+                sys.stdout.writelines(lines)
+                sys.stdout.flush()
+            audit.record(session, audit.MEMORY_EXPORTED, actor=owner_id, targets={"by": "operator"})
+        bar.close()
+    _say(f"Exported to {args.output}." if args.output else "Exported.")
+    return 0
+
+
+def _write_whole(path: Path, lines: Iterable[str]) -> None:
+    """Write beside the target and rename: a failed export leaves no partial file."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.writelines(lines)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def import_command(settings: Settings, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        with path.open("rb") as source:
+            parsed = importer.read(source)
+    except OSError as exc:
+        _say(f"error: cannot read {path}: {exc.strerror}")
+        return 2
+    except FileRejected as exc:
+        _say(f"error: {path} cannot be imported; nothing was added:\n{exc}")
+        return 1
+    with database(settings, pool_size=2) as connected:
+        try:
+            with connected.session_scope() as session:
+                owner_id = _account(session, settings, args.email)
+                outcome = importer.plan(session, owner_id=owner_id, parsed=parsed)
+        except NoAccount as exc:
+            _say(f"error: {exc}")
+            return 1
+        _say(importer.describe(outcome, "would add" if args.dry_run else "adds"))
+        if args.dry_run or not outcome.added:
+            return 0
+        with connected.session_scope() as session:
+            job_id = jobs.begin(session, owner_id=owner_id, file_name=path.name, parsed=parsed)
+        bar = ProgressBar("Importing")
+        try:
+            done = jobs.execute(connected, job_id, parsed=parsed, by="operator", progress=bar)
+        finally:
+            bar.close()
+    _say(importer.describe(done, "added") + " Vectors for search by meaning follow in the background.")
+    return 0

@@ -1,0 +1,387 @@
+"""Reading a file into an account: what it would add, and adding it.
+
+One pass serves both the preview (``plan``: reads only) and the import
+(``apply``: one transaction, so a failure anywhere leaves nothing behind).
+A record already in the account is matched by what identifies it, not by id,
+which makes importing the same file twice add nothing:
+
+    ai_instance   name and platform         session    conversation id
+    concept       name or alias (any case)   relationship  its two concepts and type
+    observation   text and recorded time (text alone when the file has no time)
+    pattern       category and name          document   title and recorded time
+
+Imported memories have no vectors: the background backfill embeds them
+(keyword search finds them at once). Vectors in the file are not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import uuid
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInput
+from models import (
+    AIInstance,
+    Base,
+    Concept,
+    ConceptAlias,
+    ConceptRelationship,
+    ConversationSession,
+    Document,
+    Observation,
+    Pattern,
+)
+from portability import jsonl_schema, reference_memory
+from portability.jsonl_schema import FileRejected, ParsedFile, Record
+
+INSERT_BATCH = 2_000
+VECTORS_NOT_USED = "vectors (each memory is embedded again in the background)"
+
+Progress = Callable[[int, int], None]  # (records handled, records in all)
+
+
+def read(lines: Iterable[bytes | str]) -> ParsedFile:
+    """A MemoryGate export, or the MCP reference server's memory.jsonl, checked
+    throughout; FileRejected lists every problem by line and field."""
+    decoded = iter(jsonl_schema.decode(lines))
+    first = next(decoded, None)
+    if first is None:
+        raise FileRejected(["the file is empty"])
+    line_number, raw = first
+    if reference_memory.looks_like(raw):
+        return reference_memory.convert(chain([first], decoded))
+    try:
+        jsonl_schema.read_header(raw)
+    except InvalidInput as exc:
+        raise FileRejected([jsonl_schema.problem(line_number, exc)]) from None
+    return jsonl_schema.parse_lines(decoded)
+
+
+@dataclass
+class Outcome:
+    """By kind: records the import adds, records the account already has, and
+    what it leaves out (with the reason as the key)."""
+
+    added: Counter[str] = field(default_factory=Counter)
+    present: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        return {"added": dict(self.added), "present": dict(self.present), "skipped": dict(self.skipped)}
+
+
+KIND_WORDS = {
+    "ai_instance": ("AI instance", "AI instances"),
+    "session": ("conversation", "conversations"),
+    "concept": ("concept", "concepts"),
+    "alias": ("alias", "aliases"),
+    "relationship": ("relationship", "relationships"),
+    "observation": ("observation", "observations"),
+    "pattern": ("pattern", "patterns"),
+    "document": ("document", "documents"),
+}
+
+
+def counted(counts: dict[str, int]) -> str:
+    """'4 observations, 1 concept', in the order of KIND_WORDS."""
+    return ", ".join(
+        f"{counts[kind]:,} {words[counts[kind] != 1]}" for kind, words in KIND_WORDS.items() if counts.get(kind)
+    )
+
+
+def describe(outcome: Outcome, verb: str) -> str:
+    """'This file adds 3 observations, 1 concept. Already there: … Left out: …'"""
+    parts = [f"This file {verb} {counted(outcome.added) or 'nothing new'}."]
+    if outcome.present:
+        parts.append(f"Already there: {counted(outcome.present)}.")
+    if outcome.skipped:
+        parts.append("Left out: " + ", ".join(f"{count:,} {why}" for why, count in outcome.skipped.items()) + ".")
+    return " ".join(parts)
+
+
+def plan(db: Session, *, owner_id: uuid.UUID, parsed: ParsedFile) -> Outcome:
+    """What ``apply`` would do now, writing nothing."""
+    return _Import(db, owner_id, parsed, write=False).run()
+
+
+def apply(db: Session, *, owner_id: uuid.UUID, parsed: ParsedFile, progress: Progress | None = None) -> Outcome:
+    """Add the file's new records to the account, in the caller's transaction.
+
+    Imports into one account take turns (a transaction lock), so two at
+    once cannot both add the same record."""
+    db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(func.concat("import:", owner_id), 0))))
+    return _Import(db, owner_id, parsed, write=True, progress=progress).run()
+
+
+def _digest(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+class _Import:
+    def __init__(
+        self, db: Session, owner_id: uuid.UUID, parsed: ParsedFile, *, write: bool, progress: Progress | None = None
+    ) -> None:
+        self.db, self.owner_id, self.parsed, self.write, self.progress = db, owner_id, parsed, write, progress
+        self.ids: dict[str, dict[int, int]] = {kind: {} for kind in jsonl_schema.FIELDS}
+        self.outcome = Outcome(skipped=Counter(parsed.skipped))
+        self.handled = 0
+        self.placeholders = itertools.count(-1, -1)  # ids of rows a preview would add
+        self.now = datetime.now(UTC)
+
+    def run(self) -> Outcome:
+        self._ai_instances()
+        self._sessions()
+        self._concepts()
+        self._relationships()
+        self._observations()
+        self._patterns()
+        self._documents()
+        if self.parsed.of("embedding"):
+            self.outcome.skipped[VECTORS_NOT_USED] = len(self.parsed.of("embedding"))
+        return self.outcome
+
+    # One kind at a time, referenced kinds first.
+
+    def _ai_instances(self) -> None:
+        existing = self._existing(AIInstance, AIInstance.name, AIInstance.platform)
+        self._merge(
+            "ai_instance",
+            AIInstance,
+            existing,
+            key=lambda f: (f["name"], f["platform"]),
+            row=lambda f: _columns(f, "name", "platform", "description", "first_seen", "last_seen"),
+        )
+
+    def _sessions(self) -> None:
+        existing = self._existing(ConversationSession, ConversationSession.conversation_id)
+        self._merge(
+            "session",
+            ConversationSession,
+            existing,
+            key=lambda f: f["conversation_id"],
+            row=lambda f: {
+                **_columns(f, "conversation_id", "title", "source_url", "summary", "started_at", "last_active"),
+                "ai_instance_id": self._id("ai_instance", f.get("ai_instance")),
+            },
+        )
+
+    def _concepts(self) -> None:
+        existing: dict[Hashable, int] = {
+            name.lower(): concept_id
+            for name, concept_id in self.db.execute(
+                select(Concept.name, Concept.id).where(Concept.owner_id == self.owner_id)
+            )
+        }
+        aliases = {
+            alias.lower(): concept_id
+            for alias, concept_id in self.db.execute(
+                select(ConceptAlias.alias, ConceptAlias.concept_id).where(ConceptAlias.owner_id == self.owner_id)
+            )
+        }
+        existing.update((alias, concept_id) for alias, concept_id in aliases.items() if alias not in existing)
+        self._merge(
+            "concept",
+            Concept,
+            existing,
+            key=lambda f: f["name"].lower(),
+            row=lambda f: {
+                **_columns(f, "name", "type", "description", "domain", "status", "created_at", "updated_at"),
+                "archived_at": f.get("archived_at"),
+                "metadata_": f.get("metadata", {}),
+            },
+        )
+        self._aliases(existing, aliases)
+
+    def _aliases(self, names: dict[Hashable, int], aliases: dict[str, int]) -> None:
+        rows = []
+        for record in self.parsed.of("concept"):
+            concept_id = self.ids["concept"][record.fields["id"]]
+            for alias in record.fields.get("aliases", []):
+                owner = aliases.get(alias.lower(), names.get(alias.lower()))
+                if owner is None:
+                    aliases[alias.lower()] = concept_id
+                    rows.append({"owner_id": self.owner_id, "concept_id": concept_id, "alias": alias})
+                elif owner == concept_id:
+                    self.outcome.present["alias"] += 1
+                else:
+                    self.outcome.skipped["aliases already naming another concept"] += 1
+        self._insert(ConceptAlias, rows)
+        if rows:
+            self.outcome.added["alias"] += len(rows)
+
+    def _relationships(self) -> None:
+        existing = self._existing(
+            ConceptRelationship,
+            ConceptRelationship.from_concept_id,
+            ConceptRelationship.to_concept_id,
+            ConceptRelationship.rel_type,
+        )
+        records = []
+        for record in self.parsed.of("relationship"):
+            ends = self._id("concept", record.fields["from"]), self._id("concept", record.fields["to"])
+            if ends[0] == ends[1]:  # two concepts of the file are one of the account's
+                self.outcome.skipped["relationships of a concept to itself"] += 1
+                continue
+            record.fields["from_concept_id"], record.fields["to_concept_id"] = ends
+            records.append(record)
+        self._merge(
+            "relationship",
+            ConceptRelationship,
+            existing,
+            key=lambda f: (f["from_concept_id"], f["to_concept_id"], f["rel_type"]),
+            row=lambda f: _columns(
+                f, "from_concept_id", "to_concept_id", "rel_type", "weight", "description", "created_at"
+            ),
+            records=records,
+        )
+
+    def _observations(self) -> None:
+        existing: dict[Hashable, int] = {}
+        for digest, recorded, observation_id in self.db.execute(
+            select(func.md5(Observation.observation), Observation.created_at, Observation.id).where(
+                Observation.owner_id == self.owner_id
+            )
+        ):
+            existing.setdefault((digest, recorded), observation_id)
+            existing.setdefault((digest, None), observation_id)
+        added = self._merge(
+            "observation",
+            Observation,
+            existing,
+            key=lambda f: (_digest(f["observation"]), f.get("created_at")),
+            row=lambda f: {
+                **_columns(f, "observation", "confidence", "domain", "occurred_at", "last_accessed"),
+                **_columns(f, "last_seen_at", "archived_at"),
+                "evidence": f.get("evidence", []),
+                "session_id": self._id("session", f.get("session")),
+                "ai_instance_id": self._id("ai_instance", f.get("ai_instance")),
+                "created_at": f.get("created_at", self.now),
+                "access_count": f.get("access_count", 0),
+                "seen_count": f.get("seen_count", 1),
+            },
+        )
+        self._link_versions(added)
+
+    def _link_versions(self, added: set[int]) -> None:
+        """Each added observation that replaced another points at it, and back."""
+        newer, older = [], []
+        for record in self.parsed.of("observation"):
+            replaced = record.fields.get("supersedes")
+            new_id = self.ids["observation"][record.fields["id"]]
+            if replaced is None or new_id not in added:
+                continue
+            old_id = self.ids["observation"][replaced]
+            newer.append({"id": new_id, "supersedes_id": old_id})
+            older.append({"id": old_id, "superseded_by_id": new_id})
+        if self.write and newer:
+            self.db.execute(update(Observation), newer)
+            self.db.execute(update(Observation), older)
+
+    def _patterns(self) -> None:
+        existing = self._existing(Pattern, Pattern.category, Pattern.pattern_name)
+        self._merge(
+            "pattern",
+            Pattern,
+            existing,
+            key=lambda f: (f["category"], f["pattern_name"]),
+            row=lambda f: {
+                **_columns(f, "category", "pattern_name", "pattern_text", "confidence", "created_at"),
+                **_columns(f, "last_updated", "archived_at"),
+                "evidence_observation_ids": [
+                    self.ids["observation"][old] for old in f.get("evidence_observations", [])
+                ],
+            },
+        )
+
+    def _documents(self) -> None:
+        existing = self._existing(Document, Document.title, Document.created_at)
+        self._merge(
+            "document",
+            Document,
+            existing,
+            key=lambda f: (f["title"], f["created_at"]),
+            row=lambda f: {
+                **_columns(f, "title", "doc_type", "url", "content_summary", "publication_date", "created_at"),
+                "archived_at": f.get("archived_at"),
+                "key_concepts": f.get("key_concepts", []),
+                "metadata_": f.get("metadata", {}),
+            },
+        )
+
+    # The machinery every kind shares.
+
+    def _existing(self, model: type[Base], *key_columns: Any) -> dict[Hashable, int]:
+        query = select(*key_columns, model.id).where(model.owner_id == self.owner_id)  # type: ignore[attr-defined]
+        return {(row[0] if len(row) == 2 else tuple(row[:-1])): row[-1] for row in self.db.execute(query)}
+
+    def _merge(
+        self,
+        kind: str,
+        model: type[Base],
+        existing: dict[Hashable, int],
+        *,
+        key: Callable[[dict[str, Any]], Hashable],
+        row: Callable[[dict[str, Any]], dict[str, Any]],
+        records: list[Record] | None = None,
+    ) -> set[int]:
+        """Match each record to the account's by ``key``; insert the rest
+        (a key repeated in the file makes one row). Returns the added ids."""
+        fresh: dict[Hashable, list[Record]] = {}
+        matched = 0
+        for record in self.parsed.of(kind) if records is None else records:
+            found = existing.get(key(record.fields))
+            if found is not None:
+                self._map(kind, record, found)
+                matched += 1
+            else:
+                fresh.setdefault(key(record.fields), []).append(record)
+        self.outcome.present[kind] += matched
+        self._advance(matched)
+        groups = list(fresh.values())
+        new_ids = self._insert(model, [{"owner_id": self.owner_id, **row(group[0].fields)} for group in groups])
+        for group, new_id in zip(groups, new_ids, strict=True):
+            for record in group:
+                self._map(kind, record, new_id)
+            self.outcome.added[kind] += 1
+            self.outcome.present[kind] += len(group) - 1
+            self._advance(len(group) - 1)
+        return set(new_ids)
+
+    def _map(self, kind: str, record: Record, db_id: int) -> None:
+        if "id" in record.fields:
+            self.ids[kind][record.fields["id"]] = db_id
+
+    def _id(self, kind: str, file_id: int | None) -> int | None:
+        return None if file_id is None else self.ids[kind][file_id]
+
+    def _insert(self, model: type[Base], rows: list[dict[str, Any]]) -> list[int]:
+        if not self.write:
+            return [next(self.placeholders) for _ in rows]
+        new_ids: list[int] = []
+        for start in range(0, len(rows), INSERT_BATCH):
+            batch = rows[start : start + INSERT_BATCH]
+            statement = insert(model).returning(model.id, sort_by_parameter_order=True)  # type: ignore[attr-defined]
+            new_ids.extend(self.db.scalars(statement, batch))
+            self._advance(len(batch))
+        return new_ids
+
+    def _advance(self, count: int) -> None:
+        self.handled += count
+        if self.progress is not None and count:
+            self.progress(self.handled, self.parsed.total)
+
+
+def _columns(fields: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The named fields as columns, None where the file left them out (so
+    every row of a batch has the same columns)."""
+    return {name: fields.get(name) for name in names}

@@ -1,0 +1,211 @@
+"""Imports as jobs: a page upload waits for confirmation, runs in the
+background, and reports progress any server process can show.
+
+The rows are the job's whole state (``ImportJob``), so the page works the
+same behind several processes, and a job whose process died shows as
+interrupted (its transaction rolled back: nothing was added) and can be
+started again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.db import Database
+from core.errors import MemoryGateError
+from models import ImportJob
+from portability import importer
+from portability.importer import Outcome
+from portability.jsonl_schema import FileRejected, ParsedFile
+
+log = logging.getLogger("memorygate.imports")
+
+STALE_AFTER = timedelta(minutes=2)  # a running job not heard from this long has died
+UNCONFIRMED_KEPT = timedelta(days=1)
+REPORT_EVERY_SECONDS = 0.5
+STARTABLE = ("previewed", "failed")
+FAILED_WORDS = "The import failed; nothing was added. Try again, or import from the command line to see why."
+
+
+def stage(
+    db: Session, *, owner_id: uuid.UUID, file_name: str, content: str, parsed: ParsedFile, outcome: Outcome
+) -> ImportJob:
+    """Keep an upload, with what it would add, until it is confirmed."""
+    job = ImportJob(
+        owner_id=owner_id,
+        file_name=file_name[:300],
+        source=parsed.source,
+        status="previewed",
+        content=content,
+        plan=outcome.as_dict(),
+        total_count=parsed.total,
+    )
+    db.add(job)
+    db.flush()
+    return job
+
+
+def find(db: Session, *, owner_id: uuid.UUID, job_id: uuid.UUID) -> ImportJob | None:
+    return db.scalars(select(ImportJob).where(ImportJob.id == job_id, ImportJob.owner_id == owner_id)).one_or_none()
+
+
+def state(job: ImportJob, now: datetime | None = None) -> str:
+    """previewed, running, interrupted, done or failed."""
+    now = now or datetime.now(UTC)
+    if job.status == "running" and now - job.updated_at > STALE_AFTER:
+        return "interrupted"
+    return job.status
+
+
+def claim(db: Session, *, owner_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+    """Mark a previewed, failed or interrupted job running; False when it is
+    not this owner's or not startable (a second click does nothing)."""
+    job = find(db, owner_id=owner_id, job_id=job_id)
+    if job is None or job.content is None or state(job) not in (*STARTABLE, "interrupted"):
+        return False
+    claimed = db.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.updated_at == job.updated_at)
+        .values(status="running", done_count=0, error=None, updated_at=datetime.now(UTC))
+    )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
+def begin(db: Session, *, owner_id: uuid.UUID, file_name: str, parsed: ParsedFile) -> uuid.UUID:
+    """A job for an import run here and now (the CLI), already running."""
+    job = ImportJob(
+        owner_id=owner_id,
+        file_name=file_name[:300],
+        source=parsed.source,
+        status="running",
+        total_count=parsed.total,
+    )
+    db.add(job)
+    db.flush()
+    return job.id
+
+
+def execute(
+    database: Database,
+    job_id: uuid.UUID,
+    *,
+    parsed: ParsedFile | None = None,
+    by: str = "self",
+    progress: importer.Progress | None = None,
+) -> Outcome:
+    """Run a claimed job: everything or nothing in one transaction, then
+    done (the file dropped) or failed (with why). ``parsed`` defaults to the
+    job's stored upload."""
+    with database.session_scope() as db:
+        job = db.get(ImportJob, job_id)
+        assert job is not None and job.status == "running"
+        owner_id, content = job.owner_id, job.content
+    reporter = _Reporter(database, job_id, progress)
+    try:
+        if parsed is None:
+            assert content is not None
+            parsed = importer.read(content.splitlines())
+        with database.session_scope() as db:
+            outcome = importer.apply(db, owner_id=owner_id, parsed=parsed, progress=reporter)
+            added = sum(outcome.added.values())
+            audit.record(db, audit.MEMORY_IMPORTED, actor=owner_id, targets={"added": added, "by": by})
+            now = datetime.now(UTC)
+            db.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job_id)
+                .values(status="done", content=None, plan=outcome.as_dict(), done_count=parsed.total)
+                .values(updated_at=now, finished_at=now)
+            )
+        return outcome
+    except Exception as exc:
+        _fail(database, job_id, exc)
+        raise
+
+
+def _fail(database: Database, job_id: uuid.UUID, exc: Exception) -> None:
+    if isinstance(exc, FileRejected | MemoryGateError):
+        error = str(exc)
+    else:  # never the file's content: the exception could quote it
+        log.error("import %s failed: %s", job_id, type(exc).__name__)
+        error = FAILED_WORDS
+    with database.session_scope() as db:
+        db.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id)
+            .values(status="failed", error=error, updated_at=datetime.now(UTC))
+        )
+
+
+class _Reporter:
+    """Progress written to the job row (in its own short transaction, so the
+    page sees it while the import's transaction is still open), at most
+    twice a second; and passed on to the caller's own display."""
+
+    def __init__(self, database: Database, job_id: uuid.UUID, display: importer.Progress | None) -> None:
+        self.database, self.job_id, self.display = database, job_id, display
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.display is not None:
+            self.display(done, total)
+        if time.monotonic() - self.last < REPORT_EVERY_SECONDS and done < total:
+            return
+        self.last = time.monotonic()
+        with self.database.session_scope() as db:
+            db.execute(
+                update(ImportJob)
+                .where(ImportJob.id == self.job_id)
+                .values(done_count=done, updated_at=datetime.now(UTC))
+            )
+
+
+def view(job: ImportJob) -> dict[str, Any]:
+    """What the page and its JSON answer show."""
+    return {
+        "id": str(job.id),
+        "file": job.file_name,
+        "source": job.source,
+        "state": state(job),
+        "total": job.total_count,
+        "done": job.done_count,
+        "plan": job.plan,
+        "error": job.error,
+    }
+
+
+def prune(db: Session) -> int:
+    """Drop uploads never confirmed, failed or dead a day on: no copy of anyone's
+    memory lingers. Finished jobs stay, without their file, as history."""
+    cutoff = datetime.now(UTC) - UNCONFIRMED_KEPT
+    result = db.execute(delete(ImportJob).where(ImportJob.status != "done", ImportJob.updated_at < cutoff))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class Runner:
+    """Runs confirmed page imports on background threads of this process."""
+
+    def __init__(self, database: Database, *, workers: int = 2) -> None:
+        self.database = database
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import")
+
+    def submit(self, job_id: uuid.UUID) -> None:
+        self.pool.submit(self._run, job_id)
+
+    def _run(self, job_id: uuid.UUID) -> None:
+        try:
+            execute(self.database, job_id)
+        except Exception:  # recorded on the job by execute
+            return
+
+    def close(self) -> None:
+        """Stop taking jobs; one still running is interrupted (rolled back)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
