@@ -87,6 +87,7 @@ class ConversationSession(Base):
     __table_args__ = (
         UniqueConstraint("owner_id", "conversation_id", name="uq_sessions_owner_conversation"),
         Index("ix_sessions_owner_credential", "owner_id", "credential_id", "last_active"),
+        Index("ix_sessions_ai_instance_id", "ai_instance_id", postgresql_where=text("ai_instance_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -111,6 +112,13 @@ class Observation(Base):
         Index("ix_observations_owner_created", "owner_id", "created_at"),
         Index("ix_observations_search_tsv", "search_tsv", postgresql_using="gin"),
         Index("ix_observations_owner_text_key", "owner_id", "text_key"),
+        # Deleting what an observation points at (a conversation, an AI
+        # instance, another version) finds the pointing rows through these,
+        # not by reading the table: deleting a large account stays linear.
+        *(
+            Index(f"ix_observations_{column}", column, postgresql_where=text(f"{column} IS NOT NULL"))
+            for column in ("session_id", "ai_instance_id", "supersedes_id", "superseded_by_id")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

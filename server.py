@@ -40,7 +40,8 @@ from memory import archive, indexing
 from memory.access import TRACKER_KEY, AccessTracker
 from memory.embeddings import EmbeddingProvider, build_provider
 from memory.mcp_tools import build_mcp_server
-from web import dashboard
+from portability import jobs
+from web import dashboard, transfer
 from web.client_address import ForwardedClient
 from web.guards import HostOriginGuard, RequestContext, RequestSizeLimit, SecurityHeaders
 
@@ -189,6 +190,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     provider_http = httpx.AsyncClient(follow_redirects=False)
 
     backfill = indexing.BackfillSchedule()
+    imports = jobs.Runner(database)
 
     def flush_counters() -> None:
         """Key usage and memory reads, counted in memory, written in batches."""
@@ -202,6 +204,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
         with database.session_scope() as session:
             records.prune_clients(session)
             archive.apply_retention(session)
+            jobs.prune(session)
         if settings.rate_limit_storage == rate_limit_store.DATABASE_STORAGE:
             rate_limit_store.prune(database.engine)
 
@@ -243,6 +246,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
             await asyncio.gather(*tasks, return_exceptions=True)
             await anyio.to_thread.run_sync(flush_counters)
             await provider_http.aclose()
+            imports.close()
             embedder.close()
             database.dispose()
             if embedded is not None:
@@ -254,12 +258,17 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     app.state.access_tracker = access_tracker
     app.state.embedder = embedder
     app.state.backfill = backfill
+    app.state.imports = imports
     app.state.auth_state = auth_state
     app.state.oauth_providers = oauth.configured_providers(settings, provider_http)
     # Added innermost first: the request id wraps everything, so even a 413
     # or a CORS refusal carries it and security headers.
     app.add_middleware(ScopedCORS, settings=settings)
-    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestSizeLimit,
+        max_bytes=settings.max_request_bytes,
+        larger={transfer.UPLOAD_PATH: settings.max_import_bytes},
+    )
     app.add_middleware(SecurityHeaders, hsts=settings.served_over_https)
     app.add_middleware(RequestContext)
     if settings.trusted_proxies:
@@ -294,6 +303,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     app.router.routes.extend(oauth_endpoints.routes())
     app.include_router(oauth_routes.router)
     app.include_router(dashboard.router)
+    app.include_router(transfer.router)
     app.add_exception_handler(dashboard.FormRefused, _form_refused)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
     _add_service_routes(app, settings, database, embedder)

@@ -148,6 +148,7 @@ class Settings:
     client_ip_header: str = _var("CLIENT_IP_HEADER", "", _header_name)
     log_level: str = _var("LOG_LEVEL", "INFO", lambda name, raw: raw.strip().upper())
     max_request_bytes: int = _var("MAX_REQUEST_BYTES", 1024 * 1024, _int)
+    max_import_bytes: int = _var("MAX_IMPORT_BYTES", 200 * 1024 * 1024, _int)
     header_timeout_seconds: float = _var("HEADER_TIMEOUT", 10.0, _float)
     keep_alive_timeout_seconds: float = _var("KEEP_ALIVE_TIMEOUT", 5.0, _float)
     max_connections: int = _var("MAX_CONNECTIONS", 4096, _between(16, 1_000_000))

@@ -79,6 +79,10 @@ class Outcome:
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {"added": dict(self.added), "present": dict(self.present), "skipped": dict(self.skipped)}
 
+    @classmethod
+    def from_dict(cls, saved: dict[str, dict[str, int]]) -> Outcome:
+        return cls(*(Counter(saved.get(part, {})) for part in ("added", "present", "skipped")))
+
 
 KIND_WORDS = {
     "ai_instance": ("AI instance", "AI instances"),

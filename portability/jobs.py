@@ -113,7 +113,7 @@ def execute(
     try:
         if parsed is None:
             assert content is not None
-            parsed = importer.read(content.splitlines())
+            parsed = importer.read(content.split("\n"))
         with database.session_scope() as db:
             outcome = importer.apply(db, owner_id=owner_id, parsed=parsed, progress=reporter)
             added = sum(outcome.added.values())

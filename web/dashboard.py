@@ -64,6 +64,7 @@ NOTICES = {
     "connection-not-found": "Connection not found.",
     "forgotten": "Memory forgotten.",
     "retention-saved": "Retention saved.",
+    "import-cancelled": "Import cancelled; nothing was added.",
 }
 PROVIDER_WORDS = {
     "github": "signed in with GitHub",
@@ -87,6 +88,8 @@ EVENT_WORDS = {
     audit.MEMORY_ARCHIVED: "Memories archived",
     audit.MEMORY_REHYDRATED: "Memories brought back from the archive",
     audit.RETENTION_ARCHIVED: "Unused memories archived by your retention setting",
+    audit.MEMORY_EXPORTED: "Memory exported",
+    audit.MEMORY_IMPORTED: "Memory imported",
 }
 
 
@@ -100,7 +103,7 @@ class SignedIn:
     session_token: str
 
 
-def _session(request: Request, db: Session) -> SignedIn | None:
+def current_session(request: Request, db: Session) -> SignedIn | None:
     token = request.cookies.get(accounts.SESSION_COOKIE)
     user = accounts.user_for_session_token(db, token)
     return SignedIn(user, token) if user is not None and token else None
@@ -127,13 +130,13 @@ def _take_new_key(request: Request, session_token: str) -> str | None:
 
 @router.get("/dashboard")
 def dashboard(request: Request, db: DB, q: str | None = None, page: str = "0", notice: str | None = None) -> Response:
-    signed_in = _session(request, db)
+    signed_in = current_session(request, db)
     if signed_in is None:
         return _sign_in_page(request)
     user, token = signed_in.user, signed_in.session_token
     page_number = int(page) if page.isdigit() and int(page) <= MAX_PAGE else 0
     new_key = _take_new_key(request, token)
-    response = _dashboard_page(
+    response = dashboard_page(
         request, db, user, token, query=q, page=page_number, notice=NOTICES.get(notice or ""), new_key=new_key
     )
     if NEW_KEY_COOKIE in request.cookies:
@@ -151,7 +154,7 @@ def _sign_in_page(request: Request) -> HTMLResponse:
     return page
 
 
-def _dashboard_page(
+def dashboard_page(
     request: Request,
     db: Session,
     user: User,
@@ -212,7 +215,7 @@ def signed_in_form(
 ) -> SignedIn:
     """The CSRF check of every dashboard form: the session behind the POST,
     which must carry the token derived from that same session."""
-    signed_in = _session(request, db)
+    signed_in = current_session(request, db)
     if signed_in is None:
         raise FormRefused(RedirectResponse("/dashboard", status_code=303))
     if not _csrf_ok(signed_in.session_token, csrf_token_):
@@ -223,7 +226,7 @@ def signed_in_form(
 SignedInForm = Annotated[SignedIn, Depends(signed_in_form)]
 
 
-def _back(notice: str, anchor: str = "") -> RedirectResponse:
+def back(notice: str, anchor: str = "") -> RedirectResponse:
     assert notice in NOTICES
     return RedirectResponse(f"/dashboard?notice={notice}{anchor}", status_code=303)
 
@@ -240,10 +243,10 @@ def create_key(
     user, token = form.user, form.session_token
     problem = _key_form_problem(name, expires_days, access)
     if problem:
-        return _dashboard_page(request, db, user, token, error=problem, status_code=400)
+        return dashboard_page(request, db, user, token, error=problem, status_code=400)
     refusal = key_creation_refusal(request, db, user.id)
     if refusal:
-        return _dashboard_page(request, db, user, token, error=refusal[1], status_code=refusal[0])
+        return dashboard_page(request, db, user, token, error=refusal[1], status_code=refusal[0])
     expires_at = datetime.now(UTC) + timedelta(days=int(expires_days)) if expires_days.strip() else None
     _, raw = api_keys.create_key(
         db,
@@ -253,7 +256,7 @@ def create_key(
         scopes=(READ_SCOPE,) if access == "read-only" else ALL_SCOPES,
         bcrypt_rounds=request.app.state.settings.bcrypt_rounds,
     )
-    response = _back("key-created", "#new-key")
+    response = back("key-created", "#new-key")
     sealed = _flash_cipher(token).encrypt(raw.encode()).decode()
     response.set_cookie(
         NEW_KEY_COOKIE,
@@ -282,16 +285,16 @@ def revoke_key(request: Request, key_id: str, db: DB, form: SignedInForm) -> Res
     parsed = _uuid(key_id)
     cache = request.app.state.auth_state.cache
     if parsed is None or not api_keys.revoke_key(db, user_id=form.user.id, key_id=parsed, cache=cache):
-        return _back("key-not-found")
-    return _back("key-revoked")
+        return back("key-not-found")
+    return back("key-revoked")
 
 
 @router.post("/dashboard/connections/{grant_id}/disconnect")
 def disconnect(grant_id: str, db: DB, form: SignedInForm) -> Response:
     parsed = _uuid(grant_id)
     if parsed is None or not records.disconnect(db, user_id=form.user.id, grant_id=parsed):
-        return _back("connection-not-found")
-    return _back("disconnected")
+        return back("connection-not-found")
+    return back("disconnected")
 
 
 @router.post("/dashboard/memories/forget")
@@ -299,8 +302,8 @@ def forget(request: Request, db: DB, form: SignedInForm, ref: Annotated[str, For
     try:
         observations.delete_item(db, owner_id=form.user.id, ref=ref)
     except MemoryGateError as exc:
-        return _dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
-    return _back("forgotten")
+        return dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
+    return back("forgotten")
 
 
 @router.post("/dashboard/logout")
@@ -321,9 +324,9 @@ def set_retention(request: Request, db: DB, form: SignedInForm, days: Annotated[
     chosen = days.strip()
     if chosen and not (chosen.isdigit() and 1 <= int(chosen) <= archive.MAX_RETENTION_DAYS):
         problem = f"Retention: a whole number of days from 1 to {archive.MAX_RETENTION_DAYS}, or empty for never."
-        return _dashboard_page(request, db, form.user, form.session_token, error=problem, status_code=400)
+        return dashboard_page(request, db, form.user, form.session_token, error=problem, status_code=400)
     form.user.retention_days = int(chosen) if chosen else None
-    return _back("retention-saved", "#retention")
+    return back("retention-saved", "#retention")
 
 
 @router.post("/dashboard/account/delete")
@@ -333,7 +336,7 @@ def delete_account(
     """Delete the account, once its e-mail address is typed to confirm."""
     user = form.user
     if not hmac.compare_digest(confirm_email.strip().lower().encode(), user.email.lower().encode()):
-        return _dashboard_page(request, db, user, form.session_token, error=DELETE_NOT_CONFIRMED, status_code=400)
+        return dashboard_page(request, db, user, form.session_token, error=DELETE_NOT_CONFIRMED, status_code=400)
     user_id = user.id
     deletion.delete_account(db, user_id, by="self")
     cache = request.app.state.auth_state.cache

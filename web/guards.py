@@ -65,11 +65,16 @@ class RequestSizeLimit:
     """431 for oversized header blocks, 413 for oversized bodies."""
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+        self,
+        app: ASGIApp,
+        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        larger: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_header_bytes = max_header_bytes
+        self.larger = larger or {}  # exact paths allowed a larger body (a file upload)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,9 +89,10 @@ class RequestSizeLimit:
                 f"Request headers are limited to {self.max_header_bytes} bytes.",
             )
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._too_large(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(send, limit)
             return
         received = 0
         started = refused = False
@@ -98,10 +104,10 @@ class RequestSizeLimit:
             message = await receive()
             if message["type"] == "http.request" and not refused:
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     refused = True
                     if not started:
-                        await self._too_large(send)
+                        await self._too_large(send, limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -118,8 +124,8 @@ class RequestSizeLimit:
             if not refused:
                 raise
 
-    async def _too_large(self, send: Send) -> None:
-        await _send_error(send, 413, "Payload Too Large", f"Request bodies are limited to {self.max_bytes} bytes.")
+    async def _too_large(self, send: Send, limit: int) -> None:
+        await _send_error(send, 413, "Payload Too Large", f"Request bodies are limited to {limit} bytes.")
 
 
 async def _send_error(send: Send, status: int, error: str, message: str) -> None:

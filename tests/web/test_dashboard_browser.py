@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -28,12 +30,13 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 from playwright.async_api import async_playwright
 from playwright.sync_api import BrowserContext, Page, ViewportSize, expect, sync_playwright
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from models import ImportJob
 from oauth_models import User
 from tests.fakes import github_profile
 from tests.oauth_support import MemoryTokenStorage, authorize_url, exchange_code, pkce_pair, register_client
@@ -461,3 +464,60 @@ async def test_a_loopback_mcp_client_connects_through_chromium_with_nothing_conf
             await page.screenshot(path=str(ARTIFACTS / "dashboard-local-story.png"), full_page=True)
         finally:
             await browser.close()
+
+
+def test_a_person_downloads_their_memory_and_another_imports_it(browser_contexts, auth_server, github, tmp_path):
+    leaving, arriving = browser_contexts().new_page(), browser_contexts().new_page()
+    sign_in_with_github(leaving, auth_server.url, github, 9820, "mover")
+    store_memories(auth_server.url, new_key(user_id_for("mover@example.com")), ["Keeps bees", "Speaks Basque"])
+    with leaving.expect_download() as download:
+        leaving.get_by_role("link", name="Download everything").click()
+    exported = tmp_path / download.value.suggested_filename
+    download.value.save_as(exported)
+    assert exported.name.startswith("memorygate-") and '"Speaks Basque"' in exported.read_text()
+
+    sign_in_with_github(arriving, auth_server.url, github, 9821, "arriver")
+    arriving.set_input_files("#transfer input[type=file]", str(exported))
+    arriving.get_by_role("button", name="Preview import").click()
+    assert "This file adds 1 AI instance, 2 observations." in arriving.inner_text("#import-summary")
+    shot(arriving, "import-1-preview")
+    arriving.get_by_role("button", name="Import").click()
+    expect(arriving.locator("#import-status")).to_contain_text("Imported.")  # the page refreshes itself until done
+    shot(arriving, "import-2-done")
+    arriving.get_by_role("link", name="Back to your memory").click()
+    assert "Speaks Basque" in arriving.inner_text("#recent")
+
+    arriving.set_input_files("#transfer input[type=file]", str(exported))
+    arriving.get_by_role("button", name="Preview import").click()
+    assert "There is nothing to import." in arriving.inner_text("#import")
+    arriving.get_by_role("button", name="Cancel").click()
+    assert notice(arriving) == "Import cancelled; nothing was added."
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"format": "memorygate", "version": 1}\n{"kind": "observation", "id": 1}\n')
+    arriving.set_input_files("#transfer input[type=file]", str(broken))
+    arriving.get_by_role("button", name="Preview import").click()
+    assert "line 2: observation.observation is required" in arriving.inner_text(".error")
+
+
+def test_an_interrupted_import_is_tried_again_from_its_page(page, auth_server, github, tmp_path):
+    sign_in_with_github(page, auth_server.url, github, 9822, "retrier")
+    upload = tmp_path / "memory.jsonl"
+    upload.write_text(
+        '{"type": "entity", "name": "Ada", "entityType": "person", "observations": ["Writes programs"]}\n'
+    )
+    page.set_input_files("#transfer input[type=file]", str(upload))
+    page.get_by_role("button", name="Preview import").click()
+    job_id = page.url.rsplit("/", 1)[1]
+    with session_scope() as db:  # as a server that died mid-import leaves it
+        db.execute(
+            update(ImportJob)
+            .where(ImportJob.id == uuid.UUID(job_id))
+            .values(status="running", updated_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    page.reload()
+    assert "interrupted" in page.inner_text("#import-status")
+    page.get_by_role("button", name="Try again").click()
+    expect(page.locator("#import-status")).to_contain_text("Imported. This file added 1 concept, 1 observation.")
+    with session_scope() as db:
+        assert db.get(ImportJob, uuid.UUID(job_id)).content is None  # the file is not kept once imported
