@@ -161,9 +161,21 @@ class Observation(Base):
 class Pattern(Base):
     __tablename__ = "patterns"
     __table_args__ = (
-        UniqueConstraint("owner_id", "category", "pattern_name", name="uq_patterns_owner_category_name"),
+        # One current version per name; the versions it replaced keep the name.
+        Index(
+            "uq_patterns_owner_category_name_current",
+            "owner_id",
+            "category",
+            "pattern_name",
+            unique=True,
+            postgresql_where=text("superseded_by_id IS NULL"),
+        ),
         confidence_check("patterns"),
         Index("ix_patterns_search_tsv", "search_tsv", postgresql_using="gin"),
+        *(
+            Index(f"ix_patterns_{column}", column, postgresql_where=text(f"{column} IS NOT NULL"))
+            for column in ("supersedes_id", "superseded_by_id")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -177,6 +189,13 @@ class Pattern(Base):
     )
     created_at: Mapped[datetime] = created_column()
     last_updated: Mapped[datetime] = created_column()
+    # Versions: a new text for the same name replaces the pattern, which is kept.
+    supersedes_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("patterns.id", ondelete="SET NULL", name="fk_patterns_supersedes")
+    )
+    superseded_by_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("patterns.id", ondelete="SET NULL", name="fk_patterns_superseded_by")
+    )
     # Set while the memory is in cold storage: kept, but out of search and recall.
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_tsv: Mapped[Any] = mapped_column(

@@ -28,6 +28,14 @@ HIT_TEXT_CHARS = 2_000
 MAX_ALIASES_SHOWN = 100
 
 
+# Kinds with versions: a newer one replaces an older one, which is kept.
+VERSIONED: tuple[str, ...] = ("observation", "pattern")
+
+
+def superseded_by(item: MemoryItem) -> int | None:
+    return item.superseded_by_id if isinstance(item, Observation | Pattern) else None
+
+
 def get(db: Session, kind: str, item_id: int) -> MemoryItem | None:
     """The item of this type and id (callers check the owner)."""
     return cast(MemoryItem | None, db.get(ITEM_MODELS[kind], item_id, populate_existing=True))
@@ -113,9 +121,7 @@ def summary(item: MemoryItem) -> dict[str, Any]:
         "domain": domain(item),
         "recorded_at": _iso(timestamp(item)),
         "occurred_at": _iso(getattr(item, "occurred_at", None)),
-        "superseded_by": (
-            ref(kind, item.superseded_by_id) if isinstance(item, Observation) and item.superseded_by_id else None
-        ),
+        "superseded_by": ref(kind, newer) if (newer := superseded_by(item)) else None,
     }
 
 
@@ -154,6 +160,8 @@ def pattern_dict(item: Pattern) -> dict[str, Any]:
         "evidence_observation_ids": item.evidence_observation_ids,
         "created_at": _iso(item.created_at),
         "last_updated": _iso(item.last_updated),
+        "supersedes": ref("pattern", item.supersedes_id) if item.supersedes_id else None,
+        "superseded_by": ref("pattern", item.superseded_by_id) if item.superseded_by_id else None,
     }
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
 from core.errors import Conflict, InvalidInput, NotFound
-from memory import indexing, item_types
+from memory import indexing, item_types, observations
 from memory import validation as check
 from models import Concept, ConceptAlias, ConceptRelationship, Document, Observation, Pattern
 
@@ -231,33 +231,56 @@ def update_pattern(
     confidence: float = 0.8,
     evidence_observation_ids: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Create the pattern (category, pattern_name) or replace its text."""
+    """Create the pattern (category, pattern_name); or, when its text changes,
+    replace it with a new version (the old one kept, linked both ways); or,
+    with the same text, update its confidence and evidence in place."""
     category = _name("category", category)
     pattern_name = _name("pattern_name", pattern_name)
     pattern_text = check.required_text("pattern_text", pattern_text, max_chars=check.MAX_PATTERN_TEXT_CHARS)
     confidence = check.unit_interval("confidence", confidence)
     evidence = check.int_list("evidence_observation_ids", evidence_observation_ids)
     _require_own_observations(db, owner_id=owner_id, ids=evidence)
-    statement = insert(Pattern).values(
+    # Two writers of one name take turns, so neither adds a second current version.
+    name_key = func.hashtextextended(func.concat(owner_id, category, "\x1f", pattern_name), 0)
+    db.execute(select(func.pg_advisory_xact_lock(name_key)))
+    current = _current_pattern(db, owner_id=owner_id, category=category, pattern_name=pattern_name)
+    if current is not None and current.pattern_text == pattern_text:
+        current.confidence, current.evidence_observation_ids = confidence, evidence
+        current.last_updated = func.now()
+        db.flush()
+        return {"id": current.id, "ref": item_types.ref("pattern", current.id), "created": False}
+    row = Pattern(
         owner_id=owner_id,
         category=category,
         pattern_name=pattern_name,
         pattern_text=pattern_text,
         confidence=confidence,
         evidence_observation_ids=evidence,
+        supersedes_id=current.id if current else None,
     )
-    pattern_id, created = db.execute(
-        statement.on_conflict_do_update(
-            constraint="uq_patterns_owner_category_name",
-            set_={
-                "pattern_text": pattern_text,
-                "confidence": confidence,
-                "evidence_observation_ids": evidence,
-                "last_updated": func.now(),
-            },
-        ).returning(Pattern.id, text("(xmax = 0)"))
-    ).one()
-    return _reindexed(db, owner_id=owner_id, kind="pattern", item_id=pattern_id, created=created)
+    if current is not None:
+        # Out of the one-current-version index before the new version enters
+        # it; pointed at the new version below, once that has an id.
+        current.superseded_by_id = current.id
+        db.flush()
+    db.add(row)
+    indexing.index_after_commit(db, row)  # flushes: the row has its id
+    result: dict[str, Any] = {"id": row.id, "ref": item_types.ref("pattern", row.id), "created": current is None}
+    if current is not None:
+        current.superseded_by_id = row.id
+        result["supersedes"] = item_types.ref("pattern", current.id)
+    return result
+
+
+def _current_pattern(db: Session, *, owner_id: uuid.UUID, category: str, pattern_name: str) -> Pattern | None:
+    return db.scalars(
+        select(Pattern).where(
+            Pattern.owner_id == owner_id,
+            Pattern.category == category,
+            Pattern.pattern_name == pattern_name,
+            Pattern.superseded_by_id.is_(None),
+        )
+    ).one_or_none()
 
 
 def _require_own_observations(db: Session, *, owner_id: uuid.UUID, ids: list[int]) -> None:
@@ -272,14 +295,13 @@ def _require_own_observations(db: Session, *, owner_id: uuid.UUID, ids: list[int
 def get_pattern(db: Session, *, owner_id: uuid.UUID, category: str, pattern_name: str) -> dict[str, Any]:
     category = _name("category", category)
     pattern_name = _name("pattern_name", pattern_name)
-    pattern = db.scalars(
-        select(Pattern).where(
-            Pattern.owner_id == owner_id, Pattern.category == category, Pattern.pattern_name == pattern_name
-        )
-    ).one_or_none()
+    pattern = _current_pattern(db, owner_id=owner_id, category=category, pattern_name=pattern_name)
     if pattern is None:
         raise NotFound(f"No pattern {category}/{pattern_name}")
-    return item_types.pattern_dict(pattern)
+    shown = item_types.pattern_dict(pattern)
+    if pattern.supersedes_id:
+        shown["versions"] = observations.versions(db, owner_id=owner_id, item=pattern)
+    return shown
 
 
 def list_patterns(
@@ -295,7 +317,9 @@ def list_patterns(
     min_confidence = check.unit_interval("min_confidence", min_confidence)
     limit = check.limit("limit", limit)
     offset = check.offset("offset", offset)
-    query = select(Pattern).where(Pattern.owner_id == owner_id, Pattern.confidence >= min_confidence)
+    query = select(Pattern).where(
+        Pattern.owner_id == owner_id, Pattern.confidence >= min_confidence, Pattern.superseded_by_id.is_(None)
+    )
     if category:
         query = query.where(Pattern.category == category)
     rows = list(

@@ -62,7 +62,10 @@ Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_CHARS)]
 OptionalName = Annotated[str | None, Field(max_length=limits.MAX_NAME_CHARS)]
 Ref = Annotated[str, Field(description="A memory reference such as 'observation:42', 'pattern:3', 'concept:7'.")]
 IncludeHistory = Annotated[
-    bool, Field(description="Also replaced (superseded) versions of observations; by default only current ones.")
+    bool,
+    Field(
+        description="Also replaced (superseded) versions of observations and patterns; by default only current ones."
+    ),
 ]
 Since = Annotated[str | None, Field(description="Only memories from this date or date-time on (ISO 8601).")]
 Until = Annotated[str | None, Field(description="Only memories up to this date or date-time (ISO 8601).")]
@@ -580,7 +583,10 @@ def _register_knowledge_tools(mcp: FastMCP, work: Any) -> None:
         ] = None,
         run: UnitOfWork = work,
     ) -> dict[str, Any]:
-        """Create or replace the pattern (category, pattern_name): a synthesis of several observations."""
+        """Create the pattern (category, pattern_name), a synthesis of several observations. A new text for an
+        existing name replaces it with a new version: the old one is kept (memory_get shows the chain; search
+        with include_history finds it) and the answer names it as supersedes. The same text again only updates
+        confidence and evidence."""
         return run(
             knowledge.update_pattern,
             needs=WRITE_SCOPE,

@@ -22,7 +22,7 @@ from memory import access, indexing, item_types
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
-from models import AIInstance, ConversationSession, Observation
+from models import AIInstance, ConversationSession, Observation, Pattern
 
 DEFAULT_AI_NAME = "Unknown"
 DEFAULT_AI_PLATFORM = "Unknown"
@@ -313,32 +313,30 @@ def get_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]:
     shown = item_types.full(item)
     if isinstance(item, Observation):
         access.mark_accessed(db, owner_id=owner_id, observation_ids=[item.id])
-        if item.supersedes_id or item.superseded_by_id:
-            shown["versions"] = _versions(db, owner_id=owner_id, observation=item)
+    if isinstance(item, Observation | Pattern) and (item.supersedes_id or item.superseded_by_id):
+        shown["versions"] = versions(db, owner_id=owner_id, item=item)
     return shown
 
 
 MAX_VERSIONS_SHOWN = 50
 
 
-def _versions(db: Session, *, owner_id: uuid.UUID, observation: Observation) -> list[dict[str, Any]]:
-    """The chain of versions this observation belongs to, oldest first."""
-    chain = [observation]
+def versions(db: Session, *, owner_id: uuid.UUID, item: Observation | Pattern) -> list[dict[str, Any]]:
+    """The chain of versions this memory belongs to, oldest first."""
+    kind = item_types.kind_of(item)
+    chain: list[Observation | Pattern] = [item]
     for link in ("supersedes_id", "superseded_by_id"):
-        current = observation
-        while getattr(current, link) is not None and len(chain) < MAX_VERSIONS_SHOWN:
-            found = db.scalars(
-                select(Observation).where(Observation.id == getattr(current, link), Observation.owner_id == owner_id)
-            ).one_or_none()
-            if found is None:
-                break
-            current = found
-            chain.insert(0, found) if link == "supersedes_id" else chain.append(found)
+        current: Observation | Pattern | None = item
+        while current is not None and getattr(current, link) is not None and len(chain) < MAX_VERSIONS_SHOWN:
+            found = item_types.get(db, kind, getattr(current, link))
+            current = found if isinstance(found, Observation | Pattern) and found.owner_id == owner_id else None
+            if current is not None:
+                chain.insert(0, current) if link == "supersedes_id" else chain.append(current)
     return [
         {
-            "ref": item_types.ref("observation", row.id),
+            "ref": item_types.ref(kind, row.id),
             "recorded_at": row.created_at.isoformat(),
-            "text": row.observation,
+            "text": item_types.content(row),
         }
         for row in chain
     ]
@@ -360,8 +358,8 @@ def item_counts(db: Session, *, owner_id: uuid.UUID) -> dict[str, int]:
     counts = {}
     for kind, model_class in item_types.ITEM_MODELS.items():
         query = select(func.count()).where(model_class.owner_id == owner_id, model_class.archived_at.is_(None))
-        if model_class is Observation:
-            query = query.where(Observation.superseded_by_id.is_(None))
+        if model_class is Observation or model_class is Pattern:
+            query = query.where(model_class.superseded_by_id.is_(None))
         counts[kind + "s"] = db.execute(query).scalar_one()
     return counts
 
@@ -374,9 +372,12 @@ def set_aside_counts(db: Session, *, owner_id: uuid.UUID) -> dict[str, int]:
         ).scalar_one()
         for model_class in item_types.ITEM_MODELS.values()
     )
-    superseded = db.execute(
-        select(func.count()).where(Observation.owner_id == owner_id, Observation.superseded_by_id.is_not(None))
-    ).scalar_one()
+    superseded = sum(
+        db.execute(
+            select(func.count()).where(model_class.owner_id == owner_id, model_class.superseded_by_id.is_not(None))
+        ).scalar_one()
+        for model_class in (Observation, Pattern)
+    )
     return {"archived": archived, "superseded": superseded}
 
 

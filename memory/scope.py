@@ -8,7 +8,6 @@ from datetime import datetime
 from core.errors import InvalidInput
 from memory import item_types
 from memory import validation as check
-from models import Observation
 
 ARCHIVED_CHOICES = ("exclude", "include", "only")
 
@@ -50,7 +49,7 @@ class Scope:
         conditions = []
         if self.archived != "include":
             conditions.append("archived_at IS NULL" if self.archived == "exclude" else "archived_at IS NOT NULL")
-        if kind == "observation" and not self.include_history:
+        if kind in item_types.VERSIONED and not self.include_history:
             conditions.append("superseded_by_id IS NULL")
         if self.bounded:
             column = "created_at" if self.by == "recorded" else ("occurred_at" if kind == "observation" else "NULL")
@@ -63,7 +62,7 @@ class Scope:
     def admits(self, item: item_types.MemoryItem) -> bool:
         if self.archived != "include" and (item.archived_at is None) != (self.archived == "exclude"):
             return False
-        if isinstance(item, Observation) and not self.include_history and item.superseded_by_id is not None:
+        if not self.include_history and item_types.superseded_by(item) is not None:
             return False
         if not self.bounded:
             return True

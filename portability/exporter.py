@@ -119,6 +119,7 @@ def _queries(owner_id: uuid.UUID, embeddings: bool) -> dict[str, Query]:
             Pattern.created_at,
             Pattern.last_updated,
             Pattern.archived_at,
+            Pattern.supersedes_id.label("supersedes"),
         ).where(Pattern.owner_id == owner_id),
         "document": select(
             Document.id,

@@ -274,38 +274,67 @@ class _Import:
                 "seen_count": f.get("seen_count", 1),
             },
         )
-        self._link_versions(added)
+        self._link_versions("observation", Observation, added)
 
-    def _link_versions(self, added: set[int]) -> None:
-        """Each added observation that replaced another points at it, and back."""
-        newer, older = [], []
-        for record in self.parsed.of("observation"):
+    def _link_versions(self, kind: str, model: type[Observation | Pattern], added: set[int]) -> None:
+        """Each version that replaced another points at it, and back, where
+        either of the two was added."""
+        links = []
+        for record in self.parsed.of(kind):
             replaced = record.fields.get("supersedes")
-            new_id = self.ids["observation"][record.fields["id"]]
-            if replaced is None or new_id not in added:
-                continue
-            old_id = self.ids["observation"][replaced]
-            newer.append({"id": new_id, "supersedes_id": old_id})
-            older.append({"id": old_id, "superseded_by_id": new_id})
-        if self.write and newer:
-            self.db.execute(update(Observation), newer)
-            self.db.execute(update(Observation), older)
+            new_id = self.ids[kind].get(record.fields["id"])
+            old_id = None if replaced is None else self.ids[kind].get(replaced)
+            if new_id is not None and old_id is not None and (new_id in added or old_id in added):
+                links.append((new_id, old_id))
+        if self.write and links:
+            self.db.execute(update(model), [{"id": new, "supersedes_id": old} for new, old in links])
+            self.db.execute(update(model), [{"id": old, "superseded_by_id": new} for new, old in links])
 
     def _patterns(self) -> None:
-        existing = self._existing(Pattern, Pattern.category, Pattern.pattern_name)
-        self._merge(
+        """Versions are matched by name and recorded time. A name that has a
+        current version here other than the file's is left as it is."""
+        existing = self._existing(Pattern, Pattern.category, Pattern.pattern_name, Pattern.created_at)
+        current = {
+            (category, name)
+            for category, name in self.db.execute(
+                select(Pattern.category, Pattern.pattern_name).where(
+                    Pattern.owner_id == self.owner_id, Pattern.superseded_by_id.is_(None)
+                )
+            )
+        }
+        records = []
+        for record in self.parsed.of("pattern"):
+            name = (record.fields["category"], record.fields["pattern_name"])
+            if (*name, record.fields["created_at"]) not in existing and name in current:
+                self.outcome.skipped["patterns whose name has another current version here"] += 1
+            else:
+                records.append(record)
+        replaced = {r.fields["supersedes"] for r in records if "supersedes" in r.fields}
+        ids = iter(self._allocate(Pattern, len(records)))
+
+        def row(fields: dict[str, Any]) -> dict[str, Any]:
+            own_id = next(ids)
+            return {
+                **_columns(fields, "category", "pattern_name", "pattern_text", "confidence", "created_at"),
+                **_columns(fields, "last_updated", "archived_at"),
+                "evidence_observation_ids": [
+                    self.ids["observation"][old] for old in fields.get("evidence_observations", [])
+                ],
+                # A replaced version enters pointing at itself, outside the
+                # one-current-version index; _link_versions points it onward.
+                "id": own_id,
+                "superseded_by_id": own_id if fields["id"] in replaced else None,
+            }
+
+        added = self._merge(
             "pattern",
             Pattern,
             existing,
-            key=lambda f: (f["category"], f["pattern_name"]),
-            row=lambda f: {
-                **_columns(f, "category", "pattern_name", "pattern_text", "confidence", "created_at"),
-                **_columns(f, "last_updated", "archived_at"),
-                "evidence_observation_ids": [
-                    self.ids["observation"][old] for old in f.get("evidence_observations", [])
-                ],
-            },
+            key=lambda f: (f["category"], f["pattern_name"], f["created_at"]),
+            row=row,
+            records=records,
         )
+        self._link_versions("pattern", Pattern, added)
 
     def _documents(self) -> None:
         existing = self._existing(Document, Document.title, Document.created_at)
@@ -367,6 +396,13 @@ class _Import:
 
     def _id(self, kind: str, file_id: int | None) -> int | None:
         return None if file_id is None else self.ids[kind][file_id]
+
+    def _allocate(self, model: type[Base], count: int) -> list[int]:
+        """Ids for rows about to be inserted (a preview only pretends)."""
+        if not self.write:
+            return [next(self.placeholders) for _ in range(count)]
+        sequence = func.pg_get_serial_sequence(model.__tablename__, "id")
+        return list(self.db.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, count))))
 
     def _insert(self, model: type[Base], rows: list[dict[str, Any]]) -> list[int]:
         if not self.write:

@@ -24,7 +24,8 @@ observation             id*, observation*, confidence*, domain, evidence,
                         archived_at, supersedes (the observation it replaced)
 pattern                 id*, category*, pattern_name*, pattern_text*,
                         confidence*, evidence_observations (observation ids),
-                        created_at*, last_updated*, archived_at
+                        created_at*, last_updated*, archived_at,
+                        supersedes (the pattern it replaced)
 document                id*, title*, doc_type*, url, content_summary*,
                         key_concepts, publication_date, metadata,
                         created_at*, archived_at
@@ -234,6 +235,7 @@ FIELDS: dict[str, dict[str, Check]] = {
         "created_at": _STAMP,
         "last_updated": _STAMP,
         "archived_at": _moment,
+        "supersedes": _identifier,
     },
     "document": {
         "id": _ID,
@@ -255,7 +257,7 @@ REFERENCES: dict[str, dict[str, str]] = {
     "session": {"ai_instance": "ai_instance"},
     "relationship": {"from": "concept", "to": "concept"},
     "observation": {"session": "session", "ai_instance": "ai_instance", "supersedes": "observation"},
-    "pattern": {"evidence_observations": "observation"},
+    "pattern": {"evidence_observations": "observation", "supersedes": "pattern"},
 }
 
 
@@ -330,16 +332,15 @@ def check_references(parsed: ParsedFile) -> list[str]:
                 for wanted in value if isinstance(value, list) else [value] if value is not None else []:
                     if wanted not in ids[target]:
                         problems.append(f"line {record.line}: {kind}.{name} names {target} {wanted}, not in the file")
-    replaced: dict[int, int] = {}
-    for record in parsed.of("observation"):
-        old = record.fields.get("supersedes")
-        if old is not None and old in replaced:
-            earlier = replaced[old]
-            problems.append(
-                f"line {record.line}: observation.supersedes observation {old} was replaced on line {earlier}"
-            )
-        elif old is not None:
-            replaced[old] = record.line
+    for kind in ("observation", "pattern"):
+        replaced: dict[int, int] = {}
+        for record in parsed.of(kind):
+            old = record.fields.get("supersedes")
+            if old is not None and old in replaced:
+                earlier = replaced[old]
+                problems.append(f"line {record.line}: {kind}.supersedes {kind} {old} was replaced on line {earlier}")
+            elif old is not None:
+                replaced[old] = record.line
     for record in parsed.of("embedding"):
         kind, identifier = record.fields["item"]
         if identifier not in ids[kind]:

@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack
 from sqlalchemy import func, select
 
 from core.principal import READ_SCOPE
-from models import Observation
+from models import Observation, Pattern
 from tests.support import call, call_error, mcp_client, new_key, session_scope, user_with_key
 
 
@@ -162,3 +162,56 @@ async def test_recency_preference_and_what_changed_recently(server):
         changes = (await call(client, "memory_bootstrap"))["recent_changes"]
         assert changes["recorded"] == 3 and changes["replaced"] == 1 and changes["archived"] == 1
         assert [item["text"] for item in changes["newest"]] == ["Visited Kyoto in spring"]
+
+
+async def test_a_pattern_with_a_new_text_keeps_its_earlier_versions(server):
+    owner, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        first = await call(
+            client, "memory_update_pattern", category="work", pattern_name="hours", pattern_text="Works mornings"
+        )
+        same = await call(
+            client,
+            "memory_update_pattern",
+            category="work",
+            pattern_name="hours",
+            pattern_text="Works mornings",
+            confidence=0.9,
+        )
+        assert same == {"id": first["id"], "ref": first["ref"], "created": False}  # the same text: no new version
+        newer = await call(
+            client, "memory_update_pattern", category="work", pattern_name="hours", pattern_text="Works evenings"
+        )
+        assert newer["created"] is False and newer["supersedes"] == first["ref"] and newer["ref"] != first["ref"]
+
+        current = await call(client, "memory_get_pattern", category="work", pattern_name="hours")
+        assert current["pattern_text"] == "Works evenings" and current["supersedes"] == first["ref"]
+        assert [v["text"] for v in current["versions"]] == ["Works mornings", "Works evenings"]
+        listed = await call(client, "memory_patterns")
+        assert [p["ref"] for p in listed["patterns"]] == [newer["ref"]]
+        found = await call(client, "memory_search", query="works", min_similarity=0, source_types=["pattern"])
+        assert [hit["ref"] for hit in found["results"]] == [newer["ref"]]
+        history = await call(
+            client, "memory_search", query="works", min_similarity=0, source_types=["pattern"], include_history=True
+        )
+        assert {hit["ref"]: hit.get("superseded_by") for hit in history["results"]} == {
+            newer["ref"]: None,
+            first["ref"]: newer["ref"],
+        }
+        assert (await call(client, "memory_get", ref=first["ref"]))["superseded_by"] == newer["ref"]
+
+        async with AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(mcp_client(server.url, key)) for _ in range(6)]
+            await asyncio.gather(
+                *(
+                    call(c, "memory_update_pattern", category="work", pattern_name="hours", pattern_text=f"Shift {n}")
+                    for n, c in enumerate(clients)
+                )
+            )
+        chain = (await call(client, "memory_get_pattern", category="work", pattern_name="hours"))["versions"]
+        assert len(chain) == 8 and chain[0]["text"] == "Works mornings"  # one line of versions, one current
+    with session_scope() as db:
+        current_rows = db.execute(
+            select(func.count()).where(Pattern.owner_id == owner, Pattern.superseded_by_id.is_(None))
+        ).scalar_one()
+    assert current_rows == 1

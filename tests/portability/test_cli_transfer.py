@@ -61,6 +61,13 @@ async def fill(server_url: str, key: str) -> None:
         )
         await call(
             client,
+            "memory_update_pattern",
+            category="habits",
+            pattern_name="evening work",
+            pattern_text="Works at night",
+        )
+        await call(
+            client,
             "memory_store_document",
             title="Paper",
             doc_type="article",
@@ -82,14 +89,13 @@ def renumbered(lines: list[str]) -> list[dict]:
     targets = {
         "ai_instance": "ai_instance",
         "session": "session",
-        "supersedes": "observation",
         "from": "concept",
         "to": "concept",
     }
     for record in records:
         if "id" in record:
             record["id"] = positions[(record["kind"], record["id"])]
-        for name, kind in targets.items():
+        for name, kind in {**targets, "supersedes": record["kind"]}.items():
             if name in record:
                 record[name] = positions[(kind, record[name])]
         if "evidence_observations" in record:
@@ -120,7 +126,7 @@ async def test_export_then_import_into_a_fresh_account_gives_the_same_export(ser
         "concept": 2,
         "relationship": 1,
         "observation": 4,
-        "pattern": 1,
+        "pattern": 2,
         "document": 1,
     }
 
@@ -130,7 +136,7 @@ async def test_export_then_import_into_a_fresh_account_gives_the_same_export(ser
     assert "Importing: 100%" in imported.stderr
     assert (
         "This file added 1 AI instance, 1 conversation, 2 concepts, 1 alias, 1 relationship, 4 observations, "
-        "1 pattern, 1 document." in imported.stderr
+        "2 patterns, 1 document." in imported.stderr
     )
 
     again = _export(target_email, tmp_path / "again.jsonl")
