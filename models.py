@@ -189,6 +189,8 @@ class Pattern(Base):
     )
     created_at: Mapped[datetime] = created_column()
     last_updated: Mapped[datetime] = created_column()
+    access_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    last_accessed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Versions: a new text for the same name replaces the pattern, which is kept.
     supersedes_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("patterns.id", ondelete="SET NULL", name="fk_patterns_supersedes")
@@ -225,6 +227,8 @@ class Concept(Base):
     )
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = created_column()
+    access_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    last_accessed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set while the memory is in cold storage: kept, but out of search and recall.
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_tsv: Mapped[Any] = mapped_column(
@@ -287,6 +291,8 @@ class Document(Base):
     content_summary: Mapped[str] = mapped_column(Text, nullable=False)
     key_concepts: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     publication_date: Mapped[date | None] = mapped_column(Date)
+    access_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    last_accessed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )

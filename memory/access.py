@@ -1,6 +1,6 @@
 """Which memories were read, counted in memory and written in batches.
 
-Search, recall and get mark what they return as accessed. Writing that on
+Search, recall and get mark the memories they return (of every kind) as accessed. Writing that on
 the request path would make every read a write (an UPDATE and a WAL flush at
 commit); instead an ``AccessTracker`` that the app attaches to its sessions
 collects the counts, and a background job writes them in one statement per
@@ -17,51 +17,59 @@ from datetime import UTC, datetime
 from sqlalchemy import func, text, update
 from sqlalchemy.orm import Session
 
-from models import Observation
+from memory import item_types
 
 TRACKER_KEY = "memorygate.access_tracker"
 
 
-# One statement for a whole batch: each row's count and latest read time.
-FLUSH = text(
-    "UPDATE observations AS o SET access_count = o.access_count + v.n, "
-    "last_accessed = GREATEST(COALESCE(o.last_accessed, v.at), v.at) "
+# The table of each kind of memory; every one counts its reads.
+TABLES = {"observation": "observations", "pattern": "patterns", "concept": "concepts", "document": "documents"}
+
+# One statement a kind for a whole batch: each row's count and latest read time.
+FLUSH = (
+    "UPDATE {table} AS m SET access_count = m.access_count + v.n, "
+    "last_accessed = GREATEST(COALESCE(m.last_accessed, v.at), v.at) "
     "FROM unnest(CAST(:owners AS uuid[]), CAST(:ids AS bigint[]), CAST(:counts AS integer[]), "
     "CAST(:times AS timestamptz[])) AS v(owner_id, id, n, at) "
-    "WHERE o.owner_id = v.owner_id AND o.id = v.id"
+    "WHERE m.owner_id = v.owner_id AND m.id = v.id"
 )
+
+Read = tuple[uuid.UUID, str, int]  # owner, kind, id
 
 
 class AccessTracker:
     def __init__(self) -> None:
-        # (owner, observation id) -> (reads, time of the latest)
-        self._reads: dict[tuple[uuid.UUID, int], tuple[int, datetime]] = {}
+        # (owner, kind, id) -> (reads, time of the latest)
+        self._reads: dict[Read, tuple[int, datetime]] = {}
         self._lock = threading.Lock()
 
-    def record(self, owner_id: uuid.UUID, observation_ids: list[int]) -> None:
+    def record(self, owner_id: uuid.UUID, hits: list[tuple[str, int]]) -> None:
         now = datetime.now(UTC)
         with self._lock:
-            for observation_id in observation_ids:
-                count, _ = self._reads.get((owner_id, observation_id), (0, now))
-                self._reads[(owner_id, observation_id)] = (count + 1, now)
+            for kind, item_id in hits:
+                count, _ = self._reads.get((owner_id, kind, item_id), (0, now))
+                self._reads[(owner_id, kind, item_id)] = (count + 1, now)
 
     def flush(self, db: Session) -> int:
-        """Write the collected reads in one statement and commit; returns how
-        many were written. On failure they are kept for the next flush."""
+        """Write the collected reads (a statement per kind) and commit; returns
+        how many were written. On failure they are kept for the next flush."""
         with self._lock:
             batch, self._reads = self._reads, {}
         if not batch:
             return 0
         try:
-            db.execute(
-                FLUSH,
-                {
-                    "owners": [str(owner) for owner, _ in batch],
-                    "ids": [observation_id for _, observation_id in batch],
-                    "counts": [count for count, _ in batch.values()],
-                    "times": [moment for _, moment in batch.values()],
-                },
-            )
+            for kind, table in TABLES.items():
+                reads = [(key, value) for key, value in batch.items() if key[1] == kind]
+                if reads:
+                    db.execute(
+                        text(FLUSH.format(table=table)),
+                        {
+                            "owners": [str(owner) for (owner, _, _), _ in reads],
+                            "ids": [item_id for (_, _, item_id), _ in reads],
+                            "counts": [count for _, (count, _) in reads],
+                            "times": [moment for _, (_, moment) in reads],
+                        },
+                    )
             db.commit()
         except BaseException:
             db.rollback()
@@ -73,17 +81,20 @@ class AccessTracker:
         return sum(count for count, _ in batch.values())
 
 
-def mark_accessed(db: Session, *, owner_id: uuid.UUID, observation_ids: list[int]) -> None:
-    """Count a read of these observations: in the session's tracker when it
-    has one (no write now), else directly in the caller's transaction."""
-    if not observation_ids:
+def mark_accessed(db: Session, *, owner_id: uuid.UUID, hits: list[tuple[str, int]]) -> None:
+    """Count a read of these memories ((kind, id) pairs): in the session's
+    tracker when it has one (no write now), else in the caller's transaction."""
+    if not hits:
         return
     tracker = db.info.get(TRACKER_KEY)
     if isinstance(tracker, AccessTracker):
-        tracker.record(owner_id, observation_ids)
+        tracker.record(owner_id, hits)
         return
-    db.execute(
-        update(Observation)
-        .where(Observation.owner_id == owner_id, Observation.id.in_(observation_ids))
-        .values(access_count=Observation.access_count + 1, last_accessed=func.now())
-    )
+    for kind, model in item_types.ITEM_MODELS.items():
+        ids = [item_id for hit_kind, item_id in hits if hit_kind == kind]
+        if ids:
+            db.execute(
+                update(model)
+                .where(model.owner_id == owner_id, model.id.in_(ids))
+                .values(access_count=model.access_count + 1, last_accessed=func.now())
+            )

@@ -74,36 +74,50 @@ def _set_archived(db: Session, *, owner_id: uuid.UUID, refs: list[str], archived
     return result
 
 
-# Staleness: days without use, weighed up by doubt and down by use.
-STALENESS_SQL = (
-    "extract(epoch FROM now() - coalesce(last_accessed, last_seen_at, created_at)) / 86400.0 "
-    "* (2 - confidence) / (1 + access_count)"
-)
+# What each kind of memory shows in a list, when it was last used (read,
+# found, restated or changed; else recorded), and how sure it is (concepts and
+# documents carry no confidence: they count as stored memories' default, 0.8).
+KIND_SQL = {
+    "observation": ("observations", "observation", "coalesce(last_accessed, last_seen_at, created_at)", "confidence"),
+    "pattern": (
+        "patterns",
+        "pattern_name || ': ' || pattern_text",
+        "coalesce(last_accessed, last_updated)",
+        "confidence",
+    ),
+    "concept": ("concepts", "name", "coalesce(last_accessed, updated_at)", "0.8"),
+    "document": ("documents", "title", "coalesce(last_accessed, created_at)", "0.8"),
+}
+
+
+def _current(kind: str) -> str:
+    return "archived_at IS NULL" + (" AND superseded_by_id IS NULL" if kind in item_types.VERSIONED else "")
 
 
 def candidates(db: Session, *, owner_id: uuid.UUID, limit: int = 20) -> dict[str, Any]:
-    """Current observations that could go to the archive, stalest first.
+    """Current memories of every kind that could go to the archive, stalest first.
 
-    Staleness = days since last used (read, found, or restated; else since
-    recorded) × (2 − confidence) ÷ (1 + times read): old, unread, doubtful
-    memories first; the ranking only suggests, nothing is archived."""
+    Staleness = days since last used × (2 − confidence) ÷ (1 + times read):
+    old, unread, doubtful memories first; the ranking only suggests, nothing
+    is archived."""
     limit = check.limit("limit", limit)
+    parts = [
+        f"SELECT '{kind}' AS kind, id, {shown} AS text, {confidence} AS confidence, access_count, created_at, "
+        f"{last_used} AS last_used, extract(epoch FROM now() - {last_used}) / 86400.0 * (2 - {confidence}) "
+        f"/ (1 + access_count) AS staleness FROM {table} WHERE owner_id = :owner AND {_current(kind)}"
+        for kind, (table, shown, last_used, confidence) in KIND_SQL.items()
+    ]
     rows = db.execute(
-        text(
-            f"SELECT id, observation, confidence, access_count, created_at, "
-            f"coalesce(last_accessed, last_seen_at, created_at) AS last_used, {STALENESS_SQL} AS staleness "
-            "FROM observations WHERE owner_id = :owner AND archived_at IS NULL AND superseded_by_id IS NULL "
-            "ORDER BY staleness DESC, id LIMIT :limit"
-        ),
+        text(" UNION ALL ".join(parts) + " ORDER BY staleness DESC, kind, id LIMIT :limit"),
         {"owner": owner_id, "limit": limit},
     ).all()
     return {
         "count": len(rows),
         "candidates": [
             {
-                "ref": item_types.ref("observation", row.id),
-                "text": item_types.shortened(row.observation, 300),
-                "confidence": row.confidence,
+                "ref": item_types.ref(row.kind, row.id),
+                "text": item_types.shortened(row.text, 300),
+                "confidence": float(row.confidence),
                 "access_count": row.access_count,
                 "recorded_at": row.created_at.isoformat(),
                 "last_used": row.last_used.isoformat(),
@@ -119,20 +133,21 @@ MAX_RETENTION_DAYS = 36_500
 
 def apply_retention(db: Session) -> dict[uuid.UUID, int]:
     """Archive, for every account with a retention policy, the current
-    observations not used (read, found or restated) for its number of days.
-    Nothing is deleted. Returns how many were archived, by account."""
-    archived = db.execute(
-        text(
-            "UPDATE observations AS o SET archived_at = now() FROM users AS u "
-            "WHERE o.owner_id = u.id AND u.retention_days IS NOT NULL AND o.archived_at IS NULL "
-            "AND o.superseded_by_id IS NULL AND coalesce(o.last_accessed, o.last_seen_at, o.created_at) "
-            "< now() - make_interval(days => u.retention_days) "
-            "RETURNING o.owner_id"
-        )
-    ).scalars()
+    memories of every kind not used for its number of days. Nothing is
+    deleted. Returns how many were archived, by account."""
     counts: dict[uuid.UUID, int] = {}
-    for owner in archived:
-        counts[owner] = counts.get(owner, 0) + 1
+    for kind, (table, _, last_used, _) in KIND_SQL.items():
+        archived = db.execute(
+            text(
+                f"UPDATE {table} SET archived_at = now() "
+                "WHERE owner_id IN (SELECT id FROM users WHERE retention_days IS NOT NULL) "
+                f"AND {_current(kind)} AND {last_used} < now() - make_interval(days => "
+                f"(SELECT u.retention_days FROM users AS u WHERE u.id = {table}.owner_id)) "
+                "RETURNING owner_id"
+            )
+        ).scalars()
+        for owner in archived:
+            counts[owner] = counts.get(owner, 0) + 1
     for owner, count in counts.items():
         audit.record(db, audit.RETENTION_ARCHIVED, actor=owner, targets={"archived": count})
     return counts

@@ -175,7 +175,7 @@ def search(
     floor = min_similarity if query_vector is not None else 0.0
     found, dropped = _strong_matches([c for c in ranked if (c.kind, c.item_id) in items], floor=floor, limit=limit)
     results = [_hit(items[(c.kind, c.item_id)], c) for c in found]
-    access.mark_accessed(db, owner_id=owner_id, observation_ids=[c.item_id for c in found if c.kind == "observation"])
+    access.mark_accessed(db, owner_id=owner_id, hits=[(c.kind, c.item_id) for c in found])
     timings.database_ms = (time.perf_counter() - started) * 1000
     response: dict[str, Any] = {
         "mode": "hybrid" if query_vector is not None else "keyword",

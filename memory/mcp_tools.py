@@ -411,9 +411,10 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     def memory_archive_candidates(limit: Limit = 20, run: UnitOfWork = work) -> dict[str, Any]:
-        """List current observations that could be archived, stalest first. Read-only; archives nothing.
+        """List current memories of every type that could be archived, stalest first. Read-only; archives nothing.
 
-        staleness = days since last used (read, found or restated) x (2 - confidence) / (1 + times read).
+        staleness = days since last used (read, found, restated or changed) x (2 - confidence) / (1 + times read);
+        concepts and documents count as confidence 0.8.
         """
         return run(archive.candidates, needs=READ_SCOPE, limit=limit)
 

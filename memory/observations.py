@@ -288,7 +288,7 @@ def recall(
     )
     has_more = len(rows) > limit
     rows = rows[:limit]
-    access.mark_accessed(db, owner_id=owner_id, observation_ids=[row.id for row in rows])
+    access.mark_accessed(db, owner_id=owner_id, hits=[("observation", row.id) for row in rows])
     return {
         "count": len(rows),
         "offset": offset,
@@ -311,8 +311,7 @@ def load_item(db: Session, *, owner_id: uuid.UUID, ref: str, field: str = "ref")
 def get_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]:
     item = load_item(db, owner_id=owner_id, ref=ref)
     shown = item_types.full(item)
-    if isinstance(item, Observation):
-        access.mark_accessed(db, owner_id=owner_id, observation_ids=[item.id])
+    access.mark_accessed(db, owner_id=owner_id, hits=[(item_types.kind_of(item), item.id)])
     if isinstance(item, Observation | Pattern) and (item.supersedes_id or item.superseded_by_id):
         shown["versions"] = versions(db, owner_id=owner_id, item=item)
     return shown

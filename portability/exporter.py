@@ -81,6 +81,8 @@ def _queries(owner_id: uuid.UUID, embeddings: bool) -> dict[str, Query]:
             _aliases().label("aliases"),
             Concept.created_at,
             Concept.updated_at,
+            Concept.access_count,
+            Concept.last_accessed,
             Concept.archived_at,
         ).where(Concept.owner_id == owner_id),
         "relationship": select(
@@ -118,6 +120,8 @@ def _queries(owner_id: uuid.UUID, embeddings: bool) -> dict[str, Query]:
             Pattern.evidence_observation_ids.label("evidence_observations"),
             Pattern.created_at,
             Pattern.last_updated,
+            Pattern.access_count,
+            Pattern.last_accessed,
             Pattern.archived_at,
             Pattern.supersedes_id.label("supersedes"),
         ).where(Pattern.owner_id == owner_id),
@@ -131,6 +135,8 @@ def _queries(owner_id: uuid.UUID, embeddings: bool) -> dict[str, Query]:
             Document.publication_date,
             Document.metadata_.label("metadata"),
             Document.created_at,
+            Document.access_count,
+            Document.last_accessed,
             Document.archived_at,
         ).where(Document.owner_id == owner_id),
     }

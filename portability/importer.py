@@ -200,7 +200,7 @@ class _Import:
             key=lambda f: f["name"].lower(),
             row=lambda f: {
                 **_columns(f, "name", "type", "description", "domain", "status", "created_at", "updated_at"),
-                "archived_at": f.get("archived_at"),
+                **_read(f),
                 "metadata_": f.get("metadata", {}),
             },
         )
@@ -264,13 +264,12 @@ class _Import:
             existing,
             key=lambda f: (_digest(f["observation"]), f.get("created_at")),
             row=lambda f: {
-                **_columns(f, "observation", "confidence", "domain", "occurred_at", "last_accessed"),
-                **_columns(f, "last_seen_at", "archived_at"),
+                **_columns(f, "observation", "confidence", "domain", "occurred_at", "last_seen_at"),
+                **_read(f),
                 "evidence": f.get("evidence", []),
                 "session_id": self._id("session", f.get("session")),
                 "ai_instance_id": self._id("ai_instance", f.get("ai_instance")),
                 "created_at": f.get("created_at", self.now),
-                "access_count": f.get("access_count", 0),
                 "seen_count": f.get("seen_count", 1),
             },
         )
@@ -316,7 +315,8 @@ class _Import:
             own_id = next(ids)
             return {
                 **_columns(fields, "category", "pattern_name", "pattern_text", "confidence", "created_at"),
-                **_columns(fields, "last_updated", "archived_at"),
+                **_columns(fields, "last_updated"),
+                **_read(fields),
                 "evidence_observation_ids": [
                     self.ids["observation"][old] for old in fields.get("evidence_observations", [])
                 ],
@@ -345,7 +345,7 @@ class _Import:
             key=lambda f: (f["title"], f["created_at"]),
             row=lambda f: {
                 **_columns(f, "title", "doc_type", "url", "content_summary", "publication_date", "created_at"),
-                "archived_at": f.get("archived_at"),
+                **_read(f),
                 "key_concepts": f.get("key_concepts", []),
                 "metadata_": f.get("metadata", {}),
             },
@@ -425,3 +425,8 @@ def _columns(fields: dict[str, Any], *names: str) -> dict[str, Any]:
     """The named fields as columns, None where the file left them out (so
     every row of a batch has the same columns)."""
     return {name: fields.get(name) for name in names}
+
+
+def _read(fields: dict[str, Any]) -> dict[str, Any]:
+    """How much a memory was used, and whether it is archived."""
+    return {**_columns(fields, "last_accessed", "archived_at"), "access_count": fields.get("access_count", 0)}

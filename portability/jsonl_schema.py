@@ -15,7 +15,8 @@ ai_instance             id*, name*, platform*, description, first_seen*, last_se
 session                 id*, conversation_id*, title, ai_instance, source_url,
                         summary, started_at*, last_active*
 concept                 id*, name*, type*, description, domain, status,
-                        metadata, aliases, created_at*, updated_at*, archived_at
+                        metadata, aliases, created_at*, updated_at*,
+                        access_count, last_accessed, archived_at
 relationship            from*, to* (concept ids), rel_type*, weight*,
                         description, created_at*
 observation             id*, observation*, confidence*, domain, evidence,
@@ -24,11 +25,13 @@ observation             id*, observation*, confidence*, domain, evidence,
                         archived_at, supersedes (the observation it replaced)
 pattern                 id*, category*, pattern_name*, pattern_text*,
                         confidence*, evidence_observations (observation ids),
-                        created_at*, last_updated*, archived_at,
-                        supersedes (the pattern it replaced)
+                        created_at*, last_updated*, access_count,
+                        last_accessed, archived_at, supersedes (the
+                        pattern it replaced)
 document                id*, title*, doc_type*, url, content_summary*,
                         key_concepts, publication_date, metadata,
-                        created_at*, archived_at
+                        created_at*, access_count, last_accessed,
+                        archived_at
 embedding               item* ("observation:12"), model*, vector*
 ======================  ==================================================
 
@@ -197,6 +200,8 @@ FIELDS: dict[str, dict[str, Check]] = {
         "aliases": _aliases,
         "created_at": _STAMP,
         "updated_at": _STAMP,
+        "access_count": _count,
+        "last_accessed": _moment,
         "archived_at": _moment,
     },
     "relationship": {
@@ -234,6 +239,8 @@ FIELDS: dict[str, dict[str, Check]] = {
         "evidence_observations": _identifiers,
         "created_at": _STAMP,
         "last_updated": _STAMP,
+        "access_count": _count,
+        "last_accessed": _moment,
         "archived_at": _moment,
         "supersedes": _identifier,
     },
@@ -247,6 +254,8 @@ FIELDS: dict[str, dict[str, Check]] = {
         "publication_date": check.iso_date,
         "metadata": check.json_object,
         "created_at": _STAMP,
+        "access_count": _count,
+        "last_accessed": _moment,
         "archived_at": _moment,
     },
     "embedding": {"item": _required(_item_ref), "model": _NAME, "vector": _required(_vector)},

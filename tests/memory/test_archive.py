@@ -114,3 +114,50 @@ async def test_a_retention_policy_archives_what_went_unused_and_deletes_nothing(
             "retention_archived" in db.scalars(select(AuditEvent.event).where(AuditEvent.actor_user_id == owner)).all()
         )
         assert archive.apply_retention(db).get(owner) is None  # nothing more to do
+
+
+async def test_retention_and_candidates_cover_every_kind_and_reads_keep_a_memory(server):
+    from sqlalchemy import update
+
+    from memory import archive
+    from oauth_models import User
+
+    owner, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        concept = await call(client, "memory_store_concept", name="Flip phone", concept_type="device")
+        kept = await call(client, "memory_store_concept", name="Landline telephone", concept_type="device")
+        document = await call(
+            client, "memory_store_document", title="Phone manual", doc_type="manual", content_summary="Buttons"
+        )
+        pattern = await call(
+            client, "memory_update_pattern", category="devices", pattern_name="phones", pattern_text="Keeps old phones"
+        )
+        with session_scope() as db:  # as if all written long ago
+            db.execute(
+                text("UPDATE concepts SET updated_at = now() - interval '45 days' WHERE owner_id = :o"), {"o": owner}
+            )
+            db.execute(
+                text("UPDATE documents SET created_at = now() - interval '45 days' WHERE owner_id = :o"), {"o": owner}
+            )
+            db.execute(
+                text("UPDATE patterns SET last_updated = now() - interval '45 days' WHERE owner_id = :o"), {"o": owner}
+            )
+            db.execute(update(User).where(User.id == owner).values(retention_days=30))
+        listed = await call(client, "memory_archive_candidates", limit=10)
+        assert {c["ref"] for c in listed["candidates"]} == {
+            concept["ref"],
+            kept["ref"],
+            document["ref"],
+            pattern["ref"],
+        }
+
+        found = await call(client, "memory_search", query="landline telephone", source_types=["concept"], limit=1)
+        assert found["results"][0]["ref"] == kept["ref"]  # a read: the landline stays in use
+        with session_scope() as db:
+            assert server.app.state.access_tracker.flush(db) >= 1
+            assert archive.apply_retention(db).get(owner) == 3
+        only = await call(client, "memory_search", query="phone", min_similarity=0, archived="only")
+        assert {hit["ref"] for hit in only["results"]} == {concept["ref"], document["ref"], pattern["ref"]}
+        assert (await call(client, "memory_get", ref=kept["ref"]))["name"] == "Landline telephone"
+    with session_scope() as db:
+        assert db.execute(text("SELECT archived_at FROM concepts WHERE id = :i"), {"i": kept["id"]}).scalar() is None
