@@ -30,7 +30,7 @@ GUIDE: dict[str, Any] = {
         "memory_archive": "Move memories (by ref) to cold storage: kept, but out of search, recall and bootstrap; "
         "with a query instead, preview what would go.",
         "memory_rehydrate": "Bring archived memories back.",
-        "memory_archive_candidates": "Current observations that could be archived, stalest first.",
+        "memory_archive_candidates": "Current memories of every type that could be archived, stalest first.",
         "memory_stats": "Counts by type, domains, AI instances and embedding status.",
         "memory_store_document": "Keep a reference to a document: title, type, URL and your summary.",
         "memory_store_concept": "Create or update a named concept (project, tool, person, idea).",
@@ -39,7 +39,8 @@ GUIDE: dict[str, Any] = {
         "memory_add_concept_relationship": "Link two concepts (enables, version_of, part_of, related_to, "
         "implements, demonstrates) with a weight from 0 to 1.",
         "memory_related_concepts": "List the concepts linked to one concept.",
-        "memory_update_pattern": "Create or replace a pattern: a synthesis of several observations.",
+        "memory_update_pattern": "Create a pattern (a synthesis of several observations); a new text for an "
+        "existing name makes a new version and keeps the old one.",
         "memory_get_pattern": "Read one pattern by category and name.",
         "memory_patterns": "List patterns, strongest first.",
         "memory_init_session": "Register or update the current conversation.",
@@ -63,7 +64,9 @@ GUIDE: dict[str, Any] = {
     "workflows": {
         "start of a conversation": "memory_bootstrap, memory_init_session, then memory_search on the topic.",
         "learning something durable": "memory_store with a domain and honest confidence; cite evidence.",
-        "seeing a repeated theme": "memory_update_pattern citing the observation ids as evidence.",
+        "seeing a repeated theme": "memory_update_pattern citing the observation ids as evidence; when the "
+        "theme changes, call it again with the new text: the earlier version is kept (memory_get_pattern shows "
+        "the chain).",
         "a fact changed (moved, new job, changed mind)": "memory_store the new fact with supersedes='observation:N' "
         "of the old one: the old version is kept (memory_get shows the chain) but leaves search and recall; "
         "include_history=true brings it back.",
@@ -76,7 +79,10 @@ GUIDE: dict[str, Any] = {
         "memory grows cluttered": "memory_archive_candidates, or memory_archive(query=...) to preview; then "
         "memory_archive(refs=[...]). Archived memories are searchable with memory_search(archived='only') and "
         "come back with memory_rehydrate. The user may also set a retention policy on their account page, which "
-        "archives observations unused for N days. Nothing is deleted except by memory_delete.",
+        "archives memories unused for N days. Nothing is deleted except by memory_delete.",
+        "the user wants their memory elsewhere": "Their account page exports everything as one JSON Lines file and "
+        "imports one (a MemoryGate export, or the MCP reference memory server's memory.jsonl) after a preview; "
+        "no tool does this, since it is the person's decision.",
         "the user asks to forget": "memory_search or memory_recall to find it, then memory_delete each ref.",
     },
     "limits": {

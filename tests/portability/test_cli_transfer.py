@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -9,7 +10,18 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from models import AuditEvent, Concept, ConceptRelationship, Observation
-from tests.support import call, mcp_client, new_key, new_user, run_cli, session_scope, subprocess_env, traces_of
+from server import create_app
+from tests.support import (
+    call,
+    mcp_client,
+    new_key,
+    new_user,
+    run_cli,
+    serve,
+    session_scope,
+    subprocess_env,
+    traces_of,
+)
 
 
 def _env() -> dict[str, str]:
@@ -229,3 +241,28 @@ async def test_the_reference_memory_servers_file_moves_in_with_one_command(serve
     async with mcp_client(server.url, new_key(owner)) as client:
         found = await call(client, "memory_search", query="fluent Spanish")
         assert found["results"][0]["text"] == "John_Smith: Speaks fluent Spanish"
+
+
+async def test_a_running_server_embeds_what_the_command_line_imported(tmp_path):
+    """The import leaves vectors to the background pass, which a finished
+    import (from any process) starts at once rather than at its next full pass."""
+    with serve(create_app, embedding_backfill_interval_seconds=0.1) as served:
+        for _ in range(200):  # a bounded wait for the pass every start makes
+            if served.app.state.backfill.passes:
+                break
+            await asyncio.sleep(0.05)
+        owner, email = new_user()
+        path = tmp_path / "memory.jsonl"
+        lines = [
+            {"format": "memorygate", "version": 1},
+            {"kind": "observation", "id": 1, "observation": "Rows a racing shell at dawn", "confidence": 0.8},
+        ]
+        path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+        assert run_cli("import", str(path), "--email", email, env=_env()).returncode == 0
+        async with mcp_client(served.url, new_key(owner)) as client:
+            for _ in range(200):
+                if (await call(client, "memory_stats"))["embedding"]["pending"] == 0:
+                    break
+                await asyncio.sleep(0.05)
+            found = await call(client, "memory_search", query="morning boat sport")  # no shared word
+            assert found["results"][0]["text"] == "Rows a racing shell at dawn"
