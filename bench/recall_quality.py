@@ -2,6 +2,7 @@
 
     python bench/recall_quality.py                      # ../shared/data/locomo-dev.json, both protocols
     python bench/recall_quality.py --data locomo10.json --protocol turns --json out.json
+    python bench/recall_quality.py --peer               # and mcp-memory-service-lite in the same run
 
 Each LoCoMo conversation gets its own account in a fresh embedded PostgreSQL
 (bench/.data-recall, wiped at start) and is stored the way an agent would
@@ -20,6 +21,12 @@ MRR and nDCG@10, overall and per LoCoMo category (1 multi-hop, 2 temporal,
 3 open-domain, 4 single-hop, 5 adversarial), with store and search latency.
 Statistics are refreshed (ANALYZE) between storing and searching, so a run
 does not depend on autovacuum's timing.
+
+With ``--peer``, the same memories and questions also go through
+mcp-memory-service-lite 12.4.0's own storage API (bench/peer.py: its own
+virtual environment, the same all-MiniLM-L6-v2 embeddings, one fresh store
+per conversation), by vector search and by its hybrid search, scored the
+same way; the ratios printed are MemoryGate's figure over the peer's best.
 """
 
 from __future__ import annotations
@@ -108,15 +115,7 @@ async def run_conversation(url: str, key: str, memories, questions) -> tuple[lis
                 bool(evidence_of.get(hit["ref"], set()) & wanted) for hit in found.structured_content["results"]
             ]
             available = sum(1 for ids in evidence_of.values() if ids & wanted)
-            rows.append(
-                {
-                    "category": question["category"],
-                    "r@5": hit_at(relevant, 5),
-                    "r@10": hit_at(relevant, 10),
-                    "mrr": reciprocal_rank(relevant),
-                    "ndcg@10": ndcg_at(relevant, available, 10),
-                }
-            )
+            rows.append(score(relevant, available, question["category"]))
     return rows, store_ms, search_ms
 
 
@@ -162,11 +161,68 @@ def report(protocol: str, rows: list[dict], store_ms: list[float], search_ms: li
     return {"overall": overall, "by_category": by_category, "latency": latency}
 
 
+def score(relevant: list[bool], available: int, category: int) -> dict[str, Any]:
+    return {
+        "category": category,
+        "r@5": hit_at(relevant, 5),
+        "r@10": hit_at(relevant, 10),
+        "mrr": reciprocal_rank(relevant),
+        "ndcg@10": ndcg_at(relevant, available, 10),
+    }
+
+
+def measure_peer(protocol: str, conversations: list[dict[str, Any]]) -> dict[str, Any]:
+    """The peer on the same memories and questions, by vector and by hybrid search."""
+    from peer import measure
+
+    stored = [(observations_of if protocol == "observations" else turns_of)(c) for c in conversations]
+    jobs = [
+        {"memories": [body for body, _, _ in memories], "questions": [q["question"] for q in c["qa"]]}
+        for memories, c in zip(stored, conversations, strict=True)
+    ]
+    figures = {}
+    for mode in ("vector", "hybrid"):
+        answers = measure(jobs, mode)
+        rows = []
+        for memories, conversation, found in zip(stored, conversations, answers["answers"], strict=True):
+            evidence_of: dict[str, set[str]] = {}  # the peer keeps one memory per text, as a restatement does here
+            for body, evidence, _ in memories:
+                evidence_of.setdefault(body, set()).update(evidence)
+            for question, texts in zip(conversation["qa"], found, strict=True):
+                wanted = set(question.get("evidence") or [])
+                relevant = [bool(evidence_of.get(text, set()) & wanted) for text in texts]
+                available = sum(1 for ids in evidence_of.values() if ids & wanted)
+                rows.append(score(relevant, available, question["category"]))
+        metrics = ("r@5", "r@10", "mrr", "ndcg@10")
+        figures[mode] = summarize([{m: row[m] for m in metrics} for row in rows])
+        figures[mode]["search_ms_mean"] = round(answers["search_seconds"] * 1000 / max(1, len(rows)), 1)
+    return figures
+
+
+def compare(measured: dict[str, Any]) -> None:
+    ours, peers = measured["overall"], measured["peer"]
+    print(f"  {'mcp-memory-service-lite 12.4.0':32}")
+    for mode, figures in peers.items():
+        print(
+            f"  {mode:12} {figures['r@5']:7.1%} {figures['r@10']:7.1%} {figures['mrr']:7.3f} "
+            f"{figures['ndcg@10']:8.3f}   search {figures['search_ms_mean']} ms mean (in process)"
+        )
+    best = {m: max(f[m] for f in peers.values()) for m in ("r@5", "r@10", "mrr", "ndcg@10")}
+    ratios = {m: round(ours[m] / best[m], 3) if best[m] else None for m in best}
+    gaps = {m: round((ours[m] - best[m]) * 100, 1) for m in ("r@5", "r@10")}
+    measured["versus_peer_best"] = {"ratio": ratios, "points": gaps}
+    print(
+        f"  MemoryGate / peer's best: R@5 {ratios['r@5']}x ({gaps['r@5']:+} points), "
+        f"R@10 {ratios['r@10']}x ({gaps['r@10']:+} points), MRR {ratios['mrr']}x, nDCG@10 {ratios['ndcg@10']}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA, help="LoCoMo JSON (the full public file works too)")
     parser.add_argument("--protocol", choices=["observations", "turns", "both"], default="both")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--peer", action="store_true", help="measure mcp-memory-service-lite 12.4.0 in the same run")
     args = parser.parse_args()
     conversations = json.loads(args.data.read_text())
     protocols = ["observations", "turns"] if args.protocol == "both" else [args.protocol]
@@ -195,6 +251,9 @@ def main() -> None:
                     store_ms += got[1]
                     search_ms += got[2]
                 results["protocols"][protocol] = report(protocol, rows, store_ms, search_ms)
+                if args.peer:
+                    results["protocols"][protocol]["peer"] = measure_peer(protocol, conversations)
+                    compare(results["protocols"][protocol])
         finally:
             served.stop()
     finally:
