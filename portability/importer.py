@@ -77,7 +77,7 @@ class Outcome:
     skipped: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, dict[str, int]]:
-        return {"added": dict(self.added), "present": dict(self.present), "skipped": dict(self.skipped)}
+        return {"added": dict(+self.added), "present": dict(+self.present), "skipped": dict(+self.skipped)}
 
     @classmethod
     def from_dict(cls, saved: dict[str, dict[str, int]]) -> Outcome:
@@ -106,9 +106,9 @@ def counted(counts: dict[str, int]) -> str:
 def describe(outcome: Outcome, verb: str) -> str:
     """'This file adds 3 observations, 1 concept. Already there: … Left out: …'"""
     parts = [f"This file {verb} {counted(outcome.added) or 'nothing new'}."]
-    if outcome.present:
+    if counted(outcome.present):
         parts.append(f"Already there: {counted(outcome.present)}.")
-    if outcome.skipped:
+    if +outcome.skipped:
         parts.append("Left out: " + ", ".join(f"{count:,} {why}" for why, count in outcome.skipped.items()) + ".")
     return " ".join(parts)
 

@@ -226,7 +226,9 @@ async def test_the_reference_memory_servers_file_moves_in_with_one_command(serve
     assert "Left out: 1 relations to an entity not in the file." in preview.stderr
     assert _rows(owner) == 0
 
-    assert run_cli("import", str(path), "--email", email, env=_env()).returncode == 0
+    first = run_cli("import", str(path), "--email", email, env=_env())
+    assert first.returncode == 0
+    assert "This file added 2 concepts, 1 relationship, 2 observations. Left out: 1 relations" in first.stderr
     assert "adds nothing new" in run_cli("import", str(path), "--email", email, env=_env()).stderr
     with session_scope() as db:
         concepts = dict(db.execute(select(Concept.name, Concept.type).where(Concept.owner_id == owner)).all())
