@@ -47,6 +47,7 @@ from sqlalchemy import text
 from core import db
 from core.settings import Settings
 from identity import accounts, api_keys
+from memory import planner_stats
 
 DATA = ROOT.parent / "shared" / "data" / "locomo-dev.json"
 DATA_DIR = ROOT / "bench" / ".data-recall"
@@ -120,8 +121,12 @@ async def run_conversation(url: str, key: str, memories, questions) -> tuple[lis
 
 
 def analyze() -> None:
+    """Fresh statistics, and the server (in this process) made to read them
+    now: it remembers them for a minute, which would otherwise straddle this
+    conversation and the last and make runs differ by their timing."""
     with DATABASE.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ANALYZE"))
+    planner_stats.remembered.forget()
 
 
 def account_key(label: str) -> str:

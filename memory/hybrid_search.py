@@ -1,10 +1,10 @@
 """Hybrid memory search: pgvector similarity fused with PostgreSQL full text.
 
 Two candidate lists are drawn for the owner — nearest vectors (HNSW) and the
-best full-text matches (GIN, any query word may match) — and fused with
-reciprocal rank fusion, so an item found by both ranks highest. Without an
-embedding provider, or when it fails, search runs on full text alone and says
-so (``"mode": "keyword"``).
+best full-text matches (GIN, any query word may match) — and fused by
+score: cosine similarity and scaled full-text rank, so an item found by both
+ranks highest. Without an embedding provider, or when it fails, search runs
+on full text alone and says so (``"mode": "keyword"``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from memory.scope import Scope
 from memory.search_indexes import HNSW_MAX_DIMENSIONS, KNOWN_MODEL_DIMENSIONS, vector_expression
 from models import owner_lexeme
 
-RRF_K = 60
+SEMANTIC_WEIGHT = 0.7  # of a hit's score; the rest is its full-text rank (see _fuse)
 MIN_CANDIDATES = 40
 CANDIDATES_PER_RESULT = 4
 
@@ -144,28 +144,24 @@ def search(
     vector_k = wanted * BOUNDED_VECTOR_FACTOR if narrow else wanted
     candidates: dict[tuple[str, int], Candidate] = {}
     if query_vector is not None:
-        for rank, (kind, item_id, distance) in enumerate(
-            _vector_candidates(db, owner_id=owner_id, embedder=embedder, vector=query_vector, kinds=kinds, k=vector_k)
+        for kind, item_id, distance in _vector_candidates(
+            db, owner_id=owner_id, embedder=embedder, vector=query_vector, kinds=kinds, k=vector_k
         ):
             hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
             hit.similarity = round(1.0 - distance, 4)
-            hit.score += 1.0 / (RRF_K + rank + 1)
-    for rank, (kind, item_id, keyword_rank) in enumerate(
-        _keyword_candidates(
-            db,
-            owner_id=owner_id,
-            query=query,
-            kinds=kinds,
-            k=wanted,
-            min_confidence=min_confidence,
-            domain=domain,
-            scope=scope,
-        )
+    for kind, item_id, keyword_rank in _keyword_candidates(
+        db,
+        owner_id=owner_id,
+        query=query,
+        kinds=kinds,
+        k=wanted,
+        min_confidence=min_confidence,
+        domain=domain,
+        scope=scope,
     ):
         hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
         hit.keyword_rank = round(keyword_rank, 4)
-        hit.score += 1.0 / (RRF_K + rank + 1)
-
+    _fuse(candidates.values())
     ranked = _ranked(candidates.values())
     items = _hydrate(
         db, owner_id=owner_id, candidates=ranked, min_confidence=min_confidence, domain=domain, scope=scope
@@ -186,6 +182,21 @@ def search(
     if notice:
         response["notice"] = notice
     return response
+
+
+def _fuse(candidates: Iterable[Candidate]) -> None:
+    """Each candidate's score: its cosine similarity and its full-text rank
+    (scaled by the best in this search), weighted SEMANTIC_WEIGHT : 1 − it.
+
+    Scores, not ranks: reciprocal rank fusion gave the 40th keyword match as
+    much as the 40th neighbour however weak either was; on LoCoMo's
+    observations (bench/recall_quality.py, development file) this fusion
+    lifted R@5 by about 2 points and MRR by 0.03 over it."""
+    candidates = list(candidates)
+    best_keyword = max((c.keyword_rank or 0.0 for c in candidates), default=0.0) or 1.0
+    for candidate in candidates:
+        keyword = (candidate.keyword_rank or 0.0) / best_keyword
+        candidate.score = SEMANTIC_WEIGHT * (candidate.similarity or 0.0) + (1 - SEMANTIC_WEIGHT) * keyword
 
 
 def _ranked(candidates: Iterable[Candidate]) -> list[Candidate]:
