@@ -144,8 +144,14 @@ async def test_changing_the_model_re_embeds_existing_memories_on_start(server, f
     owner, key = user_with_key()
     async with mcp_client(server.url, key) as client:
         stored = await call(client, "memory_store", observation="Grows tomatoes on the balcony")
-    with serve(create_app, **openai_settings(fake_openai)) as served:
+    fake_openai.down = True  # the new model is slow to arrive: nothing is re-embedded yet
+    settings = openai_settings(fake_openai, openai_max_retries=0, embedding_backfill_interval_seconds=0.1)
+    with serve(create_app, **settings) as served:
         async with mcp_client(served.url, key) as client:
+            meanwhile = await call(client, "memory_search", query="tomatoes balcony")
+            assert meanwhile["results"][0]["ref"] == stored["ref"] and meanwhile["mode"] == "keyword"
+            assert (await call(client, "memory_stats"))["embedding"]["pending"] >= 1
+            fake_openai.down = False
             await _until_nothing_pending(client)
             result = await call(client, "memory_search", query="tomatoes balcony")
             assert result["results"][0]["ref"] == stored["ref"] and result["mode"] == "hybrid"
