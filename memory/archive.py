@@ -20,6 +20,7 @@ from memory import hybrid_search, item_types
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.observations import load_item
+from memory.scope import Scope
 
 MAX_REFS = check.MAX_LIST_ITEMS
 
@@ -91,7 +92,8 @@ KIND_SQL = {
 
 
 def _current(kind: str) -> str:
-    return "archived_at IS NULL" + (" AND superseded_by_id IS NULL" if kind in item_types.VERSIONED else "")
+    """What search and recall see by default: neither archived nor replaced."""
+    return " AND ".join(Scope().sql(kind))
 
 
 def candidates(db: Session, *, owner_id: uuid.UUID, limit: int = 20) -> dict[str, Any]:

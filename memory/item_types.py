@@ -36,6 +36,13 @@ def superseded_by(item: MemoryItem) -> int | None:
     return item.superseded_by_id if isinstance(item, Observation | Pattern) else None
 
 
+def _version_links(kind: str, item: Observation | Pattern) -> dict[str, str | None]:
+    return {
+        "supersedes": ref(kind, item.supersedes_id) if item.supersedes_id else None,
+        "superseded_by": ref(kind, item.superseded_by_id) if item.superseded_by_id else None,
+    }
+
+
 def get(db: Session, kind: str, item_id: int) -> MemoryItem | None:
     """The item of this type and id (callers check the owner)."""
     return cast(MemoryItem | None, db.get(ITEM_MODELS[kind], item_id, populate_existing=True))
@@ -143,8 +150,7 @@ def observation_dict(item: Observation) -> dict[str, Any]:
         "last_accessed": _iso(item.last_accessed),
         "seen_count": item.seen_count,
         "last_seen_at": _iso(item.last_seen_at),
-        "supersedes": ref("observation", item.supersedes_id) if item.supersedes_id else None,
-        "superseded_by": ref("observation", item.superseded_by_id) if item.superseded_by_id else None,
+        **_version_links("observation", item),
     }
 
 
@@ -160,8 +166,7 @@ def pattern_dict(item: Pattern) -> dict[str, Any]:
         "evidence_observation_ids": item.evidence_observation_ids,
         "created_at": _iso(item.created_at),
         "last_updated": _iso(item.last_updated),
-        "supersedes": ref("pattern", item.supersedes_id) if item.supersedes_id else None,
-        "superseded_by": ref("pattern", item.superseded_by_id) if item.superseded_by_id else None,
+        **_version_links("pattern", item),
     }
 
 

@@ -345,7 +345,7 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
             float | None,
             Field(
                 gt=0,
-                le=36_500,
+                le=hybrid_search.MAX_HALF_LIFE_DAYS,
                 description="Favour recent memories: one this many days old (by occurred_at, else when recorded) "
                 "scores half as much as one from today. Default: no preference.",
             ),
@@ -379,7 +379,8 @@ def _register_memory_tools(mcp: FastMCP, work: Any) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     def memory_get(ref: Ref, run: UnitOfWork = work) -> dict[str, Any]:
-        """Read one memory in full by its ref; an observation also lists its versions (oldest first)."""
+        """Read one memory in full by its ref; a replaced or replacing observation or pattern also lists its versions
+        (oldest first)."""
         return run(observations.get_item, needs=READ_SCOPE, ref=ref)
 
     @mcp.tool(annotations=REFRESH)

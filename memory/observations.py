@@ -353,31 +353,27 @@ def delete_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]
 
 
 def item_counts(db: Session, *, owner_id: uuid.UUID) -> dict[str, int]:
-    """Current memories by type: neither archived nor replaced by a newer version."""
+    """Current memories by type: what search and recall see by default."""
     counts = {}
     for kind, model_class in item_types.ITEM_MODELS.items():
-        query = select(func.count()).where(model_class.owner_id == owner_id, model_class.archived_at.is_(None))
-        if model_class is Observation or model_class is Pattern:
-            query = query.where(model_class.superseded_by_id.is_(None))
+        current = [sql_text(condition) for condition in Scope().sql(kind)]
+        query = select(func.count()).select_from(model_class).where(model_class.owner_id == owner_id, *current)
         counts[kind + "s"] = db.execute(query).scalar_one()
     return counts
 
 
 def set_aside_counts(db: Session, *, owner_id: uuid.UUID) -> dict[str, int]:
     """Memories kept but out of search: archived, and replaced versions."""
-    archived = sum(
-        db.execute(
-            select(func.count()).where(model_class.owner_id == owner_id, model_class.archived_at.is_not(None))
-        ).scalar_one()
-        for model_class in item_types.ITEM_MODELS.values()
-    )
-    superseded = sum(
-        db.execute(
-            select(func.count()).where(model_class.owner_id == owner_id, model_class.superseded_by_id.is_not(None))
-        ).scalar_one()
-        for model_class in (Observation, Pattern)
-    )
-    return {"archived": archived, "superseded": superseded}
+
+    def count(kind: str, condition: str) -> int:
+        model_class = item_types.ITEM_MODELS[kind]
+        query = select(func.count()).select_from(model_class).where(model_class.owner_id == owner_id)
+        return db.execute(query.where(sql_text(condition))).scalar_one()
+
+    return {
+        "archived": sum(count(kind, "archived_at IS NOT NULL") for kind in item_types.ITEM_MODELS),
+        "superseded": sum(count(kind, "superseded_by_id IS NOT NULL") for kind in item_types.VERSIONED),
+    }
 
 
 def stats(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider) -> dict[str, Any]:
