@@ -113,8 +113,11 @@ def start(request: Request, job_id: str, db: DB, form: SignedInForm) -> Response
 @router.post("/dashboard/import/{job_id}/cancel")
 def cancel(job_id: str, db: DB, form: SignedInForm) -> Response:
     job = _job(db, form.user.id, job_id)
-    if job is not None and jobs.state(job) in (*jobs.STARTABLE, "interrupted"):
-        db.delete(job)
+    if job is None:
+        return pages.message_page("Not found", "There is no such import.", status_code=404)
+    if jobs.state(job) not in (*jobs.STARTABLE, "interrupted"):  # running or done: nothing to cancel
+        return RedirectResponse(f"/dashboard/import/{job.id}", status_code=303)
+    db.delete(job)
     return back("import-cancelled", "#transfer")
 
 

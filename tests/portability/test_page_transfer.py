@@ -75,7 +75,7 @@ def test_an_upload_is_previewed_confirmed_and_run_only_by_its_owner(auth_server,
 
     assert intruder.get(job_url).status_code == 404
     assert intruder.post(job_url + "/start", data={"csrf_token": intruder_csrf}).status_code == 404
-    intruder.post(job_url + "/cancel", data={"csrf_token": intruder_csrf})
+    assert intruder.post(job_url + "/cancel", data={"csrf_token": intruder_csrf}).status_code == 404
     assert _observations(owner) == 0 and browser.get(job_url).status_code == 200  # still there, untouched
 
     started = browser.post(job_url + "/start", data={"csrf_token": csrf})

@@ -521,3 +521,20 @@ def test_an_interrupted_import_is_tried_again_from_its_page(page, auth_server, g
     expect(page.locator("#import-status")).to_contain_text("Imported. This file added 1 concept, 1 observation.")
     with session_scope() as db:
         assert db.get(ImportJob, uuid.UUID(job_id)).content is None  # the file is not kept once imported
+
+    upload.write_text(upload.read_text().replace("Ada", "Grace"))  # interrupted again, and given up this time
+    page.goto(auth_server.url + "/dashboard")
+    page.set_input_files("#transfer input[type=file]", str(upload))
+    page.get_by_role("button", name="Preview import").click()
+    given_up = uuid.UUID(page.url.rsplit("/", 1)[1])
+    with session_scope() as db:
+        db.execute(
+            update(ImportJob)
+            .where(ImportJob.id == given_up)
+            .values(status="running", updated_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    page.reload()
+    page.get_by_role("button", name="Cancel").click()
+    assert notice(page) == "Import cancelled; nothing was added."
+    with session_scope() as db:
+        assert db.get(ImportJob, given_up) is None
