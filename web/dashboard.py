@@ -320,7 +320,7 @@ def logout(db: DB, form: SignedInForm, everywhere: Annotated[str, Form()] = "") 
 
 @router.post("/dashboard/retention")
 def set_retention(request: Request, db: DB, form: SignedInForm, days: Annotated[str, Form()] = "") -> Response:
-    """Archive observations unused for this many days (empty: never)."""
+    """Archive memories unused for this many days (empty: never)."""
     chosen = days.strip()
     if chosen and not (chosen.isdigit() and 1 <= int(chosen) <= archive.MAX_RETENTION_DAYS):
         problem = f"Retention: a whole number of days from 1 to {archive.MAX_RETENTION_DAYS}, or empty for never."
