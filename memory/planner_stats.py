@@ -48,14 +48,14 @@ class Remembered:
 remembered = Remembered()
 
 
-def index_size(db: Session, index: str) -> int:
-    """Entries in an index, by the planner's estimate (0 before the first ANALYZE)."""
+def estimated_rows(db: Session, relation: str) -> int:
+    """Rows in a table or entries in an index, by the planner's estimate (0 before the first ANALYZE)."""
 
     def load() -> int:
-        estimate = db.execute(text("SELECT reltuples FROM pg_class WHERE relname = :name"), {"name": index}).scalar()
+        estimate = db.execute(text("SELECT reltuples FROM pg_class WHERE relname = :name"), {"name": relation}).scalar()
         return max(0, int(estimate or 0))
 
-    return remembered.get_or_load(("index size", index), load)
+    return remembered.get_or_load(("rows", relation), load)
 
 
 # Below this many rows a word's share says nothing about cost (and in a

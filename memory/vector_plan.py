@@ -41,7 +41,7 @@ def crossover(total: int) -> int:
 
 def use_index(db: Session, *, owner_id: uuid.UUID, model: str) -> bool:
     """Whether this owner's nearest neighbours should come from the HNSW index."""
-    cap = crossover(planner_stats.index_size(db, index_name(model)))
+    cap = crossover(planner_stats.estimated_rows(db, index_name(model)))
 
     def count_owned() -> int:  # stops at the cap: at most that many index entries
         return db.execute(

@@ -1,0 +1,73 @@
+"""Keyword matches rank by how telling the matched words are in the owner's own memories."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import insert, text
+
+from memory import hybrid_search, planner_stats, word_weights
+from models import Observation, owner_lexeme
+from tests.support import call, mcp_client, session_scope, user_with_key
+
+NAME_ONLY = "Melanie took Melanie's dog hiking, Melanie said"
+RARE_WORD = "The pottery kiln cracked overnight"
+
+
+def weights_of(db, owner, query: str, sizes: dict, *, big_owner: bool) -> dict[str, float]:
+    """The weights search gives each word of ``query`` for ``owner``."""
+    weights = word_weights.cte("observations", big_owner=big_owner)
+    statement = text(f"WITH {weights} SELECT word, weight FROM weights_observations")
+    arguments = {"owner": owner, "owner_lexeme": owner_lexeme(owner), "query": query, **sizes}
+    return {word: weight for word, weight in db.execute(statement, arguments)}
+
+
+def test_idf_falls_as_a_word_spreads_and_never_goes_negative():
+    assert word_weights.idf(1, 100) > word_weights.idf(10, 100) > word_weights.idf(90, 100) > 0
+    assert word_weights.idf(100, 100) > 0
+    assert word_weights.idf(500, 100) == word_weights.idf(100, 100)  # stale sizes never make a weight negative
+
+
+async def test_a_rare_word_outranks_a_name_found_in_most_memories(keyword_server):
+    owner, key = user_with_key()
+    other, other_key = user_with_key("other")
+    async with mcp_client(keyword_server.url, key) as client:
+        name_only = await call(client, "memory_store", observation=NAME_ONLY)
+        for place in ("the lake", "the market", "a concert", "the dentist", "her sister's", "the gym"):
+            await call(client, "memory_store", observation=f"Melanie went to {place}")
+        rare = await call(client, "memory_store", observation=RARE_WORD)
+        # Another account full of pottery changes nothing here: weights are per owner.
+        async with mcp_client(keyword_server.url, other_key) as someone_else:
+            for n in range(12):
+                await call(someone_else, "memory_store", observation=f"Pottery lesson {n} with Tom")
+        found = await call(client, "memory_search", query="What did Melanie say about pottery?", limit=3)
+    refs = [hit["ref"] for hit in found["results"]]
+    assert refs[0] == rare["ref"]
+    assert name_only["ref"] in refs[1:]
+    with session_scope() as db:
+        sizes = word_weights.params("observations", owner_id=owner, frequent={}, rows=0, big_owner=False)
+        weight = weights_of(db, owner, "Melanie pottery", sizes, big_owner=False)
+    assert weight["potteri"] == pytest.approx(word_weights.idf(1, 8))  # among this owner's 8 memories alone
+    assert weight["melani"] == pytest.approx(word_weights.idf(7, 8))
+
+
+async def test_an_owner_holding_most_memories_is_weighed_by_the_statistics(keyword_server):
+    owner, key = user_with_key("big")
+    with session_scope() as db:
+        total = db.execute(text("SELECT count(*) FROM observations")).scalar_one()
+        filler = [f"Melanie logged entry {n}" for n in range(max(planner_stats.MIN_ROWS_FOR_SHARES, total * 2))]
+        db.execute(insert(Observation), [{"owner_id": owner, "observation": t} for t in filler])
+    async with mcp_client(keyword_server.url, key) as client:
+        rare = await call(client, "memory_store", observation=RARE_WORD)
+        await call(client, "memory_store", observation=NAME_ONLY)
+        with session_scope() as db:
+            db.execute(text("ANALYZE observations"))
+            planner_stats.remembered.forget()
+            shares = planner_stats.frequent_words(db, "observations", 0.0)
+            assert shares[owner_lexeme(owner)] >= hybrid_search.OWNER_LEXEME_MAX_SHARE
+            rows = planner_stats.estimated_rows(db, "observations")
+            sizes = word_weights.params("observations", owner_id=owner, frequent=shares, rows=rows, big_owner=True)
+            assert "melani" in sizes["sized_words_observations"]
+            weight = weights_of(db, owner, "Melanie pottery", sizes, big_owner=True)
+            assert weight["potteri"] > 5 * weight["melani"]
+        found = await call(client, "memory_search", query="What did Melanie say about pottery?", limit=2)
+    assert found["results"][0]["ref"] == rare["ref"]
