@@ -98,7 +98,7 @@ class FixedEmbedding:
         self.model = model
         self.vector = vector
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
         return [self.vector for _ in texts]
 
     def close(self) -> None:

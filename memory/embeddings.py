@@ -13,6 +13,8 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 import httpx
@@ -25,6 +27,8 @@ from memory import minilm
 log = logging.getLogger("memorygate.embeddings")
 
 OPENAI_BATCH_SIZE = 256
+# Texts the local model embeds per turn in background work (see EmbeddingSlots).
+BACKGROUND_PIECE = 4
 OPENAI_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -42,7 +46,10 @@ class EmbeddingProvider(Protocol):
     @property
     def enabled(self) -> bool: ...
 
-    def embed(self, texts: list[str]) -> list[list[float]]: ...
+    def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
+        """Vectors for ``texts``; ``background`` work (the backfill) yields
+        to requests where the provider shares a limited resource."""
+        ...
 
     def close(self) -> None: ...
 
@@ -55,7 +62,7 @@ class NoEmbeddings:
     dimensions = None
     enabled = False
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
         raise EmbeddingUnavailable("no embedding provider is configured")
 
     def close(self) -> None:
@@ -77,14 +84,59 @@ class LocalEmbeddings:
         threadpool_limits(limits=1, user_api="blas")
         # And no more calls at once than this process has cores: more only
         # take turns on the same cores (and on Python's lock), each slower.
-        self._running = threading.BoundedSemaphore(concurrency or os.cpu_count() or 1)
+        self._slots = EmbeddingSlots(concurrency or os.cpu_count() or 1)
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        with self._running:
-            return self._model.encode(texts).tolist()
+    def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
+        if not background:
+            with self._slots.hold():
+                return self._model.encode(texts).tolist()
+        # In small pieces, each waiting for the requests, so a search waits
+        # at most one piece (~60 ms) for the backfill, not a whole batch.
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), BACKGROUND_PIECE):
+            with self._slots.hold(background=True):
+                vectors += self._model.encode(texts[start : start + BACKGROUND_PIECE]).tolist()
+        return vectors
 
     def close(self) -> None:
         pass
+
+
+class EmbeddingSlots:
+    """At most ``count`` embeddings at once, requests before background work.
+
+    With one slot per process (two workers on two cores), a backfill batch
+    held it for half a second at a time and every search waited behind it.
+    Background work now takes a slot only when no request is waiting for one.
+    """
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self.waiting = {"request": 0, "background": 0}
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def hold(self, *, background: bool = False) -> Iterator[None]:
+        kind = "background" if background else "request"
+        with self._changed:
+            self.waiting[kind] += 1
+            self._changed.notify_all()
+            try:
+                self._changed.wait_for(lambda: self._free > 0 and (kind == "request" or not self.waiting["request"]))
+            finally:
+                self.waiting[kind] -= 1
+            self._free -= 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._free += 1
+                self._changed.notify_all()
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``condition`` (read under the slots' lock) holds, or the timeout passes."""
+        with self._changed:
+            return self._changed.wait_for(condition, timeout)
 
 
 class OpenAIEmbeddings:
@@ -113,7 +165,7 @@ class OpenAIEmbeddings:
             timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
         )
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
         vectors: list[list[float]] = []
         for start in range(0, len(texts), OPENAI_BATCH_SIZE):
             vectors.extend(self._embed_batch(texts[start : start + OPENAI_BATCH_SIZE]))

@@ -77,7 +77,9 @@ def index_committed(db: Session, *, embedder: EmbeddingProvider) -> str | None:
     return status
 
 
-def index_items(db: Session, *, embedder: EmbeddingProvider, items: list[item_types.MemoryItem]) -> str:
+def index_items(
+    db: Session, *, embedder: EmbeddingProvider, items: list[item_types.MemoryItem], background: bool = False
+) -> str:
     """Embed committed items in the caller's transaction; on provider
     failure leave them pending.
 
@@ -89,7 +91,7 @@ def index_items(db: Session, *, embedder: EmbeddingProvider, items: list[item_ty
     if not items:
         return "indexed"
     try:
-        vectors = embedder.embed([item_types.embedding_text(item) for item in items])
+        vectors = embedder.embed([item_types.embedding_text(item) for item in items], background=background)
     except EmbeddingUnavailable as exc:
         log.warning("embedding deferred for %d item(s): %s", len(items), exc.message)
         deferrals.add()
@@ -149,22 +151,24 @@ def backfill_pending(
         return 0
     done = 0
     for kind, model_class in item_types.ITEM_MODELS.items():
+        after = 0  # each batch starts where the last ended, not from the first row again
         while True:
             with session_factory() as db:
                 batch: list[item_types.MemoryItem] = list(
                     db.scalars(
                         select(model_class)
-                        .where(_missing_vector(kind, model_class, embedder.model))
+                        .where(model_class.id > after, _missing_vector(kind, model_class, embedder.model))
                         .order_by(model_class.id)
                         .limit(batch_size)
                     )
                 )
                 if not batch:
                     break
-                if index_items(db, embedder=embedder, items=batch) != "indexed":
+                if index_items(db, embedder=embedder, items=batch, background=True) != "indexed":
                     return done
                 db.commit()
                 done += len(batch)
+                after = batch[-1].id
     if done:
         log.info("backfilled %d embedding(s) for model %s", done, embedder.model)
     return done

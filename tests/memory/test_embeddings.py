@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from threadpoolctl import threadpool_info
 
 from core.errors import EmbeddingUnavailable
 from memory import indexing
-from memory.embeddings import OpenAIEmbeddings
+from memory.embeddings import EmbeddingSlots, LocalEmbeddings, OpenAIEmbeddings
 from memory.minilm import MiniLM
 from models import Embedding
 from server import create_app
@@ -210,3 +211,29 @@ async def test_the_background_task_looks_for_pending_items_only_when_some_may_ex
     clock.now += 600
     await anyio.to_thread.run_sync(tick)  # the periodic safety net
     assert schedule.passes == 3
+
+
+def test_a_request_waiting_for_the_model_goes_before_background_work():
+    slots = EmbeddingSlots(1)
+    served: list[str] = []
+
+    def take(background: bool) -> None:
+        with slots.hold(background=background):
+            served.append("background" if background else "request")
+
+    waiters = []
+    with slots.hold(background=True):  # the backfill holds the only slot
+        # More background work queues first, then a request.
+        for background, queued in ((True, {"request": 0, "background": 1}), (False, {"request": 1, "background": 1})):
+            waiters.append(threading.Thread(target=take, args=(background,)))
+            waiters[-1].start()
+            assert slots.wait_until(lambda queued=queued: slots.waiting == queued, timeout=10)
+    for waiter in waiters:
+        waiter.join(timeout=10)
+    assert served == ["request", "background"]
+
+
+def test_background_embedding_gives_the_same_vectors_in_pieces():
+    local = LocalEmbeddings(concurrency=1)
+    texts = [f"memory number {n} about the garden" for n in range(11)]
+    assert np.allclose(local.embed(texts, background=True), local.embed(texts), atol=1e-5)
