@@ -334,14 +334,18 @@ def _keyword_candidates(
         "domain": domain,
     }
     passes, weights = [], []
+    words = word_weights.lexemes(db, query)
     for kind in kinds:
         table, confidence_column, domain_column = KEYWORD_TABLES[kind]
         shares = planner_stats.frequent_words(db, table, 0.0)
         params[f"common_{table}"] = sorted(word for word, share in shares.items() if share > COMMON_WORD_SHARE)
         big_owner = shares.get(params["owner_lexeme"], 0.0) >= OWNER_LEXEME_MAX_SHARE
         rows = planner_stats.estimated_rows(db, table)
-        params.update(word_weights.params(table, owner_id=owner_id, frequent=shares, rows=rows, big_owner=big_owner))
-        weights.append(word_weights.cte(table, big_owner=big_owner))
+        weights_sql, weights_params = word_weights.cte(
+            table, words, owner_id=owner_id, frequent=shares, rows=rows, big_owner=big_owner
+        )
+        weights.append(weights_sql)
+        params.update(weights_params)
         owner_match = "" if big_owner else " && terms.q_owner"
         filters = ["owner_id = :owner"]
         if confidence_column and min_confidence > 0:

@@ -9,17 +9,21 @@ of the query's total weight it matches: 1.0 for all of it, little for the
 name alone. Per owner, because what is common is personal: one person's
 every memory mentions "Melanie", another's none.
 
-Counting stays cheap at any size. Each count stops at ``DF_CAP`` matches (a
-word that common weighs little however much commoner it is). An owner
-holding most of a table is counted from ANALYZE's statistics for the words
-common there, which are that owner's, instead of reading their long
-posting lists; any owner in those statistics is sized by them.
+Counting stays cheap at any size. Each count reads at most ``DF_CAP``
+matches from the full-text index (a word that common weighs little however
+much commoner it is), and a word with more matches than that in the whole
+table is not counted at all: ANALYZE's statistics give its share, taken to
+be the owner's too. An owner in those statistics is sized by them.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from models import owner_lexeme
 
@@ -34,46 +38,62 @@ def idf(matching: float, memories: float) -> float:
     return math.log(1.0 + (memories - matching + 0.5) / (matching + 0.5))
 
 
-def cte(table: str, *, big_owner: bool) -> str:
-    """``weights_{table}(word, matches, weight)``: each distinct lexeme of
-    ``:query`` (English stemming, stop words dropped, as the full-text index
-    has them), a tsquery matching it, and its weight among the owner's rows
-    of ``table``. Counts start from ``params``'s sizes where it has them."""
-    # A big owner's own rows are most rows: filter row by row rather than
-    # read their whole posting list (see hybrid_search.OWNER_LEXEME_MAX_SHARE).
-    owner_match = "" if big_owner else " && to_tsquery('simple', :owner_lexeme)"
-    counted = (
-        f"(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE owner_id = :owner AND search_tsv @@ "
-        f"(CAST(quote_literal(word) AS tsquery){owner_match}) LIMIT {DF_CAP}) AS found)"
-    )
-    memories = f"coalesce(CAST(:memories_{table} AS float8), (SELECT count(*) FROM {table} WHERE owner_id = :owner))"
-    # OFFSET 0 keeps each subquery whole, so the planner evaluates the
-    # owner's size and each word's count once rather than once per mention.
-    return (
-        f"weights_{table} AS (SELECT word, CAST(quote_literal(word) AS tsquery) AS matches, "
-        "ln(1 + (n - df + 0.5) / (df + 0.5)) AS weight FROM "
-        f"(SELECT word, least(coalesce(sized.matching, {counted}), n) AS df, n "
-        f"FROM (SELECT greatest(1, {memories}) AS n OFFSET 0) AS size, "
-        "unnest(tsvector_to_array(to_tsvector('english', :query))) AS word "
-        f"LEFT JOIN unnest(CAST(:sized_words_{table} AS text[]), CAST(:sized_matching_{table} AS float8[])) "
-        "AS sized(word_sized, matching) ON sized.word_sized = word OFFSET 0) AS counts)"
+def lexemes(db: Session, query: str) -> list[str]:
+    """The distinct lexemes of ``query`` as the full-text index has them
+    (English stemming, stop words dropped)."""
+    return list(
+        db.execute(text("SELECT tsvector_to_array(to_tsvector('english', :query))"), {"query": query}).scalar_one()
     )
 
 
-def params(table: str, *, owner_id: uuid.UUID, frequent: dict[str, float], rows: int, big_owner: bool) -> dict:
-    """``cte``'s parameters. ``frequent`` is the table's common words with
-    their shares (ANALYZE), ``rows`` its size; ``big_owner`` says the owner
-    holds most of the table, so those shares are theirs."""
+def cte(
+    table: str, words: list[str], *, owner_id: uuid.UUID, frequent: dict[str, float], rows: int, big_owner: bool
+) -> tuple[str, dict[str, Any]]:
+    """``weights_{table}(word, matches, weight)`` and its parameters: each of
+    ``words``, a tsquery matching it, and its weight among the owner's rows
+    of ``table``. ``frequent`` holds the table's common words and their
+    shares (ANALYZE), ``rows`` its size."""
     owner_share = frequent.get(owner_lexeme(owner_id))
-    # Only a big owner's common words are sized by the statistics, and only
-    # those whose count would reach the cap anyway.
-    sized = {w: share * rows for w, share in frequent.items() if share * rows >= DF_CAP} if big_owner else {}
-    return {
-        # An owner common enough to be in the statistics is sized by them; any other is small, and counted.
-        f"memories_{table}": round(owner_share * rows) if owner_share else None,
-        f"sized_words_{table}": list(sized),
-        f"sized_matching_{table}": list(sized.values()),
-    }
+    # An owner common enough to be in the statistics is sized by them; any other is small, and counted.
+    params: dict[str, Any] = {f"memories_{table}": round(owner_share * rows) if owner_share else None}
+    if not words:
+        return f"weights_{table} AS (SELECT '' AS word, CAST('' AS tsquery) AS matches, 0.0 AS weight WHERE false)", {}
+    values = []
+    for i, word in enumerate(words):
+        params[f"word_{i}"] = word
+        share = frequent.get(word, 0.0)
+        if share * rows >= DF_CAP:
+            # Too common to count (a long posting list): taken to be as
+            # common among the owner's memories as among all.
+            params[f"share_{table}_{i}"] = share
+            matching = f"CAST(:share_{table}_{i} AS float8) * n"
+        else:
+            matching = _counted(table, f":word_{i}", big_owner=big_owner)
+        values.append(f"(CAST(:word_{i} AS text), {matching})")
+    sql = (
+        f"weights_{table} AS (SELECT word, CAST(quote_literal(word) AS tsquery) AS matches, "
+        "ln(1 + (n - least(df, n) + 0.5) / (least(df, n) + 0.5)) AS weight "
+        f"FROM (SELECT greatest(1, {_memories(table)}) AS n OFFSET 0) AS size, "
+        f"LATERAL (VALUES {', '.join(values)}) AS counts(word, df))"
+    )
+    return sql, params
+
+
+def _counted(table: str, word: str, *, big_owner: bool) -> str:
+    """The owner's rows matching ``word``, at most DF_CAP of them, read
+    from the full-text index alone (the owner checked row by row after).
+    The word is a literal to the planner, which then knows how rare it is;
+    a small owner's matches are narrowed by their lexeme, a big owner's are
+    most matches (see hybrid_search.OWNER_LEXEME_MAX_SHARE)."""
+    owner_match = "" if big_owner else " && to_tsquery('simple', :owner_lexeme)"
+    return (
+        f"(SELECT count(*) FROM (SELECT owner_id FROM {table} WHERE search_tsv @@ "
+        f"(CAST(quote_literal({word}) AS tsquery){owner_match}) LIMIT {DF_CAP}) AS found WHERE owner_id = :owner)"
+    )
+
+
+def _memories(table: str) -> str:
+    return f"coalesce(CAST(:memories_{table} AS float8), (SELECT count(*) FROM {table} WHERE owner_id = :owner))"
 
 
 def rank_sql(table: str) -> str:

@@ -13,12 +13,17 @@ NAME_ONLY = "Melanie took Melanie's dog hiking, Melanie said"
 RARE_WORD = "The pottery kiln cracked overnight"
 
 
-def weights_of(db, owner, query: str, sizes: dict, *, big_owner: bool) -> dict[str, float]:
-    """The weights search gives each word of ``query`` for ``owner``."""
-    weights = word_weights.cte("observations", big_owner=big_owner)
+def weights_of(
+    db, owner, query: str, *, frequent: dict[str, float], rows: int, big_owner: bool
+) -> tuple[dict[str, float], str]:
+    """The weights search gives each word of ``query`` for ``owner``, and the SQL that gives them."""
+    words = word_weights.lexemes(db, query)
+    weights, arguments = word_weights.cte(
+        "observations", words, owner_id=owner, frequent=frequent, rows=rows, big_owner=big_owner
+    )
     statement = text(f"WITH {weights} SELECT word, weight FROM weights_observations")
-    arguments = {"owner": owner, "owner_lexeme": owner_lexeme(owner), "query": query, **sizes}
-    return {word: weight for word, weight in db.execute(statement, arguments)}
+    arguments |= {"owner": owner, "owner_lexeme": owner_lexeme(owner)}
+    return {word: weight for word, weight in db.execute(statement, arguments)}, weights
 
 
 def test_idf_falls_as_a_word_spreads_and_never_goes_negative():
@@ -44,8 +49,7 @@ async def test_a_rare_word_outranks_a_name_found_in_most_memories(keyword_server
     assert refs[0] == rare["ref"]
     assert name_only["ref"] in refs[1:]
     with session_scope() as db:
-        sizes = word_weights.params("observations", owner_id=owner, frequent={}, rows=0, big_owner=False)
-        weight = weights_of(db, owner, "Melanie pottery", sizes, big_owner=False)
+        weight, _ = weights_of(db, owner, "Melanie pottery", frequent={}, rows=0, big_owner=False)
     assert weight["potteri"] == pytest.approx(word_weights.idf(1, 8))  # among this owner's 8 memories alone
     assert weight["melani"] == pytest.approx(word_weights.idf(7, 8))
 
@@ -65,9 +69,8 @@ async def test_an_owner_holding_most_memories_is_weighed_by_the_statistics(keywo
             shares = planner_stats.frequent_words(db, "observations", 0.0)
             assert shares[owner_lexeme(owner)] >= hybrid_search.OWNER_LEXEME_MAX_SHARE
             rows = planner_stats.estimated_rows(db, "observations")
-            sizes = word_weights.params("observations", owner_id=owner, frequent=shares, rows=rows, big_owner=True)
-            assert "melani" in sizes["sized_words_observations"]
-            weight = weights_of(db, owner, "Melanie pottery", sizes, big_owner=True)
+            weight, sql = weights_of(db, owner, "Melanie pottery", frequent=shares, rows=rows, big_owner=True)
+            assert sql.count("LIMIT") == 1  # "melani" is too common to count; only "potteri" is
             assert weight["potteri"] > 5 * weight["melani"]
         found = await call(client, "memory_search", query="What did Melanie say about pottery?", limit=2)
     assert found["results"][0]["ref"] == rare["ref"]
