@@ -45,9 +45,12 @@ KEYWORD_TABLES = {
 # user input never reaches tsquery syntax: every word (AND). Candidates by
 # any word use only the words uncommon in the table searched
 # (UNCOMMON_WORDS, with that table's list of common ones). Matches are ranked
-# by the words' weights (memory/word_weights.py).
+# by the words' weights (memory/word_weights.py). A query of stop words alone
+# has no words: q_all is then NULL, since an empty tsquery ANDed with the
+# owner's lexeme would match all their rows.
 TERMS_CTE = (
-    "WITH terms AS (SELECT plainto_tsquery('english', :query) AS q_all, to_tsquery('simple', :owner_lexeme) AS q_owner)"
+    "WITH terms AS (SELECT nullif(plainto_tsquery('english', :query), '') AS q_all, "
+    "to_tsquery('simple', :owner_lexeme) AS q_owner)"
 )
 UNCOMMON_WORDS = (
     "(SELECT CAST(string_agg(quote_literal(word), ' | ') AS tsquery) "

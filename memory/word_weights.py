@@ -53,11 +53,11 @@ def cte(
     ``words``, a tsquery matching it, and its weight among the owner's rows
     of ``table``. ``frequent`` holds the table's common words and their
     shares (ANALYZE), ``rows`` its size."""
+    if not words:
+        return f"weights_{table} AS (SELECT '' AS word, CAST('' AS tsquery) AS matches, 0.0 AS weight WHERE false)", {}
     owner_share = frequent.get(owner_lexeme(owner_id))
     # An owner common enough to be in the statistics is sized by them; any other is small, and counted.
     params: dict[str, Any] = {f"memories_{table}": round(owner_share * rows) if owner_share else None}
-    if not words:
-        return f"weights_{table} AS (SELECT '' AS word, CAST('' AS tsquery) AS matches, 0.0 AS weight WHERE false)", {}
     values = []
     for i, word in enumerate(words):
         params[f"word_{i}"] = word

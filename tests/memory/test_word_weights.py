@@ -74,3 +74,11 @@ async def test_an_owner_holding_most_memories_is_weighed_by_the_statistics(keywo
             assert weight["potteri"] > 5 * weight["melani"]
         found = await call(client, "memory_search", query="What did Melanie say about pottery?", limit=2)
     assert found["results"][0]["ref"] == rare["ref"]
+
+
+async def test_a_query_of_stop_words_alone_finds_nothing_by_keywords_and_fails_nothing(keyword_server):
+    _, key = user_with_key("stop words")
+    async with mcp_client(keyword_server.url, key) as client:
+        await call(client, "memory_store", observation=RARE_WORD)
+        found = await call(client, "memory_search", query="what is the", limit=3)
+    assert found["count"] == 0
