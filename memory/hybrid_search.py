@@ -161,9 +161,16 @@ def search(
         min_confidence=min_confidence,
         domain=domain,
         scope=scope,
+        also=list(candidates),
     ):
         hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
         hit.keyword_rank = round(keyword_rank, 4)
+    if query_vector is not None:
+        unmeasured = [key for key, hit in candidates.items() if hit.similarity is None]
+        for kind, item_id, distance in _distances(
+            db, owner_id=owner_id, embedder=embedder, vector=query_vector, items=unmeasured
+        ):
+            candidates[(kind, item_id)].similarity = round(1.0 - distance, 4)
     _fuse(candidates.values())
     ranked = _ranked(candidates.values())
     items = _hydrate(
@@ -173,7 +180,7 @@ def search(
         ranked = _favour_recent(ranked, items, half_life_days=recency_half_life_days)
     floor = min_similarity if query_vector is not None else 0.0
     found, dropped = _strong_matches([c for c in ranked if (c.kind, c.item_id) in items], floor=floor, limit=limit)
-    results = [_hit(items[(c.kind, c.item_id)], c) for c in found]
+    results = [_hit(items[(c.kind, c.item_id)], c, floor=floor) for c in found]
     access.mark_accessed(db, owner_id=owner_id, hits=[(c.kind, c.item_id) for c in found])
     timings.database_ms = (time.perf_counter() - started) * 1000
     response: dict[str, Any] = {
@@ -249,12 +256,12 @@ def _strong_matches(ranked: list[Candidate], *, floor: float, limit: int) -> tup
     return kept, dropped
 
 
-def _hit(item: item_types.MemoryItem, candidate: Candidate) -> dict[str, Any]:
-    """One search result: what it is, its text once, and why it ranked."""
-    if candidate.similarity is not None and candidate.keyword_rank is not None:
-        matched = "both"
-    else:
-        matched = "meaning" if candidate.similarity is not None else "keywords"
+def _hit(item: item_types.MemoryItem, candidate: Candidate, *, floor: float) -> dict[str, Any]:
+    """One search result: what it is, its text once, and why it ranked:
+    by meaning (similarity at the floor or above), by keywords, or both."""
+    by_meaning = candidate.similarity is not None and candidate.similarity >= floor
+    by_keywords = candidate.keyword_rank is not None
+    matched = "both" if by_meaning and by_keywords else "keywords" if by_keywords else "meaning"
     hit = item_types.summary(item)
     hit.update(score=round(candidate.score, 4), matched=matched, similarity=candidate.similarity)
     if hit["text"] == hit["title"]:  # a concept without a description
@@ -285,7 +292,7 @@ def _vector_candidates(
     kinds: tuple[str, ...],
     k: int,
 ) -> list[tuple[str, int, float]]:
-    literal = "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    literal = _vector_literal(vector)
     dimensions = KNOWN_MODEL_DIMENSIONS.get(embedder.model or "")
     indexed = dimensions is not None and dimensions <= HNSW_MAX_DIMENSIONS
     if dimensions is not None and indexed and vector_plan.use_index(db, owner_id=owner_id, model=embedder.model or ""):
@@ -324,7 +331,10 @@ def _keyword_candidates(
     min_confidence: float,
     domain: str | None,
     scope: Scope,
+    also: list[tuple[str, int]],
 ) -> list[tuple[str, int, float]]:
+    """The best ``k`` matches of any query word per type, and the keyword
+    scores of the ``also`` items (the nearest vectors) that match any."""
     params: dict[str, Any] = {
         "since": scope.since,
         "until": scope.until,
@@ -356,20 +366,51 @@ def _keyword_candidates(
         if domain:
             filters.append(f"{domain_column} = :domain")
         filters += scope.sql(kind)
-        for match, boost in (("terms.q_all", ALL_TERMS_BOOST), (UNCOMMON_WORDS.format(table=table), 0.0)):
-            pool = (
-                f"SELECT id, search_tsv FROM {table}, terms WHERE {' AND '.join(filters)} "
-                f"AND search_tsv @@ ({match}{owner_match}) LIMIT :pool"
-            )
+        rank = (
+            f"{word_weights.rank_sql(table)} "
+            f"+ CASE WHEN search_tsv @@ terms.q_all THEN {ALL_TERMS_BOOST} ELSE 0 END AS rank"
+        )
+        source = f"FROM {table}, terms WHERE {' AND '.join(filters)}"
+        for match in ("terms.q_all", UNCOMMON_WORDS.format(table=table)):
+            pool = f"SELECT id, search_tsv {source} AND search_tsv @@ ({match}{owner_match}) LIMIT :pool"
             passes.append(
-                f"(SELECT '{kind}' AS kind, id, {word_weights.rank_sql(table)} + {boost} AS rank "
-                f"FROM ({pool}) AS matches, terms ORDER BY rank DESC LIMIT :k)"
+                f"(SELECT '{kind}' AS kind, id, {rank} FROM ({pool}) AS matches, terms ORDER BY rank DESC LIMIT :k)"
             )
+        params[f"also_{table}"] = [item_id for also_kind, item_id in also if also_kind == kind]
+        passes.append(f"(SELECT '{kind}' AS kind, id, {rank} {source} AND id = ANY(:also_{table}))")
     ctes = ", ".join([TERMS_CTE, *weights])
     statement = text(
         f"{ctes} SELECT kind, id, max(rank) AS rank FROM ({' UNION ALL '.join(passes)}) AS hits "
-        "GROUP BY kind, id ORDER BY rank DESC LIMIT :k"
+        "GROUP BY kind, id HAVING max(rank) > 0"
     )
+    return [(row[0], row[1], float(row[2])) for row in db.execute(statement, params)]
+
+
+def _vector_literal(vector: list[float]) -> str:
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
+def _distances(
+    db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider, vector: list[float], items: list[tuple[str, int]]
+) -> list[tuple[str, int, float]]:
+    """Cosine distances of the query to these items (found by keywords), so
+    every candidate is fused with both its scores, not with a zero for the
+    side whose list it missed."""
+    if not items:
+        return []
+    params: dict[str, Any] = {
+        "vector": _vector_literal(vector),
+        "owner": owner_id,
+        "model": embedder.model,
+    }
+    lookups = []
+    for kind in sorted({kind for kind, _ in items}):  # one index lookup per type: the ids of that type
+        params[f"ids_{kind}"] = [item_id for item_kind, item_id in items if item_kind == kind]
+        lookups.append(
+            "SELECT source_type, source_id, vector <=> CAST(:vector AS vector) FROM embeddings "
+            f"WHERE owner_id = :owner AND model = :model AND source_type = '{kind}' AND source_id = ANY(:ids_{kind})"
+        )
+    statement = text(" UNION ALL ".join(lookups))
     return [(row[0], row[1], float(row[2])) for row in db.execute(statement, params)]
 
 

@@ -190,3 +190,18 @@ async def test_search_writes_nothing_and_its_reads_are_counted_in_a_batch(server
             assert server.app.state.access_tracker.flush(session) >= 2
         item = await call(client, "memory_get", ref=stored["ref"])  # its own read is counted at the next flush
         assert item["access_count"] == 2 and item["last_accessed"] is not None
+
+
+async def test_a_memory_found_by_its_words_alone_is_scored_by_its_meaning_too(server):
+    """Beyond the nearest vectors (40 for limit 5), a memory found only by its
+    rare word still gets its similarity, rather than a zero in the fusion."""
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        for n in range(45):  # all nearer the query's meaning than the locker is
+            await call(client, "memory_store", observation=f"Flower care note {n}: water the blooms every week")
+        locker = await call(client, "memory_store", observation="Locker 4417 holds the spare bike pump")
+        found = await call(client, "memory_search", query="blooms 4417", limit=5, min_similarity=0)
+    top = found["results"][0]
+    assert top["ref"] == locker["ref"]
+    assert "similarity" in top  # measured although no nearest vector: the flower notes are all nearer
+    assert top["similarity"] < min(hit["similarity"] for hit in found["results"][1:])
