@@ -205,8 +205,10 @@ def _fuse(candidates: Iterable[Candidate]) -> None:
     and is taken as it is, on a 0–1 scale: scaling it by the search's best
     made a match of a name alone count as fully as a match of the question.
     On LoCoMo (bench/recall_quality.py, development file) weighted words and
-    this fusion lifted R@5 by 2.7 points on observations and 1.5 on turns
-    over ranking by PostgreSQL's ts_rank_cd scaled by the best."""
+    this fusion lifted R@5 by 2.7 points on observations and 1.1 on turns
+    over ranking by PostgreSQL's ts_rank_cd scaled by the best; scoring every
+    candidate on both sides (search's _distances and the keyword side's
+    ``also``) by 2.0 and 5.5 more."""
     for candidate in candidates:
         keyword = (candidate.keyword_rank or 0.0) / (1.0 + ALL_TERMS_BOOST)
         candidate.score = SEMANTIC_WEIGHT * (candidate.similarity or 0.0) + (1 - SEMANTIC_WEIGHT) * keyword
