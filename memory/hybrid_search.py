@@ -43,8 +43,8 @@ KEYWORD_TABLES = {
 
 # The query's words as tsqueries, all parsed by PostgreSQL's own parsers so
 # user input never reaches tsquery syntax: every word (AND). Candidates by
-# any word use only the words uncommon in the table searched
-# (UNCOMMON_WORDS, with that table's list of common ones). Matches are ranked
+# any word use only the query's words uncommon in the table searched
+# (UNCOMMON_WORDS, given them as :uncommon_{table}). Matches are ranked
 # by the words' weights (memory/word_weights.py). A query of stop words alone
 # has no words: q_all is then NULL, since an empty tsquery ANDed with the
 # owner's lexeme would match all their rows.
@@ -54,8 +54,7 @@ TERMS_CTE = (
 )
 UNCOMMON_WORDS = (
     "(SELECT CAST(string_agg(quote_literal(word), ' | ') AS tsquery) "
-    "FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS word "
-    "WHERE word <> ALL(CAST(:common_{table} AS text[])))"
+    "FROM unnest(CAST(:uncommon_{table} AS text[])) AS word)"
 )
 # Ranking reads every matching row, so each pass ranks at most this many
 # matches: all of them for rare words (names, identifiers — where keywords
@@ -353,7 +352,7 @@ def _keyword_candidates(
     for kind in kinds:
         table, confidence_column, domain_column = KEYWORD_TABLES[kind]
         shares = planner_stats.frequent_words(db, table, 0.0)
-        params[f"common_{table}"] = sorted(word for word, share in shares.items() if share > COMMON_WORD_SHARE)
+        params[f"uncommon_{table}"] = [word for word in words if shares.get(word, 0.0) <= COMMON_WORD_SHARE]
         big_owner = shares.get(params["owner_lexeme"], 0.0) >= OWNER_LEXEME_MAX_SHARE
         rows = planner_stats.estimated_rows(db, table)
         weights_sql, weights_params = word_weights.cte(
