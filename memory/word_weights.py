@@ -18,7 +18,6 @@ be the owner's too. An owner in those statistics is sized by them.
 
 from __future__ import annotations
 
-import math
 import uuid
 from typing import Any
 
@@ -27,15 +26,8 @@ from sqlalchemy.orm import Session
 
 from models import owner_lexeme
 
-# A word in this many of the owner's memories weighs at most ln(N / DF_CAP).
+# A word in this many of the owner's memories weighs at most about ln(N / DF_CAP).
 DF_CAP = 1_000
-
-
-def idf(matching: float, memories: float) -> float:
-    """BM25's inverse document frequency, never negative (the same formula
-    as ``cte``'s SQL, which is what search uses)."""
-    matching = min(matching, memories)
-    return math.log(1.0 + (memories - matching + 0.5) / (matching + 0.5))
 
 
 def lexemes(db: Session, query: str) -> list[str]:
@@ -70,6 +62,8 @@ def cte(
         else:
             matching = _counted(table, f":word_{i}", big_owner=big_owner)
         values.append(f"(CAST(:word_{i} AS text), {matching})")
+    # BM25's inverse document frequency; a count above the owner's size
+    # (statistics a little stale) is taken as the size, so no weight is negative.
     sql = (
         f"weights_{table} AS (SELECT word, CAST(quote_literal(word) AS tsquery) AS matches, "
         "ln(1 + (n - least(df, n) + 0.5) / (least(df, n) + 0.5)) AS weight "

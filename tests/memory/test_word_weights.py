@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from sqlalchemy import insert, text
 
@@ -26,10 +28,18 @@ def weights_of(
     return {word: weight for word, weight in db.execute(statement, arguments)}, weights
 
 
-def test_idf_falls_as_a_word_spreads_and_never_goes_negative():
-    assert word_weights.idf(1, 100) > word_weights.idf(10, 100) > word_weights.idf(90, 100) > 0
-    assert word_weights.idf(100, 100) > 0
-    assert word_weights.idf(500, 100) == word_weights.idf(100, 100)  # stale sizes never make a weight negative
+def bm25_idf(matching: int, memories: int) -> float:
+    """The weight a word should get: BM25's inverse document frequency."""
+    return math.log(1.0 + (memories - matching + 0.5) / (matching + 0.5))
+
+
+def test_a_word_counted_above_the_owners_size_weighs_little_but_never_less_than_nothing():
+    owner, _ = user_with_key("stale statistics")
+    with session_scope() as db:
+        db.execute(insert(Observation), [{"owner_id": owner, "observation": f"Hike number {n}"} for n in range(4)])
+        # Statistics saying "hike" is in twice as many rows as there are (stale after deletions).
+        weight, _ = weights_of(db, owner, "hike", frequent={"hike": 2.0}, rows=word_weights.DF_CAP, big_owner=False)
+    assert weight["hike"] == pytest.approx(bm25_idf(4, 4)) and weight["hike"] > 0
 
 
 async def test_a_rare_word_outranks_a_name_found_in_most_memories(keyword_server):
@@ -50,8 +60,8 @@ async def test_a_rare_word_outranks_a_name_found_in_most_memories(keyword_server
     assert name_only["ref"] in refs[1:]
     with session_scope() as db:
         weight, _ = weights_of(db, owner, "Melanie pottery", frequent={}, rows=0, big_owner=False)
-    assert weight["potteri"] == pytest.approx(word_weights.idf(1, 8))  # among this owner's 8 memories alone
-    assert weight["melani"] == pytest.approx(word_weights.idf(7, 8))
+    assert weight["potteri"] == pytest.approx(bm25_idf(1, 8))  # among this owner's 8 memories alone
+    assert weight["melani"] == pytest.approx(bm25_idf(7, 8))
 
 
 async def test_an_owner_holding_most_memories_is_weighed_by_the_statistics(keyword_server):
