@@ -91,7 +91,7 @@ class LocalEmbeddings:
             with self._slots.hold():
                 return self._model.encode(texts).tolist()
         # In small pieces, each waiting for the requests, so a search waits
-        # at most one piece (~60 ms) for the backfill, not a whole batch.
+        # at most one piece (~30 ms) for the backfill, not a whole batch.
         vectors: list[list[float]] = []
         for start in range(0, len(texts), BACKGROUND_PIECE):
             with self._slots.hold(background=True):
