@@ -21,10 +21,6 @@ from memory import item_types
 
 TRACKER_KEY = "memorygate.access_tracker"
 
-
-# The table of each kind of memory; every one counts its reads.
-TABLES = {"observation": "observations", "pattern": "patterns", "concept": "concepts", "document": "documents"}
-
 # One statement a kind for a whole batch: each row's count and latest read time.
 FLUSH = (
     "UPDATE {table} AS m SET access_count = m.access_count + v.n, "
@@ -58,11 +54,11 @@ class AccessTracker:
         if not batch:
             return 0
         try:
-            for kind, table in TABLES.items():
+            for kind, model in item_types.ITEM_MODELS.items():
                 reads = [(key, value) for key, value in batch.items() if key[1] == kind]
                 if reads:
                     db.execute(
-                        text(FLUSH.format(table=table)),
+                        text(FLUSH.format(table=model.__tablename__)),
                         {
                             "owners": [str(owner) for (owner, _, _), _ in reads],
                             "ids": [item_id for (_, _, item_id), _ in reads],
