@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -322,3 +322,10 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
     if it rolls back): for effects outside the database, such as evicting
     a revoked key from the in-process cache."""
     event.listen(session, "after_commit", lambda _session: action(), once=True)
+
+
+def take_turns(session: Session, *key: Any) -> None:
+    """Wait for, then hold until this transaction ends, the lock named by
+    ``key`` (values or SQL expressions): transactions with the same key run
+    one after another."""
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(func.concat_ws("\x1f", *key), 0))))

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
+from core.db import take_turns
 from core.errors import Conflict, InvalidInput, NotFound
 from memory import indexing, item_types, observations
 from memory import validation as check
@@ -241,8 +242,7 @@ def update_pattern(
     evidence = check.int_list("evidence_observation_ids", evidence_observation_ids)
     _require_own_observations(db, owner_id=owner_id, ids=evidence)
     # Two writers of one name take turns, so neither adds a second current version.
-    name_key = func.hashtextextended(func.concat(owner_id, category, "\x1f", pattern_name), 0)
-    db.execute(select(func.pg_advisory_xact_lock(name_key)))
+    take_turns(db, "pattern", owner_id, category, pattern_name)
     current = _current_pattern(db, owner_id=owner_id, category=category, pattern_name=pattern_name)
     if current is not None and current.pattern_text == pattern_text:
         current.confidence, current.evidence_observation_ids = confidence, evidence

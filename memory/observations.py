@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
 from core import audit
+from core.db import take_turns
 from core.errors import InvalidInput, NotFound
 from memory import access, indexing, item_types
 from memory import validation as check
@@ -223,8 +224,7 @@ def _same_as(db: Session, *, owner_id: uuid.UUID, text: str) -> Observation | No
     Two stores of the same thing at once would each find nothing and both
     insert; a transaction lock on (owner, key) makes the second wait for the
     first's commit and then find its row."""
-    lock_key = func.hashtextextended(func.concat(owner_id, ":", func.observation_key(text)), 0)
-    db.execute(select(func.pg_advisory_xact_lock(lock_key)))
+    take_turns(db, "observation", owner_id, func.observation_key(text))
     return db.scalars(
         select(Observation)
         .where(

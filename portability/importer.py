@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from core.db import take_turns
 from core.errors import InvalidInput
 from models import (
     AIInstance,
@@ -123,7 +124,7 @@ def apply(db: Session, *, owner_id: uuid.UUID, parsed: ParsedFile, progress: Pro
 
     Imports into one account take turns (a transaction lock), so two at
     once cannot both add the same record."""
-    db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(func.concat("import:", owner_id), 0))))
+    take_turns(db, "import", owner_id)
     return _Import(db, owner_id, parsed, write=True, progress=progress).run()
 
 
