@@ -45,18 +45,21 @@ def created_column() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
-def searchable_text(columns_sql: str) -> Computed:
+def search_tsv_column(columns_sql: str) -> Mapped[Any]:
     """A generated tsvector: the owner as one lexeme, then the English text.
 
     The owner lexeme lets one ordinary GIN index answer "this owner's rows
     matching these words" by intersecting posting lists, so a search costs
     what the owner's matches cost, not everyone's (btree_gin is not
     available in every PostgreSQL build we run on).
+
+    Only SQL reads it, so it is deferred: loading a memory never carries it.
     """
-    return Computed(
+    generated = Computed(
         f"to_tsvector('simple', 'owner' || replace(owner_id::text, '-', '')) || to_tsvector('english', {columns_sql})",
         persisted=True,
     )
+    return mapped_column(TSVECTOR, generated, deferred=True)
 
 
 def owner_lexeme(owner_id: uuid.UUID) -> str:
@@ -149,10 +152,7 @@ class Observation(Base):
     text_key: Mapped[str] = mapped_column(String(32), Computed("observation_key(observation)", persisted=True))
     # Set while the memory is in cold storage: kept, but out of search and recall.
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    search_tsv: Mapped[Any] = mapped_column(
-        TSVECTOR,
-        searchable_text("coalesce(observation, '') || ' ' || coalesce(domain, '')"),
-    )
+    search_tsv: Mapped[Any] = search_tsv_column("coalesce(observation, '') || ' ' || coalesce(domain, '')")
 
     ai_instance: Mapped[AIInstance | None] = relationship()
     session: Mapped[ConversationSession | None] = relationship()
@@ -200,11 +200,8 @@ class Pattern(Base):
     )
     # Set while the memory is in cold storage: kept, but out of search and recall.
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    search_tsv: Mapped[Any] = mapped_column(
-        TSVECTOR,
-        searchable_text(
-            "coalesce(category, '') || ' ' || coalesce(pattern_name, '') || ' ' || coalesce(pattern_text, '')"
-        ),
+    search_tsv: Mapped[Any] = search_tsv_column(
+        "coalesce(category, '') || ' ' || coalesce(pattern_name, '') || ' ' || coalesce(pattern_text, '')"
     )
 
 
@@ -231,9 +228,8 @@ class Concept(Base):
     last_accessed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set while the memory is in cold storage: kept, but out of search and recall.
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    search_tsv: Mapped[Any] = mapped_column(
-        TSVECTOR,
-        searchable_text("coalesce(name, '') || ' ' || coalesce(description, '') || ' ' || coalesce(domain, '')"),
+    search_tsv: Mapped[Any] = search_tsv_column(
+        "coalesce(name, '') || ' ' || coalesce(description, '') || ' ' || coalesce(domain, '')"
     )
 
     aliases: Mapped[list[ConceptAlias]] = relationship(
@@ -299,10 +295,7 @@ class Document(Base):
     created_at: Mapped[datetime] = created_column()
     # Set while the memory is in cold storage: kept, but out of search and recall.
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    search_tsv: Mapped[Any] = mapped_column(
-        TSVECTOR,
-        searchable_text("coalesce(title, '') || ' ' || coalesce(content_summary, '')"),
-    )
+    search_tsv: Mapped[Any] = search_tsv_column("coalesce(title, '') || ' ' || coalesce(content_summary, '')")
 
 
 class Embedding(Base):

@@ -26,6 +26,7 @@ from core import db
 from core.settings import Settings
 from identity import accounts, api_keys
 from memory import hybrid_search
+from memory.access import TRACKER_KEY, AccessTracker
 from memory.embeddings import LocalEmbeddings
 from models import Embedding, Observation
 
@@ -185,16 +186,22 @@ def seed_owner(count: int, embedder: LocalEmbeddings):
 
 
 def service_layer(owner_id, embedder, questions: list[str]) -> tuple[list[float], list[float]]:
+    """Searches as the app runs them: reads are counted in memory and
+    written after, off the request path (memory/access.py)."""
     embed_ms, database_ms = [], []
+    reads = AccessTracker()
     for question in questions:
         timings = hybrid_search.SearchTimings()
         with DATABASE.sessions() as session:
+            session.info[TRACKER_KEY] = reads
             hybrid_search.search(
                 session, owner_id=owner_id, embedder=embedder, query=question, limit=5, timings=timings
             )
             session.commit()
         embed_ms.append(timings.embed_ms)
         database_ms.append(timings.database_ms)
+    with DATABASE.sessions() as session:
+        reads.flush(session)
     return embed_ms, database_ms
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -87,6 +87,9 @@ ALL_TERMS_BOOST = 1.0
 DEFAULT_MIN_SIMILARITY = 0.25
 
 
+Items = dict[tuple[str, int], item_types.MemoryItem]
+
+
 @dataclass
 class Candidate:
     kind: str
@@ -151,7 +154,7 @@ def search(
         ):
             hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
             hit.similarity = round(1.0 - distance, 4)
-    for kind, item_id, keyword_rank in _keyword_candidates(
+    for kind, item_id, keyword_rank, keyword_distance in _keyword_candidates(
         db,
         owner_id=owner_id,
         query=query,
@@ -161,26 +164,30 @@ def search(
         domain=domain,
         scope=scope,
         also=list(candidates),
+        vector=(embedder.model, query_vector) if query_vector is not None else None,
     ):
         hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
         hit.keyword_rank = round(keyword_rank, 4)
-    if query_vector is not None:
-        unmeasured = [key for key, hit in candidates.items() if hit.similarity is None]
-        for kind, item_id, distance in _distances(
-            db, owner_id=owner_id, embedder=embedder, vector=query_vector, items=unmeasured
-        ):
-            candidates[(kind, item_id)].similarity = round(1.0 - distance, 4)
+        if keyword_distance is not None:
+            hit.similarity = round(1.0 - keyword_distance, 4)
     _fuse(candidates.values())
     ranked = _ranked(candidates.values())
-    items = _hydrate(
-        db, owner_id=owner_id, candidates=ranked, min_confidence=min_confidence, domain=domain, scope=scope
-    )
+
+    def load(window: list[Candidate]) -> Items:
+        return _hydrate(
+            db, owner_id=owner_id, candidates=window, min_confidence=min_confidence, domain=domain, scope=scope
+        )
+
+    every_item: Items = {}
     if recency_half_life_days is not None:
-        ranked = _favour_recent(ranked, items, half_life_days=recency_half_life_days)
+        every_item = load(ranked)  # every candidate's age rescores it
+        ranked = _favour_recent(ranked, every_item, half_life_days=recency_half_life_days)
     floor = min_similarity if query_vector is not None else 0.0
-    found, dropped = _strong_matches([c for c in ranked if (c.kind, c.item_id) in items], floor=floor, limit=limit)
-    results = [_hit(items[(c.kind, c.item_id)], c, floor=floor) for c in found]
-    access.mark_accessed(db, owner_id=owner_id, hits=[(c.kind, c.item_id) for c in found])
+    found, dropped = _strong_matches(
+        ranked, floor=floor, limit=limit, load=(lambda _: every_item) if every_item else load
+    )
+    results = [_hit(item, candidate, floor=floor) for candidate, item in found]
+    access.mark_accessed(db, owner_id=owner_id, hits=[(c.kind, c.item_id) for c, _ in found])
     timings.database_ms = (time.perf_counter() - started) * 1000
     response: dict[str, Any] = {
         "mode": "hybrid" if query_vector is not None else "keyword",
@@ -206,8 +213,8 @@ def _fuse(candidates: Iterable[Candidate]) -> None:
     On LoCoMo (bench/recall_quality.py, development file) weighted words and
     this fusion lifted R@5 by 2.7 points on observations and 1.1 on turns
     over ranking by PostgreSQL's ts_rank_cd scaled by the best; scoring every
-    candidate on both sides (search's _distances and the keyword side's
-    ``also``) by 2.0 and 5.5 more."""
+    candidate on both sides (the keyword side's ``also`` and its
+    distances) by 2.0 and 5.5 more."""
     for candidate in candidates:
         keyword = (candidate.keyword_rank or 0.0) / (1.0 + ALL_TERMS_BOOST)
         candidate.score = SEMANTIC_WEIGHT * (candidate.similarity or 0.0) + (1 - SEMANTIC_WEIGHT) * keyword
@@ -218,9 +225,7 @@ def _ranked(candidates: Iterable[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (-c.score, c.kind, c.item_id))
 
 
-def _favour_recent(
-    ranked: list[Candidate], items: dict[tuple[str, int], item_types.MemoryItem], *, half_life_days: float
-) -> list[Candidate]:
+def _favour_recent(ranked: list[Candidate], items: Items, *, half_life_days: float) -> list[Candidate]:
     """Scale each score by 0.5 ** (age / half-life): a memory half_life_days
     old (by when it happened, else when it was recorded) counts half as much
     as one from today."""
@@ -235,25 +240,37 @@ def _favour_recent(
     return _ranked(ranked)
 
 
-def _strong_matches(ranked: list[Candidate], *, floor: float, limit: int) -> tuple[list[Candidate], int]:
-    """The best ``limit`` candidates that clear the relevance floor, and how
-    many weaker ones ranked among them were left out.
+def _strong_matches(
+    ranked: list[Candidate], *, floor: float, limit: int, load: Callable[[list[Candidate]], Items]
+) -> tuple[list[tuple[Candidate, item_types.MemoryItem]], int]:
+    """The best ``limit`` candidates whose memory is in the search's scope
+    and clears the relevance floor, with their memories, and how many weaker
+    ones ranked among them were left out.
 
-    A candidate is kept when its meaning is close enough (similarity at or
-    above the floor) or it contains every word of the query. Matching some
-    words is not enough on its own: a word like "user" or a person's name
-    appears in much of a memory and says little about relevance.
+    A candidate clears the floor when its meaning is close enough
+    (similarity at or above it) or it contains every word of the query.
+    Matching some words is not enough on its own: a word like "user" or a
+    person's name appears in much of a memory and says little about
+    relevance. Memories are read a window at a time in rank order, so a
+    search reads about twice ``limit`` of them, not every candidate.
     """
-    kept: list[Candidate] = []
+    kept: list[tuple[Candidate, item_types.MemoryItem]] = []
     dropped = 0
-    for candidate in ranked:
-        if len(kept) == limit:
-            break
-        all_words = candidate.keyword_rank is not None and candidate.keyword_rank >= ALL_TERMS_BOOST
-        if floor == 0.0 or all_words or (candidate.similarity is not None and candidate.similarity >= floor):
-            kept.append(candidate)
-        else:
-            dropped += 1
+    step = 2 * limit
+    for start in range(0, len(ranked), step):
+        window = ranked[start : start + step]
+        items = load(window)
+        for candidate in window:
+            item = items.get((candidate.kind, candidate.item_id))
+            if item is None:  # outside the scope, or gone
+                continue
+            all_words = candidate.keyword_rank is not None and candidate.keyword_rank >= ALL_TERMS_BOOST
+            if floor == 0.0 or all_words or (candidate.similarity is not None and candidate.similarity >= floor):
+                kept.append((candidate, item))
+                if len(kept) == limit:
+                    return kept, dropped
+            else:
+                dropped += 1
     return kept, dropped
 
 
@@ -333,9 +350,15 @@ def _keyword_candidates(
     domain: str | None,
     scope: Scope,
     also: list[tuple[str, int]],
-) -> list[tuple[str, int, float]]:
+    vector: tuple[str | None, list[float]] | None,
+) -> list[tuple[str, int, float, float | None]]:
     """The best ``k`` matches of any query word per type, and the keyword
-    scores of the ``also`` items (the nearest vectors) that match any."""
+    scores of the ``also`` items (the nearest vectors) that match any.
+
+    With the query's ``vector`` (model, values), each match not among
+    ``also`` comes with its cosine distance too, so every candidate is
+    fused with both its scores, not with a zero for the side whose list it
+    missed; else the distance is None."""
     params: dict[str, Any] = {
         "since": scope.since,
         "until": scope.until,
@@ -347,12 +370,18 @@ def _keyword_candidates(
         "min_confidence": min_confidence,
         "domain": domain,
     }
+    words, held = _words_and_kinds_held(db, query=query, owner_id=owner_id, kinds=kinds)
+    if not words or not held:  # stop words alone, or no memories of these types
+        return []
+    # Passes that would find nothing (types the owner has none of, no
+    # uncommon words, no nearest vectors of a type) are left out: planning
+    # the statement costs about as much as running it.
     passes, weights = [], []
-    words = word_weights.lexemes(db, query)
-    for kind in kinds:
+    for kind in held:
         table, confidence_column, domain_column = KEYWORD_TABLES[kind]
         shares = planner_stats.frequent_words(db, table, 0.0)
-        params[f"uncommon_{table}"] = [word for word in words if shares.get(word, 0.0) <= COMMON_WORD_SHARE]
+        uncommon = [word for word in words if shares.get(word, 0.0) <= COMMON_WORD_SHARE]
+        params[f"uncommon_{table}"] = uncommon
         big_owner = shares.get(params["owner_lexeme"], 0.0) >= OWNER_LEXEME_MAX_SHARE
         rows = planner_stats.estimated_rows(db, table)
         weights_sql, weights_params = word_weights.cte(
@@ -372,47 +401,51 @@ def _keyword_candidates(
             f"+ CASE WHEN search_tsv @@ terms.q_all THEN {ALL_TERMS_BOOST} ELSE 0 END AS rank"
         )
         source = f"FROM {table}, terms WHERE {' AND '.join(filters)}"
-        for match in ("terms.q_all", UNCOMMON_WORDS.format(table=table)):
+        for match in ("terms.q_all", UNCOMMON_WORDS.format(table=table) if uncommon else None):
+            if match is None:
+                continue
             pool = f"SELECT id, search_tsv {source} AND search_tsv @@ ({match}{owner_match}) LIMIT :pool"
             passes.append(
-                f"(SELECT '{kind}' AS kind, id, {rank} FROM ({pool}) AS matches, terms ORDER BY rank DESC LIMIT :k)"
+                f"(SELECT '{kind}' AS kind, id, {rank}, false AS measured "
+                f"FROM ({pool}) AS matches, terms ORDER BY rank DESC LIMIT :k)"
             )
         params[f"also_{table}"] = [item_id for also_kind, item_id in also if also_kind == kind]
-        passes.append(f"(SELECT '{kind}' AS kind, id, {rank} {source} AND id = ANY(:also_{table}))")
+        if params[f"also_{table}"]:
+            passes.append(
+                f"(SELECT '{kind}' AS kind, id, {rank}, true AS measured {source} AND id = ANY(:also_{table}))"
+            )
+    distance = "NULL"
+    if vector is not None:
+        params["model"], params["vector"] = vector[0], _vector_literal(vector[1])
+        distance = (
+            "CASE WHEN NOT measured THEN (SELECT vector <=> CAST(:vector AS vector) FROM embeddings "
+            "WHERE owner_id = :owner AND model = :model AND source_type = hits.kind AND source_id = hits.id) END"
+        )
     ctes = ", ".join([TERMS_CTE, *weights])
     statement = text(
-        f"{ctes} SELECT kind, id, max(rank) AS rank FROM ({' UNION ALL '.join(passes)}) AS hits "
-        "GROUP BY kind, id HAVING max(rank) > 0"
+        f"{ctes} SELECT kind, id, rank, {distance} FROM (SELECT kind, id, max(rank) AS rank, bool_or(measured) "
+        f"AS measured FROM ({' UNION ALL '.join(passes)}) AS passes GROUP BY kind, id HAVING max(rank) > 0) AS hits"
     )
-    return [(row[0], row[1], float(row[2])) for row in db.execute(statement, params)]
+    return [
+        (row[0], row[1], float(row[2]), None if row[3] is None else float(row[3]))
+        for row in db.execute(statement, params)
+    ]
+
+
+def _words_and_kinds_held(
+    db: Session, *, query: str, owner_id: uuid.UUID, kinds: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """The query's lexemes, and which of ``kinds`` the owner has any memory
+    of (archived or not), in one round trip."""
+    held = [f"EXISTS (SELECT 1 FROM {KEYWORD_TABLES[kind][0]} WHERE owner_id = :owner)" for kind in kinds]
+    row = db.execute(
+        text(f"SELECT {', '.join([word_weights.QUERY_LEXEMES, *held])}"), {"query": query, "owner": owner_id}
+    ).one()
+    return list(row[0]), [kind for kind, has_any in zip(kinds, row[1:], strict=True) if has_any]
 
 
 def _vector_literal(vector: list[float]) -> str:
     return "[" + ",".join(repr(float(x)) for x in vector) + "]"
-
-
-def _distances(
-    db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider, vector: list[float], items: list[tuple[str, int]]
-) -> list[tuple[str, int, float]]:
-    """Cosine distances of the query to these items (found by keywords), so
-    every candidate is fused with both its scores, not with a zero for the
-    side whose list it missed."""
-    if not items:
-        return []
-    params: dict[str, Any] = {
-        "vector": _vector_literal(vector),
-        "owner": owner_id,
-        "model": embedder.model,
-    }
-    lookups = []
-    for kind in sorted({kind for kind, _ in items}):  # one index lookup per type: the ids of that type
-        params[f"ids_{kind}"] = [item_id for item_kind, item_id in items if item_kind == kind]
-        lookups.append(
-            "SELECT source_type, source_id, vector <=> CAST(:vector AS vector) FROM embeddings "
-            f"WHERE owner_id = :owner AND model = :model AND source_type = '{kind}' AND source_id = ANY(:ids_{kind})"
-        )
-    statement = text(" UNION ALL ".join(lookups))
-    return [(row[0], row[1], float(row[2])) for row in db.execute(statement, params)]
 
 
 def _hydrate(
@@ -423,11 +456,12 @@ def _hydrate(
     min_confidence: float,
     domain: str | None,
     scope: Scope,
-) -> dict[tuple[str, int], item_types.MemoryItem]:
+) -> Items:
+    """These candidates' memories that are in the search's scope, by (kind, id)."""
     by_kind: dict[str, list[int]] = {}
     for candidate in candidates:
         by_kind.setdefault(candidate.kind, []).append(candidate.item_id)
-    items: dict[tuple[str, int], item_types.MemoryItem] = {}
+    items: Items = {}
     for kind, ids in by_kind.items():
         model_class = item_types.ITEM_MODELS[kind]
         found = db.scalars(select(model_class).where(model_class.owner_id == owner_id, model_class.id.in_(ids)))

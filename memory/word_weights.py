@@ -21,21 +21,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
-
 from models import owner_lexeme
 
 # A word in this many of the owner's memories weighs at most about ln(N / DF_CAP).
 DF_CAP = 1_000
 
 
-def lexemes(db: Session, query: str) -> list[str]:
-    """The distinct lexemes of ``query`` as the full-text index has them
-    (English stemming, stop words dropped)."""
-    return list(
-        db.execute(text("SELECT tsvector_to_array(to_tsvector('english', :query))"), {"query": query}).scalar_one()
-    )
+# The distinct lexemes of the :query parameter as the full-text index has
+# them (English stemming, stop words dropped), as a text array.
+QUERY_LEXEMES = "tsvector_to_array(to_tsvector('english', :query))"
 
 
 def cte(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import event, func, select
 
-from models import Embedding
+from models import Embedding, Observation
 from tests.support import call, mcp_client, session_scope, user_with_key
 
 MEMORIES = [
@@ -205,3 +205,33 @@ async def test_a_memory_found_by_its_words_alone_is_scored_by_its_meaning_too(se
     assert top["ref"] == locker["ref"]
     assert "similarity" in top  # measured although no nearest vector: the flower notes are all nearer
     assert top["similarity"] < min(hit["similarity"] for hit in found["results"][1:])
+
+
+async def test_search_reads_a_window_of_memories_and_reads_on_past_those_out_of_scope(server):
+    """Memories are read in rank order, twice ``limit`` at a time: a search
+    reads a few, not every candidate, and archived ones ranked first (the
+    nearest vectors know nothing of the archive) are passed over, not
+    returned short."""
+    _, key = user_with_key()
+    loaded: list[int] = []
+
+    def count_load(target, _context) -> None:
+        loaded.append(target.id)
+
+    async with mcp_client(server.url, key) as client:
+        for n in range(30):
+            await call(client, "memory_store", observation=f"Tide table note {n} for the old harbour")
+        query = {"query": "when the sea comes in at the port", "min_similarity": 0}  # meaning alone
+        ranked = [hit["ref"] for hit in (await call(client, "memory_search", limit=9, **query))["results"]]
+        event.listen(Observation, "load", count_load)
+        try:
+            first = await call(client, "memory_search", limit=3, **query)
+            assert [hit["ref"] for hit in first["results"]] == ranked[:3]
+            assert len(loaded) == 6  # one window of the 30 candidates
+            await call(client, "memory_archive", refs=ranked[:4])
+            loaded.clear()
+            after = await call(client, "memory_search", limit=3, **query)
+        finally:
+            event.remove(Observation, "load", count_load)
+        assert [hit["ref"] for hit in after["results"]] == ranked[4:7]
+        assert len(loaded) == 12  # the first window held only two in scope

@@ -19,7 +19,7 @@ def weights_of(
     db, owner, query: str, *, frequent: dict[str, float], rows: int, big_owner: bool
 ) -> tuple[dict[str, float], str]:
     """The weights search gives each word of ``query`` for ``owner``, and the SQL that gives them."""
-    words = word_weights.lexemes(db, query)
+    words = db.execute(text(f"SELECT {word_weights.QUERY_LEXEMES}"), {"query": query}).scalar_one()
     weights, arguments = word_weights.cte(
         "observations", words, owner_id=owner, frequent=frequent, rows=rows, big_owner=big_owner
     )
