@@ -62,6 +62,21 @@ def search_tsv_column(columns_sql: str) -> Mapped[Any]:
     return mapped_column(TSVECTOR, generated, deferred=True)
 
 
+def search_index(table: str) -> Index:
+    """The GIN index over ``search_tsv``, without a pending list: a new
+    memory's words go straight into the index, so no search reads through
+    unmerged entries (up to 4 MB of them with PostgreSQL's default
+    fastupdate: at 1.3 million memories, 9,000 updated rows made a 10k
+    owner's keyword search take 9.2 ms instead of 1.9)."""
+    return Index(f"ix_{table}_search_tsv", "search_tsv", postgresql_using="gin", postgresql_with={"fastupdate": "off"})
+
+
+# Memory tables leave room on each page for a row's next version, so counting
+# a read (access_count, last_accessed: in no index) updates the row in place
+# (a HOT update) without adding an entry to every index.
+MEMORY_TABLE_OPTIONS = {"postgresql_with": {"fillfactor": 90}}
+
+
 def owner_lexeme(owner_id: uuid.UUID) -> str:
     return "owner" + owner_id.hex
 
@@ -113,7 +128,7 @@ class Observation(Base):
     __table_args__ = (
         confidence_check("observations"),
         Index("ix_observations_owner_created", "owner_id", "created_at"),
-        Index("ix_observations_search_tsv", "search_tsv", postgresql_using="gin"),
+        search_index("observations"),
         Index("ix_observations_owner_text_key", "owner_id", "text_key"),
         # Deleting what an observation points at (a conversation, an AI
         # instance, another version) finds the pointing rows through these,
@@ -122,6 +137,7 @@ class Observation(Base):
             Index(f"ix_observations_{column}", column, postgresql_where=text(f"{column} IS NOT NULL"))
             for column in ("session_id", "ai_instance_id", "supersedes_id", "superseded_by_id")
         ),
+        MEMORY_TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -171,11 +187,12 @@ class Pattern(Base):
             postgresql_where=text("superseded_by_id IS NULL"),
         ),
         confidence_check("patterns"),
-        Index("ix_patterns_search_tsv", "search_tsv", postgresql_using="gin"),
+        search_index("patterns"),
         *(
             Index(f"ix_patterns_{column}", column, postgresql_where=text(f"{column} IS NOT NULL"))
             for column in ("supersedes_id", "superseded_by_id")
         ),
+        MEMORY_TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -209,7 +226,8 @@ class Concept(Base):
     __tablename__ = "concepts"
     __table_args__ = (
         Index("uq_concepts_owner_lower_name", "owner_id", text("lower(name)"), unique=True),
-        Index("ix_concepts_search_tsv", "search_tsv", postgresql_using="gin"),
+        search_index("concepts"),
+        MEMORY_TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -277,7 +295,7 @@ class ConceptRelationship(Base):
 
 class Document(Base):
     __tablename__ = "documents"
-    __table_args__ = (Index("ix_documents_search_tsv", "search_tsv", postgresql_using="gin"),)
+    __table_args__ = (search_index("documents"), MEMORY_TABLE_OPTIONS)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     owner_id: Mapped[uuid.UUID] = owner_column()

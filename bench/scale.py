@@ -158,7 +158,7 @@ def measure(owner: uuid.UUID, embedder: LocalEmbeddings, questions: list[str]) -
             session.info[TRACKER_KEY] = reads
             hybrid_search.search(session, owner_id=owner, embedder=fixed, query=question, timings=timings)
             found = hybrid_search._vector_candidates(
-                session, owner_id=owner, embedder=fixed, vector=vector, kinds=kinds, k=40
+                session, owner_id=owner, embedder=fixed, vector=hybrid_search._vector_literal(vector), kinds=kinds, k=40
             )
             session.rollback()
             exact = (

@@ -141,6 +141,7 @@ def search(
 
     query_vector, notice = _embed_query(embedder, query, timings)
     started = time.perf_counter()
+    vector = None if query_vector is None else _vector_literal(query_vector)  # made once, sent by both sides
     wanted = max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)
     # Vectors know nothing of time or the archive: when a period or the
     # archive alone is asked for, draw more, since the rest are dropped when
@@ -148,9 +149,9 @@ def search(
     narrow = scope.bounded or scope.archived == "only"
     vector_k = wanted * BOUNDED_VECTOR_FACTOR if narrow else wanted
     candidates: dict[tuple[str, int], Candidate] = {}
-    if query_vector is not None:
+    if vector is not None:
         for kind, item_id, distance in _vector_candidates(
-            db, owner_id=owner_id, embedder=embedder, vector=query_vector, kinds=kinds, k=vector_k
+            db, owner_id=owner_id, embedder=embedder, vector=vector, kinds=kinds, k=vector_k
         ):
             hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
             hit.similarity = round(1.0 - distance, 4)
@@ -164,7 +165,7 @@ def search(
         domain=domain,
         scope=scope,
         also=list(candidates),
-        vector=(embedder.model, query_vector) if query_vector is not None else None,
+        vector=None if vector is None else (embedder.model, vector),
     ):
         hit = candidates.setdefault((kind, item_id), Candidate(kind, item_id))
         hit.keyword_rank = round(keyword_rank, 4)
@@ -182,7 +183,7 @@ def search(
     if recency_half_life_days is not None:
         every_item = load(ranked)  # every candidate's age rescores it
         ranked = _favour_recent(ranked, every_item, half_life_days=recency_half_life_days)
-    floor = min_similarity if query_vector is not None else 0.0
+    floor = min_similarity if vector is not None else 0.0
     found, dropped = _strong_matches(
         ranked, floor=floor, limit=limit, load=(lambda _: every_item) if every_item else load
     )
@@ -190,7 +191,7 @@ def search(
     access.mark_accessed(db, owner_id=owner_id, hits=[(c.kind, c.item_id) for c, _ in found])
     timings.database_ms = (time.perf_counter() - started) * 1000
     response: dict[str, Any] = {
-        "mode": "hybrid" if query_vector is not None else "keyword",
+        "mode": "hybrid" if vector is not None else "keyword",
         "count": len(results),
         "dropped": dropped,
         "results": results,
@@ -306,11 +307,10 @@ def _vector_candidates(
     *,
     owner_id: uuid.UUID,
     embedder: EmbeddingProvider,
-    vector: list[float],
+    vector: str,
     kinds: tuple[str, ...],
     k: int,
 ) -> list[tuple[str, int, float]]:
-    literal = _vector_literal(vector)
     dimensions = KNOWN_MODEL_DIMENSIONS.get(embedder.model or "")
     indexed = dimensions is not None and dimensions <= HNSW_MAX_DIMENSIONS
     if dimensions is not None and indexed and vector_plan.use_index(db, owner_id=owner_id, model=embedder.model or ""):
@@ -334,7 +334,7 @@ def _vector_candidates(
         f"WHERE owner_id = :owner AND {model_filter} AND source_type = ANY(:kinds) "
         f"ORDER BY {distance} LIMIT :k"
     ).bindparams(bindparam("kinds", type_=ARRAY(String)))
-    params = {"vector": literal, "owner": owner_id, "kinds": list(kinds), "k": k, "model": embedder.model}
+    params = {"vector": vector, "owner": owner_id, "kinds": list(kinds), "k": k, "model": embedder.model}
     rows = db.execute(statement, params).all()
     return sorted(((row[0], row[1], float(row[2])) for row in rows), key=lambda r: r[2])
 
@@ -350,7 +350,7 @@ def _keyword_candidates(
     domain: str | None,
     scope: Scope,
     also: list[tuple[str, int]],
-    vector: tuple[str | None, list[float]] | None,
+    vector: tuple[str | None, str] | None,
 ) -> list[tuple[str, int, float, float | None]]:
     """The best ``k`` matches of any query word per type, and the keyword
     scores of the ``also`` items (the nearest vectors) that match any.
@@ -416,7 +416,7 @@ def _keyword_candidates(
             )
     distance = "NULL"
     if vector is not None:
-        params["model"], params["vector"] = vector[0], _vector_literal(vector[1])
+        params["model"], params["vector"] = vector
         distance = (
             "CASE WHEN NOT measured THEN (SELECT vector <=> CAST(:vector AS vector) FROM embeddings "
             "WHERE owner_id = :owner AND model = :model AND source_type = hits.kind AND source_id = hits.id) END"

@@ -44,7 +44,7 @@ def _vector_statement(owner) -> str:
     try:
         with session_scope() as db:
             found = hybrid_search._vector_candidates(
-                db, owner_id=owner, embedder=embedder, vector=[0.01] * 384, kinds=("observation",), k=40
+                db, owner_id=owner, embedder=embedder, vector=str([0.01] * 384), kinds=("observation",), k=40
             )
     finally:
         event.remove(TEST_DATABASE.engine, "before_cursor_execute", record)
