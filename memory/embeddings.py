@@ -13,6 +13,7 @@ import os
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -103,28 +104,39 @@ class LocalEmbeddings:
 
 
 class EmbeddingSlots:
-    """At most ``count`` embeddings at once, requests before background work.
+    """At most ``count`` embeddings at once: requests before background
+    work, and each in the order it came.
 
     With one slot per process (two workers on two cores), a backfill batch
     held it for half a second at a time and every search waited behind it.
     Background work now takes a slot only when no request is waiting for one.
+    Waiters queue: letting every waiter race for a freed slot left some
+    searches losing race after race (worst call 1.6–2.2 s at 16 clients
+    against p50 0.2 s).
     """
 
     def __init__(self, count: int) -> None:
         self._free = count
-        self.waiting = {"request": 0, "background": 0}
+        self._queues: dict[str, deque[object]] = {"request": deque(), "background": deque()}
         self._changed = threading.Condition()
+
+    @property
+    def waiting(self) -> dict[str, int]:
+        return {kind: len(queue) for kind, queue in self._queues.items()}
 
     @contextmanager
     def hold(self, *, background: bool = False) -> Iterator[None]:
-        kind = "background" if background else "request"
+        queue = self._queues["background" if background else "request"]
+        me = object()
         with self._changed:
-            self.waiting[kind] += 1
-            self._changed.notify_all()
+            queue.append(me)
             try:
-                self._changed.wait_for(lambda: self._free > 0 and (kind == "request" or not self.waiting["request"]))
+                self._changed.wait_for(
+                    lambda: self._free > 0 and queue[0] is me and not (background and self._queues["request"])
+                )
             finally:
-                self.waiting[kind] -= 1
+                queue.remove(me)
+                self._changed.notify_all()  # the next in line may go too
             self._free -= 1
         try:
             yield

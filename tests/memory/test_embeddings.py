@@ -233,6 +233,25 @@ def test_a_request_waiting_for_the_model_goes_before_background_work():
     assert served == ["request", "background"]
 
 
+def test_requests_waiting_for_the_model_are_served_in_the_order_they_came():
+    slots = EmbeddingSlots(1)
+    served: list[int] = []
+
+    def take(number: int) -> None:
+        with slots.hold():
+            served.append(number)
+
+    waiters = []
+    with slots.hold():
+        for number in range(5):
+            waiters.append(threading.Thread(target=take, args=(number,)))
+            waiters[-1].start()
+            assert slots.wait_until(lambda number=number: slots.waiting["request"] == number + 1, timeout=10)
+    for waiter in waiters:
+        waiter.join(timeout=10)
+    assert served == [0, 1, 2, 3, 4]
+
+
 def test_background_embedding_gives_the_same_vectors_in_pieces():
     local = LocalEmbeddings(concurrency=1)
     texts = [f"memory number {n} about the garden" for n in range(11)]
