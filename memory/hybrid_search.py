@@ -406,9 +406,7 @@ def _keyword_candidates(
             f"+ CASE WHEN search_tsv @@ terms.q_all THEN {ALL_TERMS_BOOST} ELSE 0 END AS rank"
         )
         source = f"FROM {table}, terms WHERE {' AND '.join(filters)}"
-        for match in ("terms.q_all", UNCOMMON_WORDS.format(table=table) if uncommon else None):
-            if match is None:
-                continue
+        for match in ["terms.q_all"] + ([UNCOMMON_WORDS.format(table=table)] if uncommon else []):
             pool = f"SELECT id, search_tsv {source} AND search_tsv @@ ({match}{owner_match}) LIMIT :pool"
             passes.append(
                 f"(SELECT '{kind}' AS kind, id, {rank}, false AS measured "
