@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -45,9 +45,9 @@ KEYWORD_TABLES = {
 # user input never reaches tsquery syntax: every word (AND). Candidates by
 # any word use only the query's words uncommon in the table searched
 # (UNCOMMON_WORDS, given them as :uncommon_{table}). Matches are ranked
-# by the words' weights (memory/word_weights.py). A query of stop words alone
-# has no words: q_all is then NULL, since an empty tsquery ANDed with the
-# owner's lexeme would match all their rows.
+# by the words' weights (memory/word_weights.py). Search runs it only for a
+# query with words; were q_all ever empty it is NULL, since an empty tsquery
+# ANDed with the owner's lexeme would match all their rows.
 TERMS_CTE = (
     "WITH terms AS (SELECT nullif(plainto_tsquery('english', :query), '') AS q_all, "
     "to_tsquery('simple', :owner_lexeme) AS q_owner)"
@@ -104,7 +104,6 @@ class Candidate:
 class SearchTimings:
     embed_ms: float = 0.0
     database_ms: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def search(
@@ -364,6 +363,9 @@ def _keyword_candidates(
     ``also`` comes with its cosine distance too, so every candidate is
     fused with both its scores, not with a zero for the side whose list it
     missed; else the distance is None."""
+    words, held = _words_and_kinds_held(db, query=query, owner_id=owner_id, kinds=kinds)
+    if not words or not held:  # stop words alone, or no memories of these types
+        return []
     params: dict[str, Any] = {
         "since": scope.since,
         "until": scope.until,
@@ -375,9 +377,6 @@ def _keyword_candidates(
         "min_confidence": min_confidence,
         "domain": domain,
     }
-    words, held = _words_and_kinds_held(db, query=query, owner_id=owner_id, kinds=kinds)
-    if not words or not held:  # stop words alone, or no memories of these types
-        return []
     # Passes that would find nothing (types the owner has none of, no
     # uncommon words, no nearest vectors of a type) are left out: planning
     # the statement costs about as much as running it.

@@ -26,7 +26,6 @@ from models import owner_lexeme
 # A word in this many of the owner's memories weighs at most about ln(N / DF_CAP).
 DF_CAP = 1_000
 
-
 # The distinct lexemes of the :query parameter as the full-text index has
 # them (English stemming, stop words dropped), as a text array.
 QUERY_LEXEMES = "tsvector_to_array(to_tsvector('english', :query))"
@@ -36,11 +35,9 @@ def cte(
     table: str, words: list[str], *, owner_id: uuid.UUID, frequent: dict[str, float], rows: int, big_owner: bool
 ) -> tuple[str, dict[str, Any]]:
     """``weights_{table}(word, matches, weight)`` and its parameters: each of
-    ``words``, a tsquery matching it, and its weight among the owner's rows
-    of ``table``. ``frequent`` holds the table's common words and their
-    shares (ANALYZE), ``rows`` its size."""
-    if not words:
-        return f"weights_{table} AS (SELECT '' AS word, CAST('' AS tsquery) AS matches, 0.0 AS weight WHERE false)", {}
+    ``words`` (at least one), a tsquery matching it, and its weight among the
+    owner's rows of ``table``. ``frequent`` holds the table's common words
+    and their shares (ANALYZE), ``rows`` its size."""
     owner_share = frequent.get(owner_lexeme(owner_id))
     # An owner common enough to be in the statistics is sized by them; any other is small, and counted.
     params: dict[str, Any] = {f"memories_{table}": round(owner_share * rows) if owner_share else None}
