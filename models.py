@@ -29,7 +29,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import BIT, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -336,6 +336,34 @@ class Embedding(Base):
     # partial HNSW index over an expression cast to its dimension.
     vector: Mapped[Any] = mapped_column(Vector(), nullable=False)
     created_at: Mapped[datetime] = created_column()
+
+
+class EmbeddingSketch(Base):
+    """The sign of each dimension of an embedding (pgvector's
+    ``binary_quantize``), kept beside it by triggers on ``embeddings``
+    (migration 0013); the app never writes it. An exact search ranks the
+    owner's sketches, read from one covering index (48 bytes a vector
+    instead of a 1.5 KB row), by Hamming distance and measures only the
+    closest few hundred exactly (memory/hybrid_search.py)."""
+
+    __tablename__ = "embedding_sketches"
+    __table_args__ = (
+        Index(
+            "ix_embedding_sketches_owner_model",
+            "owner_id",
+            "model",
+            postgresql_include=["embedding_id", "source_type", "signs"],
+        ),
+    )
+
+    embedding_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("embeddings.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Copies of the embedding's, so the search's first pass never reads it.
+    owner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    model: Mapped[str] = mapped_column(String(100), nullable=False)
+    source_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    signs: Mapped[Any] = mapped_column(BIT(varying=True), nullable=False)
 
 
 class AuditEvent(Base):

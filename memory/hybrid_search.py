@@ -74,9 +74,10 @@ OWNER_LEXEME_MAX_SHARE = 0.2
 # HNSW candidates examined per search (pgvector's ef_search), at least the
 # candidates wanted. Recall of the 40 nearest against exact search for the
 # million-memory owner of bench/scale.py (1.3 million vectors in the index,
-# warm): 100 → 0.941 (2.9 ms), 200 → 0.978, 250 → 0.986, 300 → 0.993 with
-# no query below 0.95 (6.5 ms).
-HNSW_EF_SEARCH = 300
+# warm): 100 → 0.941 (2.9 ms), 200 → 0.978 (4.9 ms), 250 → 0.986 (5.6 ms),
+# 300 → 0.993 (6.5–7.4 ms). 250 keeps the 0.98 goal with room and the
+# search within its 15 ms.
+HNSW_EF_SEARCH = 250
 BOUNDED_VECTOR_FACTOR = 4
 MAX_HALF_LIFE_DAYS = 36_500
 # Matches of every word outrank matches of some words.
@@ -311,13 +312,14 @@ def _vector_candidates(
     kinds: tuple[str, ...],
     k: int,
 ) -> list[tuple[str, int, float]]:
-    dimensions = KNOWN_MODEL_DIMENSIONS.get(embedder.model or "")
+    model = embedder.model or ""
+    dimensions = KNOWN_MODEL_DIMENSIONS.get(model)
     indexed = dimensions is not None and dimensions <= HNSW_MAX_DIMENSIONS
-    if dimensions is not None and indexed and vector_plan.use_index(db, owner_id=owner_id, model=embedder.model or ""):
-        # Same expression and model literal as the partial HNSW index, so the
-        # planner uses it; the literal comes from our own constant table.
-        distance = f"{vector_expression(dimensions)} <=> CAST(:vector AS vector({dimensions}))"
-        model_filter = f"model = '{embedder.model}'"
+    how = vector_plan.plan(db, owner_id=owner_id, model=model, k=k, indexed=indexed)
+    # Every type is every row (a constraint says so): no filter to test on
+    # each of the owner's vectors (~5 % of an exact scan).
+    kind_filter = "" if set(kinds) == set(item_types.ITEM_MODELS) else " AND source_type = ANY(:kinds)"
+    if how.through_index and dimensions is not None:
         db.execute(
             text(
                 "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
@@ -325,22 +327,34 @@ def _vector_candidates(
             ),
             {"ef": str(max(HNSW_EF_SEARCH, min(k, 1000)))},
         )
+        statement = text(_nearest_by_index(model, dimensions, kind_filter))
     else:
-        # Exact nearest neighbours over this owner's own rows.
-        distance = "vector <=> CAST(:vector AS vector)"
-        model_filter = "model = :model"
-    # Every type is every row (a constraint says so): no filter to test on
-    # each of the owner's vectors (~5 % of an exact scan).
-    kind_filter = "" if set(kinds) == set(item_types.ITEM_MODELS) else " AND source_type = ANY(:kinds)"
-    statement = text(
-        f"SELECT source_type, source_id, {distance} AS distance FROM embeddings "
-        f"WHERE owner_id = :owner AND {model_filter}{kind_filter} ORDER BY {distance} LIMIT :k"
-    )
+        statement = text(_NEAREST_EXACTLY.format(kind_filter=kind_filter))
     if kind_filter:
         statement = statement.bindparams(bindparam("kinds", type_=ARRAY(String)))
-    params = {"vector": vector, "owner": owner_id, "kinds": list(kinds), "k": k, "model": embedder.model}
-    rows = db.execute(statement, params).all()
+    params = {"vector": vector, "owner": owner_id, "kinds": list(kinds), "k": k, "model": model}
+    rows = db.execute(statement, {**params, "shortlist": how.shortlist}).all()
     return sorted(((row[0], row[1], float(row[2])) for row in rows), key=lambda r: r[2])
+
+
+def _nearest_by_index(model: str, dimensions: int, kind_filter: str) -> str:
+    # Same expression and model literal as the partial HNSW index, so the
+    # planner uses it; the literal comes from our own constant table.
+    distance = f"{vector_expression(dimensions)} <=> CAST(:vector AS vector({dimensions}))"
+    return (
+        f"SELECT source_type, source_id, {distance} AS distance FROM embeddings "
+        f"WHERE owner_id = :owner AND model = '{model}'{kind_filter} ORDER BY {distance} LIMIT :k"
+    )
+
+
+# Exact search of the owner's own vectors: every sign sketch ranked by
+# Hamming distance (an index-only scan), then the shortlist measured exactly.
+_NEAREST_EXACTLY = (
+    "SELECT e.source_type, e.source_id, e.vector <=> CAST(:vector AS vector) AS distance "
+    "FROM (SELECT embedding_id FROM embedding_sketches WHERE owner_id = :owner AND model = :model{kind_filter} "
+    "ORDER BY signs <~> binary_quantize(CAST(:vector AS vector)) LIMIT :shortlist) AS near "
+    "JOIN embeddings AS e ON e.id = near.embedding_id ORDER BY distance LIMIT :k"
+)
 
 
 def _keyword_candidates(
