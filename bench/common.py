@@ -1,4 +1,4 @@
-"""Shared bench plumbing: a database, a served app, figures and the machine."""
+"""Shared bench plumbing: a database, a served app or server process, figures and the machine."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import os
 import platform
 import socket
 import statistics
+import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
+import httpx
 import uvicorn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +52,59 @@ class ServedApp:
         self.server.should_exit = True
         self.thread.join(timeout=30)
         self.sock.close()
+
+
+class ServerProcess:
+    """`python server.py` on a free port, in its own process as people run it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "server.py")],
+            env={**os.environ, **env, "PORT": str(self.port)},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"server exited with {self.process.returncode}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)  # a bench waiting for a process to come up, not a test
+        raise SystemExit("server did not become ready")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_server(explicit_url: str | None, *, workers: int | None = None) -> ServerProcess:
+    """The server with local embeddings on the database given, or on
+    bench/.data's embedded PostgreSQL (shared with the bench); the rate
+    limit raised so it refuses nothing."""
+    env = {
+        **({"DATABASE_URL": explicit_url} if explicit_url else {"MEMORYGATE_DATA_DIR": str(BENCH_DATA)}),
+        "EMBEDDING_PROVIDER": "local",
+        "MCP_RATE_LIMIT": "1000000/minute",
+        "LOG_LEVEL": "WARNING",
+    }
+    if workers:
+        env["WORKERS"] = str(workers)
+    server = ServerProcess(env)
+    server.wait_ready()
+    return server
 
 
 def percentile(values: list[float], fraction: float) -> float:

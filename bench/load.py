@@ -29,17 +29,12 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
 import psutil
-from common import BENCH_DATA, DATABASE, ROOT, database_url, machine, percentile
+from common import BENCH_DATA, DATABASE, ServerProcess, database_url, machine, percentile, start_server
 from search_latency import queries, seed_owner
 
 from core import db
@@ -77,42 +72,6 @@ class Phase:
             f"CPU s: server {self.cpu_server_s:5.1f}  postgres {self.cpu_postgres_s:5.1f}  "
             f"client {self.cpu_client_s:5.1f}"
         )
-
-
-class ServerProcess:
-    """`python server.py` on a free port, sharing bench/.data's PostgreSQL."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "server.py")],
-            env={**os.environ, **env, "PORT": str(self.port)},
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"server exited with {self.process.returncode}")
-            try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)  # a bench waiting for a process to come up, not a test
-        raise SystemExit("server did not become ready")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 class CpuMeter:
@@ -232,20 +191,6 @@ def prepare(memories: int) -> tuple[str, str]:
     return search_key, store_key
 
 
-def start_server(workers: int | None) -> ServerProcess:
-    env = {
-        "MEMORYGATE_DATA_DIR": str(BENCH_DATA),
-        "EMBEDDING_PROVIDER": "local",
-        "MCP_RATE_LIMIT": "1000000/minute",
-        "LOG_LEVEL": "WARNING",
-    }
-    if workers:
-        env["WORKERS"] = str(workers)
-    server = ServerProcess(env)
-    server.wait_ready()
-    return server
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--memories", type=int, default=10_000, help="the search owner's memories (seeded once)")
@@ -265,7 +210,7 @@ def main() -> None:
         DATABASE.connect(url)
         db.init_db(DATABASE.engine)
         search_key, store_key = prepare(args.memories)
-        server = start_server(args.workers or None)
+        server = start_server(None, workers=args.workers or None)
         meter = CpuMeter(server, BENCH_DATA / "pgdata")
         processes = max(1, len(meter.servers) - 1)
         print(f"machine: {machine()}")

@@ -8,7 +8,8 @@ Seeds one owner with N distinct observations embedded by the bundled
 all-MiniLM-L6-v2 (kept in bench/.data, so later runs reuse them), then runs
 the same natural-language queries (a) through hybrid_search.search, timing
 the query embedding and the database work separately, and (b) as MCP
-tools/call requests over HTTP through the full app, auth gate included.
+tools/call requests over HTTP to `python server.py` (one process, its own),
+auth gate included.
 Target at 100k memories: service-layer p50 <= 15 ms, p95 <= 40 ms,
 excluding query embedding.
 """
@@ -20,10 +21,9 @@ import asyncio
 import random
 import time
 
-from common import DATABASE, ServedApp, database_url, machine, summary
+from common import DATABASE, database_url, machine, start_server, summary
 
 from core import db
-from core.settings import Settings
 from identity import accounts, api_keys
 from memory import hybrid_search
 from memory.access import TRACKER_KEY, AccessTracker
@@ -240,14 +240,14 @@ def main() -> None:
 
         with DATABASE.session_scope() as session:
             _, key = api_keys.create_key(session, user_id=owner_id, name="bench", bcrypt_rounds=10)
-        from server import create_app
-
-        served = ServedApp(create_app(Settings(database_url=url, embedding_provider="local")))
+        # One server process, as `python server.py` runs; in this process its
+        # event loop would share the interpreter with the client's.
+        server = start_server(args.database_url, workers=1)
         try:
-            asyncio.run(over_mcp(served.url, key, questions[:20]))
-            mcp_ms = asyncio.run(over_mcp(served.url, key, questions))
+            asyncio.run(over_mcp(server.url, key, questions[:20]))
+            mcp_ms = asyncio.run(over_mcp(server.url, key, questions))
         finally:
-            served.stop()
+            server.stop()
     finally:
         DATABASE.dispose()
         if embedded is not None:
