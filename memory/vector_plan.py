@@ -13,16 +13,19 @@ so HNSW pays off above ``crossover(total) = sqrt(INDEX_MS_PER_SHARE * total /
 EXACT_MS_PER_VECTOR)`` vectors (never below EXACT_SCAN_MIN_VECTORS). The
 constants were measured on the 2-core bench machine with warm buffers
 (bench/scale.py): an exact search costs ~3 ms for 10,000 vectors, and a
-filtered HNSW search ~1 ms per unit of total/owned. Both counts are read cheaply and remembered for a minute
-(planner_stats): the index's size from the planner's statistics, the
-owner's by a count that stops at the crossover.
+filtered HNSW search ~1 ms per unit of total/owned. Both counts are read
+cheaply and remembered for a minute (planner_stats): the index's size from
+the planner's statistics, the owner's by a count that stops at the
+crossover.
 
 An exact search ranks all the owner's sign sketches (embedding_sketches) by
-Hamming distance and measures a shortlist of the closest exactly: ten per
-candidate wanted, and at least 2 % of the owner's vectors. Against measuring
-every vector, the 40 nearest were found for real conversation text (LoCoMo,
-4,243 turns and facts: 0.9993 of them with a shortlist of 400) and for
-templated notes (30,000: 0.9976 with 400, all with 800).
+Hamming distance and measures a shortlist of the closest exactly: twenty
+per candidate wanted, and at least 2 % of the owner's vectors. Against
+measuring every vector, the 40 nearest were found for real conversation
+text (LoCoMo, 4,243 turns and facts: 0.9993 of them with a shortlist of 400,
+0.9999 with 800; with 400 one LoCoMo question of 1,020 lost its hit in
+bench/recall_quality.py, with 800 none) and for templated notes (30,000:
+0.9976 with 400, all with 800).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from memory.search_indexes import index_name
 EXACT_MS_PER_VECTOR = 0.0003
 INDEX_MS_PER_SHARE = 1.0
 EXACT_SCAN_MIN_VECTORS = 5_000
-SHORTLIST_PER_CANDIDATE = 10
+SHORTLIST_PER_CANDIDATE = 20
 SHORTLIST_SHARE = 50
 
 
