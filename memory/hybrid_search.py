@@ -332,8 +332,15 @@ def _vector_candidates(
         statement = text(_NEAREST_EXACTLY.format(kind_filter=kind_filter))
     if kind_filter:
         statement = statement.bindparams(bindparam("kinds", type_=ARRAY(String)))
-    params = {"vector": vector, "owner": owner_id, "kinds": list(kinds), "k": k, "model": model}
-    rows = db.execute(statement, {**params, "shortlist": how.shortlist}).all()
+    params = {
+        "vector": vector,
+        "owner": owner_id,
+        "kinds": list(kinds),
+        "k": k,
+        "model": model,
+        "shortlist": how.shortlist,
+    }
+    rows = db.execute(statement, params).all()
     return sorted(((row[0], row[1], float(row[2])) for row in rows), key=lambda r: r[2])
 
 
