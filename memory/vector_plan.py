@@ -61,20 +61,20 @@ def crossover(total: int) -> int:
 def plan(db: Session, *, owner_id: uuid.UUID, model: str, k: int, indexed: bool) -> VectorPlan:
     """How to find this owner's ``k`` nearest vectors of ``model``, which
     has an HNSW index if ``indexed``."""
-    cap = crossover(planner_stats.estimated_rows(db, index_name(model)))
+    # With an index, counting past the crossover says nothing more; without
+    # one, every vector is searched exactly and the shortlist grows with them.
+    cap = crossover(planner_stats.estimated_rows(db, index_name(model))) if indexed else None
 
-    def count_owned() -> int:  # stops at the cap: at most that many index entries
+    def count_owned() -> int:
         return db.execute(
             text(
                 "SELECT count(*) FROM (SELECT 1 FROM embedding_sketches WHERE owner_id = :owner AND model = :model "
-                "LIMIT :cap) AS owned"
+                "LIMIT :stop) AS owned"
             ),
-            {"owner": owner_id, "model": model, "cap": cap + 1},
+            {"owner": owner_id, "model": model, "stop": None if cap is None else cap + 1},
         ).scalar_one()
 
     owned = planner_stats.remembered.get_or_load(("owned vectors", owner_id, model, cap), count_owned)
-    if indexed and owned > cap:
+    if cap is not None and owned > cap:
         return VectorPlan(through_index=True, shortlist=0)
-    return VectorPlan(
-        through_index=False, shortlist=max(SHORTLIST_PER_CANDIDATE * k, min(owned, cap) // SHORTLIST_SHARE)
-    )
+    return VectorPlan(through_index=False, shortlist=max(SHORTLIST_PER_CANDIDATE * k, owned // SHORTLIST_SHARE))

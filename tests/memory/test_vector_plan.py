@@ -153,3 +153,22 @@ def test_sign_sketches_follow_every_change_to_the_vectors():
         db.execute(text("DELETE FROM users WHERE id = :owner"), {"owner": owner})
     with session_scope() as db:
         assert sketches(db, owner) == 0 and sketches(db, other) == 5 and mismatches(db) == 0
+
+
+def test_without_an_index_the_shortlist_grows_with_all_the_owners_vectors():
+    """A model with no HNSW index (over 2,000 dimensions, or unknown) is
+    always searched exactly, however many vectors: its shortlist keeps its
+    share of them rather than stopping at the crossover."""
+    owner, _ = new_user("unindexed")
+    owned = vector_plan.EXACT_SCAN_MIN_VECTORS + 1_000
+    with session_scope() as db:
+        db.execute(
+            text(
+                "INSERT INTO embeddings (owner_id, source_type, source_id, model, vector) "
+                "SELECT :owner, 'observation', g, 'house-model', CAST(ARRAY[random() - 0.5, random() - 0.5] AS vector) "
+                "FROM generate_series(1, :count) AS g"
+            ),
+            {"owner": owner, "count": owned},
+        )
+        how = vector_plan.plan(db, owner_id=owner, model="house-model", k=1, indexed=False)
+    assert not how.through_index and how.shortlist == owned // vector_plan.SHORTLIST_SHARE
