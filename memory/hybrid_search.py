@@ -317,7 +317,7 @@ def _vector_candidates(
     indexed = dimensions is not None and dimensions <= HNSW_MAX_DIMENSIONS
     how = vector_plan.plan(db, owner_id=owner_id, model=model, k=k, indexed=indexed)
     # Every type is every row (a constraint says so): no filter to test on
-    # each of the owner's vectors (~5 % of an exact scan).
+    # each of the owner's vectors.
     kind_filter = "" if set(kinds) == set(item_types.ITEM_MODELS) else " AND source_type = ANY(:kinds)"
     if how.through_index and dimensions is not None:
         db.execute(

@@ -9,7 +9,7 @@ the index, which is why both come from here.
 from __future__ import annotations
 
 # HNSW on the `vector` type supports at most 2,000 dimensions; larger models
-# are still searchable, by exact scan.
+# are still searchable, by exact search.
 HNSW_MAX_DIMENSIONS = 2000
 
 KNOWN_MODEL_DIMENSIONS: dict[str, int] = {
