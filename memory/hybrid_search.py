@@ -355,12 +355,13 @@ def _nearest_by_index(model: str, dimensions: int, kind_filter: str) -> str:
 
 
 # Exact search of the owner's own vectors: every sign sketch ranked by
-# Hamming distance (an index-only scan), then the shortlist measured exactly.
+# Hamming distance (an index-only scan), then the shortlist measured exactly
+# (its rows scoped to the owner too, as every query of memory is).
 _NEAREST_EXACTLY = (
     "SELECT e.source_type, e.source_id, e.vector <=> CAST(:vector AS vector) AS distance "
     "FROM (SELECT embedding_id FROM embedding_sketches WHERE owner_id = :owner AND model = :model{kind_filter} "
     "ORDER BY signs <~> binary_quantize(CAST(:vector AS vector)) LIMIT :shortlist) AS near "
-    "JOIN embeddings AS e ON e.id = near.embedding_id ORDER BY distance LIMIT :k"
+    "JOIN embeddings AS e ON e.id = near.embedding_id AND e.owner_id = :owner ORDER BY distance LIMIT :k"
 )
 
 
