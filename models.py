@@ -343,8 +343,8 @@ class EmbeddingSketch(Base):
     ``binary_quantize``), kept beside it by triggers on ``embeddings``
     (migration 0013); the app never writes it. An exact search ranks the
     owner's sketches, read from one covering index (48 bytes a vector
-    instead of a 1.5 KB row), by Hamming distance and measures only the
-    closest few hundred exactly (memory/hybrid_search.py)."""
+    instead of a 1.5 KB row), by Hamming distance and measures only a
+    shortlist of the closest exactly (memory/vector_plan.py)."""
 
     __tablename__ = "embedding_sketches"
     __table_args__ = (

@@ -15,8 +15,8 @@ constants were measured on the 2-core bench machine with warm buffers
 (bench/scale.py): an exact search costs ~3 ms for 10,000 vectors, and a
 filtered HNSW search ~1 ms per unit of total/owned. Both counts are read
 cheaply and remembered for a minute (planner_stats): the index's size from
-the planner's statistics, the owner's by a count that stops at the
-crossover.
+the planner's statistics, the owner's by a count (for a model with an
+index, one that stops at the crossover).
 
 An exact search ranks all the owner's sign sketches (embedding_sketches) by
 Hamming distance and measures a shortlist of the closest exactly: twenty
