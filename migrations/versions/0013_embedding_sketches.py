@@ -28,12 +28,17 @@ down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The sketches of the rows in {rows}: the trigger's changed rows, or all of
+# them for the backfill.
+SKETCHES_OF = (
+    "INSERT INTO embedding_sketches (embedding_id, owner_id, model, source_type, signs) "
+    "SELECT id, owner_id, model, source_type, binary_quantize(vector) FROM {rows}"
+)
 # The rows a statement inserted or updated, sketched (or sketched again).
-SKETCH_ROWS = """
+SKETCH_CHANGED_ROWS = f"""
 CREATE FUNCTION sketch_embeddings() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO embedding_sketches (embedding_id, owner_id, model, source_type, signs)
-    SELECT id, owner_id, model, source_type, binary_quantize(vector) FROM changed
+    {SKETCHES_OF.format(rows="changed")}
     ON CONFLICT (embedding_id) DO UPDATE SET owner_id = excluded.owner_id, model = excluded.model,
         source_type = excluded.source_type, signs = excluded.signs;
     RETURN NULL;
@@ -53,7 +58,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["embedding_id"], ["embeddings.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("embedding_id"),
     )
-    op.execute(SKETCH_ROWS)
+    op.execute(SKETCH_CHANGED_ROWS)
     # Triggers first: their lock on embeddings holds off writers until the
     # backfill below commits with them, so no row is missed or sketched twice.
     for event in ("INSERT", "UPDATE"):
@@ -61,10 +66,7 @@ def upgrade() -> None:
             f"CREATE TRIGGER embeddings_sketch_{event.lower()} AFTER {event} ON embeddings "
             "REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION sketch_embeddings()"
         )
-    op.execute(
-        "INSERT INTO embedding_sketches (embedding_id, owner_id, model, source_type, signs) "
-        "SELECT id, owner_id, model, source_type, binary_quantize(vector) FROM embeddings"
-    )
+    op.execute(SKETCHES_OF.format(rows="embeddings"))
     op.create_index(
         "ix_embedding_sketches_owner_model",
         "embedding_sketches",
