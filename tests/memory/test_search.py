@@ -151,18 +151,21 @@ async def test_keyword_mode_without_an_embedding_provider(keyword_server):
 
 
 async def test_deleting_a_memory_removes_its_vectors(server):
-    _, key = user_with_key()
+    owner, key = user_with_key()
     async with mcp_client(server.url, key) as client:
         stored = await call(client, "memory_store", observation="Temporary note about a dentist appointment")
-        assert _vector_rows("observation", stored["id"]) == 1
+        assert _vector_rows(owner, "observation", stored["id"]) == 1
         await call(client, "memory_delete", ref=stored["ref"])
-    assert _vector_rows("observation", stored["id"]) == 0
+    assert _vector_rows(owner, "observation", stored["id"]) == 0
 
 
-def _vector_rows(kind: str, item_id: int) -> int:
+def _vector_rows(owner, kind: str, item_id: int) -> int:
+    """The owner's vectors of one item (other tests write vectors with made-up item ids)."""
     with session_scope() as session:
         return session.execute(
-            select(func.count()).where(Embedding.source_type == kind, Embedding.source_id == item_id)
+            select(func.count()).where(
+                Embedding.owner_id == owner, Embedding.source_type == kind, Embedding.source_id == item_id
+            )
         ).scalar_one()
 
 
