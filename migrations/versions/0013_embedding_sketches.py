@@ -4,7 +4,8 @@ An owner too small for the shared HNSW index is searched exactly: every one
 of their vectors measured against the query. Reading 10,000 vectors of
 1.5 KB from the heap and measuring each took ~7.5 ms; ranking their sign
 bits (48 bytes each, from one covering index) by Hamming distance takes
-~2 ms, and only the closest few hundred are then measured exactly.
+~2 ms, and only a shortlist of the closest (memory/vector_plan.py) is then
+measured exactly.
 
 The sketches are kept by statement triggers on ``embeddings``, so every
 writer (this app, an older instance during a rolling deploy, an import)
