@@ -500,6 +500,14 @@ def test_a_person_downloads_their_memory_and_another_imports_it(browser_contexts
     assert "line 2: observation.observation is required" in arriving.inner_text(".error")
 
 
+def _previewed_job(page) -> str:
+    """The import job of the preview page the upload leads to, once that page
+    has loaded (reloading it while it still loads detaches the page)."""
+    page.wait_for_url("**/dashboard/import/*")
+    expect(page.locator("#import-summary")).to_be_visible()
+    return page.url.rsplit("/", 1)[1]
+
+
 def test_an_interrupted_import_is_tried_again_from_its_page(page, auth_server, github, tmp_path):
     sign_in_with_github(page, auth_server.url, github, 9822, "retrier")
     upload = tmp_path / "memory.jsonl"
@@ -508,7 +516,7 @@ def test_an_interrupted_import_is_tried_again_from_its_page(page, auth_server, g
     )
     page.set_input_files("#transfer input[type=file]", str(upload))
     page.get_by_role("button", name="Preview import").click()
-    job_id = page.url.rsplit("/", 1)[1]
+    job_id = _previewed_job(page)
     with session_scope() as db:  # as a server that died mid-import leaves it
         db.execute(
             update(ImportJob)
@@ -526,7 +534,7 @@ def test_an_interrupted_import_is_tried_again_from_its_page(page, auth_server, g
     page.goto(auth_server.url + "/dashboard")
     page.set_input_files("#transfer input[type=file]", str(upload))
     page.get_by_role("button", name="Preview import").click()
-    given_up = uuid.UUID(page.url.rsplit("/", 1)[1])
+    given_up = uuid.UUID(_previewed_job(page))
     with session_scope() as db:
         db.execute(
             update(ImportJob)
