@@ -270,6 +270,11 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
         larger={transfer.UPLOAD_PATH: settings.max_import_bytes},
     )
     app.add_middleware(SecurityHeaders, hsts=settings.served_over_https)
+    own_hosts = [urlsplit(settings.public_base_url).netloc, *settings.mcp_allowed_hosts]
+    if settings.is_local:
+        # Local mode answers as the local owner: no route may answer a
+        # rebound name (Host: attacker.example resolving to 127.0.0.1).
+        app.add_middleware(HostOriginGuard, allowed_hosts=own_hosts)
     app.add_middleware(RequestContext)
     if settings.trusted_proxies:
         # Outermost: limits, logs and the audit trail all see the real client.
@@ -287,11 +292,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
         resource_metadata_url=routes.resource_metadata_url(settings),
     )
     origins = _cors_origins(settings)
-    guarded = HostOriginGuard(
-        gate,
-        allowed_hosts=[urlsplit(settings.public_base_url).netloc, *settings.mcp_allowed_hosts],
-        allowed_origins=origins,
-    )
+    guarded = HostOriginGuard(gate, allowed_hosts=own_hosts, allowed_origins=origins)
     gated_mcp = _FixedPath(guarded, MCP_PATH)
     for path in (MCP_PATH, MCP_PATH + "/"):
         app.router.routes.append(Route(path, gated_mcp, methods=["GET", "POST", "DELETE", "OPTIONS"]))

@@ -170,24 +170,30 @@ class SecurityHeaders:
 
 
 class HostOriginGuard:
-    """DNS-rebinding protection for /mcp, as the MCP transport spec requires.
+    """DNS-rebinding protection: a page on another site that rebinds its
+    name to this machine's address sends its own name as ``Host`` (and its
+    own ``Origin``); both must be one of ours (the public base URL,
+    configured extras, or loopback names on any port), or the request is
+    refused with 403 before anything else reads it.
 
-    A page on another site that rebinds its name to this machine's address
-    sends its own name as ``Host`` and its own ``Origin``; both must be one
-    of ours (the public base URL, configured extras, or loopback names on
-    any port), or the request is refused with 403 before authentication.
+    On /mcp both are checked, as the MCP transport spec requires. In local
+    mode every route is guarded by Host alone (``allowed_origins=None``):
+    there the browser's own pages post with ``Origin: null``, and the forms'
+    CSRF tokens do the rest.
     """
 
-    def __init__(self, app: ASGIApp, *, allowed_hosts: list[str], allowed_origins: list[str]) -> None:
+    def __init__(self, app: ASGIApp, *, allowed_hosts: list[str], allowed_origins: list[str] | None = None) -> None:
         self.app = app
         self.hosts = {host.lower() for host in allowed_hosts}
-        self.origins = {origin.lower().rstrip("/") for origin in allowed_origins}
+        self.origins = None if allowed_origins is None else {o.lower().rstrip("/") for o in allowed_origins}
 
     def _host_allowed(self, host: str) -> bool:
         host = host.lower()
         return host in self.hosts or is_loopback_authority(host)
 
     def _origin_allowed(self, origin: str) -> bool:
+        if self.origins is None or not origin:
+            return True
         return origin.lower().rstrip("/") in self.origins or is_loopback_origin(origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -197,7 +203,7 @@ class HostOriginGuard:
         headers = dict(scope["headers"])
         host = headers.get(b"host", b"").decode("latin-1")
         origin = headers.get(b"origin", b"").decode("latin-1")
-        if not self._host_allowed(host) or (origin and not self._origin_allowed(origin)):
+        if not self._host_allowed(host) or not self._origin_allowed(origin):
             await _send_error(send, 403, "Forbidden", "Host or Origin not allowed.")
             return
         await self.app(scope, receive, send)

@@ -8,6 +8,7 @@ import re
 import httpx
 import pytest
 
+from identity import accounts
 from tests.fakes import github_profile
 from tests.oauth_support import (
     OAuthBrowser,
@@ -125,6 +126,13 @@ def test_local_mode_offers_the_local_owner_on_this_computer(tmp_path):
             # Pages on other sites are refused even with a token; other machines never get the choice.
             foreign = browser.post(login, data={"csrf_token": token}, headers={"Origin": "https://evil.example"})
             assert foreign.status_code == 403
+            # DNS rebinding: a foreign name resolving to this machine is refused on every route.
+            rebound = {"Host": "attacker.example"}
+            for path in ("/dashboard", "/auth/me", "/", "/dashboard/export"):
+                assert browser.get(server.url + path, headers=rebound).status_code == 403
+            refused = browser.post(login, data={"csrf_token": token}, headers={**rebound, "Origin": "null"})
+            assert refused.status_code == 403 and accounts.SESSION_COOKIE not in refused.cookies
+            assert browser.get(server.url + "/health", headers={"Host": f"localhost:{server.port}"}).status_code == 200
             remote = {"X-Forwarded-For": "203.0.113.9"}
             assert "local owner" not in stranger.get(server.url + "/dashboard", headers=remote).text
             assert browser.post(login, data={"csrf_token": token}, headers=remote).status_code == 403
