@@ -414,6 +414,8 @@ class ImportJob(Base):
     plan: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     total_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     done_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    # Each claim's number: only the run holding the latest may finish the job.
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = created_column()

@@ -105,10 +105,10 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
         if args.dry_run or not outcome.added:
             return 0
         with connected.session_scope() as session:
-            job_id = jobs.begin(session, owner_id=owner_id, file_name=path.name, parsed=parsed)
+            job_id, attempt = jobs.begin(session, owner_id=owner_id, file_name=path.name, parsed=parsed)
         bar = ProgressBar("Importing")
         try:
-            done = jobs.execute(connected, job_id, parsed=parsed, by="operator", progress=bar)
+            done = jobs.execute(connected, job_id, attempt, parsed=parsed, by="operator", progress=bar)
         finally:
             bar.close()
     _say(importer.describe(done, "added") + " Vectors for search by meaning follow in the background.")

@@ -344,4 +344,13 @@ def take_turns(session: Session, *key: Any) -> None:
     """Wait for, then hold until this transaction ends, the lock named by
     ``key`` (values or SQL expressions): transactions with the same key run
     one after another."""
-    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(func.concat_ws("\x1f", *key), 0))))
+    session.execute(select(func.pg_advisory_xact_lock(_turn_lock(key))))
+
+
+def try_take_turns(session: Session, *key: Any) -> bool:
+    """``take_turns`` without waiting: True when this transaction now holds the lock."""
+    return bool(session.execute(select(func.pg_try_advisory_xact_lock(_turn_lock(key)))).scalar_one())
+
+
+def _turn_lock(key: tuple[Any, ...]) -> Any:
+    return func.hashtextextended(func.concat_ws("\x1f", *key), 0)

@@ -46,6 +46,7 @@ from portability import jsonl_schema, reference_memory
 from portability.jsonl_schema import FileRejected, ParsedFile, Record
 
 INSERT_BATCH = 2_000
+TURN = "import"  # imports into one account take turns under this lock name
 VECTORS_NOT_USED = "vectors (each memory is embedded again in the background)"
 
 Progress = Callable[[int, int], None]  # (records handled, records in all)
@@ -124,7 +125,7 @@ def apply(db: Session, *, owner_id: uuid.UUID, parsed: ParsedFile, progress: Pro
 
     Imports into one account take turns (a transaction lock), so two at
     once cannot both add the same record."""
-    take_turns(db, "import", owner_id)
+    take_turns(db, TURN, owner_id)
     return _Import(db, owner_id, parsed, write=True, progress=progress).run()
 
 

@@ -4,7 +4,9 @@ background, and reports progress any server process can show.
 The rows are the job's whole state (``ImportJob``), so the page works the
 same behind several processes, and a job whose process died shows as
 interrupted (its transaction rolled back: nothing was added) and can be
-started again.
+started again. Each start takes the next attempt number; a run commits only
+while the job is still running under its number, so a job started again
+while an earlier run lived on, or cancelled while it waited, adds nothing twice.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.db import Database
+from core.db import Database, try_take_turns
 from core.errors import MemoryGateError
 from models import ImportJob
 from portability import importer
@@ -32,6 +34,7 @@ log = logging.getLogger("memorygate.imports")
 STALE_AFTER = timedelta(minutes=2)  # a running job not heard from this long has died
 UNCONFIRMED_KEPT = timedelta(days=1)
 REPORT_EVERY_SECONDS = 0.5
+TURN_POLL_SECONDS = 1.0  # a job waiting behind another import of its account says it is alive this often
 STARTABLE = ("previewed", "failed")
 FAILED_WORDS = "The import failed; nothing was added. Try again, or import from the command line to see why."
 
@@ -66,56 +69,83 @@ def state(job: ImportJob, now: datetime | None = None) -> str:
     return job.status
 
 
-def claim(db: Session, *, owner_id: uuid.UUID, job_id: uuid.UUID) -> bool:
-    """Mark a previewed, failed or interrupted job running; False when it is
-    not this owner's or not startable (a second click does nothing)."""
+def claim(db: Session, *, owner_id: uuid.UUID, job_id: uuid.UUID) -> int | None:
+    """Mark a previewed, failed or interrupted job running under its next
+    attempt number, which is returned; None when it is not this owner's or
+    not startable (a second click does nothing)."""
     job = find(db, owner_id=owner_id, job_id=job_id)
     if job is None or job.content is None or state(job) not in (*STARTABLE, "interrupted"):
-        return False
+        return None
     claimed = db.execute(
         update(ImportJob)
         .where(ImportJob.id == job_id, ImportJob.updated_at == job.updated_at)
         .values(status="running", done_count=0, error=None, updated_at=datetime.now(UTC))
+        .values(attempt=ImportJob.attempt + 1)
+        .returning(ImportJob.attempt)
     )
-    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+    return claimed.scalar_one_or_none()
 
 
-def begin(db: Session, *, owner_id: uuid.UUID, file_name: str, parsed: ParsedFile) -> uuid.UUID:
-    """A job for an import run here and now (the CLI), already running."""
+def cancel(db: Session, *, owner_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+    """Drop a job not yet imported (previewed, failed, or interrupted: a run
+    still alive then finds it gone and adds nothing). False when it is
+    running or done — also when it finished while this waited for its row."""
+    job = find(db, owner_id=owner_id, job_id=job_id)
+    if job is None or state(job) not in (*STARTABLE, "interrupted"):
+        return False
+    dropped = db.execute(
+        delete(ImportJob).where(ImportJob.id == job_id, ImportJob.status != "done", ImportJob.attempt == job.attempt)
+    )
+    return bool(dropped.rowcount)  # type: ignore[attr-defined]
+
+
+def begin(db: Session, *, owner_id: uuid.UUID, file_name: str, parsed: ParsedFile) -> tuple[uuid.UUID, int]:
+    """A job for an import run here and now (the CLI), already running: its id and attempt."""
     job = ImportJob(
         owner_id=owner_id,
         file_name=file_name[:300],
         source=parsed.source,
         status="running",
+        attempt=1,
         total_count=parsed.total,
     )
     db.add(job)
     db.flush()
-    return job.id
+    return job.id, job.attempt
+
+
+class Abandoned(Exception):
+    """The job was cancelled or started again while this run went on."""
 
 
 def execute(
     database: Database,
     job_id: uuid.UUID,
+    attempt: int,
     *,
     parsed: ParsedFile | None = None,
     by: str = "self",
     progress: importer.Progress | None = None,
 ) -> Outcome:
-    """Run a claimed job: everything or nothing in one transaction, then
-    done (the file dropped) or failed (with why). ``parsed`` defaults to the
-    job's stored upload."""
+    """Run attempt ``attempt`` of a claimed job: everything or nothing in one
+    transaction, then done (the file dropped) or failed (with why).
+    ``parsed`` defaults to the job's stored upload. Abandoned when the job
+    stopped being this attempt's before it could commit (nothing added)."""
     with database.session_scope() as db:
         job = db.get(ImportJob, job_id)
-        assert job is not None and job.status == "running"
+        if job is None or job.status != "running" or job.attempt != attempt:
+            raise Abandoned
         owner_id, content = job.owner_id, job.content
-    reporter = _Reporter(database, job_id, progress)
+    reporter = _Reporter(database, job_id, attempt, progress)
     try:
         if parsed is None:
             assert content is not None
             parsed = importer.read(content.split("\n"))
         with database.session_scope() as db:
+            _wait_for_turn(db, owner_id, reporter)
             outcome = importer.apply(db, owner_id=owner_id, parsed=parsed, progress=reporter)
+            if not _still_ours(db, job_id, attempt, lock=True):
+                raise Abandoned
             added = sum(outcome.added.values())
             audit.record(db, audit.MEMORY_IMPORTED, actor=owner_id, targets={"added": added, "by": by})
             now = datetime.now(UTC)
@@ -126,12 +156,33 @@ def execute(
                 .values(updated_at=now, finished_at=now)
             )
         return outcome
+    except Abandoned:
+        log.info("import %s attempt %d abandoned: cancelled or started again", job_id, attempt)
+        raise
     except Exception as exc:
-        _fail(database, job_id, exc)
+        _fail(database, job_id, attempt, exc)
         raise
 
 
-def _fail(database: Database, job_id: uuid.UUID, exc: Exception) -> None:
+def _still_ours(db: Session, job_id: uuid.UUID, attempt: int, *, lock: bool = False) -> bool:
+    """Whether the job is running under ``attempt``; ``lock`` holds its row
+    until the transaction ends, so a cancel waits for the outcome."""
+    query = select(ImportJob.id).where(
+        ImportJob.id == job_id, ImportJob.status == "running", ImportJob.attempt == attempt
+    )
+    return db.execute(query.with_for_update() if lock else query).first() is not None
+
+
+def _wait_for_turn(db: Session, owner_id: uuid.UUID, reporter: _Reporter) -> None:
+    """Imports into one account take turns; while this one waits, it says
+    it is alive (so it never shows as interrupted) and stops if cancelled."""
+    while not try_take_turns(db, importer.TURN, owner_id):
+        if not reporter.alive():
+            raise Abandoned
+        time.sleep(TURN_POLL_SECONDS)
+
+
+def _fail(database: Database, job_id: uuid.UUID, attempt: int, exc: Exception) -> None:
     if isinstance(exc, FileRejected | MemoryGateError):
         error = str(exc)
     else:  # never the file's content: the exception could quote it
@@ -140,7 +191,7 @@ def _fail(database: Database, job_id: uuid.UUID, exc: Exception) -> None:
     with database.session_scope() as db:
         db.execute(
             update(ImportJob)
-            .where(ImportJob.id == job_id)
+            .where(ImportJob.id == job_id, ImportJob.attempt == attempt)
             .values(status="failed", error=error, updated_at=datetime.now(UTC))
         )
 
@@ -150,8 +201,8 @@ class _Reporter:
     page sees it while the import's transaction is still open), at most
     twice a second; and passed on to the caller's own display."""
 
-    def __init__(self, database: Database, job_id: uuid.UUID, display: importer.Progress | None) -> None:
-        self.database, self.job_id, self.display = database, job_id, display
+    def __init__(self, database: Database, job_id: uuid.UUID, attempt: int, display: importer.Progress | None) -> None:
+        self.database, self.job_id, self.attempt, self.display = database, job_id, attempt, display
         self.last = 0.0
 
     def __call__(self, done: int, total: int) -> None:
@@ -159,13 +210,22 @@ class _Reporter:
             self.display(done, total)
         if time.monotonic() - self.last < REPORT_EVERY_SECONDS and done < total:
             return
+        self._write(done_count=done)
+
+    def alive(self) -> bool:
+        """Say the run is alive; False when the job is no longer this attempt's."""
+        return self._write()
+
+    def _write(self, **values: Any) -> bool:
         self.last = time.monotonic()
         with self.database.session_scope() as db:
-            db.execute(
+            written = db.execute(
                 update(ImportJob)
-                .where(ImportJob.id == self.job_id)
-                .values(done_count=done, updated_at=datetime.now(UTC))
+                .where(ImportJob.id == self.job_id, ImportJob.status == "running")
+                .where(ImportJob.attempt == self.attempt)
+                .values(updated_at=datetime.now(UTC), **values)
             )
+        return bool(written.rowcount)  # type: ignore[attr-defined]
 
 
 def view(job: ImportJob) -> dict[str, Any]:
@@ -197,13 +257,13 @@ class Runner:
         self.database = database
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import")
 
-    def submit(self, job_id: uuid.UUID) -> None:
-        self.pool.submit(self._run, job_id)
+    def submit(self, job_id: uuid.UUID, attempt: int) -> None:
+        self.pool.submit(self._run, job_id, attempt)
 
-    def _run(self, job_id: uuid.UUID) -> None:
+    def _run(self, job_id: uuid.UUID, attempt: int) -> None:
         try:
-            execute(self.database, job_id)
-        except Exception:  # recorded on the job by execute
+            execute(self.database, job_id, attempt)
+        except Exception:  # recorded on the job by execute (or it was abandoned)
             return
 
     def close(self) -> None:

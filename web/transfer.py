@@ -104,9 +104,10 @@ def start(request: Request, job_id: str, db: DB, form: SignedInForm) -> Response
     job = _job(db, form.user.id, job_id)
     if job is None:
         return pages.message_page("Not found", "There is no such import.", status_code=404)
-    if jobs.claim(db, owner_id=form.user.id, job_id=job.id):
+    attempt = jobs.claim(db, owner_id=form.user.id, job_id=job.id)
+    if attempt is not None:
         db.commit()  # the runner's own session must see the claim
-        request.app.state.imports.submit(job.id)
+        request.app.state.imports.submit(job.id, attempt)
     return RedirectResponse(f"/dashboard/import/{job.id}", status_code=303)
 
 
@@ -115,9 +116,8 @@ def cancel(job_id: str, db: DB, form: SignedInForm) -> Response:
     job = _job(db, form.user.id, job_id)
     if job is None:
         return pages.message_page("Not found", "There is no such import.", status_code=404)
-    if jobs.state(job) not in (*jobs.STARTABLE, "interrupted"):  # running or done: nothing to cancel
+    if not jobs.cancel(db, owner_id=form.user.id, job_id=job.id):  # running or done: nothing to cancel
         return RedirectResponse(f"/dashboard/import/{job.id}", status_code=303)
-    db.delete(job)
     return back("import-cancelled", "#transfer")
 
 
