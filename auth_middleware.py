@@ -54,6 +54,7 @@ class AuthState:
     oauth_registration_rate: rate_limits.RequestRate
     oauth_authorize_rate: rate_limits.RequestRate
     key_creation_rate: rate_limits.RequestRate
+    import_rate: rate_limits.RequestRate
 
     @classmethod
     def from_settings(cls, settings: Settings, *, engine: Callable[[], Engine] | None = None) -> AuthState:
@@ -78,6 +79,7 @@ class AuthState:
             oauth_registration_rate=rate(f"{settings.oauth_registrations_per_hour}/hour", "register"),
             oauth_authorize_rate=rate(settings.oauth_authorize_rate_limit, "authorize"),
             key_creation_rate=rate(settings.key_creation_rate_limit, "keys"),
+            import_rate=rate(settings.import_rate_limit, "imports"),
         )
 
 

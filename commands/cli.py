@@ -127,6 +127,7 @@ def serve(settings: Settings, create_app: Callable[..., Any]) -> int:
     options: dict[str, Any] = {
         "http": guarded_http_protocol(
             header_timeout=settings.header_timeout_seconds,
+            body_timeout=settings.body_timeout_seconds,
             max_connections=min(settings.max_connections, open_files - FILES_BESIDES_CONNECTIONS),
         ),
         "timeout_keep_alive": max(1, round(settings.keep_alive_timeout_seconds)),

@@ -150,6 +150,7 @@ class Settings:
     max_request_bytes: int = _var("MAX_REQUEST_BYTES", 1024 * 1024, _int)
     max_import_bytes: int = _var("MAX_IMPORT_BYTES", 200 * 1024 * 1024, _int)
     header_timeout_seconds: float = _var("HEADER_TIMEOUT", 10.0, _float)
+    body_timeout_seconds: float = _var("BODY_TIMEOUT", 30.0, _float)
     keep_alive_timeout_seconds: float = _var("KEEP_ALIVE_TIMEOUT", 5.0, _float)
     max_connections: int = _var("MAX_CONNECTIONS", 4096, _between(16, 1_000_000))
 
@@ -194,6 +195,7 @@ class Settings:
     client_credentials_rate_limit: str = _var("CLIENT_CREDENTIALS_RATE_LIMIT", "10/minute")
     oauth_authorize_rate_limit: str = _var("OAUTH_AUTHORIZE_RATE_LIMIT", "60/minute")
     key_creation_rate_limit: str = _var("KEY_CREATION_RATE_LIMIT", "20/hour")
+    import_rate_limit: str = _var("IMPORT_RATE_LIMIT", "20/hour")
     max_active_keys: int = _var("MAX_ACTIVE_KEYS", 50, _int)
     max_concurrent_bcrypt: int = _var("MAX_CONCURRENT_BCRYPT", 4, _between(1, 64))
     # Threads for blocking work (database, embeddings, bcrypt); the database

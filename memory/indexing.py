@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from core.errors import EmbeddingUnavailable
 from memory import item_types
@@ -119,6 +119,11 @@ def _upsert_vectors(db: Session, *, model: str, items: list[item_types.MemoryIte
     )
 
 
+def _embedded_columns(kind: str, model_class: type[item_types.MemoryItem]) -> list[Any]:
+    names = ("id", "owner_id", *item_types.EMBEDDED_COLUMNS[kind])
+    return [getattr(model_class, name) for name in names]
+
+
 def _missing_vector(kind: str, model_class: type[item_types.MemoryItem], model: str) -> Any:
     return ~exists().where(
         Embedding.source_type == kind,
@@ -157,6 +162,7 @@ def backfill_pending(
                 batch: list[item_types.MemoryItem] = list(
                     db.scalars(
                         select(model_class)
+                        .options(load_only(*_embedded_columns(kind, model_class)))
                         .where(model_class.id > after, _missing_vector(kind, model_class, embedder.model))
                         .order_by(model_class.id)
                         .limit(batch_size)

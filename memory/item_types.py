@@ -59,6 +59,16 @@ def kind_of(item: MemoryItem) -> str:
     raise TypeError(f"not a memory item: {type(item).__name__}")
 
 
+# The columns embedding_text reads, so the backfill loads no others: a
+# value elsewhere in a row that cannot be read back must not stop indexing.
+EMBEDDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "observation": ("observation",),
+    "pattern": ("category", "pattern_name", "pattern_text"),
+    "concept": ("name", "type", "description"),
+    "document": ("title", "content_summary"),
+}
+
+
 def embedding_text(item: MemoryItem) -> str:
     if isinstance(item, Observation):
         return item.observation

@@ -7,6 +7,7 @@ written. The caps are documented in the README ("Limits").
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -26,6 +27,11 @@ MAX_LIMIT = 100
 MAX_OFFSET = 1_000_000  # paging deeper than this is a search's job
 
 SOURCE_TYPES = ("observation", "pattern", "concept", "document")
+# Times PostgreSQL stores can run past what Python reads back (year 10000 in
+# UTC); a day's margin inside Python's range keeps every zone readable.
+EARLIEST_MOMENT = datetime(1, 1, 2, tzinfo=UTC)
+LATEST_MOMENT = datetime(9999, 12, 30, tzinfo=UTC)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can spell them; UTF-8 and PostgreSQL cannot
 
 
 def text(field: str, value: Any, *, max_chars: int, required: bool = True) -> str | None:
@@ -42,6 +48,8 @@ def text(field: str, value: Any, *, max_chars: int, required: bool = True) -> st
         return None
     if "\x00" in stripped:
         raise InvalidInput(field, "must not contain NUL characters")
+    if not stripped.isascii() and _LONE_SURROGATE.search(stripped):
+        raise InvalidInput(field, "must be valid Unicode text (it holds a lone surrogate)")
     if len(stripped) > max_chars:
         raise InvalidInput(field, f"is {len(stripped)} characters; the limit is {max_chars}")
     return stripped
@@ -103,6 +111,8 @@ def json_object(field: str, value: Any) -> dict[str, Any]:
     encoded = json.dumps(value)
     if "\\u0000" in encoded:
         raise InvalidInput(field, "must not contain NUL characters")
+    if "\\ud" in encoded.lower() and _LONE_SURROGATE.search(json.dumps(value, ensure_ascii=False)):
+        raise InvalidInput(field, "must be valid Unicode text (it holds a lone surrogate)")
     if len(encoded.encode()) > MAX_JSON_BYTES:
         raise InvalidInput(field, f"is larger than {MAX_JSON_BYTES} bytes as JSON")
     return value
@@ -130,7 +140,15 @@ def moment(field: str, value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(field, f"{problem} (got {value!r})") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        readable = EARLIEST_MOMENT <= parsed.astimezone(UTC) <= LATEST_MOMENT
+    except OverflowError:  # past either end of Python's range once in UTC
+        readable = False
+    if not readable:
+        span = f"{EARLIEST_MOMENT.date().isoformat()} and {LATEST_MOMENT.date().isoformat()}"
+        raise InvalidInput(field, f"must be between {span} (got {value!r})")
+    return parsed
 
 
 def source_types(field: str, value: Any) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -40,21 +40,30 @@ FAILED_WORDS = "The import failed; nothing was added. Try again, or import from 
 
 
 def stage(
-    db: Session, *, owner_id: uuid.UUID, file_name: str, content: str, parsed: ParsedFile, outcome: Outcome
+    db: Session, *, owner_id: uuid.UUID, file_name: str, source: str, total: int, content: str, outcome: Outcome
 ) -> ImportJob:
-    """Keep an upload, with what it would add, until it is confirmed."""
+    """Keep an upload (``source``: its format; ``total``: its records), with
+    what it would add, until it is confirmed."""
     job = ImportJob(
         owner_id=owner_id,
         file_name=file_name[:300],
-        source=parsed.source,
+        source=source,
         status="previewed",
         content=content,
         plan=outcome.as_dict(),
-        total_count=parsed.total,
+        total_count=total,
     )
     db.add(job)
     db.flush()
     return job
+
+
+def waiting_uploads(db: Session, *, owner_id: uuid.UUID) -> int:
+    """Uploads this account keeps that were never imported (previewed or failed)."""
+    query = select(func.count()).where(
+        ImportJob.owner_id == owner_id, ImportJob.status.in_(STARTABLE), ImportJob.content.is_not(None)
+    )
+    return db.execute(query).scalar_one()
 
 
 def find(db: Session, *, owner_id: uuid.UUID, job_id: uuid.UUID) -> ImportJob | None:

@@ -151,14 +151,15 @@ def _aliases(name: str, value: Any) -> list[str]:
     return [check.required_text(f"{name}[{i}]", v, max_chars=check.MAX_NAME_CHARS) for i, v in enumerate(value)]
 
 
-def _vector(name: str, value: Any) -> list[float]:
+def _vector(name: str, value: Any) -> None:
+    """Checked, then not kept: imports embed every memory again, and a
+    file's vectors held as Python floats cost several times their text."""
     if (
         not isinstance(value, list)
         or not 1 <= len(value) <= MAX_VECTOR_DIMENSIONS
         or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value)
     ):
         raise InvalidInput(name, f"must be a list of 1 to {MAX_VECTOR_DIMENSIONS} numbers")
-    return [float(v) for v in value]
 
 
 def _item_ref(name: str, value: Any) -> tuple[str, int]:
@@ -371,3 +372,7 @@ def decode(lines: Iterable[bytes | str]) -> Iterable[tuple[int, Any]]:
             yield number, json.loads(text)
         except json.JSONDecodeError as exc:
             raise FileRejected([f"line {number}: not JSON ({exc.msg} at column {exc.colno})"]) from None
+        except RecursionError:
+            raise FileRejected([f"line {number}: nested too deeply"]) from None
+        except ValueError:  # an integer of more digits than Python converts
+            raise FileRejected([f"line {number}: a number is too long"]) from None

@@ -109,8 +109,12 @@ def current_session(request: Request, db: Session) -> SignedIn | None:
     return SignedIn(user, token) if user is not None and token else None
 
 
-def _csrf_ok(session_token: str, presented: str | None) -> bool:
-    return presented is not None and hmac.compare_digest(csrf_token(session_token), presented)
+def csrf_ok(session_token: str, presented: object) -> bool:
+    return isinstance(presented, str) and hmac.compare_digest(csrf_token(session_token).encode(), presented.encode())
+
+
+def csrf_refused() -> HTMLResponse:
+    return pages.message_page("Not allowed", CSRF_REFUSED, status_code=403)
 
 
 def _flash_cipher(session_token: str) -> Fernet:
@@ -218,8 +222,8 @@ def signed_in_form(
     signed_in = current_session(request, db)
     if signed_in is None:
         raise FormRefused(RedirectResponse("/dashboard", status_code=303))
-    if not _csrf_ok(signed_in.session_token, csrf_token_):
-        raise FormRefused(pages.message_page("Not allowed", CSRF_REFUSED, status_code=403))
+    if not csrf_ok(signed_in.session_token, csrf_token_):
+        raise FormRefused(csrf_refused())
     return signed_in
 
 

@@ -10,8 +10,8 @@
   on https deployments — HSTS to every response.
 
 None of them buffers a response, so streamed MCP responses pass untouched.
-Below the ASGI layer, ``guarded_http_protocol`` gives uvicorn a deadline for
-request headers and a cap on open connections.
+Below the ASGI layer, ``guarded_http_protocol`` gives uvicorn deadlines for
+request headers and bodies and a cap on open connections.
 """
 
 from __future__ import annotations
@@ -209,19 +209,24 @@ class HostOriginGuard:
         await self.app(scope, receive, send)
 
 
-def guarded_http_protocol(*, header_timeout: float, max_connections: int) -> type[H11Protocol]:
-    """Uvicorn's h11 protocol with two protections for a server that faces
-    the internet directly (uvicorn has neither):
+def guarded_http_protocol(*, header_timeout: float, body_timeout: float, max_connections: int) -> type[H11Protocol]:
+    """Uvicorn's h11 protocol with three protections for a server that faces
+    the internet directly (uvicorn has none of them):
 
     * a deadline for a request's headers — a client that sends them slowly
       (slowloris) is disconnected after ``header_timeout`` seconds instead of
       holding a connection and a file descriptor for ever;
+    * a deadline between the parts of a body — a client that stops sending
+      an announced body for ``body_timeout`` seconds is disconnected, so what
+      it sent so far is released (time the app takes to read what arrived
+      does not count: reading is paused then, not stalled by the client);
     * a cap on open connections — past ``max_connections`` new ones are
       closed at once, so descriptors remain for the clients being served.
     """
 
     class GuardedH11Protocol(H11Protocol):
         _header_deadline: asyncio.TimerHandle | None = None
+        _body_deadline: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -236,13 +241,20 @@ def guarded_http_protocol(*, header_timeout: float, max_connections: int) -> typ
             super().data_received(data)
             if not self._awaiting_headers():
                 self._disarm_header_deadline()
+            self._disarm_body_deadline()
+            if self._awaiting_body():
+                self._body_deadline = self.loop.call_later(body_timeout, self._body_too_slow)
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm_header_deadline()
+            self._disarm_body_deadline()
             super().connection_lost(exc)
 
         def _awaiting_headers(self) -> bool:
             return self.cycle is None or self.cycle.response_complete
+
+        def _awaiting_body(self) -> bool:
+            return self.cycle is not None and self.cycle.more_body and not self.cycle.response_complete
 
         def _arm_header_deadline(self) -> None:
             if self._header_deadline is None:
@@ -253,10 +265,24 @@ def guarded_http_protocol(*, header_timeout: float, max_connections: int) -> typ
                 self._header_deadline.cancel()
                 self._header_deadline = None
 
+        def _disarm_body_deadline(self) -> None:
+            if self._body_deadline is not None:
+                self._body_deadline.cancel()
+                self._body_deadline = None
+
         def _headers_too_slow(self) -> None:
             self._header_deadline = None
             if self._awaiting_headers() and not self.transport.is_closing():
                 self.transport.close()
+
+        def _body_too_slow(self) -> None:
+            self._body_deadline = None
+            if not self._awaiting_body() or self.transport.is_closing():
+                return
+            if self.flow.read_paused:  # the app has not read what came yet: not the client's delay
+                self._body_deadline = self.loop.call_later(body_timeout, self._body_too_slow)
+                return
+            self.transport.close()
 
     return GuardedH11Protocol
 

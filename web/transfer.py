@@ -7,24 +7,44 @@ POST /dashboard/import/{id}/start      confirm: the import runs in the backgroun
 POST /dashboard/import/{id}/cancel     drop an upload not imported
 
 Posts carry the page's CSRF token like every other form of the page.
+
+An upload is refused before its body is read unless it comes with a
+session (so only a signed-in person gets the larger MAX_IMPORT_BYTES); its
+file is spooled to disk as it arrives and read a line at a time; a few are
+checked at once per process, an account keeps a few unconfirmed at most,
+and starts a bounded number an hour (IMPORT_RATE_LIMIT).
 """
 
 from __future__ import annotations
 
+import math
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import IO
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 
 from core import audit
 from models import ImportJob
 from portability import exporter, importer, jobs
 from portability.jsonl_schema import FileRejected
 from web import pages
-from web.dashboard import SignedInForm, back, csrf_token, current_session, dashboard_page
+from web.dashboard import (
+    SignedIn,
+    SignedInForm,
+    back,
+    csrf_ok,
+    csrf_refused,
+    csrf_token,
+    current_session,
+    dashboard_page,
+)
 from web.dependencies import DB, NO_STORE
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +53,14 @@ UPLOAD_PATH = "/dashboard/import"
 
 MAX_PROBLEMS_ON_PAGE = 10
 REFRESH_SECONDS = 2
+UPLOADS_AT_ONCE = 2  # per process: each is read whole to be checked
+MAX_WAITING_UPLOADS = 3  # unconfirmed uploads an account may keep
+BUSY = "Import: other uploads are being checked right now; try again in a moment."
+TOO_MANY_WAITING = (
+    "Import: {count} uploads are waiting for you to confirm or cancel them; finish one before uploading another."
+)
+TOO_OFTEN = "Import: too many uploads for this account; try again later."
+_checking = threading.BoundedSemaphore(UPLOADS_AT_ONCE)
 
 
 @router.get("/dashboard/export")
@@ -55,24 +83,78 @@ def export(request: Request, db: DB) -> Response:
 
 
 @router.post(UPLOAD_PATH)
-def upload(request: Request, db: DB, form: SignedInForm, file: Annotated[UploadFile | None, File()] = None) -> Response:
+async def upload(request: Request) -> Response:
     """Check the file and show what it would add; nothing is imported yet."""
-    user, token = form.user, form.session_token
-    if file is None or not file.filename:
-        return dashboard_page(request, db, user, token, error="Import: choose a file to upload.", status_code=400)
-    raw = file.file.read()
+    signed_in = await run_in_threadpool(_signed_in, request)
+    if signed_in is None:  # refused before a byte of the body is read
+        return RedirectResponse("/dashboard", status_code=303, headers={"Connection": "close"})
+    if not _checking.acquire(blocking=False):
+        return _busy()
     try:
-        parsed = importer.read(raw.split(b"\n"))
+        try:
+            form = await request.form(max_files=1, max_fields=5)
+        except MultiPartException as exc:
+            return await run_in_threadpool(_refused, request, signed_in, f"Import: {exc.message}")
+        try:
+            file = form.get("file")
+            if not csrf_ok(signed_in.session_token, form.get("csrf_token")):
+                return csrf_refused()
+            if not isinstance(file, UploadFile) or not file.filename:
+                return await run_in_threadpool(_refused, request, signed_in, "Import: choose a file to upload.")
+            return await run_in_threadpool(_stage, request, signed_in, file.filename, file.file)
+        finally:
+            await form.close()
+    finally:
+        _checking.release()
+
+
+def _signed_in(request: Request) -> SignedIn | None:
+    with request.app.state.database.session_scope() as db:
+        return current_session(request, db)
+
+
+def _busy() -> Response:
+    response = pages.message_page("Busy", BUSY, status_code=503)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _refused(request: Request, signed_in: SignedIn, error: str, *, status_code: int = 400) -> Response:
+    with request.app.state.database.session_scope() as db:
+        return dashboard_page(
+            request, db, signed_in.user, signed_in.session_token, error=error, status_code=status_code
+        )
+
+
+def _stage(request: Request, signed_in: SignedIn, file_name: str, file: IO[bytes]) -> Response:
+    """Read the spooled upload a line at a time, plan it, and keep it until confirmed."""
+    owner_id = signed_in.user.id
+    with request.app.state.database.session_scope() as db:
+        waiting = jobs.waiting_uploads(db, owner_id=owner_id)
+    if waiting >= MAX_WAITING_UPLOADS:
+        return _refused(request, signed_in, TOO_MANY_WAITING.format(count=waiting), status_code=409)
+    wait = request.app.state.auth_state.import_rate.hit(f"user:{owner_id}")
+    if wait is not None:
+        response = _refused(request, signed_in, TOO_OFTEN, status_code=429)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+    try:
+        parsed = importer.read(file)
     except FileRejected as exc:
         shown = exc.problems[:MAX_PROBLEMS_ON_PAGE]
         more = f" … and {len(exc.problems) - len(shown)} more." if len(exc.problems) > len(shown) else ""
-        error = f"Import: {file.filename} cannot be imported; nothing was added. " + "; ".join(shown) + more
-        return dashboard_page(request, db, user, token, error=error, status_code=400)
-    outcome = importer.plan(db, owner_id=user.id, parsed=parsed)
-    job = jobs.stage(
-        db, owner_id=user.id, file_name=file.filename, content=raw.decode(), parsed=parsed, outcome=outcome
-    )
-    return RedirectResponse(f"/dashboard/import/{job.id}", status_code=303)
+        error = f"Import: {file_name} cannot be imported; nothing was added. " + "; ".join(shown) + more
+        return _refused(request, signed_in, error)
+    with request.app.state.database.session_scope() as db:
+        outcome = importer.plan(db, owner_id=owner_id, parsed=parsed)
+        source, total = parsed.source, parsed.total
+        del parsed  # what is staged is the file; its records are read again when it runs
+        file.seek(0)
+        content = file.read().decode()
+        job = jobs.stage(
+            db, owner_id=owner_id, file_name=file_name, source=source, total=total, content=content, outcome=outcome
+        )
+        return RedirectResponse(f"/dashboard/import/{job.id}", status_code=303)
 
 
 @router.get("/dashboard/import/{job_id}")

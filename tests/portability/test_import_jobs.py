@@ -32,9 +32,16 @@ def _staged(owner_id: uuid.UUID, count: int = 3) -> uuid.UUID:
     parsed = importer.read(content.split("\n"))
     with session_scope() as db:
         outcome = importer.plan(db, owner_id=owner_id, parsed=parsed)
-        return jobs.stage(
-            db, owner_id=owner_id, file_name="queued.jsonl", content=content, parsed=parsed, outcome=outcome
-        ).id
+        staged = jobs.stage(
+            db,
+            owner_id=owner_id,
+            file_name="queued.jsonl",
+            source=parsed.source,
+            total=parsed.total,
+            content=content,
+            outcome=outcome,
+        )
+        return staged.id
 
 
 class _Run(threading.Thread):

@@ -76,3 +76,20 @@ def _read_response(sock: socket.socket) -> bytes:
     while len(body) < length:
         body += sock.recv(65536)
     return data
+
+
+def test_a_body_that_stops_arriving_is_cut_off_at_the_deadline(tmp_path):
+    env = subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path), EMBEDDING_PROVIDER="none", BODY_TIMEOUT="1")
+    server = ServerProcess(env).start()
+    head = b"POST /oauth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(head + b"Content-Length: 500000\r\n\r\n" + b'{"client_name": "' + b"x" * 4096)
+            started = time.perf_counter()
+            assert sock.recv(1024) == b""  # closed: what it sent is released
+            assert 0.9 <= time.perf_counter() - started < 5.0
+        # The server goes on serving everyone else.
+        health = httpx.get(server.url + "/health", timeout=10)
+        assert health.status_code == 200
+    finally:
+        assert server.terminate()
