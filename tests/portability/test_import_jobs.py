@@ -94,13 +94,11 @@ class _HeldTurn:
     import into that account would hold it."""
 
     def __init__(self, owner_id: uuid.UUID) -> None:
-        self.context = TEST_DATABASE.session_scope()
-        take_turns(self.context.__enter__(), importer.TURN, owner_id)
+        self.session = TEST_DATABASE.sessions()
+        take_turns(self.session, importer.TURN, owner_id)
 
     def release(self) -> None:
-        if self.context is not None:
-            self.context.__exit__(None, None, None)
-            self.context = None
+        self.session.close()  # rolls back, which lets the turn go
 
 
 @pytest.fixture
