@@ -51,7 +51,7 @@ def convert(lines: Iterable[tuple[int, Any]]) -> ParsedFile:
                 raise InvalidInput("type", "must be 'entity' or 'relation'")
         except InvalidInput as exc:
             problems.append(problem(line_number, exc))
-    edges: dict[tuple[int, int, str], Record] = {}
+    edges: dict[tuple[int, int, str], _Edge] = {}
     for line_number, raw in relations:
         try:
             _relation(parsed, concepts, edges, line_number, raw, now)
@@ -98,7 +98,7 @@ def _entity(
 def _relation(
     parsed: ParsedFile,
     concepts: dict[str, Record],
-    edges: dict[tuple[int, int, str], Record],
+    edges: dict[tuple[int, int, str], _Edge],
     line_number: int,
     raw: dict[str, Any],
     now: datetime,
@@ -127,9 +127,27 @@ def _relation(
     edge = (fields["from"], fields["to"], fields["rel_type"])
     earlier = edges.get(edge)
     if earlier is None:
-        edges[edge] = Record("relationship", line_number, fields)
-        parsed.add(edges[edge])
+        edges[edge] = _Edge(Record("relationship", line_number, fields))
+        parsed.add(edges[edge].record)
     elif not known:  # unknown types between the same pair share one related_to edge
-        described = earlier.fields.get("description", "")
-        if relation_type not in described.split("; "):
-            earlier.fields["description"] = f"{described}; {relation_type}".strip("; ")
+        earlier.describe(relation_type)
+
+
+class _Edge:
+    """One relationship and the unknown relation types it stands for, in
+    file order: a set to find repeats (a list searched each time made a
+    file of many types between one pair quadratic), and a description kept
+    within the limit every other description has."""
+
+    def __init__(self, record: Record) -> None:
+        self.record = record
+        described = record.fields.get("description")
+        self.types: set[str] = {described} if described else set()
+
+    def describe(self, relation_type: str) -> None:
+        if relation_type in self.types:
+            return
+        self.types.add(relation_type)
+        described = self.record.fields.get("description", "")
+        if len(described) + 2 + len(relation_type) <= check.MAX_DESCRIPTION_CHARS:  # else: the first types stay
+            self.record.fields["description"] = f"{described}; {relation_type}" if described else relation_type

@@ -8,6 +8,7 @@ import json
 import re
 import socket
 import tempfile
+import time
 import tracemalloc
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import func, select, text
 
 from memory import indexing
 from memory.embeddings import LocalEmbeddings
+from memory.validation import MAX_DESCRIPTION_CHARS
 from models import Embedding, Observation
 from portability import importer
 from portability.jsonl_schema import FileRejected
@@ -175,3 +177,28 @@ def test_an_account_keeps_few_unconfirmed_uploads_and_uploads_at_a_bounded_rate(
         too_often = _upload(served, browser, csrf, _observations_file(2, start=95))
         assert too_often.status_code == 429 and int(too_often.headers["retry-after"]) >= 1
         assert "too many uploads" in too_often.text
+
+
+def test_many_relation_types_between_one_pair_import_in_linear_time_within_the_limit():
+    entities = [
+        json.dumps({"type": "entity", "name": name, "entityType": "person", "observations": []})
+        for name in ("Ann", "Bob")
+    ]
+
+    def relations(count: int) -> list[str]:
+        return [
+            json.dumps({"type": "relation", "from": "Ann", "to": "Bob", "relationType": f"kind_{n}_of_tie"})
+            for n in range(count)
+        ]
+
+    def seconds(count: int) -> float:
+        started = time.perf_counter()
+        parsed = importer.read(entities + relations(count))
+        elapsed = time.perf_counter() - started
+        (edge,) = parsed.of("relationship")
+        assert len(edge.fields["description"]) <= MAX_DESCRIPTION_CHARS
+        assert edge.fields["description"].startswith("kind_0_of_tie; kind_1_of_tie")
+        return elapsed
+
+    small, large = seconds(3_000), seconds(24_000)
+    assert large < 12 * small + 0.5, (small, large)  # eight times the lines, not sixty-four times the time
