@@ -95,7 +95,8 @@ def server_settings(memory_bytes: int, cores: int) -> dict[str, str]:
     solid-state, and turns off
     JIT compilation, which costs short queries tens of milliseconds when a
     plan's estimated cost is high. Durability settings stay at their safe
-    defaults: an acknowledged write survives a crash.
+    defaults: an acknowledged write survives a crash. Only the user running
+    the server may open its socket (it trusts whoever connects).
     """
 
     def megabytes(value: float, low: int, high: int) -> str:
@@ -110,6 +111,9 @@ def server_settings(memory_bytes: int, cores: int) -> dict[str, str]:
         "max_parallel_maintenance_workers": str(max(1, cores - 1)),
         "random_page_cost": "1.1",
         "jit": "off",
+        # The socket's own mode: connections are trusted, and a long data
+        # path puts the socket in a shared temporary folder.
+        "unix_socket_permissions": "0700",
     }
 
 
