@@ -156,16 +156,22 @@ class _ProcessRegistry:
     def locked(self) -> Iterator[_ProcessRegistry]:
         import fcntl
 
-        with open(self.path.with_suffix(".lock"), "a") as lock:
+        # Never through a link planted in the data directory: the lock is
+        # opened without following one, and the list replaced, not written into.
+        lock = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                self._entries = [entry for entry in self._read() if _alive(*entry)]
-                yield self
-                self.path.write_text(json.dumps(self._entries))
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+            self._entries = [entry for entry in self._read() if _alive(*entry)]
+            yield self
+            written = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            written.write_text(json.dumps(self._entries))
+            os.replace(written, self.path)
+        finally:
+            os.close(lock)  # which releases the flock
 
     def _read(self) -> list[tuple[int, float]]:
+        if self.path.is_symlink():
+            return []
         try:
             return [(int(pid), float(started)) for pid, started in json.loads(self.path.read_text())]
         except (FileNotFoundError, ValueError, TypeError):

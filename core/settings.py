@@ -109,6 +109,8 @@ def _var(name: str, default: Any, parse: Callable[[str, str], Any] = _text) -> A
     return field(default=default, metadata={"env": name, "parse": parse})
 
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
 PLACEHOLDER_MARKERS = (
     "change",
     "placeholder",
@@ -132,7 +134,9 @@ def _looks_like_placeholder(value: str) -> bool:
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = _var("DATABASE_URL", None)
-    data_dir: Path = _var("MEMORYGATE_DATA_DIR", Path("./data"), _path)
+    # Beside server.py, wherever a command starts from: `server.py stdio`
+    # launched by a desktop client meets the data of `python server.py`.
+    data_dir: Path = _var("MEMORYGATE_DATA_DIR", PROJECT_DIR / "data", _path)
     # None: 127.0.0.1 locally, 0.0.0.0 with DATABASE_URL (see from_env).
     host: str = _var("HOST", "127.0.0.1")
     port: int = _var("PORT", 8080, _int)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import stat
@@ -13,7 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from core import db
-from tests.support import session_scope
+from core.settings import Settings
+from tests.support import ROOT, session_scope
 
 GIB = 1024**3
 
@@ -88,3 +90,28 @@ def _connects_as(user: str, socket_dir: str) -> bool:
     _, status = os.waitpid(child, 0)
     assert os.WEXITSTATUS(status) in (0, 3)
     return os.WEXITSTATUS(status) == 0
+
+
+def test_a_link_planted_at_the_process_list_is_replaced_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "pgdata.users.json").symlink_to(victim)
+    (data_dir / "pgdata.users.lock").symlink_to(tmp_path / "made-through-a-link")
+    registry = db.EmbeddedPostgres(data_dir)._users
+    with pytest.raises(OSError):  # the lock is never opened through a link
+        with registry.locked():
+            pass
+    (data_dir / "pgdata.users.lock").unlink()
+    with registry.locked() as users:
+        users.add_self()
+    assert victim.read_text() == "precious" and not (tmp_path / "made-through-a-link").exists()
+    assert not (data_dir / "pgdata.users.json").is_symlink()
+    assert json.loads((data_dir / "pgdata.users.json").read_text())[0][0] == os.getpid()
+
+
+def test_every_command_meets_the_same_data_wherever_it_starts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({}, read_dotenv=False)
+    assert settings.data_dir == ROOT / "data"
