@@ -343,18 +343,55 @@ def check_references(parsed: ParsedFile) -> list[str]:
                     if wanted not in ids[target]:
                         problems.append(f"line {record.line}: {kind}.{name} names {target} {wanted}, not in the file")
     for kind in ("observation", "pattern"):
-        replaced: dict[int, int] = {}
-        for record in parsed.of(kind):
-            old = record.fields.get("supersedes")
-            if old is not None and old in replaced:
-                earlier = replaced[old]
-                problems.append(f"line {record.line}: {kind}.supersedes {kind} {old} was replaced on line {earlier}")
-            elif old is not None:
-                replaced[old] = record.line
+        problems.extend(_version_problems(kind, parsed.of(kind)))
+    problems.extend(_name_problems(parsed.of("concept")))
     for record in parsed.of("embedding"):
         kind, identifier = record.fields["item"]
         if identifier not in ids[kind]:
             problems.append(f"line {record.line}: embedding.item names {kind} {identifier}, not in the file")
+    return problems
+
+
+def _version_problems(kind: str, records: list[Record]) -> list[str]:
+    """Each version replaces at most one, is replaced at most once, and no
+    chain of versions comes back to where it started (such memories would
+    all count as replaced, and vanish from search)."""
+    problems = []
+    replaced: dict[int, int] = {}
+    replaces: dict[int, tuple[int, int]] = {}  # id -> (the id it replaces, its line)
+    for record in records:
+        old = record.fields.get("supersedes")
+        if old is None:
+            continue
+        if old == record.fields["id"]:
+            problems.append(f"line {record.line}: {kind}.supersedes names the {kind} itself")
+        elif old in replaced:
+            problems.append(f"line {record.line}: {kind}.supersedes {kind} {old} was replaced on line {replaced[old]}")
+        else:
+            replaced[old] = record.line
+            replaces[record.fields["id"]] = (old, record.line)
+    for start, (_, line) in replaces.items():
+        seen, current = {start}, replaces[start][0]
+        while current in replaces and current not in seen:
+            seen.add(current)
+            current = replaces[current][0]
+        if current == start and start == min(seen):  # each cycle once, by its smallest id
+            problems.append(
+                f"line {line}: {kind}.supersedes makes a cycle of versions ({', '.join(map(str, sorted(seen)))})"
+            )
+    return problems
+
+
+def _name_problems(concepts: list[Record]) -> list[str]:
+    """A name or alias (any case) belongs to one concept of the file."""
+    problems = []
+    owners: dict[str, tuple[int, int]] = {}  # folded name -> (concept id, line)
+    for record in concepts:
+        for name in (record.fields["name"], *record.fields.get("aliases", [])):
+            folded = name.casefold()
+            owner = owners.setdefault(folded, (record.fields["id"], record.line))
+            if owner[0] != record.fields["id"]:
+                problems.append(f"line {record.line}: concept {name!r} is already a name or alias on line {owner[1]}")
     return problems
 
 

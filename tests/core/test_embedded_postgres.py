@@ -100,9 +100,8 @@ def test_a_link_planted_at_the_process_list_is_replaced_not_followed(tmp_path):
     (data_dir / "pgdata.users.json").symlink_to(victim)
     (data_dir / "pgdata.users.lock").symlink_to(tmp_path / "made-through-a-link")
     registry = db.EmbeddedPostgres(data_dir)._users
-    with pytest.raises(OSError):  # the lock is never opened through a link
-        with registry.locked():
-            pass
+    with pytest.raises(OSError), registry.locked():  # the lock is never opened through a link
+        pass
     (data_dir / "pgdata.users.lock").unlink()
     with registry.locked() as users:
         users.add_self()

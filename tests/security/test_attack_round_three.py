@@ -202,3 +202,40 @@ def test_many_relation_types_between_one_pair_import_in_linear_time_within_the_l
 
     small, large = seconds(3_000), seconds(24_000)
     assert large < 12 * small + 0.5, (small, large)  # eight times the lines, not sixty-four times the time
+
+
+def _versions(*pairs: tuple[int, int | None]) -> list[str]:
+    return [HEADER] + [
+        json.dumps(
+            {"kind": "observation", "id": i, "observation": f"Version {i}", "confidence": 0.5}
+            | ({"supersedes": old} if old is not None else {})
+        )
+        for i, old in pairs
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pairs", "said"),
+    [
+        (((1, 2), (2, 1)), "makes a cycle of versions (1, 2)"),
+        (((1, None), (2, 3), (3, 4), (4, 2)), "makes a cycle of versions (2, 3, 4)"),
+        (((1, 1),), "supersedes names the observation itself"),
+    ],
+)
+def test_version_cycles_and_self_replacement_are_refused(pairs, said):
+    with pytest.raises(FileRejected) as refused:
+        importer.read(_versions(*pairs))
+    assert said in str(refused.value) and len(refused.value.problems) == 1
+
+
+def test_a_name_or_alias_of_two_concepts_is_refused():
+    concepts = [
+        {"kind": "concept", "id": 1, "name": "Ann", "type": "person", "aliases": ["Annie", "Bob"]},
+        {"kind": "concept", "id": 2, "name": "bob", "type": "person"},
+    ]
+    with pytest.raises(FileRejected) as refused:
+        importer.read(
+            [HEADER] + [json.dumps(c | {"created_at": "2024-01-01", "updated_at": "2024-01-01"}) for c in concepts]
+        )
+    assert "line 3: concept 'bob' is already a name or alias on line 2" in str(refused.value)
+    assert importer.read(_versions((1, None), (2, 1), (3, 2))).total == 3  # a chain is fine
