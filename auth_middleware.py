@@ -9,8 +9,10 @@ tokens for the MCP resource:
 * ``Authorization: Bearer mg_...`` (scheme case-insensitive) or ``X-API-Key``;
 * anything that is not shaped like one of our keys is refused before the
   database is touched, as are duplicated or conflicting headers;
-* the throttle is consulted before bcrypt; a verified key is cached briefly;
-* revoked or expired keys and inactive users are refused.
+* the throttle is consulted before bcrypt; a verified key is cached briefly,
+  which spares the bcrypt, and every request still reads its row by id;
+* revoked or expired keys and inactive users are refused, on the next
+  request in every process.
 """
 
 from __future__ import annotations
@@ -168,12 +170,12 @@ def verify_request_credentials(
 
 
 def cached_principal(headers: HeaderSource, *, state: AuthState) -> Principal | None:
-    """The principal for an API key verified recently, without the database.
+    """The principal for an API key verified recently, without bcrypt.
 
-    Cheap enough (a SHA-256 and a dict lookup) to run on the event loop, so
-    the common case never pays for a thread hop. None sends the request to
-    the thread path — also when the entry is due for its refresh, which one
-    caller there performs."""
+    Cheap enough (a SHA-256 and a dict lookup) to run on the event loop.
+    The caller must still confirm it (``confirm_cached``: one read by key id)
+    before acting on it. None sends the request to the full path — also
+    when the entry is due for its refresh, which one caller there performs."""
     raw, _ = extract_api_key(headers)
     if raw is None or records.looks_like_access_token(raw):
         return None
@@ -181,8 +183,19 @@ def cached_principal(headers: HeaderSource, *, state: AuthState) -> Principal | 
     cached = state.cache.get(fingerprint)
     if cached is None or cached.expired(datetime.now(UTC)) or state.cache.refresh_due(fingerprint):
         return None
-    state.usage.record(cached.key_id)
     return _principal(cached)
+
+
+def confirm_cached(db: Session, principal: Principal, *, state: AuthState) -> bool:
+    """Whether a cached key still opens the door (revoked, expired or its
+    account deleted in any process: refused on the next request); a key
+    that no longer does leaves the cache."""
+    assert principal.credential_id is not None
+    if not api_keys.still_open(db, principal.credential_id):
+        state.cache.evict_key(principal.credential_id)
+        return False
+    state.usage.record(principal.credential_id)
+    return True
 
 
 def _refused_before_lookup(error: str, client_ip: str | None, state: AuthState, db: Session) -> KeyCheck:
@@ -204,12 +217,12 @@ def _audit_burst(db: Session, key: str, client_ip: str | None) -> None:
 def _verify_key(db: Session, raw: str, *, client_ip: str | None, state: AuthState) -> KeyCheck:
     fingerprint = api_keys.fingerprint(raw)
     _refresh_if_due(db, state, fingerprint)
-    found = _from_cache(state, fingerprint)
+    found = _from_cache(db, state, fingerprint)
     if found is not None:
         return found
     with state.single_flight.hold(fingerprint):
         # Whoever verified this key while we waited has left it in the cache.
-        return _from_cache(state, fingerprint) or _verify_uncached(db, raw, fingerprint, client_ip, state)
+        return _from_cache(db, state, fingerprint) or _verify_uncached(db, raw, fingerprint, client_ip, state)
 
 
 def _refresh_if_due(db: Session, state: AuthState, fingerprint: str) -> None:
@@ -226,15 +239,15 @@ def _refresh_if_due(db: Session, state: AuthState, fingerprint: str) -> None:
     state.cache.refreshed(fingerprint, fresh)
 
 
-def _from_cache(state: AuthState, fingerprint: str) -> KeyCheck | None:
+def _from_cache(db: Session, state: AuthState, fingerprint: str) -> KeyCheck | None:
     cached = state.cache.get(fingerprint)
     if cached is None:
         return None
-    if cached.expired(datetime.now(UTC)):
+    principal = _principal(cached)
+    if cached.expired(datetime.now(UTC)) or not confirm_cached(db, principal, state=state):
         state.cache.evict_key(cached.key_id)
         return KeyCheck(error=INVALID)
-    state.usage.record(cached.key_id)
-    return KeyCheck(principal=_principal(cached))
+    return KeyCheck(principal=principal)
 
 
 def _verify_uncached(db: Session, raw: str, fingerprint: str, client_ip: str | None, state: AuthState) -> KeyCheck:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import uuid
 from collections.abc import Callable
 
 import anyio.to_thread
@@ -85,14 +84,18 @@ class MCPAuthGateASGI:
     async def _authenticate(self, scope: Scope, send: Send) -> Principal | None:
         """The caller, or None once a refusal has been sent."""
         if not self.require_auth:
-            return await self._local_owner()
+            return await anyio.to_thread.run_sync(self._local_owner)
         principal = auth_middleware.cached_principal(scope["headers"], state=self.state)
-        if principal is not None:
+        if principal is not None and await anyio.to_thread.run_sync(self._confirm, principal):
             return principal
         check = await anyio.to_thread.run_sync(self._verify, scope)
         if check.principal is None:
             await self._refuse(send, check)
         return check.principal
+
+    def _confirm(self, principal: Principal) -> bool:
+        with self.session_factory() as db:
+            return auth_middleware.confirm_cached(db, principal, state=self.state)
 
     async def _within_rate(self, principal: Principal, send: Send) -> bool:
         wait = await self.state.mcp_rate.hit_async(str(principal.credential_id or principal.user_id))
@@ -110,19 +113,18 @@ class MCPAuthGateASGI:
             db.commit()  # audit events of failure bursts
             return check
 
-    async def _local_owner(self) -> Principal:
-        if self._local_principal is None:
-            user_id, email = await anyio.to_thread.run_sync(self._load_local_owner)
-            self._local_principal = Principal(
-                user_id=user_id, email=email, scopes=frozenset(ALL_SCOPES), credential_type="local"
-            )
-        return self._local_principal
-
-    def _load_local_owner(self) -> tuple[uuid.UUID, str]:
+    def _local_owner(self) -> Principal:
+        """The local owner, read again whenever the account behind the
+        remembered one is gone (the owner deleted it: a new one is made)."""
         with self.session_factory() as db:
+            known = self._local_principal
+            if known is not None and accounts.get_user(db, known.user_id) is not None:
+                return known
             user = accounts.local_owner(db)
             db.commit()
-            return user.id, user.email
+            known = Principal(user_id=user.id, email=user.email, scopes=frozenset(ALL_SCOPES), credential_type="local")
+            self._local_principal = known
+            return known
 
     async def _refuse(self, send: Send, check: auth_middleware.KeyCheck) -> None:
         if check.error == auth_middleware.THROTTLED:

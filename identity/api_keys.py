@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import bcrypt
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -356,6 +356,20 @@ def recheck_key(db: Session, key_id: uuid.UUID) -> VerifiedKey | None:
     """A cached key's row read again (no bcrypt: its hash cannot change)."""
     row = db.execute(select(APIKey, User).join(User, User.id == APIKey.user_id).where(APIKey.id == key_id)).first()
     return verified_key(row[0], row[1], datetime.now(UTC)) if row else None
+
+
+def still_open(db: Session, key_id: uuid.UUID) -> bool:
+    """Whether a cached key still opens the door at this moment: one read by
+    primary key, made on every request, so revoking a key, deleting its
+    account or its expiry takes effect at once in every process and
+    instance sharing the database (the cache spares only the bcrypt)."""
+    query = (
+        select(APIKey.id)
+        .join(User, User.id == APIKey.user_id)
+        .where(APIKey.id == key_id, APIKey.revoked.is_(False), User.is_active.is_(True))
+        .where(or_(APIKey.expires_at.is_(None), APIKey.expires_at > func.now()))
+    )
+    return db.execute(query).first() is not None
 
 
 def key_view(key: APIKey) -> dict:

@@ -304,15 +304,11 @@ def test_a_key_in_steady_use_is_refreshed_once_per_period_and_never_bcrypted_aga
         assert state.bcrypt_gate.admitted_total == bcrypts
 
 
-def test_a_refresh_drops_a_key_revoked_by_another_instance():
+def test_a_key_revoked_by_another_instance_is_refused_on_the_next_request():
     with serve(create_app) as served:
-        state = served.app.state.auth_state
-        state.cache.clock = clock = Clock()
         user_id, key = user_with_key()
-        assert _burst(served, [key]) == [200]
+        assert _burst(served, [key]) == [200]  # verified, and cached for up to a minute
         with session_scope() as db:  # another process revokes: this one's cache is not told
             db.execute(update(APIKey).where(APIKey.user_id == user_id).values(revoked=True))
-        assert _burst(served, [key]) == [200]  # still trusted, within the period
-        clock.now += 50
-        assert _burst(served, [key]) == [401]  # the refresh found the row revoked
+        assert _burst(served, [key]) == [401]
         assert _burst(served, [key] * 4) == [401] * 4

@@ -14,6 +14,7 @@ import tracemalloc
 import pytest
 from sqlalchemy import func, select, text
 
+from identity import accounts, deletion
 from memory import indexing
 from memory.embeddings import LocalEmbeddings
 from memory.validation import MAX_DESCRIPTION_CHARS
@@ -26,6 +27,7 @@ from tests.fakes import github_profile
 from tests.support import (
     TEST_DATABASE,
     browser_login,
+    call,
     call_error,
     found,
     mcp_client,
@@ -239,3 +241,17 @@ def test_a_name_or_alias_of_two_concepts_is_refused():
         )
     assert "line 3: concept 'bob' is already a name or alias on line 2" in str(refused.value)
     assert importer.read(_versions((1, None), (2, 1), (3, 2))).total == 3  # a chain is fine
+
+
+async def test_without_authentication_writes_go_on_after_the_local_owner_deletes_the_account():
+    with serve(create_app, require_mcp_auth=False, allow_unauthenticated_mcp=True, embedding_provider="none") as served:
+        async with mcp_client(served.url) as client:
+            await call(client, "memory_store", observation="Before the account was deleted")
+            with session_scope() as db:
+                owner = accounts.local_owner(db)
+                deletion.delete_account(db, owner.id, by="self")
+            await call(client, "memory_store", observation="After the account was deleted")
+        with session_scope() as db:
+            fresh = accounts.local_owner(db)
+            kept = db.scalars(select(Observation.observation).where(Observation.owner_id == fresh.id)).all()
+        assert kept == ["After the account was deleted"]
