@@ -18,9 +18,11 @@ and starts a bounded number an hour (IMPORT_RATE_LIMIT).
 from __future__ import annotations
 
 import math
+import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import IO
 
@@ -31,6 +33,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from core import audit
+from core.db import Database
 from models import ImportJob
 from portability import exporter, importer, jobs
 from portability.jsonl_schema import FileRejected
@@ -61,25 +64,77 @@ TOO_MANY_WAITING = (
 )
 TOO_OFTEN = "Import: too many uploads for this account; try again later."
 _checking = threading.BoundedSemaphore(UPLOADS_AT_ONCE)
+EXPORTS_AT_ONCE = 2  # per account and process
+EXPORT_CHUNK_BYTES = 64 * 1024
+EXPORTS_BUSY = "Export: this account's earlier downloads are still running; let one finish, then try again."
 
 
 @router.get("/dashboard/export")
-def export(request: Request, db: DB) -> Response:
-    signed_in = current_session(request, db)
+async def export(request: Request) -> Response:
+    """The whole memory as a download. It is written to a temporary file
+    first (one short transaction), then sent from that file, so a reader
+    that stalls holds no database session; an account runs a couple at once."""
+    signed_in = await run_in_threadpool(_signed_in, request)
     if signed_in is None:
         return RedirectResponse("/dashboard", status_code=303)
     owner_id = signed_in.user.id
-    audit.record(db, audit.MEMORY_EXPORTED, actor=owner_id, targets={"by": "self"})
-    database = request.app.state.database
+    if not _exporting.claim(owner_id):
+        return pages.message_page("Busy", EXPORTS_BUSY, status_code=429)
+    try:
+        written = await run_in_threadpool(_write_export, request.app.state.database, owner_id)
+    except BaseException:
+        _exporting.release(owner_id)
+        raise
 
-    def lines() -> Iterator[str]:
-        # Its own session: the request's is committed and closed before the body streams.
-        with database.session_scope() as snapshot:
-            yield from exporter.export_lines(snapshot, owner_id=owner_id)
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            while chunk := await run_in_threadpool(written.read, EXPORT_CHUNK_BYTES):
+                yield chunk
+        finally:
+            written.close()
+            _exporting.release(owner_id)
 
     name = f"memorygate-{datetime.now(UTC):%Y-%m-%d}.jsonl"
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
-    return StreamingResponse(lines(), media_type="application/x-ndjson", headers=headers)
+    return StreamingResponse(body(), media_type="application/x-ndjson", headers=headers)
+
+
+def _write_export(database: Database, owner_id: uuid.UUID) -> IO[bytes]:
+    written = tempfile.SpooledTemporaryFile(max_size=EXPORT_CHUNK_BYTES * 16)  # noqa: SIM115 (it is sent, then closed, by the response)
+    try:
+        with database.session_scope() as db:
+            audit.record(db, audit.MEMORY_EXPORTED, actor=owner_id, targets={"by": "self"})
+            for line in exporter.export_lines(db, owner_id=owner_id):
+                written.write(line.encode())
+        written.seek(0)
+        return written
+    except BaseException:
+        written.close()
+        raise
+
+
+class _PerAccount:
+    """How many of something each account has under way in this process, at most ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.counts: Counter[uuid.UUID] = Counter()
+        self.lock = threading.Lock()
+
+    def claim(self, owner_id: uuid.UUID) -> bool:
+        with self.lock:
+            if self.counts[owner_id] >= self.limit:
+                return False
+            self.counts[owner_id] += 1
+            return True
+
+    def release(self, owner_id: uuid.UUID) -> None:
+        with self.lock:
+            self.counts[owner_id] -= 1
+            self.counts = +self.counts
+
+
+_exporting = _PerAccount(EXPORTS_AT_ONCE)
 
 
 @router.post(UPLOAD_PATH)

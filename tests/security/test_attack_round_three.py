@@ -11,6 +11,7 @@ import tempfile
 import time
 import tracemalloc
 
+import httpx
 import pytest
 from sqlalchemy import func, select, text
 
@@ -19,6 +20,7 @@ from memory import indexing
 from memory.embeddings import LocalEmbeddings
 from memory.validation import MAX_DESCRIPTION_CHARS
 from models import Embedding, Observation
+from oauth_models import User
 from portability import importer
 from portability.jsonl_schema import FileRejected
 from server import create_app
@@ -255,3 +257,39 @@ async def test_without_authentication_writes_go_on_after_the_local_owner_deletes
             fresh = accounts.local_owner(db)
             kept = db.scalars(select(Observation.observation).where(Observation.owner_id == fresh.id)).all()
         assert kept == ["After the account was deleted"]
+
+
+def _stalled_export(server, cookie: str) -> socket.socket:
+    """An export whose reader takes the headers and then stops reading."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sock.sendall(f"GET /dashboard/export HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: mg_session={cookie}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return sock
+
+
+def test_a_stalled_export_holds_no_database_session_and_an_account_runs_two_at_once(auth_server, github, new_browser):
+    browser, _ = _signed_in(auth_server, github, new_browser, 9962)
+    with session_scope() as db:
+        owner = db.scalars(select(User.id).where(User.email == "attacker9962@example.com")).one()
+        # About 20 MB of memories: more than loopback's socket buffers hold.
+        db.execute(
+            text(
+                "INSERT INTO observations (owner_id, observation, confidence) "
+                "SELECT :owner, 'Exported fact ' || n || ' ' || repeat('x', 2000), 0.5 FROM generate_series(1, 10000) n"
+            ),
+            {"owner": owner},
+        )
+    cookie = browser.cookies[accounts.SESSION_COOKIE]
+    pool = auth_server.app.state.database.engine.pool
+    stalled = [_stalled_export(auth_server, cookie) for _ in range(2)]
+    try:
+        assert pool.checkedout() == 0  # the readers stalled; no transaction waits on them
+        third = browser.get(auth_server.url + "/dashboard/export")
+        assert third.status_code == 429 and "still running" in third.text
+        assert httpx.get(auth_server.url + "/health").status_code == 200
+    finally:
+        for sock in stalled:
+            sock.close()
