@@ -63,6 +63,18 @@ class DatabaseStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWi
             params = {"key": key, "amount": amount, "now": now, "expires_at": now + expiry}
             return int(conn.execute(text(_UPSERT), params).scalar_one())
 
+    def decr(self, key: str, amount: int = 1) -> int:
+        """Give back ``amount`` (never below zero), as the memory storage does."""
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                text(
+                    "UPDATE rate_limit_counters SET count = greatest(count - :amount, 0) "
+                    "WHERE key = :key RETURNING count"
+                ),
+                {"key": key, "amount": amount},
+            )
+            return int(found.scalar() or 0)
+
     def get(self, key: str) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(text(_LIVE_COUNT), {"key": key, "now": time.time()}).scalar() or 0)

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import anyio.to_thread
 from limits import RateLimitItem, parse, storage, strategies
@@ -59,49 +58,65 @@ class Limiter:
 
 
 class FailureThrottle:
-    """Failures per key in a moving window.
+    """Failures per key in a sliding window, counted in the limiter's storage.
 
-    An expensive check (bcrypt) first ``reserve``s an attempt and ``settle``s
-    it afterwards; attempts in flight count against the allowance, so a
-    concurrent burst cannot slip past a check that only sees finished
-    failures. (Reservations are per process; the failures themselves live in
-    the shared storage.)
+    An expensive check (bcrypt) first ``reserve``s an attempt: one atomic
+    hit in the storage, so attempts in flight in every process sharing it
+    count against the allowance, and a concurrent burst cannot slip past a
+    check that only sees finished failures. ``settle`` gives the attempt
+    back unless it failed.
     """
 
     def __init__(self, limiter: Limiter, limit: int, window_seconds: float) -> None:
-        self.limiter = limiter
         self.limit = limit
         self.item = parse(f"{limit}/{max(1, int(window_seconds))} second")
-        self._pending: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        # Its own strategy on the shared storage: a sliding window counter
+        # can give an attempt back, a moving window cannot.
+        self.storage = limiter.strategy.storage
+        self.strategy = strategies.SlidingWindowCounterRateLimiter(self.storage)
 
     def reserve(self, keys: list[str]) -> float | None:
         """Claim one attempt under every key; the seconds to wait if any has none left."""
-        with self._lock:
-            for key in keys:
-                reset_at, remaining = self.limiter.strategy.get_window_stats(self.item, f"failures:{key}")
-                if remaining - self._pending[key] <= 0:
-                    return max(1.0, math.ceil(reset_at - time.time()))
-            self._pending.update(keys)
+        taken: list[str] = []
+        for key in keys:
+            if not self.strategy.hit(self.item, f"failures:{key}"):
+                self._give_back(taken)
+                return self.retry_after(key) or 1.0
+            taken.append(key)
         return None
 
     def settle(self, keys: list[str], *, failed: bool) -> list[str]:
-        """Release a reservation, counting it as a failure when it was one;
-        returns the keys whose allowance this failure used up (bursts)."""
-        with self._lock:
-            self._pending.subtract(keys)
-            self._pending = +self._pending  # drop keys with nothing pending
-        return [key for key in keys if failed and self.record_failure(key)]
+        """Give the reservation back unless it failed; returns the keys whose
+        allowance this failure used up (bursts)."""
+        if not failed:
+            self._give_back(keys)
+            return []
+        return [key for key in keys if self._remaining(key) == 0]
 
     def retry_after(self, key: str) -> float | None:
         """Seconds until ``key`` may try again, or None if it may now."""
-        return self.limiter.wait(self.item, f"failures:{key}")
+        if self.strategy.test(self.item, f"failures:{key}"):
+            return None
+        reset_at, _ = self.strategy.get_window_stats(self.item, f"failures:{key}")
+        return max(1.0, math.ceil(reset_at - time.time()))
 
     def record_failure(self, key: str) -> bool:
         """Count one failure; True when this one used up the allowance (a burst)."""
-        counted = self.limiter.strategy.hit(self.item, f"failures:{key}")
-        _, remaining = self.limiter.strategy.get_window_stats(self.item, f"failures:{key}")
-        return counted and remaining == 0
+        counted = self.strategy.hit(self.item, f"failures:{key}")
+        return counted and self._remaining(key) == 0
+
+    def _remaining(self, key: str) -> int:
+        return self.strategy.get_window_stats(self.item, f"failures:{key}")[1]
+
+    def _give_back(self, keys: list[str]) -> None:
+        storage: Any = self.storage  # every storage MemoryGate uses keeps sliding windows
+        expiry = self.item.get_expiry()
+        for key in keys:
+            _, current = storage.sliding_window_keys(self.item.key_for(f"failures:{key}"), expiry, time.time())
+            if hasattr(storage, "decr"):
+                storage.decr(current)
+            else:  # Redis: an increment by minus one
+                storage.incr(current, 2 * expiry, amount=-1)
 
 
 class RequestRate:

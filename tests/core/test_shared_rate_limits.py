@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 from sqlalchemy import text
 
@@ -64,4 +66,21 @@ def test_expired_counters_are_pruned():
     assert rate_limit_store.prune(TEST_DATABASE.engine) == 1
     with session_scope() as db:
         assert db.execute(text("SELECT key FROM rate_limit_counters")).scalars().all() == ["live"]
+    _forget_counters()
+
+
+def test_a_burst_across_two_instances_gets_no_more_bcrypt_than_the_limit():
+    """Attempts in flight are reserved in the shared store, not per process."""
+    _forget_counters()
+    limits = {**SHARED, "auth_failure_limit": 10, "auth_failure_window_seconds": 86400, "bcrypt_rounds": 12}
+    with serve(create_app, **limits) as a, serve(create_app, **limits) as b:
+        _, key = user_with_key()
+        near = (key[:11] + f"{n:02d}" + key[13:] for n in range(41))
+        forged = [candidate for candidate in near if candidate != key][:40]
+        gates = [server.app.state.auth_state.bcrypt_gate for server in (a, b)]
+        before = sum(gate.admitted_total for gate in gates)
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            statuses = list(pool.map(lambda n: _tools_list((a, b)[n % 2], forged[n]).status_code, range(40)))
+        assert sum(gate.admitted_total for gate in gates) - before <= 10
+        assert set(statuses) <= {401, 429} and statuses.count(401) <= 10
     _forget_counters()
