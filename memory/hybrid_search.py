@@ -60,11 +60,14 @@ UNCOMMON_WORDS = (
 # matches: all of them for rare words (names, identifiers — where keywords
 # matter most); for common words the semantic side carries the ranking.
 KEYWORD_POOL = 400
-# A word found in more than this share of memories (by ANALYZE's statistics)
-# finds no candidates on its own: it says little about which memory is meant,
-# and its match set grows with the memory (93,000 rows to read for one
-# query at a million memories). It still counts in every-word matches and
-# in ranking.
+# For an owner holding most of a table (OWNER_LEXEME_MAX_SHARE), a word
+# found in more than this share of memories (by ANALYZE's statistics) finds
+# no candidates on its own: it says little about which memory is meant, and
+# its match set grows with the memory (93,000 rows to read for one query at
+# a million memories). It still counts in every-word matches and in ranking.
+# Any other owner's words are all looked through among their own rows, and
+# weighed by their own counts: whether a memory is found never depends on
+# what other accounts hold.
 COMMON_WORD_SHARE = 0.02
 # The owner lexeme narrows the full-text index to the owner's rows, at the
 # price of reading the owner's whole posting list: cheap for most owners,
@@ -406,9 +409,14 @@ def _keyword_candidates(
     for kind in held:
         table, confidence_column, domain_column = KEYWORD_TABLES[kind]
         shares = planner_stats.frequent_words(db, table, 0.0)
+        big_owner = shares.get(params["owner_lexeme"], 0.0) >= OWNER_LEXEME_MAX_SHARE
+        if not big_owner:
+            # Only the owner's rows are read (the owner lexeme), so no word is
+            # too common to look through, and nothing counted among other
+            # accounts' memories may shape this one's results.
+            shares = {}
         uncommon = [word for word in words if shares.get(word, 0.0) <= COMMON_WORD_SHARE]
         params[f"uncommon_{table}"] = uncommon
-        big_owner = shares.get(params["owner_lexeme"], 0.0) >= OWNER_LEXEME_MAX_SHARE
         rows = planner_stats.estimated_rows(db, table)
         weights_sql, weights_params = word_weights.cte(
             table, words, owner_id=owner_id, frequent=shares, rows=rows, big_owner=big_owner

@@ -11,9 +11,11 @@ every memory mentions "Melanie", another's none.
 
 Counting stays cheap at any size. Each count reads at most ``DF_CAP``
 matches from the full-text index (a word that common weighs little however
-much commoner it is), and a word with more matches than that in the whole
-table is not counted at all: ANALYZE's statistics give its share, taken to
-be the owner's too. An owner in those statistics is sized by them.
+much commoner it is). Only for an owner holding most of the table
+(``big_owner``) is a word with more matches than that in the whole table not
+counted at all: ANALYZE's statistics give its share, then largely the
+owner's own. Every other owner's counts are their own (search passes them
+no ``frequent`` words), so no account's results depend on another's.
 """
 
 from __future__ import annotations
