@@ -103,3 +103,28 @@ def test_a_role_that_may_not_create_pgvector_is_told_what_to_run_and_nothing_is_
         assert migrated.returncode == 0, migrated.stderr
     finally:
         managed.stop()
+
+
+def test_times_stored_before_they_were_checked_become_readable(empty_database):
+    assert alembic("upgrade", "0014", url=empty_database).returncode == 0
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        owner = conn.execute(
+            text(
+                "INSERT INTO users (id, email, oauth_provider, oauth_subject) VALUES (:id, 'far@example.com', 'local', 'far') RETURNING id"
+            ),
+            {"id": uuid.uuid4()},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO observations (owner_id, observation, confidence, occurred_at) VALUES "
+                "(:owner, 'far future', 0.5, '9999-12-31T23:59:59-14:00'), (:owner, 'ordinary', 0.5, '2024-05-01')"
+            ),
+            {"owner": owner},
+        )
+    upgraded = alembic("upgrade", "head", url=empty_database)
+    assert upgraded.returncode == 0, upgraded.stderr
+    with engine.connect() as conn:  # psycopg2 turns each into a Python datetime: it must be able to
+        times = dict(conn.execute(text("SELECT observation, occurred_at FROM observations")).all())
+    engine.dispose()
+    assert times["far future"].year == 9999 and times["ordinary"].year == 2024
