@@ -22,7 +22,7 @@ import tempfile
 import threading
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import IO
 
@@ -31,6 +31,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
+from starlette.types import Receive, Scope, Send
 
 from core import audit
 from core.db import Database
@@ -63,10 +64,11 @@ TOO_MANY_WAITING = (
     "Import: {count} uploads are waiting for you to confirm or cancel them; finish one before uploading another."
 )
 TOO_OFTEN = "Import: too many uploads for this account; try again later."
-_checking = threading.BoundedSemaphore(UPLOADS_AT_ONCE)
 EXPORTS_AT_ONCE = 2  # per account and process
 EXPORT_CHUNK_BYTES = 64 * 1024
 EXPORTS_BUSY = "Export: this account's earlier downloads are still running; let one finish, then try again."
+
+_checking = threading.BoundedSemaphore(UPLOADS_AT_ONCE)
 
 
 @router.get("/dashboard/export")
@@ -85,18 +87,30 @@ async def export(request: Request) -> Response:
     except BaseException:
         _exporting.release(owner_id)
         raise
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            while chunk := await run_in_threadpool(written.read, EXPORT_CHUNK_BYTES):
-                yield chunk
-        finally:
-            written.close()
-            _exporting.release(owner_id)
-
     name = f"memorygate-{datetime.now(UTC):%Y-%m-%d}.jsonl"
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
-    return StreamingResponse(body(), media_type="application/x-ndjson", headers=headers)
+    return _Download(written, on_close=lambda: _exporting.release(owner_id), headers=headers)
+
+
+class _Download(StreamingResponse):
+    """A spooled file sent in chunks, closed (and ``on_close`` called) however
+    the response ends: sent, the client gone, or the server stopping."""
+
+    def __init__(self, file: IO[bytes], *, on_close: Callable[[], None], headers: dict[str, str]) -> None:
+        super().__init__(self._chunks(file), media_type="application/x-ndjson", headers=headers)
+        self.file, self.on_close = file, on_close
+
+    @staticmethod
+    async def _chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
+        while chunk := await run_in_threadpool(file.read, EXPORT_CHUNK_BYTES):
+            yield chunk
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.file.close()
+            self.on_close()
 
 
 def _write_export(database: Database, owner_id: uuid.UUID) -> IO[bytes]:
@@ -169,8 +183,9 @@ def _signed_in(request: Request) -> SignedIn | None:
 
 
 def _busy() -> Response:
+    """Refused before the body is read, so the connection is not kept for it."""
     response = pages.message_page("Busy", BUSY, status_code=503)
-    response.headers["Retry-After"] = "5"
+    response.headers.update({"Retry-After": "5", "Connection": "close"})
     return response
 
 
