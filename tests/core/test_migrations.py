@@ -111,7 +111,8 @@ def test_times_stored_before_they_were_checked_become_readable(empty_database):
     with engine.begin() as conn:
         owner = conn.execute(
             text(
-                "INSERT INTO users (id, email, oauth_provider, oauth_subject) VALUES (:id, 'far@example.com', 'local', 'far') RETURNING id"
+                "INSERT INTO users (id, email, oauth_provider, oauth_subject) "
+                "VALUES (:id, 'far@example.com', 'local', 'far') RETURNING id"
             ),
             {"id": uuid.uuid4()},
         ).scalar_one()
