@@ -135,6 +135,18 @@ async def _repeat(every_seconds: float, job: Callable[[], Any], name: str) -> No
         await asyncio.sleep(every_seconds)
 
 
+def this_command() -> str:
+    """How to run this server's commands with the interpreter running it
+    (its venv's, which the system's ``python`` is not), as short as it can
+    be said from here."""
+    interpreter = Path(sys.executable)
+    if interpreter.is_relative_to(Path.cwd()):
+        interpreter = interpreter.relative_to(Path.cwd())
+    script = Path(__file__).resolve()
+    shown = script.relative_to(Path.cwd()) if script.is_relative_to(Path.cwd()) else script
+    return f"{interpreter} {shown}"
+
+
 def startup_banner(settings: Settings, embedder: EmbeddingProvider, providers: list[str]) -> list[str]:
     """What a person starting the server needs to see, ending in the one next step."""
     dashboard_url = settings.public_base_url + "/dashboard"
@@ -152,9 +164,9 @@ def startup_banner(settings: Settings, embedder: EmbeddingProvider, providers: l
         auth = "OFF: every /mcp request acts as the local owner"
         next_step = f"point your MCP client at {settings.mcp_url} (no key needed)."
     elif providers or settings.is_local:
-        next_step = f"open {dashboard_url} to sign in and connect a client, or run `python server.py create-key`."
+        next_step = f"open {dashboard_url} to sign in and connect a client, or run `{this_command()} create-key`."
     else:
-        next_step = "run `python server.py create-key --email you@example.com` for a key."
+        next_step = f"run `{this_command()} create-key --email you@example.com` for a key."
     return [
         f"MemoryGate {VERSION} is running.",
         f"  MCP endpoint:  {settings.mcp_url}",

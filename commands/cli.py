@@ -101,6 +101,12 @@ def main(argv: list[str], *, create_app: Callable[..., Any]) -> int:
         return 1
 
 
+PORT_TAKEN = (
+    "error: port {port} on {host} is already in use (another MemoryGate, or another program); "
+    "stop it, or set PORT to a free port."
+)
+
+
 class _DropQueryStrings(logging.Filter):
     """Access-log lines keep the path but never the query string, which can
     carry OAuth codes and state."""
@@ -117,6 +123,10 @@ class _DropQueryStrings(logging.Filter):
 
 def serve(settings: Settings, create_app: Callable[..., Any]) -> int:
     import uvicorn
+
+    if prefork.port_in_use(settings.host, settings.port):
+        print(PORT_TAKEN.format(host=settings.host, port=settings.port), file=sys.stderr, flush=True)
+        return 2
 
     log_config = uvicorn_log_config(settings.log_level)
     log_config["filters"]["drop_query"] = {"()": _DropQueryStrings}

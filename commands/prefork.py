@@ -21,6 +21,7 @@ exits with an error, for the platform to restart the whole server.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -68,6 +69,20 @@ def serve_processes(count: int, *, host: str, port: int, run_worker: Callable[[s
             _signal_all(list(living), signal.SIGTERM)
         status = status or (0 if stopping and code in (0, -signal.SIGTERM) else code)
     return 1 if status else 0
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another process, of any kind, listens on ``host:port``. Our
+    workers share a port (SO_REUSEPORT), which would let a second server
+    bind beside a first and take half its connections: a plain bind, which
+    any listener refuses, is tried first and let go."""
+    try:
+        _listen(host, port, reuse_port=False).close()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return True
+        raise
+    return False
 
 
 def _listen(host: str, port: int, *, reuse_port: bool, listen: bool = True) -> socket.socket:

@@ -8,15 +8,27 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 
-from server import create_app
+from commands.cli import PORT_TAKEN
+from server import create_app, this_command
 from tests.conftest import provider_settings
-from tests.support import ROOT, ServerProcess, call, found, mcp_client, run_cli, serve, subprocess_env
+from tests.support import (
+    ROOT,
+    ServerProcess,
+    bound_socket,
+    call,
+    found,
+    mcp_client,
+    run_cli,
+    serve,
+    subprocess_env,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -122,3 +134,27 @@ def _run_stdio(env: dict[str, str], messages: list[dict]) -> subprocess.Complete
         text=True,
         timeout=120,
     )
+
+
+@pytest.mark.slow
+def test_a_port_already_served_is_refused_in_one_line_naming_the_setting(tmp_path):
+    first = ServerProcess(subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path / "a"), EMBEDDING_PROVIDER="none")).start()
+    try:
+        second = run_cli(env={**first.env, "MEMORYGATE_DATA_DIR": str(tmp_path / "b")})
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines() == [PORT_TAKEN.format(host="127.0.0.1", port=first.port)]
+        assert "Traceback" not in second.stdout + second.stderr
+    finally:
+        assert first.terminate()
+    with bound_socket() as other_program:  # taken by something that is not MemoryGate at all
+        port = other_program.getsockname()[1]
+        env = subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path / "c"), EMBEDDING_PROVIDER="none", PORT=str(port))
+        refused = run_cli(env={**env, "HOST": "127.0.0.1"})
+        assert refused.returncode == 2 and "set PORT to a free port" in refused.stderr
+
+
+def test_the_banner_names_the_interpreter_that_runs_the_server(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    interpreter = Path(sys.executable)
+    shown = interpreter.relative_to(ROOT) if interpreter.is_relative_to(ROOT) else interpreter
+    assert this_command() == f"{shown} server.py"
