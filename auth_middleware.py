@@ -28,7 +28,7 @@ from core import audit, rate_limits
 from core.principal import ALL_SCOPES, Principal
 from core.settings import Settings
 from identity import accounts, api_keys
-from mcp_oauth import records
+from identity import oauth_records as records
 from oauth_models import User
 
 MAX_AUTH_HEADER_BYTES = 512

@@ -6,12 +6,9 @@ An ``APIRouter`` only: it reads settings, providers and the auth state from
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -25,11 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import auth_middleware
 from core import audit
-from core.addresses import is_loopback, is_loopback_origin
 from core.principal import ALL_SCOPES, WRITE_SCOPE
 from core.settings import Settings
 from identity import accounts, api_keys, provider_login
-from mcp_oauth import records
+from identity import oauth_records as records
+from identity.browser_sign_in import FOREIGN_ORIGIN, origin_of, set_session_cookie
 from oauth import OAuthProviderError, Provider
 from oauth_models import User
 from web.dependencies import DB, NO_STORE
@@ -62,11 +59,9 @@ NOT_SIGNED_IN = "Sign in, or send an API key (Authorization: Bearer mg_...)."
 UNKNOWN_PROVIDER = "Unknown or unconfigured sign-in provider: {provider}"
 CLIENT_NOT_CONFIGURED = "Client-credential exchange is not configured on this server."
 BAD_CLIENT_CREDENTIALS = "Invalid client credentials."
-FOREIGN_ORIGIN = "Cross-site request refused."
 TOO_MANY_ATTEMPTS = "Too many failed attempts. Try again later."
 READ_ONLY_CANNOT_MANAGE = "A read-only API key cannot manage the account; use a browser session or a read-write key."
 SESSION_REQUIRED = "Only a signed-in browser session can do this."
-TOO_MANY_KEYS = "This account already has {count} active API keys; revoke one first."
 
 
 def endpoint_index(base: str, *, providers: list[str]) -> dict[str, str]:
@@ -144,7 +139,7 @@ def _refuse_foreign_origin(request: Request) -> None:
         settings = _settings(request)
         allowed = {settings.public_base_url.rstrip("/"), settings.frontend_url.rstrip("/")}
         allowed |= {o.rstrip("/") for o in settings.cors_extra_origins}
-        if origin.rstrip("/") not in {_origin_of(url) for url in allowed}:
+        if origin.rstrip("/") not in {origin_of(url) for url in allowed}:
             raise HTTPException(status_code=403, detail=FOREIGN_ORIGIN)
 
 
@@ -160,16 +155,10 @@ def account_manager(request: Request, user: Annotated[User, Depends(current_user
 
 
 def key_creation_refusal(request: Request, db: Session, user_id: uuid.UUID) -> tuple[int, str, float | None] | None:
-    """(status, reason, retry-after) when this account may not mint another
-    key now: each costs a bcrypt hash, and each is a door to the memories."""
-    settings = _settings(request)
-    active = api_keys.count_active_keys(db, user_id=user_id)
-    if active >= settings.max_active_keys:
-        return 409, TOO_MANY_KEYS.format(count=active), None
-    wait = _state(request).key_creation_rate.hit(f"user:{user_id}")
-    if wait is not None:
-        return 429, "Too many new API keys for this account; try again later.", wait
-    return None
+    """identity.api_keys.creation_refusal with this app's limits."""
+    return api_keys.creation_refusal(
+        db, user_id=user_id, max_active=_settings(request).max_active_keys, rate=_state(request).key_creation_rate
+    )
 
 
 def session_user(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
@@ -178,11 +167,6 @@ def session_user(request: Request, user: Annotated[User, Depends(current_user)])
     if not request.state.caller.via_session:
         raise HTTPException(status_code=403, detail=SESSION_REQUIRED)
     return user
-
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 # --- browser sign-in -----------------------------------------------------------
@@ -302,92 +286,6 @@ async def callback(
     set_session_cookie(response, settings, token)
     response.delete_cookie(BINDING_COOKIE, path="/auth")
     return response
-
-
-# Binds the local-owner sign-in form to the browser that was shown it (a
-# double-submit token): a page elsewhere can make a browser POST, but cannot
-# read this cookie to compute the form's token.
-LOCAL_LOGIN_COOKIE = "mg_local_login"
-LOCAL_LOGIN_COOKIE_SECONDS = 3600
-LOCAL_LOGIN_REFUSED = "Local sign-in is only available on this computer, in local mode."
-LOCAL_LOGIN_EXPIRED = "This sign-in form has expired. Reload the page and try again."
-
-
-def local_owner_allowed(request: Request) -> bool:
-    """Local mode, no sign-in provider configured, and a browser on this machine."""
-    settings = _settings(request)
-    return (
-        settings.is_local
-        and not request.app.state.oauth_providers
-        and request.client is not None
-        and is_loopback(request.client.host)
-    )
-
-
-@dataclass(frozen=True)
-class LocalLoginForm:
-    """A local-owner sign-in form's CSRF token and the browser cookie it is bound to."""
-
-    binding: str
-    token: str
-
-    def bind(self, response: Response, settings: Settings) -> Response:
-        response.set_cookie(
-            LOCAL_LOGIN_COOKIE,
-            self.binding,
-            max_age=LOCAL_LOGIN_COOKIE_SECONDS,
-            path="/",
-            httponly=True,
-            secure=settings.cookie_secure,
-            samesite="strict",
-        )
-        return response
-
-
-def local_login_form(request: Request, *, purpose: str) -> LocalLoginForm:
-    """An existing binding cookie is kept, so several sign-in pages open at
-    once (two MCP clients connecting) each stay valid."""
-    binding = request.cookies.get(LOCAL_LOGIN_COOKIE) or ""
-    if not (32 <= len(binding) <= 64):
-        binding = secrets.token_urlsafe(32)
-    return LocalLoginForm(binding, _local_login_token(binding, purpose))
-
-
-def _local_login_token(binding: str, purpose: str) -> str:
-    return hmac.new(binding.encode(), f"memorygate-local-login:{purpose}".encode(), hashlib.sha256).hexdigest()
-
-
-def local_login_refusal(request: Request, *, purpose: str, presented: object) -> str | None:
-    """Why this local-owner sign-in POST must be refused, or None.
-
-    The form token is the CSRF defence; the Origin check only refuses pages
-    on other sites outright. ``Origin: null`` is what Chromium sends under our
-    no-referrer policy, so it is accepted (the token still has to match).
-    """
-    if not local_owner_allowed(request):
-        return LOCAL_LOGIN_REFUSED
-    origin = request.headers.get("origin")
-    own = _origin_of(_settings(request).public_base_url)
-    if origin and origin != "null" and origin.rstrip("/") != own and not is_loopback_origin(origin):
-        return FOREIGN_ORIGIN
-    binding = request.cookies.get(LOCAL_LOGIN_COOKIE)
-    if not binding or not isinstance(presented, str):
-        return LOCAL_LOGIN_EXPIRED
-    if not hmac.compare_digest(_local_login_token(binding, purpose).encode(), presented.encode()):
-        return LOCAL_LOGIN_EXPIRED
-    return None
-
-
-def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
-    response.set_cookie(
-        accounts.SESSION_COOKIE,
-        token,
-        max_age=settings.session_max_age_seconds,
-        path="/",
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite=settings.session_cookie_samesite,
-    )
 
 
 @router.post("/logout")

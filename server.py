@@ -34,8 +34,9 @@ from auth_middleware import AuthState
 from core import db, rate_limit_store
 from core.addresses import TrustedProxies
 from core.settings import VERSION, Settings, UnsafeConfiguration
+from identity import oauth_records as records
 from mcp_auth_gate import MCPAuthGateASGI
-from mcp_oauth import records, routes
+from mcp_oauth import routes
 from memory import archive, indexing
 from memory.access import TRACKER_KEY, AccessTracker
 from memory.embeddings import EmbeddingProvider, build_provider

@@ -7,7 +7,6 @@ SHA-256, so a leaked table cannot be replayed as cookies.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.crypto import sha256_hex
 from core.settings import LOCAL_OWNER_EMAIL
 from oauth_models import User, UserSession
 
@@ -26,10 +26,6 @@ LOCAL_OWNER_SUBJECT = "local"
 CLIENT_CREDENTIALS_PROVIDER = "client_credentials"
 SESSION_COOKIE = "mg_session"
 MAX_SESSION_TOKEN_CHARS = 128
-
-
-def sha256_hex(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def upsert_user(

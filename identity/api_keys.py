@@ -30,7 +30,7 @@ import bcrypt
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, rate_limits
 from core.db import after_commit
 from core.principal import ALL_SCOPES
 from oauth_models import APIKey, User
@@ -356,6 +356,24 @@ def recheck_key(db: Session, key_id: uuid.UUID) -> VerifiedKey | None:
     """A cached key's row read again (no bcrypt: its hash cannot change)."""
     row = db.execute(select(APIKey, User).join(User, User.id == APIKey.user_id).where(APIKey.id == key_id)).first()
     return verified_key(row[0], row[1], datetime.now(UTC)) if row else None
+
+
+TOO_MANY_KEYS = "This account already has {count} active API keys; revoke one first."
+TOO_MANY_NEW_KEYS = "Too many new API keys for this account; try again later."
+
+
+def creation_refusal(
+    db: Session, *, user_id: uuid.UUID, max_active: int, rate: rate_limits.RequestRate
+) -> tuple[int, str, float | None] | None:
+    """(status, reason, retry-after) when this account may not mint another
+    key now: each costs a bcrypt hash, and each is a door to the memories."""
+    active = count_active_keys(db, user_id=user_id)
+    if active >= max_active:
+        return 409, TOO_MANY_KEYS.format(count=active), None
+    wait = rate.hit(f"user:{user_id}")
+    if wait is not None:
+        return 429, TOO_MANY_NEW_KEYS, wait
+    return None
 
 
 def still_open(db: Session, key_id: uuid.UUID) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core import audit
-from mcp_oauth import records
+from identity import oauth_records as records
 from models import Concept, Document, Observation, Pattern
 from oauth_models import APIKey, OAuthGrant, User
 

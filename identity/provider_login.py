@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.crypto import sha256_hex
 from identity import accounts
 from oauth import ProviderIdentity, new_code_verifier
 from oauth_models import OAuthState
@@ -59,7 +60,7 @@ def start_login(
             provider=provider,
             code_verifier=login.verifier,
             nonce=login.nonce,
-            browser_binding_hash=accounts.sha256_hex(browser_binding),
+            browser_binding_hash=sha256_hex(browser_binding),
             next_path=next_path,
             expires_at=datetime.now(UTC) + STATE_TTL,
         )
@@ -71,7 +72,7 @@ def claim_state(db: Session, *, state: str, provider: str, browser_binding: str 
     row = db.get(OAuthState, state) if state and len(state) <= 128 else None
     if row is None or row.provider != provider or row.expires_at <= datetime.now(UTC):
         raise LoginRefused(LOGIN_EXPIRED)
-    presented = accounts.sha256_hex(browser_binding or "")
+    presented = sha256_hex(browser_binding or "")
     if not browser_binding or not secrets.compare_digest(presented, row.browser_binding_hash):
         raise LoginRefused(LOGIN_WRONG_BROWSER)
     claimed = db.execute(

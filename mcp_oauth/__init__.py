@@ -1,4 +1,3 @@
-"""MemoryGate as an OAuth 2.1 authorization server for MCP clients: the
-stored records (clients, consents, codes, tokens), the MCP SDK provider over
-them, and the HTTP endpoints (metadata, registration, authorize, consent,
-token, revoke)."""
+"""MemoryGate as an OAuth 2.1 authorization server for MCP clients: the MCP
+SDK provider over the stored records (``identity.oauth_records``), and the
+HTTP endpoints (metadata, registration, authorize, consent, token, revoke)."""

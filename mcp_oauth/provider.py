@@ -37,10 +37,10 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from core.addresses import is_loopback
+from core.crypto import sha256_hex
 from core.principal import ALL_SCOPES
 from core.settings import Settings
-from identity.accounts import sha256_hex
-from mcp_oauth import records
+from identity import oauth_records as records
 
 MAX_REDIRECT_URIS = 10
 

@@ -34,9 +34,9 @@ from auth_middleware import AuthState
 from core.principal import ALL_SCOPES
 from core.settings import Settings
 from identity import accounts, provider_login
-from mcp_oauth import records
+from identity import oauth_records as records
+from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
 from mcp_oauth.provider import HashedSecretAuthenticator, PostgresOAuthProvider, is_loopback_http
-from oauth_routes import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
 from web import pages
 from web.dependencies import NO_STORE
 

@@ -28,16 +28,10 @@ from core.db import after_commit
 from core.errors import MemoryGateError
 from core.principal import ALL_SCOPES, READ_SCOPE
 from identity import accounts, api_keys, deletion, provider_login
-from mcp_oauth import records
+from identity import oauth_records as records
+from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
 from memory import archive, hybrid_search, observations
 from oauth_models import User
-from oauth_routes import (
-    key_creation_refusal,
-    local_login_form,
-    local_login_refusal,
-    local_owner_allowed,
-    set_session_cookie,
-)
 from web import pages
 from web.dependencies import DB
 
@@ -248,7 +242,12 @@ def create_key(
     problem = _key_form_problem(name, expires_days, access)
     if problem:
         return dashboard_page(request, db, user, token, error=problem, status_code=400)
-    refusal = key_creation_refusal(request, db, user.id)
+    refusal = api_keys.creation_refusal(
+        db,
+        user_id=user.id,
+        max_active=request.app.state.settings.max_active_keys,
+        rate=request.app.state.auth_state.key_creation_rate,
+    )
     if refusal:
         return dashboard_page(request, db, user, token, error=refusal[1], status_code=refusal[0])
     expires_at = datetime.now(UTC) + timedelta(days=int(expires_days)) if expires_days.strip() else None

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import func, select, update
 
-from identity.accounts import sha256_hex
+from core.crypto import sha256_hex
 from oauth_models import UserSession
 from tests.fakes import github_profile
 from tests.oauth_support import (

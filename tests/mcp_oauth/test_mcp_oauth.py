@@ -13,8 +13,8 @@ from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from sqlalchemy import func, select, update
 
-from identity.accounts import sha256_hex
-from mcp_oauth import records
+from core.crypto import sha256_hex
+from identity import oauth_records as records
 from oauth_models import OAuthClient, OAuthGrant, OAuthToken
 from server import create_app
 from tests.conftest import provider_settings

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 import auth_middleware
 from core.settings import Settings
 from identity import api_keys
-from mcp_oauth import records
+from identity import oauth_records as records
 from mcp_oauth.provider import redirect_uri_allowed_at_registration
 from oauth_models import APIKey, OAuthGrant, User
 from oauth_routes import safe_next_path

@@ -1,4 +1,5 @@
-"""MemoryGate's OAuth 2.1 authorization server: the database side.
+"""MemoryGate's OAuth 2.1 authorization server: the database side (its HTTP
+side and the MCP SDK provider are in ``mcp_oauth``).
 
 Clients, pending authorizations, grants (one per consent), single-use codes
 and opaque tokens. Everything lives in PostgreSQL, so any instance can serve
@@ -21,9 +22,9 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.crypto import sha256_hex
 from core.principal import Principal
 from core.settings import Settings
-from identity.accounts import sha256_hex
 from oauth_models import (
     OAuthAuthorizationCode,
     OAuthClient,
