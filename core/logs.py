@@ -18,7 +18,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.requests import ClientDisconnect
+
 from core.request_context import current_request_id
+
+CLIENT_GONE = "the client disconnected before its request was read"
 
 SECRET_PATTERNS = [
     (re.compile(r"mg_[A-Za-z0-9_-]{8,}"), "mg_[redacted]"),
@@ -39,6 +43,18 @@ class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage())
         record.args = ()
+        return True
+
+
+class ClientGone(logging.Filter):
+    """A client that hangs up before its request is read is routine (a
+    cancelled call, a closed laptop): the MCP SDK logs it at ERROR with a
+    traceback; it is told here at INFO, in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], ClientDisconnect):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args, record.exc_info, record.exc_text = CLIENT_GONE, (), None, None
         return True
 
 
@@ -71,6 +87,7 @@ def _config(level: str, stream: str = "stdout") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
+            "client_gone": {"()": ClientGone},
             "request_id": {"()": RequestIdFilter},
             "redact": {"()": RedactSecrets},
         },
@@ -79,7 +96,7 @@ def _config(level: str, stream: str = "stdout") -> dict[str, Any]:
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
-                "filters": ["request_id", "redact"],
+                "filters": ["client_gone", "request_id", "redact"],
                 "stream": f"ext://sys.{stream}",
             }
         },
@@ -94,8 +111,11 @@ def _config(level: str, stream: str = "stdout") -> dict[str, Any]:
 
 
 def configure_logging(level: str, stream: str = "stdout") -> None:
-    """JSON logs to ``stream`` ("stdout" or "stderr")."""
+    """JSON logs to ``stream`` ("stdout" or "stderr"); Python's warnings
+    (libraries' deprecation notices among them) become log lines too,
+    instead of plain text on stderr."""
     logging.config.dictConfig(_config(level, stream))
+    logging.captureWarnings(True)
 
 
 def uvicorn_log_config(level: str) -> dict[str, Any]:
