@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import uvicorn
 from sqlalchemy import func, select
 
 from commands import prefork, transfer
@@ -122,8 +123,6 @@ class _DropQueryStrings(logging.Filter):
 
 
 def serve(settings: Settings, create_app: Callable[..., Any]) -> int:
-    import uvicorn
-
     if prefork.port_in_use(settings.host, settings.port):
         print(PORT_TAKEN.format(host=settings.host, port=settings.port), file=sys.stderr, flush=True)
         return 2
@@ -147,25 +146,48 @@ def serve(settings: Settings, create_app: Callable[..., Any]) -> int:
         "proxy_headers": False,
     }
 
+    banner: list[str] = []  # the app's banner lines, kept until every process is ready
+
     def build_app(announce: bool) -> Any:
         try:
-            return create_app(settings, banner=print_banner if announce else None)
+            return create_app(settings, banner=banner.extend if announce else None)
         except UnsafeConfiguration as exc:
             print(str(exc), file=sys.stderr, flush=True)
             raise SystemExit(2) from None
 
     if processes == 1:
-        uvicorn.run(build_app(True), host=settings.host, port=settings.port, **options)
+        config = uvicorn.Config(build_app(True), host=settings.host, port=settings.port, **options)
+        _ReadyServer(config, on_ready=lambda: print_banner("\n".join(banner))).run()
         return 0
 
-    def run_worker(listener: socket.socket, index: int) -> None:
-        uvicorn.Server(uvicorn.Config(build_app(index == 0), **options)).run(sockets=[listener])
+    def run_worker(listener: socket.socket, index: int, ready: Callable[[str], None]) -> None:
+        server = _ReadyServer(
+            uvicorn.Config(build_app(index == 0), **options), on_ready=lambda: ready("\n".join(banner))
+        )
+        server.run(sockets=[listener])
 
-    return prefork.serve_processes(processes, host=settings.host, port=settings.port, run_worker=run_worker)
+    return prefork.serve_processes(
+        processes, host=settings.host, port=settings.port, run_worker=run_worker, all_ready=print_banner
+    )
 
 
-def print_banner(lines: list[str]) -> None:
-    print("\n".join(["", *lines, ""]), flush=True)
+class _ReadyServer(uvicorn.Server):
+    """uvicorn's server, saying when it has started (after its own start-up
+    lines), so the banner comes last and is not lost among them."""
+
+    def __init__(self, config: uvicorn.Config, *, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.on_ready()
+
+
+def print_banner(text: str) -> None:
+    if text:
+        print(f"\n{text}\n", flush=True)
 
 
 def delete_account_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -36,13 +37,21 @@ LISTEN_BACKLOG = 2048
 SPREAD_BY_KERNEL = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
 
 
-def serve_processes(count: int, *, host: str, port: int, run_worker: Callable[[socket.socket, int], None]) -> int:
-    """Run ``run_worker(listening_socket, index)`` in ``count`` processes; their combined exit status."""
+Worker = Callable[[socket.socket, int, Callable[[str], None]], None]
+
+
+def serve_processes(count: int, *, host: str, port: int, run_worker: Worker, all_ready: Callable[[str], None]) -> int:
+    """Run ``run_worker(listening_socket, index, ready)`` in ``count``
+    processes; their combined exit status. Each worker calls ``ready(text)``
+    once it serves; when all have, ``all_ready`` gets their texts joined."""
     # Bound here so a taken port fails once, up front; with SO_REUSEPORT it
     # is not listened on (the workers' own sockets take every connection).
     listener = _listen(host, port, reuse_port=SPREAD_BY_KERNEL, listen=not SPREAD_BY_KERNEL)
-    workers = [_fork(listener, index, run_worker, host, port) for index in range(count)]
+    readings, writings = os.pipe()
+    workers = [_fork(listener, index, run_worker, host, port, writings) for index in range(count)]
     listener.close()
+    os.close(writings)  # the workers hold the only write ends: the pipe ends when they do
+    threading.Thread(target=_await_ready, args=(readings, count, all_ready), daemon=True).start()
     log.info("Listening on http://%s:%d with %d server processes", host, port, count)
     stopping = False
 
@@ -98,9 +107,19 @@ def _listen(host: str, port: int, *, reuse_port: bool, listen: bool = True) -> s
     return listener
 
 
-def _fork(
-    listener: socket.socket, index: int, run_worker: Callable[[socket.socket, int], None], host: str, port: int
-) -> int:
+def _await_ready(readings: int, count: int, all_ready: Callable[[str], None]) -> None:
+    """Collect each worker's ready message (NUL-terminated) from the pipe."""
+    with os.fdopen(readings, "rb") as pipe:
+        received = b""
+        while received.count(b"\0") < count:
+            chunk = pipe.read1(4096)
+            if not chunk:
+                return  # a worker ended before it was ready: the parent reports that
+            received += chunk
+    all_ready("\n".join(part.decode() for part in received.split(b"\0") if part))
+
+
+def _fork(listener: socket.socket, index: int, run_worker: Worker, host: str, port: int, writings: int) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -108,11 +127,15 @@ def _fork(
         return pid
     os.setpgid(0, 0)  # signals come from the parent only
     code = 0
+
+    def ready(text: str) -> None:
+        os.write(writings, text.encode() + b"\0")
+
     try:
         if SPREAD_BY_KERNEL:
             listener.close()
             listener = _listen(host, port, reuse_port=True)
-        run_worker(listener, index)
+        run_worker(listener, index, ready)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - a worker reports whatever ended it, then exits

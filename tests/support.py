@@ -247,10 +247,10 @@ class ServerProcess:
         )
         assert self.process.stdout is not None
         self._stdout = self.process.stdout
-        # Block on the server's own log until uvicorn reports it is listening.
+        # Block on the server's own log until its banner ends: every process serves.
         for line in self._stdout:
             self.log += line
-            if "Uvicorn running on" in line or "server processes" in line:  # one process, or several
+            if line.startswith("Next: "):
                 self._drainer = threading.Thread(target=self._drain, daemon=True)
                 self._drainer.start()
                 return self

@@ -16,6 +16,7 @@ from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 
 from commands.cli import PORT_TAKEN
+from core.settings import VERSION
 from server import create_app, this_command
 from tests.conftest import provider_settings
 from tests.support import (
@@ -158,3 +159,16 @@ def test_the_banner_names_the_interpreter_that_runs_the_server(tmp_path, monkeyp
     interpreter = Path(sys.executable)
     shown = interpreter.relative_to(ROOT) if interpreter.is_relative_to(ROOT) else interpreter
     assert this_command() == f"{shown} server.py"
+
+
+@pytest.mark.slow
+def test_the_banner_comes_after_every_process_is_ready(tmp_path):
+    env = subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path), EMBEDDING_PROVIDER="none", WORKERS="2")
+    server = ServerProcess(env).start()
+    try:
+        before, _, banner = server.log.partition(f"MemoryGate {VERSION} is running.")
+        assert before.count("Application startup complete") == 2  # both processes, before it
+        assert banner.rstrip().endswith("create-key`.") and "startup complete" not in banner
+        assert httpx.get(server.url + "/health").status_code == 200
+    finally:
+        assert server.terminate()
