@@ -58,7 +58,7 @@ class Limiter:
 
 
 class FailureThrottle:
-    """Failures per key in a sliding window, counted in the limiter's storage.
+    """Failures per key in the limiter's window, counted in its storage.
 
     An expensive check (bcrypt) first ``reserve``s an attempt: one atomic
     hit in the storage, so attempts in flight in every process sharing it
@@ -70,10 +70,7 @@ class FailureThrottle:
     def __init__(self, limiter: Limiter, limit: int, window_seconds: float) -> None:
         self.limit = limit
         self.item = parse(f"{limit}/{max(1, int(window_seconds))} second")
-        # Its own strategy on the shared storage: a sliding window counter
-        # can give an attempt back, a moving window cannot.
-        self.storage = limiter.strategy.storage
-        self.strategy = strategies.SlidingWindowCounterRateLimiter(self.storage)
+        self.strategy = limiter.strategy
 
     def reserve(self, keys: list[str]) -> float | None:
         """Claim one attempt under every key; the seconds to wait if any has none left."""
@@ -109,10 +106,18 @@ class FailureThrottle:
         return self.strategy.get_window_stats(self.item, f"failures:{key}")[1]
 
     def _give_back(self, keys: list[str]) -> None:
-        storage: Any = self.storage  # every storage MemoryGate uses keeps sliding windows
+        storage: Any = self.strategy.storage
         expiry = self.item.get_expiry()
         for key in keys:
-            _, current = storage.sliding_window_keys(self.item.key_for(f"failures:{key}"), expiry, time.time())
+            name = self.item.key_for(f"failures:{key}")
+            if isinstance(self.strategy, strategies.MovingWindowRateLimiter):
+                # In-process moving window (exact): drop the newest entry, as
+                # limits' memory storage keeps them, newest first, under its lock.
+                with storage.locks[name]:
+                    if storage.events.get(name):
+                        storage.events[name].pop(0)
+                continue
+            _, current = storage.sliding_window_keys(name, expiry, time.time())
             if hasattr(storage, "decr"):
                 storage.decr(current)
             else:  # Redis: an increment by minus one

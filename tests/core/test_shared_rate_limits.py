@@ -5,10 +5,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from sqlalchemy import text
 
+from core import rate_limits
 from server import create_app
-from tests.support import serve, session_scope, user_with_key
+from tests.support import TEST_DATABASE, serve, session_scope, user_with_key
 
 SHARED = {"rate_limit_storage_uri": "database"}
 
@@ -83,4 +85,21 @@ def test_a_burst_across_two_instances_gets_no_more_bcrypt_than_the_limit():
             statuses = list(pool.map(lambda n: _tools_list((a, b)[n % 2], forged[n]).status_code, range(40)))
         assert sum(gate.admitted_total for gate in gates) - before <= 10
         assert set(statuses) <= {401, 429} and statuses.count(401) <= 10
+    _forget_counters()
+
+
+@pytest.mark.parametrize("storage", ["memory://", "database"])
+def test_an_attempt_that_succeeds_is_given_back_and_one_that_fails_is_kept(storage):
+    _forget_counters()
+    limiter = rate_limits.Limiter(storage, engine=lambda: TEST_DATABASE.engine)
+    throttle = rate_limits.FailureThrottle(limiter, limit=3, window_seconds=86400)
+    key = f"prefix:{storage}"
+    for _ in range(5):  # right keys, verified: nothing is used up
+        assert throttle.reserve([key]) is None
+        assert throttle.settle([key], failed=False) == []
+    assert throttle.reserve([key]) is None and throttle.reserve([key]) is None  # two in flight at once
+    assert throttle.settle([key], failed=True) == [] and throttle.settle([key], failed=True) == []
+    assert throttle.reserve([key]) is None
+    assert throttle.settle([key], failed=True) == [key]  # the third failure used the allowance up
+    assert throttle.reserve([key]) is not None and throttle.retry_after(key) is not None
     _forget_counters()
