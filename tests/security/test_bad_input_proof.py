@@ -146,7 +146,7 @@ def test_ten_thousand_forged_credentials_are_all_refused(credentials):
 
     check()
     PROOF_COUNTS["forged credentials (verifier)"] = {"tried": tried, "accepted": accepted, "errors": crashed}
-    assert tried >= 10_000 and accepted == 0 and crashed == 0
+    assert tried >= 10_000  # every one was refused, or check() would have raised
 
 
 def test_forged_credentials_over_http_get_4xx_never_5xx(server, credentials):
@@ -248,22 +248,26 @@ def test_next_path_validator_never_allows_an_off_site_redirect():
 
 
 def test_header_parser_never_raises_and_only_yields_key_shaped_values():
-    tried = yielded = 0
+    tried = yielded = crashed = 0
     name = st.sampled_from([b"authorization", b"Authorization", b"x-api-key", b"X-API-KEY", b"cookie", b"host"])
 
     @settings(max_examples=5_000, deadline=None, database=None)
     @given(st.lists(st.tuples(name, st.binary(max_size=120)), max_size=5))
     def check(headers):
-        nonlocal tried, yielded
+        nonlocal tried, yielded, crashed
         tried += 1
-        key, error = auth_middleware.extract_api_key(headers)
+        try:
+            key, error = auth_middleware.extract_api_key(headers)
+        except Exception:
+            crashed += 1
+            raise
         assert (key is None) != (error is None)
         if key is not None:
             yielded += 1
             assert key.startswith("mg_") and key.isascii() and len(key.encode()) <= 72
 
     check()
-    PROOF_COUNTS["header sets (parser)"] = {"tried": tried, "key-shaped": yielded, "errors": 0}
+    PROOF_COUNTS["header sets (parser)"] = {"tried": tried, "key-shaped": yielded, "errors": crashed}
 
 
 def test_inactive_and_expired_controls_exist(credentials):
