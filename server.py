@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import oauth
 import oauth_routes
 from auth_middleware import AuthState
-from core import db, rate_limit_store
+from core import db, embedded_postgres, rate_limit_store
 from core.addresses import TrustedProxies
 from core.settings import VERSION, Settings, UnsafeConfiguration
 from identity import oauth_records as records
@@ -198,7 +198,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     mcp_http = build_mcp_server(session_factory=sessions, embedder=embedder).http_app(
         path=MCP_PATH, stateless_http=True, json_response=True
     )
-    embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
+    embedded = None if settings.database_url else embedded_postgres.EmbeddedPostgres(settings.data_dir)
     auth_state = AuthState.from_settings(settings, engine=lambda: database.engine)
     provider_http = httpx.AsyncClient(follow_redirects=False)
 

@@ -19,18 +19,18 @@ import uvicorn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import db  # noqa: E402
+from core import db, embedded_postgres  # noqa: E402
 
 BENCH_DATA = ROOT / "bench" / ".data"
 # The benches' own connection to the database they measure (apps they serve make their own).
 DATABASE = db.Database()
 
 
-def database_url(explicit: str | None) -> tuple[str, db.EmbeddedPostgres | None]:
+def database_url(explicit: str | None) -> tuple[str, embedded_postgres.EmbeddedPostgres | None]:
     """The URL given, or an embedded PostgreSQL kept in bench/.data for re-runs."""
     if explicit:
         return explicit, None
-    embedded = db.EmbeddedPostgres(BENCH_DATA)
+    embedded = embedded_postgres.EmbeddedPostgres(BENCH_DATA)
     return embedded.start(), embedded
 
 

@@ -44,7 +44,7 @@ from common import DATABASE, ROOT, ServedApp, machine, percentile
 from recall_metrics import hit_at, ndcg_at, reciprocal_rank, summarize
 from sqlalchemy import text
 
-from core import db
+from core import db, embedded_postgres
 from core.settings import Settings
 from identity import accounts, api_keys
 from memory import planner_stats
@@ -234,7 +234,7 @@ def main() -> None:
 
     shutil.rmtree(DATA_DIR, ignore_errors=True)
     DATA_DIR.mkdir(parents=True)
-    embedded = db.EmbeddedPostgres(DATA_DIR)
+    embedded = embedded_postgres.EmbeddedPostgres(DATA_DIR)
     results: dict[str, Any] = {"machine": machine(), "data": str(args.data), "protocols": {}}
     try:
         url = embedded.start()

@@ -33,7 +33,7 @@ from common import DATABASE, ROOT, FixedEmbedding, machine, summary
 from search_latency import queries, sentences
 from sqlalchemy import text
 
-from core import db
+from core import db, embedded_postgres
 from identity import accounts
 from memory import hybrid_search
 from memory.access import TRACKER_KEY, AccessTracker
@@ -202,7 +202,7 @@ def main() -> None:
     parser.add_argument("--seed-only", action="store_true")
     args = parser.parse_args()
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    embedded = db.EmbeddedPostgres(DATA_DIR)
+    embedded = embedded_postgres.EmbeddedPostgres(DATA_DIR)
     try:
         DATABASE.connect(embedded.start())
         db.init_db(DATABASE.engine)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from core import db
+from core import db, embedded_postgres
 from core.settings import Settings
 
 
@@ -13,7 +13,7 @@ from core.settings import Settings
 def database(settings: Settings, *, pool_size: int = 1) -> Iterator[db.Database]:
     """The configured database (the embedded one, shared with any running
     server, when DATABASE_URL is unset), migrated, for one command."""
-    embedded = None if settings.database_url else db.EmbeddedPostgres(settings.data_dir)
+    embedded = None if settings.database_url else embedded_postgres.EmbeddedPostgres(settings.data_dir)
     url = settings.database_url if embedded is None else embedded.start()
     assert url is not None
     connected = db.Database()

@@ -11,7 +11,7 @@ import os
 import httpx
 import pytest
 
-from core import db
+from core import db, embedded_postgres
 from server import create_app
 from tests.fakes import FakeGitHub, FakeGoogle
 from tests.support import PROOF_COUNTS, TEST_DATABASE, serve, serve_asgi
@@ -27,7 +27,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def database(tmp_path_factory: pytest.TempPathFactory):
-    embedded = db.EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    embedded = embedded_postgres.EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
     url = embedded.start()
     os.environ["MEMORYGATE_TEST_DATABASE_URL"] = url
     db.init_db(TEST_DATABASE.connect(url))

@@ -11,7 +11,7 @@ import httpx
 import psutil
 import pytest
 
-from core import db
+from core import embedded_postgres
 from core.settings import Settings
 from models import Observation
 from oauth_models import User
@@ -115,7 +115,7 @@ async def test_memories_survive_clean_restart_and_hard_kill(tmp_path):
 
 
 def test_health_turns_503_while_the_database_is_down_and_recovers(tmp_path):
-    outside = db.EmbeddedPostgres(tmp_path)
+    outside = embedded_postgres.EmbeddedPostgres(tmp_path)
     url = outside.start()
     assert run_cli("migrate", env=subprocess_env(DATABASE_URL=url)).returncode == 0
     key = key_from_cli_output(

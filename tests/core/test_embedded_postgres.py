@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from core import db
+from core import embedded_postgres
 from tests.support import session_scope
 
 GIB = 1024**3
 
 
 def test_the_running_embedded_server_uses_them():
-    wanted = db.server_settings(db.available_memory(), os.cpu_count() or 1)
+    wanted = embedded_postgres.server_settings(embedded_postgres.available_memory(), os.cpu_count() or 1)
     with session_scope() as session:
         shown = {name: session.execute(text(f"SHOW {name}")).scalar() for name in ("jit", "shared_buffers")}
     assert shown["jit"] == "off"
@@ -35,7 +35,7 @@ def test_a_long_data_path_keeps_the_socket_to_the_user_running_the_server(tmp_pa
     folder; it still admits only the server's own user (trust is the
     authentication there), so another local uid cannot connect."""
     data_dir = tmp_path / ("d" * 60) / ("e" * 60)
-    embedded = db.EmbeddedPostgres(data_dir)
+    embedded = embedded_postgres.EmbeddedPostgres(data_dir)
     url = make_url(embedded.start())
     try:
         socket_dir = Path(str(url.query["host"]))
