@@ -21,12 +21,10 @@ from urllib.parse import urlsplit
 import anyio.to_thread
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import make_url
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 import oauth
 import oauth_routes
@@ -44,72 +42,19 @@ from memory.mcp_tools import build_mcp_server
 from portability import jobs
 from web import dashboard, transfer
 from web.client_address import ForwardedClient
-from web.guards import HostOriginGuard, RequestContext, RequestSizeLimit, SecurityHeaders
+from web.guards import (
+    FixedPath,
+    HostOriginGuard,
+    RequestContext,
+    RequestSizeLimit,
+    ScopedCORS,
+    SecurityHeaders,
+    cors_origins,
+)
 
 MCP_PATH = "/mcp"
 PRUNING_INTERVAL_SECONDS = 3600
 log = logging.getLogger("memorygate")
-
-
-class _FixedPath:
-    """Serve one ASGI app at both /mcp and /mcp/ without a redirect.
-
-    Clients do not reliably replay a POST across a 307, so both spellings
-    reach the MCP endpoint directly.
-    """
-
-    def __init__(self, app: ASGIApp, path: str) -> None:
-        self.app = app
-        self.path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope = {**scope, "path": self.path, "raw_path": self.path.encode()}
-        await self.app(scope, receive, send)
-
-
-class ScopedCORS:
-    """CORS in two flavours, chosen by path.
-
-    OAuth discovery, registration, token and revocation are called from
-    browser-based MCP clients on any origin, without cookies; everything else
-    allows only our own origins, with credentials.
-    """
-
-    PUBLIC_PREFIXES = ("/.well-known/", "/oauth/register", "/oauth/token", "/oauth/revoke")
-
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.public = CORSMiddleware(
-            app,
-            allow_origins=["*"],
-            allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Mcp-Protocol-Version"],
-        )
-        self.private = CORSMiddleware(
-            app,
-            allow_origins=_cors_origins(settings),
-            allow_credentials=True,
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "X-API-Key",
-                "Mcp-Session-Id",
-                "Mcp-Protocol-Version",
-                "Last-Event-ID",
-            ],
-            expose_headers=["WWW-Authenticate", "Mcp-Session-Id"],
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        public = scope["type"] == "http" and scope["path"].startswith(self.PUBLIC_PREFIXES)
-        await (self.public if public else self.private)(scope, receive, send)
-
-
-def _cors_origins(settings: Settings) -> list[str]:
-    origins = [settings.frontend_url.rstrip("/"), settings.public_base_url.rstrip("/")]
-    origins += [origin.rstrip("/") for origin in settings.cors_extra_origins]
-    return list(dict.fromkeys(origins))
 
 
 def _prepare_schema(settings: Settings, database: db.Database) -> None:
@@ -304,9 +249,9 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
         resource=settings.mcp_url,
         resource_metadata_url=routes.resource_metadata_url(settings),
     )
-    origins = _cors_origins(settings)
+    origins = cors_origins(settings)
     guarded = HostOriginGuard(gate, allowed_hosts=own_hosts, allowed_origins=origins)
-    gated_mcp = _FixedPath(guarded, MCP_PATH)
+    gated_mcp = FixedPath(guarded, MCP_PATH)
     for path in (MCP_PATH, MCP_PATH + "/"):
         app.router.routes.append(Route(path, gated_mcp, methods=["GET", "POST", "DELETE", "OPTIONS"]))
     oauth_endpoints = routes.OAuthEndpoints(

@@ -8,6 +8,10 @@
   reading a chunked body once it passes the limit.
 * ``SecurityHeaders`` adds nosniff, a referrer policy, framing denial and —
   on https deployments — HSTS to every response.
+* ``ScopedCORS`` answers browsers by path: OAuth discovery and token
+  endpoints to any origin without cookies, everything else to our own.
+* ``HostOriginGuard`` refuses foreign ``Host`` and ``Origin`` (DNS rebinding).
+* ``FixedPath`` serves one ASGI app at both /mcp and /mcp/ without a redirect.
 
 None of them buffers a response, so streamed MCP responses pass untouched.
 Below the ASGI layer, ``guarded_http_protocol`` gives uvicorn deadlines for
@@ -23,11 +27,13 @@ import resource
 import uuid
 
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from core.addresses import is_loopback_authority, is_loopback_origin
 from core.request_context import current_client_address, current_request_id
+from core.settings import Settings
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -167,6 +173,67 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class FixedPath:
+    """Serve one ASGI app at both /mcp and /mcp/ without a redirect.
+
+    Clients do not reliably replay a POST across a 307, so both spellings
+    reach the MCP endpoint directly.
+    """
+
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "path": self.path, "raw_path": self.path.encode()}
+        await self.app(scope, receive, send)
+
+
+class ScopedCORS:
+    """CORS in two flavours, chosen by path.
+
+    OAuth discovery, registration, token and revocation are called from
+    browser-based MCP clients on any origin, without cookies; everything else
+    allows only our own origins, with credentials.
+    """
+
+    PUBLIC_PREFIXES = ("/.well-known/", "/oauth/register", "/oauth/token", "/oauth/revoke")
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.public = CORSMiddleware(
+            app,
+            allow_origins=["*"],
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Mcp-Protocol-Version"],
+        )
+        self.private = CORSMiddleware(
+            app,
+            allow_origins=cors_origins(settings),
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "Mcp-Session-Id",
+                "Mcp-Protocol-Version",
+                "Last-Event-ID",
+            ],
+            expose_headers=["WWW-Authenticate", "Mcp-Session-Id"],
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        public = scope["type"] == "http" and scope["path"].startswith(self.PUBLIC_PREFIXES)
+        await (self.public if public else self.private)(scope, receive, send)
+
+
+def cors_origins(settings: Settings) -> list[str]:
+    origins = [settings.frontend_url.rstrip("/"), settings.public_base_url.rstrip("/")]
+    origins += [origin.rstrip("/") for origin in settings.cors_extra_origins]
+    return list(dict.fromkeys(origins))
 
 
 class HostOriginGuard:
