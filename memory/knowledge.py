@@ -8,7 +8,7 @@ its old vectors in the same transaction, so search never serves a stale one.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -20,7 +20,8 @@ from memory import indexing, item_types, observations
 from memory import validation as check
 from models import Concept, ConceptAlias, ConceptRelationship, Document, Observation, Pattern
 
-RELATIONSHIP_TYPES = ("enables", "version_of", "part_of", "related_to", "implements", "demonstrates")
+RelationshipType = Literal["enables", "version_of", "part_of", "related_to", "implements", "demonstrates"]
+RELATIONSHIP_TYPES: tuple[str, ...] = get_args(RelationshipType)
 MAX_RELATED = 100
 
 
