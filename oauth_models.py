@@ -156,9 +156,11 @@ class OAuthPendingAuthorization(Base):
     scopes: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
     resource: Mapped[str] = mapped_column(Text, nullable=False)
     state: Mapped[str | None] = mapped_column(Text)
-    # Set when the consent page is shown: the viewing session and a CSRF token
-    # (both as SHA-256), so only that session can answer with that form.
+    # Set when the consent page is shown: the viewing session (as SHA-256), so
+    # only that session can answer, with the form token derived from it.
     session_hash: Mapped[str | None] = mapped_column(String(64))
+    # No longer written: the consent form's token is derived (core.crypto.form_token).
+    # Kept while instances of the previous release may still run; drop it in a later migration.
     csrf_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

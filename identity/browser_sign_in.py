@@ -8,8 +8,6 @@ read this cookie to compute the form's token.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -17,6 +15,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from core import crypto
 from core.addresses import is_loopback, is_loopback_origin
 from core.settings import Settings
 from identity import accounts
@@ -69,7 +68,7 @@ def local_login_form(request: Request, *, purpose: str) -> LocalLoginForm:
 
 
 def _local_login_token(binding: str, purpose: str) -> str:
-    return hmac.new(binding.encode(), f"memorygate-local-login:{purpose}".encode(), hashlib.sha256).hexdigest()
+    return crypto.form_token(binding, f"local-login:{purpose}")
 
 
 def local_login_refusal(request: Request, *, purpose: str, presented: object) -> str | None:
@@ -88,7 +87,7 @@ def local_login_refusal(request: Request, *, purpose: str, presented: object) ->
     binding = request.cookies.get(LOCAL_LOGIN_COOKIE)
     if not binding or not isinstance(presented, str):
         return LOCAL_LOGIN_EXPIRED
-    if not hmac.compare_digest(_local_login_token(binding, purpose).encode(), presented.encode()):
+    if not crypto.form_token_ok(binding, f"local-login:{purpose}", presented):
         return LOCAL_LOGIN_EXPIRED
     return None
 

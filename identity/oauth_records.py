@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, crypto
 from core.crypto import sha256_hex
 from core.principal import Principal
 from core.settings import Settings
@@ -221,20 +221,23 @@ def load_pending(db: Session, request_id: str | None) -> OAuthPendingAuthorizati
 
 
 def bind_consent(pending: OAuthPendingAuthorization, session_token: str) -> str:
-    """Tie the consent form to the viewing session; returns the CSRF token."""
-    csrf = new_secret()
+    """Tie the consent form to the viewing session; returns its CSRF token
+    (core.crypto.form_token, like every other form's)."""
     pending.session_hash = sha256_hex(session_token)
-    pending.csrf_hash = sha256_hex(csrf)
-    return csrf
+    return crypto.form_token(session_token, _consent_purpose(pending.id))
+
+
+def _consent_purpose(request_id: str) -> str:
+    return f"consent:{request_id}"
 
 
 def take_pending(db: Session, *, request_id: str, session_token: str, csrf: str) -> OAuthPendingAuthorization:
     """Consume the pending request if this session answered its own form."""
     pending = load_pending(db, request_id)
-    if pending is None or pending.session_hash is None or pending.csrf_hash is None:
+    if pending is None or pending.session_hash is None:
         raise ConsentRefused("This authorization request has expired. Start again from your app.")
     session_ok = secrets.compare_digest(pending.session_hash, sha256_hex(session_token))
-    csrf_ok = secrets.compare_digest(pending.csrf_hash, sha256_hex(csrf))
+    csrf_ok = crypto.form_token_ok(session_token, _consent_purpose(request_id), csrf)
     if not (session_ok and csrf_ok):
         raise ConsentRefused("This consent form was not issued to you. Start again from your app.")
     taken = db.execute(

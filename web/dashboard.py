@@ -11,7 +11,6 @@ shown once, on the page the redirect leads to (``Cache-Control: no-store``).
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, crypto
 from core.db import after_commit
 from core.errors import MemoryGateError
 from core.principal import ALL_SCOPES, READ_SCOPE
@@ -42,6 +41,7 @@ MAX_PAGE = 10_000
 NEW_KEY_COOKIE = "mg_new_key"
 NEW_KEY_SECONDS = 120
 LOCAL_LOGIN_PURPOSE = "dashboard"
+FORM_PURPOSE = "dashboard"  # every form of the account page (core.crypto.form_token)
 CSRF_REFUSED = "This form has expired or was not issued to you. Reload the page and try again."
 # Notices are named in the redirect's query string and worded here, so a
 # link from elsewhere cannot make the page say something of its choosing.
@@ -88,7 +88,7 @@ EVENT_WORDS = {
 
 
 def csrf_token(session_token: str) -> str:
-    return hmac.new(session_token.encode(), b"memorygate-dashboard-csrf", hashlib.sha256).hexdigest()
+    return crypto.form_token(session_token, FORM_PURPOSE)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def current_session(request: Request, db: Session) -> SignedIn | None:
 
 
 def csrf_ok(session_token: str, presented: object) -> bool:
-    return isinstance(presented, str) and hmac.compare_digest(csrf_token(session_token).encode(), presented.encode())
+    return crypto.form_token_ok(session_token, FORM_PURPOSE, presented)
 
 
 def csrf_refused() -> HTMLResponse:
@@ -112,7 +112,7 @@ def csrf_refused() -> HTMLResponse:
 
 
 def _flash_cipher(session_token: str) -> Fernet:
-    key = hmac.new(session_token.encode(), b"memorygate-new-key-flash", hashlib.sha256).digest()
+    key = crypto.derived_key(session_token, "new-key-flash")
     return Fernet(base64.urlsafe_b64encode(key))
 
 
