@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from core.settings import Settings
+from tests.support import ROOT
 
 
 def test_defaults_follow_the_mode_and_the_port():
@@ -68,3 +70,9 @@ def test_a_bad_value_names_its_variable(variable, value):
 def test_every_field_is_read_from_exactly_one_variable():
     variables = Settings.variables()
     assert len(variables) == len(set(variables.values())) == len(Settings.__dataclass_fields__)
+
+
+def test_the_configuration_page_lists_exactly_the_variables_read():
+    rows = [line for line in (ROOT / "docs" / "configuration.md").read_text().splitlines() if line.startswith("| `")]
+    listed = {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+    assert listed == set(Settings.variables())
