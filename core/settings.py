@@ -1,30 +1,32 @@
 """Every environment variable MemoryGate reads, in one typed object.
 
-Usage: ``settings = Settings.from_env()``; `.env` is read first (python-dotenv)
-without overriding variables already set. `.env.example` documents each one
-(a test keeps the two in step).
+Usage: ``settings = Settings.from_env()``: the environment, then a `.env`
+beside server.py (never one in the working directory) for what the
+environment does not set. `.env.example` and docs/configuration.md document
+each variable (tests keep both in step with this class).
 
-Each field is declared once, with its variable, type, default and the rule a
-value must follow (``_var``); ``from_env`` reads them all from that one
-table, and a bad value stops the start with an error naming the variable.
+A pydantic-settings model: each field is declared once, with its variable
+(the field's alias), type, default and the rule a value must follow, and a
+bad value stops the start with an error naming the variable. An empty
+variable counts as unset.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from dotenv import load_dotenv
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.addresses import TrustedProxies, is_loopback
 
 VERSION = "0.2.0"
 LOCAL_OWNER_EMAIL = "local@memorygate.internal"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 class UnsafeConfiguration(RuntimeError):
@@ -32,84 +34,52 @@ class UnsafeConfiguration(RuntimeError):
 
 
 # --- how a variable's text becomes a value ------------------------------------------
-# Each parser takes the variable's name (for the error) and its non-empty text.
 
 
-def _text(name: str, raw: str) -> str:
-    return raw.strip()
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
-def _url(name: str, raw: str) -> str:
-    return raw.strip().rstrip("/")
+def _lowered(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
 
 
-def _bool(name: str, raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
+def _without_trailing_slash(value: Any) -> Any:
+    return value.strip().rstrip("/") if isinstance(value, str) else value
 
 
-def _int(name: str, raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+def _comma_list(value: Any) -> Any:
+    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
 
 
-def _float(name: str, raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+def _between(low: int, high: int) -> AfterValidator:
+    """An integer brought into [low, high] (a cost or a cap, not an error)."""
+    return AfterValidator(lambda value: max(low, min(value, high)))
 
 
-def _list(name: str, raw: str) -> list[str]:
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-def _path(name: str, raw: str) -> Path:
-    return Path(raw.strip())
-
-
-def _choice(*allowed: str) -> Callable[[str, str], str]:
-    def parse(name: str, raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in allowed:
-            raise ValueError(f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}, got {raw!r}")
-        return value
-
-    return parse
-
-
-def _between(low: int, high: int) -> Callable[[str, str], int]:
-    """An integer, brought into [low, high] (a cost or a cap, not an error)."""
-    return lambda name, raw: max(low, min(_int(name, raw), high))
-
-
-def _trusted_proxies(name: str, raw: str) -> str:
-    spec = raw.strip()
-    TrustedProxies.parse(spec)  # refuse a malformed list at start-up, naming the variable
+def _trusted_proxies(spec: str) -> str:
+    TrustedProxies.parse(spec)  # refuse a malformed list at start-up
     return spec
 
 
-def _header_name(name: str, raw: str) -> str:
-    value = raw.strip()
+def _header_name(value: str) -> str:
     if value and not re.fullmatch(r"[A-Za-z0-9-]+", value):
-        raise ValueError(f"{name} must be an HTTP header name, got {value!r}")
+        raise ValueError(f"must be an HTTP header name, got {value!r}")
     return value
 
 
-def _var(name: str, default: Any, parse: Callable[[str, str], Any] = _text) -> Any:
-    """A field read from the environment variable ``name``."""
+Text = Annotated[str, BeforeValidator(_stripped)]
+OptionalText = Annotated[str | None, BeforeValidator(_stripped)]
+Url = Annotated[str, BeforeValidator(_without_trailing_slash)]
+Names = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
+
+
+def env(variable: str, default: Any) -> Any:
+    """A field read from the environment variable ``variable``."""
     if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"env": name, "parse": parse})
-    return field(default=default, metadata={"env": name, "parse": parse})
+        return Field(default_factory=lambda: list(default), alias=variable)
+    return Field(default, alias=variable)
 
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 PLACEHOLDER_MARKERS = (
     "change",
@@ -131,112 +101,126 @@ def _looks_like_placeholder(value: str) -> bool:
     return len(value) < 12 or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str | None = _var("DATABASE_URL", None)
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        case_sensitive=True,
+        env_ignore_empty=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="ignore",
+    )
+
+    database_url: OptionalText = env("DATABASE_URL", None)
     # Beside server.py, wherever a command starts from: `server.py stdio`
     # launched by a desktop client meets the data of `python server.py`.
-    data_dir: Path = _var("MEMORYGATE_DATA_DIR", PROJECT_DIR / "data", _path)
-    # None: 127.0.0.1 locally, 0.0.0.0 with DATABASE_URL (see from_env).
-    host: str = _var("HOST", "127.0.0.1")
-    port: int = _var("PORT", 8080, _int)
+    data_dir: Path = env("MEMORYGATE_DATA_DIR", PROJECT_DIR / "data")
+    # Unset: 127.0.0.1 locally, 0.0.0.0 with DATABASE_URL.
+    host: Text = env("HOST", "127.0.0.1")
+    port: int = env("PORT", 8080)
     # The public base URL; unset: http://localhost:$PORT.
-    public_base_url: str = _var("OAUTH_REDIRECT_BASE", "http://localhost:8080", _url)
+    public_base_url: Url = env("OAUTH_REDIRECT_BASE", "http://localhost:8080")
     # Unset: the public base URL + /dashboard.
-    frontend_url: str = _var("FRONTEND_URL", "http://localhost:8080/dashboard", _url)
-    cors_extra_origins: list[str] = _var("CORS_EXTRA_ORIGINS", [], _list)
-    mcp_allowed_hosts: list[str] = _var("MCP_ALLOWED_HOSTS", [], _list)
-    require_mcp_auth: bool = _var("REQUIRE_MCP_AUTH", True, _bool)
-    allow_unauthenticated_mcp: bool = _var("ALLOW_UNAUTHENTICATED_MCP", False, _bool)
-    trusted_proxies: str = _var("TRUSTED_PROXIES", "", _trusted_proxies)
-    client_ip_header: str = _var("CLIENT_IP_HEADER", "", _header_name)
-    log_level: str = _var("LOG_LEVEL", "INFO", lambda name, raw: raw.strip().upper())
-    max_request_bytes: int = _var("MAX_REQUEST_BYTES", 1024 * 1024, _int)
-    max_import_bytes: int = _var("MAX_IMPORT_BYTES", 200 * 1024 * 1024, _int)
-    header_timeout_seconds: float = _var("HEADER_TIMEOUT", 10.0, _float)
-    body_timeout_seconds: float = _var("BODY_TIMEOUT", 30.0, _float)
-    keep_alive_timeout_seconds: float = _var("KEEP_ALIVE_TIMEOUT", 5.0, _float)
-    max_connections: int = _var("MAX_CONNECTIONS", 4096, _between(16, 1_000_000))
+    frontend_url: Url = env("FRONTEND_URL", "http://localhost:8080/dashboard")
+    cors_extra_origins: Names = env("CORS_EXTRA_ORIGINS", [])
+    mcp_allowed_hosts: Names = env("MCP_ALLOWED_HOSTS", [])
+    require_mcp_auth: bool = env("REQUIRE_MCP_AUTH", True)
+    allow_unauthenticated_mcp: bool = env("ALLOW_UNAUTHENTICATED_MCP", False)
+    trusted_proxies: Annotated[Text, AfterValidator(_trusted_proxies)] = env("TRUSTED_PROXIES", "")
+    client_ip_header: Annotated[Text, AfterValidator(_header_name)] = env("CLIENT_IP_HEADER", "")
+    log_level: Annotated[str, BeforeValidator(lambda value: _stripped(value).upper())] = env("LOG_LEVEL", "INFO")
+    max_request_bytes: int = env("MAX_REQUEST_BYTES", 1024 * 1024)
+    max_import_bytes: int = env("MAX_IMPORT_BYTES", 200 * 1024 * 1024)
+    header_timeout_seconds: float = env("HEADER_TIMEOUT", 10.0)
+    body_timeout_seconds: float = env("BODY_TIMEOUT", 30.0)
+    keep_alive_timeout_seconds: float = env("KEEP_ALIVE_TIMEOUT", 5.0)
+    max_connections: Annotated[int, _between(16, 1_000_000)] = env("MAX_CONNECTIONS", 4096)
 
-    embedding_provider: str = _var("EMBEDDING_PROVIDER", "auto", _choice("auto", "openai", "local", "none"))
-    openai_api_key: str | None = _var("OPENAI_API_KEY", None)
-    openai_base_url: str = _var("OPENAI_BASE_URL", "https://api.openai.com/v1", _url)
-    openai_embedding_model: str = _var("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")
-    openai_timeout_seconds: float = _var("OPENAI_TIMEOUT_SECONDS", 20.0, _float)
-    openai_max_retries: int = _var("OPENAI_MAX_RETRIES", 4, _int)
-    embedding_backfill_interval_seconds: float = _var("EMBEDDING_BACKFILL_INTERVAL", 30.0, _float)
+    embedding_provider: Annotated[Literal["auto", "openai", "local", "none"], BeforeValidator(_lowered)] = env(
+        "EMBEDDING_PROVIDER", "auto"
+    )
+    openai_api_key: OptionalText = env("OPENAI_API_KEY", None)
+    openai_base_url: Url = env("OPENAI_BASE_URL", "https://api.openai.com/v1")
+    openai_embedding_model: Text = env("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")
+    openai_timeout_seconds: float = env("OPENAI_TIMEOUT_SECONDS", 20.0)
+    openai_max_retries: int = env("OPENAI_MAX_RETRIES", 4)
+    embedding_backfill_interval_seconds: float = env("EMBEDDING_BACKFILL_INTERVAL", 30.0)
 
-    google_client_id: str | None = _var("GOOGLE_CLIENT_ID", None)
-    google_client_secret: str | None = _var("GOOGLE_CLIENT_SECRET", None)
-    google_discovery_url: str = _var(
+    google_client_id: OptionalText = env("GOOGLE_CLIENT_ID", None)
+    google_client_secret: OptionalText = env("GOOGLE_CLIENT_SECRET", None)
+    google_discovery_url: Text = env(
         "GOOGLE_DISCOVERY_URL", "https://accounts.google.com/.well-known/openid-configuration"
     )
-    github_client_id: str | None = _var("GITHUB_CLIENT_ID", None)
-    github_client_secret: str | None = _var("GITHUB_CLIENT_SECRET", None)
-    github_base_url: str = _var("GITHUB_BASE_URL", "https://github.com", _url)
-    github_api_url: str = _var("GITHUB_API_URL", "https://api.github.com", _url)
-    desktop_client_id: str | None = _var("PSTRYDER_DESKTOP", None)
-    desktop_client_secret: str | None = _var("PSTRYDER_DESKTOP_SECRET", None)
-    desktop_redirect_uris: list[str] = _var("PSTRYDER_DESKTOP_REDIRECT_URIS", [], _list)
+    github_client_id: OptionalText = env("GITHUB_CLIENT_ID", None)
+    github_client_secret: OptionalText = env("GITHUB_CLIENT_SECRET", None)
+    github_base_url: Url = env("GITHUB_BASE_URL", "https://github.com")
+    github_api_url: Url = env("GITHUB_API_URL", "https://api.github.com")
+    desktop_client_id: OptionalText = env("PSTRYDER_DESKTOP", None)
+    desktop_client_secret: OptionalText = env("PSTRYDER_DESKTOP_SECRET", None)
+    desktop_redirect_uris: Names = env("PSTRYDER_DESKTOP_REDIRECT_URIS", [])
 
-    oauth_access_token_ttl_seconds: int = _var("OAUTH_ACCESS_TOKEN_TTL", 3600, _int)
-    oauth_refresh_token_ttl_seconds: int = _var("OAUTH_REFRESH_TOKEN_TTL", 30 * 24 * 3600, _int)
-    oauth_registrations_per_hour: int = _var("OAUTH_REGISTRATIONS_PER_HOUR", 20, _int)
+    oauth_access_token_ttl_seconds: int = env("OAUTH_ACCESS_TOKEN_TTL", 3600)
+    oauth_refresh_token_ttl_seconds: int = env("OAUTH_REFRESH_TOKEN_TTL", 30 * 24 * 3600)
+    oauth_registrations_per_hour: int = env("OAUTH_REGISTRATIONS_PER_HOUR", 20)
 
-    session_cookie_samesite: Literal["lax", "strict", "none"] = _var(
-        "SESSION_COOKIE_SAMESITE", "lax", _choice("lax", "strict", "none")
+    session_cookie_samesite: Annotated[Literal["lax", "strict", "none"], BeforeValidator(_lowered)] = env(
+        "SESSION_COOKIE_SAMESITE", "lax"
     )
-    session_max_age_seconds: int = _var("SESSION_MAX_AGE_SECONDS", 7 * 24 * 3600, _int)
-    api_key_cache_ttl_seconds: float = _var("API_KEY_CACHE_TTL", 60.0, lambda n, raw: min(_float(n, raw), 60.0))
-    bcrypt_rounds: int = _var("BCRYPT_ROUNDS", 12, _between(10, 15))
-    usage_flush_interval_seconds: float = _var("USAGE_FLUSH_INTERVAL", 10.0, _float)
-    auth_failure_limit: int = _var("AUTH_FAILURE_LIMIT", 10, _int)
-    auth_failure_window_seconds: float = _var("AUTH_FAILURE_WINDOW", 60.0, _float)
+    session_max_age_seconds: int = env("SESSION_MAX_AGE_SECONDS", 7 * 24 * 3600)
+    # At most a minute: the cache spares bcrypt; every request still reads the key's row.
+    api_key_cache_ttl_seconds: Annotated[float, AfterValidator(lambda value: min(value, 60.0))] = env(
+        "API_KEY_CACHE_TTL", 60.0
+    )
+    bcrypt_rounds: Annotated[int, _between(10, 15)] = env("BCRYPT_ROUNDS", 12)
+    usage_flush_interval_seconds: float = env("USAGE_FLUSH_INTERVAL", 10.0)
+    auth_failure_limit: int = env("AUTH_FAILURE_LIMIT", 10)
+    auth_failure_window_seconds: float = env("AUTH_FAILURE_WINDOW", 60.0)
     # "auto": in-process for one local process, else shared in the database.
-    rate_limit_storage_uri: str = _var("RATE_LIMIT_STORAGE_URI", "auto")
-    mcp_rate_limit: str = _var("MCP_RATE_LIMIT", "600/minute")
-    oauth_token_rate_limit: str = _var("OAUTH_TOKEN_RATE_LIMIT", "60/minute")
-    client_credentials_rate_limit: str = _var("CLIENT_CREDENTIALS_RATE_LIMIT", "10/minute")
-    oauth_authorize_rate_limit: str = _var("OAUTH_AUTHORIZE_RATE_LIMIT", "60/minute")
-    key_creation_rate_limit: str = _var("KEY_CREATION_RATE_LIMIT", "20/hour")
-    import_rate_limit: str = _var("IMPORT_RATE_LIMIT", "20/hour")
-    max_active_keys: int = _var("MAX_ACTIVE_KEYS", 50, _int)
-    max_concurrent_bcrypt: int = _var("MAX_CONCURRENT_BCRYPT", 4, _between(1, 64))
+    rate_limit_storage_uri: Text = env("RATE_LIMIT_STORAGE_URI", "auto")
+    mcp_rate_limit: Text = env("MCP_RATE_LIMIT", "600/minute")
+    oauth_token_rate_limit: Text = env("OAUTH_TOKEN_RATE_LIMIT", "60/minute")
+    client_credentials_rate_limit: Text = env("CLIENT_CREDENTIALS_RATE_LIMIT", "10/minute")
+    oauth_authorize_rate_limit: Text = env("OAUTH_AUTHORIZE_RATE_LIMIT", "60/minute")
+    key_creation_rate_limit: Text = env("KEY_CREATION_RATE_LIMIT", "20/hour")
+    import_rate_limit: Text = env("IMPORT_RATE_LIMIT", "20/hour")
+    max_active_keys: int = env("MAX_ACTIVE_KEYS", 50)
+    max_concurrent_bcrypt: Annotated[int, _between(1, 64)] = env("MAX_CONCURRENT_BCRYPT", 4)
     # Threads for blocking work (database, embeddings, bcrypt); the database
     # pool holds one connection per thread. 0: 8 + 4 per core, at most 40.
-    worker_threads: int = _var("WORKER_THREADS", 0, _between(0, 200))
+    worker_threads: Annotated[int, _between(0, 200)] = env("WORKER_THREADS", 0)
     # Server processes sharing the port; 0: one per core, at most 4.
-    workers: int = _var("WORKERS", 0, _between(0, 64))
+    workers: Annotated[int, _between(0, 64)] = env("WORKERS", 0)
 
     @classmethod
     def variables(cls) -> dict[str, str]:
         """Environment variable -> field name, for every setting."""
-        return {f.metadata["env"]: f.name for f in fields(cls) if "env" in f.metadata}
+        return {field.alias: name for name, field in cls.model_fields.items() if field.alias}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
-        if env is None:
-            if read_dotenv:
-                load_dotenv(override=False)
-            env = dict(os.environ)
-        given: dict[str, Any] = {}
-        for variable in fields(cls):
-            name = variable.metadata.get("env")
-            raw = env.get(name) if name else None
-            if raw is not None and raw.strip():
-                given[variable.name] = variable.metadata["parse"](name, raw)
-        return cls(**given).with_derived_defaults(given)
+        """From the process's environment (and `.env` beside server.py), or
+        from ``env`` alone; ValueError names every variable that is wrong."""
+        try:
+            if env is None:
+                return cls(_env_file=PROJECT_DIR / ".env" if read_dotenv else None)  # type: ignore[call-arg]
+            return cls.model_validate({name: value for name, value in env.items() if value.strip()})
+        except ValidationError as exc:
+            raise ValueError(_described(exc)) from None
 
-    def with_derived_defaults(self, given: dict[str, Any]) -> Settings:
+    @model_validator(mode="after")
+    def _derived_defaults(self) -> Settings:
         """Defaults that follow from other settings, where not given."""
-        derived: dict[str, Any] = {}
+        given = self.model_fields_set
+        derived: dict[str, str] = {}
         if "host" not in given:
             derived["host"] = "127.0.0.1" if self.is_local else "0.0.0.0"
-        base = given.get("public_base_url") or f"http://localhost:{self.port}"
-        derived["public_base_url"] = base
+        if "public_base_url" not in given:
+            derived["public_base_url"] = f"http://localhost:{self.port}"
         if "frontend_url" not in given:
-            derived["frontend_url"] = base + "/dashboard"
-        return replace(self, **derived)
+            derived["frontend_url"] = derived.get("public_base_url", self.public_base_url) + "/dashboard"
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # still being made: frozen only once returned
+        return self
 
     @property
     def is_local(self) -> bool:
@@ -307,3 +291,12 @@ class Settings:
         """Session cookies: Secure on https, and always with SameSite=None
         (browsers reject SameSite=None cookies that are not Secure)."""
         return self.served_over_https or self.session_cookie_samesite == "none"
+
+
+def _described(error: ValidationError) -> str:
+    """'PORT must be ...: got ...' for each wrong variable, on one line."""
+    problems = []
+    for problem in error.errors():
+        variable = ".".join(str(part) for part in problem["loc"]) or "settings"
+        problems.append(f"{variable}: {problem['msg']} (got {problem.get('input')!r})")
+    return "; ".join(problems)

@@ -19,7 +19,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, Self
 
@@ -98,12 +97,8 @@ def serve(app_factory, **settings_overrides: Any) -> Iterator[ServedApp]:
     sock = bound_socket()
     port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
-    settings = replace(
-        base_settings(),
-        port=port,
-        public_base_url=base,
-        frontend_url=base + "/dashboard",
-        **settings_overrides,
+    settings = base_settings(
+        **{"port": port, "public_base_url": base, "frontend_url": base + "/dashboard", **settings_overrides}
     )
     try:
         app = app_factory(settings)
@@ -117,8 +112,9 @@ def serve(app_factory, **settings_overrides: Any) -> Iterator[ServedApp]:
         served.stop()
 
 
-def base_settings() -> Settings:
-    return Settings(
+def base_settings(**overrides: Any) -> Settings:
+    """The tests' settings, with ``overrides`` (field names), validated."""
+    defaults: dict[str, Any] = dict(
         database_url=os.environ["MEMORYGATE_TEST_DATABASE_URL"],
         embedding_provider="local",
         bcrypt_rounds=TEST_BCRYPT_ROUNDS,
@@ -135,6 +131,7 @@ def base_settings() -> Settings:
         oauth_authorize_rate_limit="100000/minute",
         key_creation_rate_limit="100000/minute",
     )
+    return Settings(**{**defaults, **overrides})
 
 
 @contextmanager

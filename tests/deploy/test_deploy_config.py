@@ -46,3 +46,5 @@ def test_the_locks_pin_what_pyproject_declares_with_hashes():
             assert pinned[name.lower().replace("_", "-")] == version, (lock, requirement)
         # Every pinned package carries its hashes, so a fresh install is the tested one.
         assert text.count("==") == len(re.findall(r"==\S+ \\\n\s+--hash=sha256:", text)), lock
+        # And names no package index of the machine that made it (pip's own config decides).
+        assert not re.search(r"^--(extra-index-url|index-url|find-links)", text, re.M), lock

@@ -69,10 +69,19 @@ def test_a_bad_value_names_its_variable(variable, value):
 
 def test_every_field_is_read_from_exactly_one_variable():
     variables = Settings.variables()
-    assert len(variables) == len(set(variables.values())) == len(Settings.__dataclass_fields__)
+    assert len(variables) == len(set(variables.values())) == len(Settings.model_fields)
 
 
 def test_the_configuration_page_lists_exactly_the_variables_read():
     rows = [line for line in (ROOT / "docs" / "configuration.md").read_text().splitlines() if line.startswith("| `")]
     listed = {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
     assert listed == set(Settings.variables())
+
+
+def test_a_dotenv_in_the_working_directory_is_not_read(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("MCP_RATE_LIMIT=7/minute\nPORT=1234\n")
+    monkeypatch.chdir(tmp_path)
+    for variable in ("MCP_RATE_LIMIT", "PORT"):
+        monkeypatch.delenv(variable, raising=False)
+    settings = Settings.from_env()
+    assert (settings.mcp_rate_limit, settings.port) == ("600/minute", 8080)
