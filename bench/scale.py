@@ -35,7 +35,7 @@ from sqlalchemy import text
 
 from core import db, embedded_postgres
 from identity import accounts
-from memory import hybrid_search
+from memory import hybrid_search, search_candidates
 from memory.access import TRACKER_KEY, AccessTracker
 from memory.embeddings import LocalEmbeddings
 from memory.search_indexes import vector_index_statements
@@ -153,10 +153,10 @@ def warm_index(owner: uuid.UUID, probes: int = 1_000) -> None:
     with DATABASE.engine.connect() as conn:
         vectors = conn.execute(text("SELECT CAST(v60 AS text) FROM scale_base ORDER BY i LIMIT :n"), {"n": probes})
         literals = list(vectors.scalars())
-    kinds = tuple(hybrid_search.KEYWORD_TABLES)
+    kinds = tuple(search_candidates.KEYWORD_TABLES)
     for literal in literals:
         with DATABASE.sessions() as session:
-            hybrid_search._vector_candidates(
+            search_candidates.vector_candidates(
                 session, owner_id=owner, embedder=FixedEmbedding(MODEL, []), vector=literal, kinds=kinds, k=40
             )
             session.rollback()
@@ -169,15 +169,20 @@ def measure(owner: uuid.UUID, embedder: LocalEmbeddings, questions: list[str]) -
     vectors = embedder.embed(questions)
     times, recalls = [], []
     reads = AccessTracker()
-    kinds = tuple(hybrid_search.KEYWORD_TABLES)
+    kinds = tuple(search_candidates.KEYWORD_TABLES)
     for question, vector in zip(questions, vectors, strict=True):
         timings = hybrid_search.SearchTimings()
         fixed = FixedEmbedding(MODEL, vector)
         with DATABASE.sessions() as session:
             session.info[TRACKER_KEY] = reads
             hybrid_search.search(session, owner_id=owner, embedder=fixed, query=question, timings=timings)
-            found = hybrid_search._vector_candidates(
-                session, owner_id=owner, embedder=fixed, vector=hybrid_search._vector_literal(vector), kinds=kinds, k=40
+            found = search_candidates.vector_candidates(
+                session,
+                owner_id=owner,
+                embedder=fixed,
+                vector=search_candidates.vector_literal(vector),
+                kinds=kinds,
+                k=40,
             )
             session.rollback()
             exact = (

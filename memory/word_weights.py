@@ -71,7 +71,7 @@ def _counted(table: str, word: str, *, big_owner: bool) -> str:
     from the full-text index alone (the owner checked row by row after).
     The word is a literal to the planner, which then knows how rare it is;
     a small owner's matches are narrowed by their lexeme, a big owner's are
-    most matches (see hybrid_search.OWNER_LEXEME_MAX_SHARE)."""
+    most matches (see search_candidates.OWNER_LEXEME_MAX_SHARE)."""
     owner_match = "" if big_owner else " && to_tsquery('simple', :owner_lexeme)"
     return (
         f"(SELECT count(*) FROM (SELECT owner_id FROM {table} WHERE search_tsv @@ "

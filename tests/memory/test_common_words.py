@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert, text
 
-from memory import hybrid_search, planner_stats
+from memory import planner_stats, search_candidates
 from models import Observation
 from tests.support import call, mcp_client, session_scope, user_with_key
 
@@ -24,7 +24,7 @@ async def test_common_words_only_count_together_with_the_others(keyword_server):
         with session_scope() as db:
             db.execute(text("ANALYZE observations"))
             planner_stats.remembered.forget()
-            assert "zebrafish" in planner_stats.frequent_words(db, "observations", hybrid_search.COMMON_WORD_SHARE)
+            assert "zebrafish" in planner_stats.frequent_words(db, "observations", search_candidates.COMMON_WORD_SHARE)
         found = await call(client, "memory_search", query="zebrafish lagoon", limit=10)
         assert [hit["ref"] for hit in found["results"]] == [both["ref"], rare["ref"]]
         alone = await call(client, "memory_search", query="zebrafish", limit=3)  # every word of the query

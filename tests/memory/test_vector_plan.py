@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import event, text
 
-from memory import hybrid_search, vector_plan
+from memory import search_candidates, vector_plan
 from memory.embeddings import LocalEmbeddings
 from tests.support import TEST_DATABASE, new_user, session_scope
 
@@ -43,7 +43,7 @@ def _vector_statement(owner) -> str:
     event.listen(TEST_DATABASE.engine, "before_cursor_execute", record)
     try:
         with session_scope() as db:
-            found = hybrid_search._vector_candidates(
+            found = search_candidates.vector_candidates(
                 db, owner_id=owner, embedder=embedder, vector=str([0.01] * 384), kinds=("observation",), k=40
             )
     finally:
@@ -100,7 +100,7 @@ def test_an_exact_search_returns_the_true_nearest_vectors_with_their_distances()
             {"owner": owner, "q": query},
         ).all()
         how = vector_plan.plan(db, owner_id=owner, model=MODEL, k=40, indexed=True)
-        found = hybrid_search._vector_candidates(
+        found = search_candidates.vector_candidates(
             db, owner_id=owner, embedder=LocalEmbeddings(), vector=query, kinds=("observation",), k=40
         )
     assert not how.through_index and how.shortlist < 3_000  # a shortlist, not every vector measured

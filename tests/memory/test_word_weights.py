@@ -7,7 +7,7 @@ import math
 import pytest
 from sqlalchemy import insert, text
 
-from memory import hybrid_search, planner_stats, word_weights
+from memory import planner_stats, search_candidates, word_weights
 from models import Observation, owner_lexeme
 from tests.support import call, mcp_client, session_scope, user_with_key
 
@@ -77,7 +77,7 @@ async def test_an_owner_holding_most_memories_is_weighed_by_the_statistics(keywo
             db.execute(text("ANALYZE observations"))
             planner_stats.remembered.forget()
             shares = planner_stats.frequent_words(db, "observations", 0.0)
-            assert shares[owner_lexeme(owner)] >= hybrid_search.OWNER_LEXEME_MAX_SHARE
+            assert shares[owner_lexeme(owner)] >= search_candidates.OWNER_LEXEME_MAX_SHARE
             rows = planner_stats.estimated_rows(db, "observations")
             weight, sql = weights_of(db, owner, "Melanie pottery", frequent=shares, rows=rows, big_owner=True)
             assert sql.count("LIMIT") == 1  # "melani" is too common to count; only "potteri" is
