@@ -199,6 +199,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
                     banner(startup_banner(settings, embedder, list(app.state.oauth_providers)))
                 yield
         finally:
+            backfill.stop()  # a pass under way ends after its batch, rather than holding the shutdown
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

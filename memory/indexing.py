@@ -146,18 +146,24 @@ def pending_count(db: Session, *, model: str | None, owner_id: uuid.UUID | None 
 
 
 def backfill_pending(
-    session_factory: Callable[[], Session], *, embedder: EmbeddingProvider, batch_size: int = BACKFILL_BATCH_SIZE
+    session_factory: Callable[[], Session],
+    *,
+    embedder: EmbeddingProvider,
+    batch_size: int = BACKFILL_BATCH_SIZE,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> int:
     """Embed every pending item for the current model; returns how many.
 
-    Stops at the first provider failure (the rest stay pending for next time).
+    Stops at the first provider failure, or between batches once
+    ``stopping()`` says so (the server is shutting down: every finished
+    batch is committed, the rest stay pending for next time).
     """
     if not embedder.enabled or embedder.model is None:
         return 0
     done = 0
     for kind, model_class in item_types.ITEM_MODELS.items():
         after = 0  # each batch starts where the last ended, not from the first row again
-        while True:
+        while not stopping():
             with session_factory() as db:
                 batch: list[item_types.MemoryItem] = list(
                     db.scalars(
@@ -197,6 +203,11 @@ class BackfillSchedule:
         self.deferrals_seen = 0
         self.imports_seen: datetime | None = None
         self.passes = 0
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Let a pass under way end after its current batch (the server is stopping)."""
+        self.stopping.set()
 
     def due(self, newest_import: datetime | None = None) -> bool:
         if self.last_pass is None or deferrals.count != self.deferrals_seen or newest_import != self.imports_seen:
@@ -216,4 +227,4 @@ class BackfillSchedule:
         self.imports_seen = newest_import
         self.last_pass = self.clock()
         self.passes += 1
-        return backfill_pending(session_factory, embedder=embedder)
+        return backfill_pending(session_factory, embedder=embedder, stopping=self.stopping.is_set)

@@ -11,17 +11,17 @@ from pathlib import Path
 import anyio.to_thread
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from threadpoolctl import threadpool_info
 
 from core.errors import EmbeddingUnavailable
 from memory import indexing
 from memory.embeddings import EmbeddingSlots, LocalEmbeddings, OpenAIEmbeddings
 from memory.minilm import MiniLM
-from models import Embedding
+from models import Embedding, Observation
 from server import create_app
 from tests.fakes import FAKE_OPENAI_KEY, FakeOpenAI
-from tests.support import TEST_DATABASE, call, mcp_client, serve, serve_asgi, session_scope, user_with_key
+from tests.support import TEST_DATABASE, call, mcp_client, new_user, serve, serve_asgi, session_scope, user_with_key
 
 REFERENCE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
 
@@ -256,3 +256,22 @@ def test_background_embedding_gives_the_same_vectors_in_pieces():
     local = LocalEmbeddings(concurrency=1)
     texts = [f"memory number {n} about the garden" for n in range(11)]
     assert np.allclose(local.embed(texts, background=True), local.embed(texts), atol=1e-5)
+
+
+def test_a_backfill_under_way_stops_between_batches_when_the_server_stops():
+    """A stopping server does not wait for every pending memory to be embedded:
+    the batch under way is finished and committed, the rest wait for the next start."""
+    owner, _ = new_user("stopping")
+    with session_scope() as db:
+        db.execute(insert(Observation), [{"owner_id": owner, "observation": f"Pending fact {n}"} for n in range(5)])
+    asked = iter([False, True])  # carry on once, then the server stops
+    embedder = LocalEmbeddings()
+    try:
+        done = indexing.backfill_pending(
+            TEST_DATABASE.sessions, embedder=embedder, batch_size=2, stopping=lambda: next(asked, True)
+        )
+    finally:
+        embedder.close()
+        with session_scope() as db:  # leave no pending work to the servers of later tests
+            db.execute(delete(Observation).where(Observation.owner_id == owner))
+    assert done == 2
