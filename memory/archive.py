@@ -19,7 +19,7 @@ from core.errors import InvalidInput
 from memory import hybrid_search, item_types
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
-from memory.observations import load_item
+from memory.items import load_item
 from memory.scope import Scope
 
 MAX_REFS = check.MAX_LIST_ITEMS

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from core.db import take_turns
 from core.errors import Conflict, InvalidInput, NotFound
-from memory import indexing, item_types, observations
+from memory import indexing, item_types, items
 from memory import validation as check
 from models import Concept, ConceptAlias, ConceptRelationship, Document, Observation, Pattern
 
@@ -301,7 +301,7 @@ def get_pattern(db: Session, *, owner_id: uuid.UUID, category: str, pattern_name
         raise NotFound(f"No pattern {category}/{pattern_name}")
     shown = item_types.pattern_dict(pattern)
     if pattern.supersedes_id:
-        shown["versions"] = observations.versions(db, owner_id=owner_id, item=pattern)
+        shown["versions"] = items.versions(db, owner_id=owner_id, item=pattern)
     return shown
 
 

@@ -9,7 +9,7 @@ from fastmcp import FastMCP
 from pydantic import Field
 
 from core.principal import READ_SCOPE, WRITE_SCOPE
-from memory import archive, hybrid_search, observations, user_guide
+from memory import archive, conversations, hybrid_search, items, observations, user_guide
 from memory import validation as limits
 from memory.tool_calls import (
     ADDITIVE,
@@ -185,7 +185,7 @@ def register(mcp: FastMCP, work: Any) -> None:
     def memory_get(ref: Ref, run: UnitOfWork = work) -> dict[str, Any]:
         """Read one memory in full by its ref; a replaced or replacing observation or pattern also lists its versions
         (oldest first)."""
-        return run(observations.get_item, needs=READ_SCOPE, ref=ref)
+        return run(items.get_item, needs=READ_SCOPE, ref=ref)
 
     @mcp.tool(annotations=REFRESH)
     def memory_archive(
@@ -229,12 +229,12 @@ def register(mcp: FastMCP, work: Any) -> None:
 
         Use when the user asks to forget something.
         """
-        return run(observations.delete_item, needs=WRITE_SCOPE, ref=ref)
+        return run(items.delete_item, needs=WRITE_SCOPE, ref=ref)
 
     @mcp.tool(annotations=READ_ONLY)
     def memory_stats(run: UnitOfWork = work) -> dict[str, Any]:
         """Counts of memories by type, the main domains, known AI instances and embedding status."""
-        return run(observations.stats, needs=READ_SCOPE, embedder=run.embedder)
+        return run(items.stats, needs=READ_SCOPE, embedder=run.embedder)
 
     @mcp.tool(annotations=REFRESH)
     def memory_init_session(
@@ -251,7 +251,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         Later memory_store calls that omit ai_name/ai_platform are attributed to this AI instance.
         """
         return run(
-            observations.init_session,
+            conversations.init_session,
             needs=WRITE_SCOPE,
             pass_credential=True,
             conversation_id=conversation_id,
@@ -268,7 +268,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         """Call first: whether this AI instance is new, when it was first and last seen, what memory holds,
         and the recommended first steps."""
         needs = WRITE_SCOPE if ai_name else READ_SCOPE
-        return run(observations.bootstrap, needs=needs, ai_name=ai_name, ai_platform=ai_platform)
+        return run(items.bootstrap, needs=needs, ai_name=ai_name, ai_platform=ai_platform)
 
     @mcp.tool(annotations=READ_ONLY)
     def memory_user_guide(format: Literal["markdown", "json"] = "markdown", run: UnitOfWork = work) -> dict[str, Any]:

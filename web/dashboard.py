@@ -29,7 +29,7 @@ from core.principal import ALL_SCOPES, READ_SCOPE
 from identity import accounts, api_keys, deletion, provider_login
 from identity import oauth_records as records
 from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
-from memory import archive, hybrid_search, observations
+from memory import archive, hybrid_search, items, observations
 from oauth_models import User
 from web import pages
 from web.dependencies import DB
@@ -186,7 +186,7 @@ def dashboard_page(
         csrf=csrf_token(session_token),
         keys=[api_keys.key_view(key) for key in api_keys.list_keys(db, user_id=user.id)],
         connections=records.list_connections(db, user_id=user.id, settings=settings),
-        counts=observations.item_counts(db, owner_id=user.id),
+        counts=items.item_counts(db, owner_id=user.id),
         query=query or "",
         search=search,
         recent=recent,
@@ -303,7 +303,7 @@ def disconnect(grant_id: str, db: DB, form: SignedInForm) -> Response:
 @router.post("/dashboard/memories/forget")
 def forget(request: Request, db: DB, form: SignedInForm, ref: Annotated[str, Form()] = "") -> Response:
     try:
-        observations.delete_item(db, owner_id=form.user.id, ref=ref)
+        items.delete_item(db, owner_id=form.user.id, ref=ref)
     except MemoryGateError as exc:
         return dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
     return back("forgotten")
