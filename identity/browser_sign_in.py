@@ -64,11 +64,11 @@ def local_login_form(request: Request, *, purpose: str) -> LocalLoginForm:
     binding = request.cookies.get(LOCAL_LOGIN_COOKIE) or ""
     if not (32 <= len(binding) <= 64):
         binding = secrets.token_urlsafe(32)
-    return LocalLoginForm(binding, _local_login_token(binding, purpose))
+    return LocalLoginForm(binding, crypto.form_token(binding, _form_purpose(purpose)))
 
 
-def _local_login_token(binding: str, purpose: str) -> str:
-    return crypto.form_token(binding, f"local-login:{purpose}")
+def _form_purpose(purpose: str) -> str:
+    return f"local-login:{purpose}"
 
 
 def local_login_refusal(request: Request, *, purpose: str, presented: object) -> str | None:
@@ -87,7 +87,7 @@ def local_login_refusal(request: Request, *, purpose: str, presented: object) ->
     binding = request.cookies.get(LOCAL_LOGIN_COOKIE)
     if not binding or not isinstance(presented, str):
         return LOCAL_LOGIN_EXPIRED
-    if not crypto.form_token_ok(binding, f"local-login:{purpose}", presented):
+    if not crypto.form_token_ok(binding, _form_purpose(purpose), presented):
         return LOCAL_LOGIN_EXPIRED
     return None
 
