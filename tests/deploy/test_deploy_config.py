@@ -48,3 +48,15 @@ def test_the_locks_pin_what_pyproject_declares_with_hashes():
         assert text.count("==") == len(re.findall(r"==\S+ \\\n\s+--hash=sha256:", text)), lock
         # And names no package index of the machine that made it (pip's own config decides).
         assert not re.search(r"^--(extra-index-url|index-url|find-links)", text, re.M), lock
+
+
+def test_what_is_deployed_is_what_the_suite_ran():
+    """Every package both locks pin has one version in both: the dev lock's
+    tools may narrow a shared package, and the production lock follows
+    (it is compiled with the dev lock as its constraints)."""
+
+    def pins(lock: str) -> dict[str, str]:
+        return dict(re.findall(r"^([\w.-]+)==(\S+)", (ROOT / lock).read_text(), re.M))
+
+    deployed, tested = pins("requirements.txt"), pins("requirements-dev.txt")
+    assert deployed and {name: tested.get(name) for name in deployed} == deployed
