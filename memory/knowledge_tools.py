@@ -10,6 +10,7 @@ from pydantic import Field
 
 from core.principal import READ_SCOPE, WRITE_SCOPE
 from memory import knowledge
+from memory import tool_results as results
 from memory import validation as limits
 from memory.tool_calls import (
     ADDITIVE,
@@ -17,10 +18,12 @@ from memory.tool_calls import (
     UPSERT,
     Confidence,
     Limit,
+    Metadata,
     MinConfidence,
     Name,
     Offset,
     UnitOfWork,
+    metadata_object,
 )
 
 
@@ -33,12 +36,13 @@ def register(mcp: FastMCP, work: Any) -> None:
         url: str | None = None,
         key_concepts: list[str] | None = None,
         publication_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
-        metadata: dict[str, Any] | None = None,
+        metadata: Metadata = None,
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.DocumentStored:
         """Remember a document by reference: title, type, URL, your summary and its key concepts."""
         return run(
             knowledge.store_document,
+            returns=results.DocumentStored,
             needs=WRITE_SCOPE,
             title=title,
             doc_type=doc_type,
@@ -46,7 +50,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             url=url,
             key_concepts=key_concepts,
             publication_date=publication_date,
-            metadata=metadata,
+            metadata=metadata_object(metadata),
         )
 
     @mcp.tool(annotations=UPSERT)
@@ -59,34 +63,37 @@ def register(mcp: FastMCP, work: Any) -> None:
         description: str | None = None,
         domain: str | None = None,
         status: Annotated[str | None, Field(description="e.g. active, archived.")] = None,
-        metadata: dict[str, Any] | None = None,
+        metadata: Metadata = None,
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.Upserted:
         """Create a named concept, or update the existing one with this name (names are case-insensitive).
 
         On an existing concept only the fields you pass change; omitted fields keep their value. To clear
-        description, domain or status pass an empty string ""; to clear metadata pass {}.
+        description, domain or status pass an empty string ""; to clear metadata pass [].
         """
         return run(
             knowledge.store_concept,
+            returns=results.Upserted,
             needs=WRITE_SCOPE,
             name=name,
             concept_type=concept_type,
             description=description,
             domain=domain,
             status=status,
-            metadata=metadata,
+            metadata=metadata_object(metadata),
         )
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_get_concept(name: Name, run: UnitOfWork = work) -> dict[str, Any]:
+    def memory_get_concept(name: Name, run: UnitOfWork = work) -> results.ConceptRecord:
         """Read a concept by name or alias, with its aliases and relationships."""
-        return run(knowledge.get_concept, needs=READ_SCOPE, name=name)
+        return run(knowledge.get_concept, returns=results.ConceptRecord, needs=READ_SCOPE, name=name)
 
     @mcp.tool(annotations=ADDITIVE)
-    def memory_add_concept_alias(concept_name: Name, alias: Name, run: UnitOfWork = work) -> dict[str, Any]:
+    def memory_add_concept_alias(concept_name: Name, alias: Name, run: UnitOfWork = work) -> results.AliasAdded:
         """Add another name the concept can be found by."""
-        return run(knowledge.add_alias, needs=WRITE_SCOPE, concept_name=concept_name, alias=alias)
+        return run(
+            knowledge.add_alias, returns=results.AliasAdded, needs=WRITE_SCOPE, concept_name=concept_name, alias=alias
+        )
 
     @mcp.tool(annotations=UPSERT)
     def memory_add_concept_relationship(
@@ -96,10 +103,11 @@ def register(mcp: FastMCP, work: Any) -> None:
         weight: Annotated[float, Field(ge=0.0, le=1.0, description="Strength of the link, 0 to 1.")] = 0.5,
         description: str | None = None,
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.Linked:
         """Link two concepts; calling again with the same pair and type updates weight and description."""
         return run(
             knowledge.add_relationship,
+            returns=results.Linked,
             needs=WRITE_SCOPE,
             from_concept=from_concept,
             to_concept=to_concept,
@@ -114,10 +122,11 @@ def register(mcp: FastMCP, work: Any) -> None:
         rel_type: knowledge.RelationshipType | None = None,
         min_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0,
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.Related:
         """Concepts linked to this one, in both directions, strongest first (at most 100)."""
         return run(
             knowledge.related_concepts,
+            returns=results.Related,
             needs=READ_SCOPE,
             concept_name=concept_name,
             rel_type=rel_type,
@@ -134,13 +143,14 @@ def register(mcp: FastMCP, work: Any) -> None:
             list[int] | None, Field(description="Ids of your observations that support it.")
         ] = None,
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.Upserted:
         """Create the pattern (category, pattern_name), a synthesis of several observations. A new text for an
         existing name replaces it with a new version: the old one is kept (memory_get shows the chain; search
         with include_history finds it) and the answer names it as supersedes. The same text again only updates
         confidence and evidence."""
         return run(
             knowledge.update_pattern,
+            returns=results.Upserted,
             needs=WRITE_SCOPE,
             category=category,
             pattern_name=pattern_name,
@@ -150,9 +160,15 @@ def register(mcp: FastMCP, work: Any) -> None:
         )
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_get_pattern(category: Name, pattern_name: Name, run: UnitOfWork = work) -> dict[str, Any]:
+    def memory_get_pattern(category: Name, pattern_name: Name, run: UnitOfWork = work) -> results.PatternRecord:
         """Read one pattern by category and name."""
-        return run(knowledge.get_pattern, needs=READ_SCOPE, category=category, pattern_name=pattern_name)
+        return run(
+            knowledge.get_pattern,
+            returns=results.PatternRecord,
+            needs=READ_SCOPE,
+            category=category,
+            pattern_name=pattern_name,
+        )
 
     @mcp.tool(annotations=READ_ONLY)
     def memory_patterns(
@@ -161,10 +177,11 @@ def register(mcp: FastMCP, work: Any) -> None:
         limit: Limit = 20,
         offset: Offset = 0,
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.Patterns:
         """List patterns, most confident first, optionally within one category."""
         return run(
             knowledge.list_patterns,
+            returns=results.Patterns,
             needs=READ_SCOPE,
             category=category,
             min_confidence=min_confidence,

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from core.principal import READ_SCOPE, WRITE_SCOPE
 from memory import archive, conversations, hybrid_search, items, observations, user_guide
+from memory import tool_results as results
 from memory import validation as limits
 from memory.tool_calls import (
     ADDITIVE,
@@ -63,7 +64,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             bool, Field(description="Store a new row even if a current observation already says the same.")
         ] = False,
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.Stored:
         """Store one observation about the user or their work so any AI can recall it later.
 
         Adds one memory (and registers the conversation when conversation_id is given). If a current observation
@@ -75,6 +76,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         """
         return run(
             observations.store_observation,
+            returns=results.Stored,
             needs=WRITE_SCOPE,
             pass_credential=True,
             observation=observation,
@@ -103,11 +105,12 @@ def register(mcp: FastMCP, work: Any) -> None:
         time_field: TimeField = "recorded",
         archived: Archived = "exclude",
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.Recalled:
         """List current observations, newest first, optionally filtered by domain, confidence, the AI that stored
         them, or a period (since/until on when they were recorded or happened)."""
         return run(
             observations.recall,
+            returns=results.Recalled,
             needs=READ_SCOPE,
             domain=domain,
             min_confidence=min_confidence,
@@ -155,7 +158,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             ),
         ] = None,
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.Found:
         """Search all memories by meaning and keywords together (observations, patterns, concepts, documents).
 
         Read-only. Each hit has ref, type, text (up to 2,000 characters; memory_get has the rest), score,
@@ -165,6 +168,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         """
         return run(
             hybrid_search.search,
+            returns=results.Found,
             needs=READ_SCOPE,
             embedder=run.embedder,
             query=query,
@@ -182,10 +186,10 @@ def register(mcp: FastMCP, work: Any) -> None:
         )
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_get(ref: Ref, run: UnitOfWork = work) -> dict[str, Any]:
+    def memory_get(ref: Ref, run: UnitOfWork = work) -> results.AnyMemory:
         """Read one memory in full by its ref; a replaced or replacing observation or pattern also lists its versions
         (oldest first)."""
-        return run(items.get_item, needs=READ_SCOPE, ref=ref)
+        return run(items.get_item, returns=results.AnyMemory, needs=READ_SCOPE, ref=ref)
 
     @mcp.tool(annotations=REFRESH)
     def memory_archive(
@@ -197,44 +201,52 @@ def register(mcp: FastMCP, work: Any) -> None:
         ] = None,
         limit: Limit = 10,
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.Archived:
         """Move memories to cold storage: kept whole, but out of search, recall and bootstrap until rehydrated.
 
         With refs: archives those (every ref must be yours, or nothing changes) and returns "archived" (and
         "already_archived"). With query: changes nothing and returns a "preview" of the matching memories, to
         archive by ref next. memory_search(archived="only") searches the archive.
         """
-        return run(archive.archive, needs=WRITE_SCOPE, embedder=run.embedder, refs=refs, query=query, limit=limit)
+        return run(
+            archive.archive,
+            returns=results.Archived,
+            needs=WRITE_SCOPE,
+            embedder=run.embedder,
+            refs=refs,
+            query=query,
+            limit=limit,
+        )
 
     @mcp.tool(annotations=REFRESH)
     def memory_rehydrate(
         refs: Annotated[list[str], Field(description="Refs of archived memories to bring back; all or none.")],
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.Rehydrated:
         """Bring archived memories back into search, recall and bootstrap. Changes only their archived state."""
-        return run(archive.rehydrate, needs=WRITE_SCOPE, refs=refs)
+        return run(archive.rehydrate, returns=results.Rehydrated, needs=WRITE_SCOPE, refs=refs)
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_archive_candidates(limit: Limit = 20, run: UnitOfWork = work) -> dict[str, Any]:
+    def memory_archive_candidates(limit: Limit = 20, run: UnitOfWork = work) -> results.Candidates:
         """List current memories of every type that could be archived, stalest first. Read-only; archives nothing.
 
         staleness = days since last used (read, found, restated or changed) x (2 - confidence) / (1 + times read);
         concepts and documents count as confidence 0.8.
         """
-        return run(archive.candidates, needs=READ_SCOPE, limit=limit)
+        return run(archive.candidates, returns=results.Candidates, needs=READ_SCOPE, limit=limit)
 
     @mcp.tool(annotations=DESTRUCTIVE)
-    def memory_delete(ref: Ref, run: UnitOfWork = work) -> dict[str, Any]:
+    def memory_delete(ref: Ref, run: UnitOfWork = work) -> results.Deleted:
         """Forget one memory permanently (with its search vectors); it cannot be restored.
 
         Use when the user asks to forget something.
         """
-        return run(items.delete_item, needs=WRITE_SCOPE, ref=ref)
+        return run(items.delete_item, returns=results.Deleted, needs=WRITE_SCOPE, ref=ref)
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_stats(run: UnitOfWork = work) -> dict[str, Any]:
+    def memory_stats(run: UnitOfWork = work) -> results.Stats:
         """Counts of memories by type, the main domains, known AI instances and embedding status."""
-        return run(items.stats, needs=READ_SCOPE, embedder=run.embedder)
+        return run(items.stats, returns=results.Stats, needs=READ_SCOPE, embedder=run.embedder)
 
     @mcp.tool(annotations=REFRESH)
     def memory_init_session(
@@ -244,7 +256,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         ai_platform: str = "Unknown",
         source_url: str | None = None,
         run: UnitOfWork = work,
-    ) -> dict[str, Any]:
+    ) -> results.Session:
         """Register (or refresh) the current conversation and the AI instance taking part in it.
 
         Creates or updates the conversation record and the AI instance (last seen); memories are untouched.
@@ -252,6 +264,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         """
         return run(
             conversations.init_session,
+            returns=results.Session,
             needs=WRITE_SCOPE,
             pass_credential=True,
             conversation_id=conversation_id,
@@ -264,15 +277,15 @@ def register(mcp: FastMCP, work: Any) -> None:
     @mcp.tool(annotations=ADDITIVE)
     def memory_bootstrap(
         ai_name: OptionalName = None, ai_platform: OptionalName = None, run: UnitOfWork = work
-    ) -> dict[str, Any]:
+    ) -> results.Bootstrap:
         """Call first: whether this AI instance is new, when it was first and last seen, what memory holds,
         and the recommended first steps."""
         needs = WRITE_SCOPE if ai_name else READ_SCOPE
-        return run(items.bootstrap, needs=needs, ai_name=ai_name, ai_platform=ai_platform)
+        return run(items.bootstrap, returns=results.Bootstrap, needs=needs, ai_name=ai_name, ai_platform=ai_platform)
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_user_guide(format: Literal["markdown", "json"] = "markdown", run: UnitOfWork = work) -> dict[str, Any]:
+    def memory_user_guide(format: Literal["markdown", "json"] = "markdown", run: UnitOfWork = work) -> results.Guide:
         """The complete guide to using MemoryGate: tools, domains, the confidence scale and workflows."""
         if format == "json":
-            return {"format": "json", "guide": user_guide.GUIDE}
-        return {"format": "markdown", "guide": user_guide.as_markdown()}
+            return results.Guide(format="json", guide=user_guide.GUIDE)
+        return results.Guide(format="markdown", guide=user_guide.as_markdown())

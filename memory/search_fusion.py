@@ -112,6 +112,6 @@ def hit(item: item_types.MemoryItem, candidate: Candidate, *, floor: float) -> d
     matched = "both" if by_meaning and by_keywords else "keywords" if by_keywords else "meaning"
     hit = item_types.summary(item)
     hit.update(score=round(candidate.score, 4), matched=matched, similarity=candidate.similarity)
-    if hit["text"] == hit["title"]:  # a concept without a description
-        del hit["text"]
+    if hit["text"] == hit["title"]:  # a concept without a description: its name is its text
+        del hit["title"]
     return {name: value for name, value in hit.items() if value is not None}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastmcp.dependencies import Depends
@@ -23,7 +23,7 @@ from fastmcp.exceptions import ToolError
 from fastmcp.exceptions import ValidationError as ArgumentsRejected
 from fastmcp.server.dependencies import get_http_request
 from fastmcp.server.middleware import Middleware, MiddlewareContext
-from pydantic import Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -33,8 +33,10 @@ from core.principal import Principal, from_scope
 from memory import indexing
 from memory import validation as limits
 from memory.embeddings import EmbeddingProvider
+from memory.tool_results import Result
 
 log = logging.getLogger("memorygate.mcp")
+Answer = TypeVar("Answer", bound=Result)
 
 NOT_AUTHENTICATED = "Not authenticated: this request carries no MemoryGate identity."
 INSUFFICIENT_SCOPE = "Insufficient scope: this credential lacks {scope}, so the call was refused and nothing changed."
@@ -71,6 +73,35 @@ TimeField = Annotated[
 ]
 
 
+class MetadataEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=limits.MAX_NAME_CHARS)
+    value: str | int | float | bool | None
+
+
+def _entries_of_object(value: Any) -> Any:
+    """Metadata also arrives as a plain JSON object ({"k": "v"}), as it did
+    before it was published as a list; either way it is a list here."""
+    if isinstance(value, dict):
+        return [{"key": key, "value": item} for key, item in value.items()]
+    return value
+
+
+# A list of entries rather than an open object: a schema with closed objects
+# only is one that strict function calling (OpenAI's) accepts as it is.
+Metadata = Annotated[
+    list[MetadataEntry] | None,
+    BeforeValidator(_entries_of_object),
+    Field(description='Extra facts as [{"key": "...", "value": text, number, true/false or null}].'),
+]
+
+
+def metadata_object(entries: list[MetadataEntry] | None) -> dict[str, Any] | None:
+    """The stored form: one JSON object, the last entry of a key winning."""
+    return None if entries is None else {entry.key: entry.value for entry in entries}
+
+
 class UnitOfWork:
     """One tool call's work: the caller, a database session and the embedder,
     injected by FastMCP (``Depends``). Calling it runs one service operation
@@ -83,8 +114,14 @@ class UnitOfWork:
         self.embedder = embedder
 
     def __call__(
-        self, operation: Callable[..., dict[str, Any]], *, needs: str, pass_credential: bool = False, **arguments: Any
-    ) -> dict[str, Any]:
+        self,
+        operation: Callable[..., dict[str, Any]],
+        *,
+        needs: str,
+        returns: type[Answer],
+        pass_credential: bool = False,
+        **arguments: Any,
+    ) -> Answer:
         if not self.principal.can(needs):
             raise ToolError(INSUFFICIENT_SCOPE.format(scope=needs))
         if pass_credential:
@@ -106,7 +143,8 @@ class UnitOfWork:
         except OperationalError:
             log.exception("database error in %s", getattr(operation, "__name__", "tool"))
             raise ToolError(DATABASE_UNAVAILABLE) from None
-        return result
+        # The answer is checked against the output schema the tool publishes.
+        return returns.model_validate(result)
 
 
 def unit_of_work_dependency(

@@ -8,6 +8,7 @@ early requests simply wait in the listen backlog — no polling, no sleeps.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -26,13 +27,17 @@ import httpx
 import uvicorn
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
+from jsonschema import Draft202012Validator
 from mcp.types import TextContent
 from sqlalchemy.orm import Session
 
 from core import db
-from core.principal import ALL_SCOPES
+from core.principal import ALL_SCOPES, Principal
 from core.settings import Settings
 from identity import accounts, api_keys
+from memory.access import TRACKER_KEY, AccessTracker
+from memory.embeddings import EmbeddingProvider
+from memory.mcp_tools import build_mcp_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -183,10 +188,43 @@ async def mcp_client(base_url: str, key: str | None = None, *, path: str = "/mcp
         yield client
 
 
+@asynccontextmanager
+async def tool_client(
+    owner: uuid.UUID,
+    *,
+    embedder: EmbeddingProvider,
+    scopes: tuple[str, ...] = ALL_SCOPES,
+    tracker: AccessTracker | None = None,
+):
+    """The MCP tools through FastMCP's in-memory client, called as ``owner``
+    holding one credential: no HTTP and no auth gate (tests/test_gate.py and
+    the server tests cover those), the real services and database."""
+    principal = Principal(
+        user_id=owner, email="", scopes=frozenset(scopes), credential_type="api_key", credential_id=uuid.uuid4()
+    )
+    sessions: Any = TEST_DATABASE.sessions
+    if tracker is not None:  # reads counted as a server counts them, flushed by the test
+        sessions = functools.partial(TEST_DATABASE.sessions, info={TRACKER_KEY: tracker})
+    server = build_mcp_server(session_factory=sessions, embedder=embedder, principal_source=lambda: principal)
+    async with Client(server) as client:
+        yield client
+
+
 async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """The tool's answer, checked against the output schema its server
+    publishes in tools/list (so every call in the suite checks it)."""
     result = await client.call_tool(tool, arguments)
     assert result.structured_content is not None, f"{tool} returned no structured content"
+    Draft202012Validator(await output_schema(client, tool)).validate(result.structured_content)
     return result.structured_content
+
+
+async def output_schema(client: Client, tool: str) -> dict[str, Any]:
+    schemas = getattr(client, "_output_schemas", None)
+    if schemas is None:
+        schemas = {listed.name: listed.output_schema for listed in await client.list_tools()}
+        client._output_schemas = schemas  # type: ignore[attr-defined]
+    return schemas[tool]
 
 
 async def call_error(client: Client, tool: str, **arguments: Any) -> str:

@@ -100,14 +100,14 @@ async def test_memories_survive_clean_restart_and_hard_kill(tmp_path):
 
     second = ServerProcess(env).start()
     async with mcp_client(second.url, key) as client:
-        assert (await call(client, "memory_get", ref=kept["ref"]))["observation"] == "Written before a clean restart"
+        assert (await call(client, "memory_get", ref=kept["ref"]))["text"] == "Written before a clean restart"
         acknowledged = await call(client, "memory_store", observation="Acknowledged just before a crash")
     second.kill()
 
     third = ServerProcess(env).start()
     try:
         async with mcp_client(third.url, key) as client:
-            assert (await call(client, "memory_get", ref=acknowledged["ref"]))["observation"].startswith("Acknow")
+            assert (await call(client, "memory_get", ref=acknowledged["ref"]))["text"].startswith("Acknow")
             assert (await call(client, "memory_stats"))["counts"]["observations"] == 2
     finally:
         assert third.terminate()
@@ -304,7 +304,7 @@ async def test_graceful_shutdown_finishes_the_request_in_flight(tmp_path):
         try:
             async with mcp_client(again.url, key) as client:
                 recalled = await call(client, "memory_recall")
-            assert [o["observation"] for o in recalled["observations"]] == ["Written while shutting down"]
+            assert [o["text"] for o in recalled["observations"]] == ["Written while shutting down"]
         finally:
             assert again.terminate()
 

@@ -46,7 +46,7 @@ async def test_two_instances_share_sessions_keys_oauth_and_revocation(github, ne
 
         async with mcp_client(a.url, key["api_key"]) as on_a, mcp_client(b.url, key["api_key"]) as on_b:
             stored = await call(on_a, "memory_store", observation="Stored through instance A")
-            assert (await call(on_b, "memory_get", ref=stored["ref"]))["observation"] == "Stored through instance A"
+            assert (await call(on_b, "memory_get", ref=stored["ref"]))["text"] == "Stored through instance A"
             found = await call(on_b, "memory_search", query="instance A")
             assert found["results"][0]["ref"] == stored["ref"]
 

@@ -95,7 +95,7 @@ async def test_stdio_serves_the_local_owner_beside_the_http_server(tmp_path):
             # The HTTP server stops; the database stays up for the stdio client.
             assert server.terminate()
             again = await call(client, "memory_get", ref=stored["ref"])
-            assert again["observation"] == "Remembered over stdio"
+            assert again["text"] == "Remembered over stdio"
         assert ready < 3.0, f"stdio took {ready:.2f} s to answer initialize"
         restarted = ServerProcess(env).start()
         try:

@@ -50,7 +50,7 @@ async def test_sdk_client_completes_the_flow_and_shares_memory_with_the_users_ap
 
     key = person.browser.post(auth_server.url + "/auth/api-keys", json={"name": "same user"}).json()["api_key"]
     async with mcp_client(auth_server.url, key) as client:
-        assert (await call(client, "memory_get", ref=stored["ref"]))["observation"].startswith("Connected")
+        assert (await call(client, "memory_get", ref=stored["ref"]))["text"].startswith("Connected")
 
     github.next_profile = github_profile(7002, "stranger")
     stranger = OAuthBrowser(auth_server.url, new_browser())

@@ -29,7 +29,7 @@ async def test_an_archived_memory_leaves_search_and_recall_and_comes_back(server
         assert [o["ref"] for o in (await call(client, "memory_recall"))["observations"]] == [kept["ref"]]
         stats = await call(client, "memory_stats")
         assert stats["counts"]["observations"] == 1 and stats["archived"] == 1
-        assert (await call(client, "memory_get", ref=cold["ref"]))["observation"].startswith("Played")
+        assert (await call(client, "memory_get", ref=cold["ref"]))["text"].startswith("Played")
 
         assert await call(client, "memory_rehydrate", refs=[cold["ref"]]) == {"rehydrated": [cold["ref"]]}
         back = await call(client, "memory_search", query="chess", min_similarity=0)
@@ -104,7 +104,7 @@ async def test_a_retention_policy_archives_what_went_unused_and_deletes_nothing(
             assert archive.apply_retention(db).get(owner) == 1
         found = await call(client, "memory_search", query="phone", min_similarity=0)
         assert [hit["ref"] for hit in found["results"]] == [fresh["ref"]]
-        assert (await call(client, "memory_get", ref=stale["ref"]))["observation"] == "Used a flip phone"
+        assert (await call(client, "memory_get", ref=stale["ref"]))["text"] == "Used a flip phone"
         only = await call(client, "memory_search", query="phone", min_similarity=0, archived="only")
         assert [hit["ref"] for hit in only["results"]] == [stale["ref"]]
         other = await call(bystander, "memory_search", query="phone", min_similarity=0)

@@ -110,7 +110,7 @@ async def test_embedding_failure_keeps_the_memory_and_backfill_fills_it_in(fake_
         async with mcp_client(served.url, key) as client:
             stored = await call(client, "memory_store", observation="Speaks Portuguese and Swedish fluently")
             assert stored["embedding"] == "pending"
-            assert (await call(client, "memory_get", ref=stored["ref"]))["observation"].startswith("Speaks")
+            assert (await call(client, "memory_get", ref=stored["ref"]))["text"].startswith("Speaks")
             assert (await call(client, "memory_stats"))["embedding"]["pending"] == 1
             degraded = await call(client, "memory_search", query="Swedish language")
             assert degraded["mode"] == "keyword" and "unavailable" in degraded["notice"]

@@ -95,6 +95,6 @@ async def test_owners_see_only_their_own_memories_through_every_tool(server):
         concept = await call(alice, "memory_get_concept", name="PN")
         assert concept["concept_type"] == "project"
         pattern = await call(alice, "memory_get_pattern", category="secrets", pattern_name="vault")
-        assert pattern["pattern_text"] == "Keeps the vault code private"
+        assert pattern["text"] == "Keeps the vault code private"
         hits = await call(alice, "memory_search", query="vault code", limit=10)
         assert refs["observation"] in {r["ref"] for r in hits["results"]}

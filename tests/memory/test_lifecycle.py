@@ -78,7 +78,7 @@ async def test_a_restatement_strengthens_the_memory_instead_of_adding_a_row(serv
         shown = await call(client, "memory_get", ref=first["ref"])
         assert shown["seen_count"] == 2 and shown["confidence"] == 0.9 and shown["last_seen_at"]
         assert shown["evidence"] == ["said so on Monday", "said so again"]
-        assert shown["observation"] == "The user prefers dark mode in the editor."  # the first wording stays
+        assert shown["text"] == "The user prefers dark mode in the editor."  # the first wording stays
 
         negated = await call(client, "memory_store", observation="The user does not prefer dark mode in the editor")
         assert negated["stored"] is True  # a contradiction is never merged
@@ -185,7 +185,7 @@ async def test_a_pattern_with_a_new_text_keeps_its_earlier_versions(server):
         assert newer["created"] is False and newer["supersedes"] == first["ref"] and newer["ref"] != first["ref"]
 
         current = await call(client, "memory_get_pattern", category="work", pattern_name="hours")
-        assert current["pattern_text"] == "Works evenings" and current["supersedes"] == first["ref"]
+        assert current["text"] == "Works evenings" and current["supersedes"] == first["ref"]
         assert [v["text"] for v in current["versions"]] == ["Works mornings", "Works evenings"]
         listed = await call(client, "memory_patterns")
         assert [p["ref"] for p in listed["patterns"]] == [newer["ref"]]

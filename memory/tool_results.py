@@ -1,0 +1,394 @@
+"""What every memory tool answers, as pydantic models: the output schema each
+tool publishes in ``tools/list``, and the check that its answer keeps to it.
+
+A memory's text is ``text`` in every shape (a search hit, a listed or full
+observation, pattern, concept or document). Fields a memory does not have
+are left out of the answer rather than sent as null, so no field is
+repeated or empty (``Result`` drops them when serialising).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_serializer
+
+Kind = Literal["observation", "pattern", "concept", "document"]
+When = Field(description="ISO 8601 date-time, UTC.")
+EmbeddingStatus = Literal["indexed", "pending", "disabled"]
+
+
+class Result(BaseModel):
+    """Every tool answer: exactly the declared fields, none of them null."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+    @model_serializer(mode="wrap")
+    # Unannotated on purpose: a return type would replace the fields in the serialisation schema.
+    def _without_nulls(self, serialize: Any):
+        return {name: value for name, value in serialize(self).items() if value is not None}
+
+
+class Written(Result):
+    embedding: EmbeddingStatus | None = Field(
+        None, description="Whether the stored text is searchable by meaning yet (pending: the backfill retries)."
+    )
+
+
+# --- memories, listed and whole -------------------------------------------------------------------
+
+
+class Hit(Result):
+    """One search hit: a memory, its text once, and why it ranked."""
+
+    ref: str = Field(description="The memory's reference, e.g. 'observation:42'.")
+    type: Kind
+    text: str = Field(description="The memory's text, up to 2,000 characters (memory_get has it whole).")
+    title: str | None = Field(None, description="Pattern category/name, concept name or document title.")
+    score: float = Field(description="Fused relevance; higher ranks first.")
+    matched: Literal["meaning", "keywords", "both"]
+    similarity: float | None = Field(None, description="Cosine similarity of meaning, when it was compared.")
+    confidence: float | None = None
+    domain: str | None = None
+    recorded_at: str = When
+    occurred_at: str | None = Field(None, description="When it happened, if given (observations).")
+    superseded_by: str | None = Field(None, description="The newer version's ref (with include_history).")
+
+
+class Memory(Result):
+    """What every memory has, whole."""
+
+    type: Kind
+    ref: str
+    id: int
+    text: str | None = Field(None, description="The memory's text (a concept's description; absent if none).")
+    created_at: str = When
+
+
+class VersionLinks(BaseModel):
+    supersedes: str | None = Field(None, description="Ref of the version this one replaced.")
+    superseded_by: str | None = Field(None, description="Ref of the version that replaced this one.")
+
+
+class ObservationRecord(Memory, VersionLinks):
+    """An observation, whole."""
+
+    type: Literal["observation"]
+    text: str
+    confidence: float
+    domain: str | None = None
+    evidence: list[str]
+    ai_name: str | None = None
+    ai_platform: str | None = None
+    conversation_id: str | None = None
+    occurred_at: str | None = None
+    access_count: int
+    last_accessed: str | None = None
+    seen_count: int = Field(description="How often this was stored or restated.")
+    last_seen_at: str | None = None
+
+
+class Version(Result):
+    """One version in a chain of replaced versions."""
+
+    ref: str
+    recorded_at: str = When
+    text: str
+
+
+class PatternRecord(Memory, VersionLinks):
+    """A pattern, whole."""
+
+    type: Literal["pattern"]
+    text: str
+    category: str
+    pattern_name: str
+    confidence: float
+    evidence_observation_ids: list[int]
+    last_updated: str = When
+    versions: list[Version] | None = Field(None, description="The version chain, oldest first, when replaced.")
+
+
+class Relationship(Result):
+    """A link between this concept and another."""
+
+    direction: Literal["outgoing", "incoming"]
+    rel_type: str
+    concept: str = Field(description="The other concept's name.")
+    ref: str = Field(description="The other concept's ref.")
+    weight: float
+    description: str | None = None
+
+
+class ConceptRecord(Memory):
+    """A concept, whole, with its aliases (and relationships where asked)."""
+
+    type: Literal["concept"]
+    name: str
+    concept_type: str
+    domain: str | None = None
+    status: str | None = None
+    metadata: dict[str, Any]
+    aliases: list[str] = Field(description="Up to 100, alphabetical; alias_count says how many there are.")
+    alias_count: int
+    updated_at: str = When
+    relationships: list[Relationship] | None = None
+
+
+class DocumentRecord(Memory):
+    """A document reference, whole."""
+
+    type: Literal["document"]
+    text: str
+    title: str
+    doc_type: str
+    url: str | None = None
+    key_concepts: list[str]
+    publication_date: str | None = None
+    metadata: dict[str, Any]
+
+
+def _any_memory() -> type[Memory]:
+    """One shape for a memory of any type (memory_get): the common fields,
+    then each type's own, present only on that type."""
+    own: dict[str, Any] = {}
+    for record in (ObservationRecord, PatternRecord, ConceptRecord, DocumentRecord):
+        for name, field in record.model_fields.items():
+            if name not in Memory.model_fields and name not in own:
+                description = f"{field.description} " if field.description else ""
+                own[name] = (
+                    cast(Any, field.annotation) | None,
+                    Field(None, description=f"{description}({record.__name__})"),
+                )
+    doc = "A memory of any type, whole; fields of one type only are marked with it."
+    return create_model("AnyMemory", __base__=Memory, __doc__=doc, **own)
+
+
+if TYPE_CHECKING:
+    AnyMemory = Memory
+else:
+    AnyMemory = _any_memory()
+
+
+# --- answers of the memory tools ----------------------------------------------------------------
+
+
+class Stored(Written):
+    """What memory_store did: stored a new observation, or strengthened the one that already says it."""
+
+    stored: bool = Field(description="false: a current observation already said this; it was strengthened.")
+    id: int | None = None
+    ref: str | None = None
+    supersedes: str | None = Field(None, description="The observation this one replaced.")
+    duplicate_of: str | None = Field(None, description="When not stored: the observation that says it already.")
+    seen_count: int | None = Field(None, description="When not stored: how often it has now been said.")
+
+
+class Page(Result):
+    count: int
+    offset: int
+    has_more: bool
+
+
+class Recalled(Page):
+    """A page of current observations, newest first."""
+
+    observations: list[ObservationRecord]
+
+
+class Found(Result):
+    """Search hits, best first; weak matches left out and counted."""
+
+    mode: Literal["hybrid", "keyword"]
+    count: int
+    dropped: int = Field(description="Candidates left out as weak matches.")
+    results: list[Hit]
+    notice: str | None = Field(None, description="Why search ran on keywords only.")
+
+
+class Archived(Result):
+    """The refs archived (or, with query, a preview that archived nothing)."""
+
+    archived: list[str] | None = None
+    already_archived: list[str] | None = None
+    preview: list[Hit] | None = Field(None, description="With query: what it finds; nothing was archived.")
+    next: str | None = None
+
+
+class Rehydrated(Result):
+    """The refs brought back from the archive."""
+
+    rehydrated: list[str]
+    already_rehydrated: list[str] | None = None
+
+
+class Candidate(Result):
+    """A memory that could be archived, with why."""
+
+    ref: str
+    text: str
+    confidence: float
+    access_count: int
+    recorded_at: str = When
+    last_used: str = When
+    staleness: float
+
+
+class Candidates(Result):
+    """Memories that could be archived, stalest first."""
+
+    count: int
+    candidates: list[Candidate]
+
+
+class Deleted(Result):
+    """The memory forgotten."""
+
+    deleted: bool
+    ref: str
+
+
+class DomainCount(Result):
+    domain: str
+    observations: int
+
+
+class AIInstanceSeen(Result):
+    name: str
+    platform: str
+    last_seen: str = When
+
+
+class EmbeddingState(Result):
+    """Which model embeds, and what still waits."""
+
+    provider: str
+    model: str | None = None
+    pending: int = Field(description="Memories waiting for their vectors.")
+
+
+class Counts(Result):
+    """Current memories by type (neither archived nor replaced)."""
+
+    observations: int
+    patterns: int
+    concepts: int
+    documents: int
+
+
+class Stats(Result):
+    """The account's memory in figures."""
+
+    counts: Counts
+    archived: int
+    superseded: int
+    sessions: int
+    top_domains: list[DomainCount]
+    ai_instances: list[AIInstanceSeen]
+    embedding: EmbeddingState
+
+
+class Session(Result):
+    """The conversation as registered."""
+
+    session_id: int
+    conversation_id: str
+    title: str | None = None
+    ai_name: str
+    ai_platform: str
+    started_at: str = When
+    last_active: str = When
+    observations_in_session: int
+
+
+class Newest(Result):
+    ref: str
+    text: str
+
+
+class RecentChanges(Result):
+    """What changed in the last days."""
+
+    days: int
+    recorded: int
+    replaced: int
+    archived: int
+    newest: list[Newest]
+
+
+class Instance(Result):
+    """This AI instance, as memory knows it."""
+
+    name: str
+    platform: str
+    is_new: bool
+    first_seen: str = When
+    last_seen_before_now: str | None = None
+    sessions: int
+    observations: int
+
+
+class Bootstrap(Result):
+    """What an agent needs on first contact."""
+
+    memory_counts: Counts
+    recent_changes: RecentChanges
+    recommended_first_steps: list[str]
+    ai_instance: Instance | None = None
+
+
+class Guide(Result):
+    """The user guide, as markdown text or as JSON data."""
+
+    format: Literal["markdown", "json"]
+    guide: str | dict[str, Any]
+
+
+# --- answers of the knowledge tools -------------------------------------------------------------
+
+
+class Upserted(Written):
+    """The concept or pattern created or updated."""
+
+    id: int
+    ref: str
+    created: bool = Field(description="false: an existing one was updated.")
+    supersedes: str | None = Field(None, description="The pattern version this one replaced.")
+
+
+class DocumentStored(Written):
+    """The document reference stored."""
+
+    id: int
+    ref: str
+    stored: bool
+
+
+class AliasAdded(Result):
+    """The alias, added or already there."""
+
+    concept: str
+    alias: str
+    created: bool
+
+
+class Linked(Result):
+    """The relationship created or updated."""
+
+    from_: str = Field(alias="from")
+    to: str
+    rel_type: str
+    weight: float
+
+
+class Related(Result):
+    """The concepts linked to this one, strongest first."""
+
+    concept: str
+    relationships: list[Relationship]
+
+
+class Patterns(Page):
+    """A page of current patterns, most confident first."""
+
+    patterns: list[PatternRecord]
