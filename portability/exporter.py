@@ -1,4 +1,4 @@
-"""Writing one account's whole memory as JSON Lines (see jsonl_schema.py).
+"""Writing one account's whole memory as JSON Lines (see records.py).
 
 Reads in one REPEATABLE READ snapshot, so a file made while agents keep
 writing is still consistent (every reference resolves), and streams: memory
@@ -28,7 +28,7 @@ from models import (
     Observation,
     Pattern,
 )
-from portability.jsonl_schema import FORMAT, VERSION
+from portability.records import FORMAT, VERSION
 
 STREAM_BATCH = 1_000
 # Values an importer assumes when a field is left out.

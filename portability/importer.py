@@ -42,7 +42,7 @@ from models import (
     Observation,
     Pattern,
 )
-from portability import jsonl_schema, reference_memory
+from portability import jsonl_schema, records, reference_memory
 from portability.jsonl_schema import FileRejected, ParsedFile, Record
 
 INSERT_BATCH = 2_000
@@ -138,7 +138,7 @@ class _Import:
         self, db: Session, owner_id: uuid.UUID, parsed: ParsedFile, *, write: bool, progress: Progress | None = None
     ) -> None:
         self.db, self.owner_id, self.parsed, self.write, self.progress = db, owner_id, parsed, write, progress
-        self.ids: dict[str, dict[int, int]] = {kind: {} for kind in jsonl_schema.FIELDS}
+        self.ids: dict[str, dict[int, int]] = {kind: {} for kind in records.KINDS}
         self.outcome = Outcome(skipped=Counter(parsed.skipped))
         self.handled = 0
         self.placeholders = itertools.count(-1, -1)  # ids of rows a preview would add

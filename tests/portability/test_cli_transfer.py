@@ -7,11 +7,13 @@ import json
 import os
 from pathlib import Path
 
+from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
 from models import AuditEvent, Concept, ConceptRelationship, Observation
 from server import create_app
 from tests.support import (
+    ROOT,
     call,
     mcp_client,
     new_key,
@@ -130,6 +132,10 @@ async def test_export_then_import_into_a_fresh_account_gives_the_same_export(ser
     source, source_email = new_user("source")
     await fill(server.url, new_key(source))
     exported = _export(source_email, tmp_path / "memory.jsonl")
+    # Every line keeps to the schema published in the docs (read as a reader of the format would).
+    published = Draft202012Validator(json.loads((ROOT / "docs" / "export-schema.json").read_text()))
+    for line in exported:
+        published.validate(json.loads(line))
     header = json.loads(exported[0])
     assert header["format"] == "memorygate" and header["version"] == 1
     assert header["counts"] == {
