@@ -40,7 +40,7 @@ from memory.access import TRACKER_KEY, AccessTracker
 from memory.embeddings import EmbeddingProvider, build_provider
 from memory.mcp_tools import build_mcp_server
 from portability import jobs
-from web import dashboard, transfer
+from web import dashboard, dependencies, transfer
 from web.client_address import ForwardedClient
 from web.guards import (
     FixedPath,
@@ -264,14 +264,14 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     app.include_router(oauth_routes.router)
     app.include_router(dashboard.router)
     app.include_router(transfer.router)
-    app.add_exception_handler(dashboard.FormRefused, _form_refused)
+    app.add_exception_handler(dependencies.FormRefused, _form_refused)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")
     _add_service_routes(app, settings, database, embedder)
     return app
 
 
 async def _form_refused(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, dashboard.FormRefused)
+    assert isinstance(exc, dependencies.FormRefused)
     return exc.response
 
 

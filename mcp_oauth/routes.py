@@ -38,7 +38,7 @@ from identity import oauth_records as records
 from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
 from mcp_oauth.provider import HashedSecretAuthenticator, PostgresOAuthProvider, is_loopback_http
 from web import pages
-from web.dependencies import NO_STORE
+from web.pages import NO_STORE
 
 MAX_STATE_CHARS = 1_000
 

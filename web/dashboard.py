@@ -13,12 +13,11 @@ from __future__ import annotations
 import base64
 import hmac
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from cryptography.fernet import Fernet, InvalidToken
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -32,7 +31,7 @@ from identity.browser_sign_in import local_login_form, local_login_refusal, loca
 from memory import archive, hybrid_search, items, observations
 from oauth_models import User
 from web import pages
-from web.dependencies import DB
+from web.dependencies import DB, SignedInForm, csrf_token, current_session, key_creation_refusal
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,8 +40,6 @@ MAX_PAGE = 10_000
 NEW_KEY_COOKIE = "mg_new_key"
 NEW_KEY_SECONDS = 120
 LOCAL_LOGIN_PURPOSE = "dashboard"
-FORM_PURPOSE = "dashboard"  # every form of the account page (core.crypto.form_token)
-CSRF_REFUSED = "This form has expired or was not issued to you. Reload the page and try again."
 # Notices are named in the redirect's query string and worded here, so a
 # link from elsewhere cannot make the page say something of its choosing.
 DELETE_NOT_CONFIRMED = "Delete account: type your e-mail address exactly as shown to confirm."
@@ -85,30 +82,6 @@ EVENT_WORDS = {
     audit.MEMORY_EXPORTED: "Memory exported",
     audit.MEMORY_IMPORTED: "Memory imported",
 }
-
-
-def csrf_token(session_token: str) -> str:
-    return crypto.form_token(session_token, FORM_PURPOSE)
-
-
-@dataclass(frozen=True)
-class SignedIn:
-    user: User
-    session_token: str
-
-
-def current_session(request: Request, db: Session) -> SignedIn | None:
-    token = request.cookies.get(accounts.SESSION_COOKIE)
-    user = accounts.user_for_session_token(db, token)
-    return SignedIn(user, token) if user is not None and token else None
-
-
-def csrf_ok(session_token: str, presented: object) -> bool:
-    return crypto.form_token_ok(session_token, FORM_PURPOSE, presented)
-
-
-def csrf_refused() -> HTMLResponse:
-    return pages.message_page("Not allowed", CSRF_REFUSED, status_code=403)
 
 
 def _flash_cipher(session_token: str) -> Fernet:
@@ -199,31 +172,6 @@ def dashboard_page(
     )
 
 
-class FormRefused(Exception):
-    """A dashboard form POST that is not signed in or not this session's own;
-    server.py answers it with ``response``."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__("form refused")
-        self.response = response
-
-
-def signed_in_form(
-    request: Request, db: DB, csrf_token_: Annotated[str | None, Form(alias="csrf_token")] = None
-) -> SignedIn:
-    """The CSRF check of every dashboard form: the session behind the POST,
-    which must carry the token derived from that same session."""
-    signed_in = current_session(request, db)
-    if signed_in is None:
-        raise FormRefused(RedirectResponse("/dashboard", status_code=303))
-    if not csrf_ok(signed_in.session_token, csrf_token_):
-        raise FormRefused(csrf_refused())
-    return signed_in
-
-
-SignedInForm = Annotated[SignedIn, Depends(signed_in_form)]
-
-
 def back(notice: str, anchor: str = "") -> RedirectResponse:
     assert notice in NOTICES
     return RedirectResponse(f"/dashboard?notice={notice}{anchor}", status_code=303)
@@ -242,12 +190,7 @@ def create_key(
     problem = _key_form_problem(name, expires_days, access)
     if problem:
         return dashboard_page(request, db, user, token, error=problem, status_code=400)
-    refusal = api_keys.creation_refusal(
-        db,
-        user_id=user.id,
-        max_active=request.app.state.settings.max_active_keys,
-        rate=request.app.state.auth_state.key_creation_rate,
-    )
+    refusal = key_creation_refusal(request, db, user.id)
     if refusal:
         return dashboard_page(request, db, user, token, error=refusal[1], status_code=refusal[0])
     expires_at = datetime.now(UTC) + timedelta(days=int(expires_days)) if expires_days.strip() else None

@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from web.dependencies import NO_STORE
+# Answers that carry a secret (a key, a token, a session) or a person's data.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def when(value: datetime | str | None, empty: str = "never") -> Markup:

@@ -39,17 +39,17 @@ from models import ImportJob
 from portability import exporter, importer, jobs
 from portability.jsonl_schema import FileRejected
 from web import pages
-from web.dashboard import (
+from web.dashboard import back, dashboard_page
+from web.dependencies import (
+    DB,
     SignedIn,
     SignedInForm,
-    back,
     csrf_ok,
     csrf_refused,
     csrf_token,
     current_session,
-    dashboard_page,
 )
-from web.dependencies import DB, NO_STORE
+from web.pages import NO_STORE
 
 router = APIRouter(include_in_schema=False)
 

@@ -24,8 +24,8 @@ from identity import api_keys
 from identity import oauth_records as records
 from mcp_oauth.provider import redirect_uri_allowed_at_registration
 from oauth_models import APIKey, OAuthGrant, User
-from oauth_routes import safe_next_path
 from tests.support import PROOF_COUNTS, base_settings, new_key, new_user, session_scope, user_with_key
+from web.sign_in import safe_next_path
 
 pytestmark = pytest.mark.slow
 
