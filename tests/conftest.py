@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from core import db, embedded_postgres
+from memory.embeddings import LocalEmbeddings
 from server import create_app
 from tests.fakes import FakeGitHub, FakeGoogle
 from tests.support import PROOF_COUNTS, TEST_DATABASE, serve, serve_asgi
@@ -34,6 +35,12 @@ def database(tmp_path_factory: pytest.TempPathFactory):
     yield url
     TEST_DATABASE.dispose()
     embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def local_embedder() -> LocalEmbeddings:
+    """The bundled model, for tools called in memory (tests.support.tool_client)."""
+    return LocalEmbeddings()
 
 
 @pytest.fixture(scope="module")

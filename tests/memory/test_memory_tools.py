@@ -1,9 +1,12 @@
-"""Every MCP tool, through a real MCP client over HTTP, against real PostgreSQL."""
+"""Every MCP tool's behaviour, through FastMCP's in-memory client, against
+real PostgreSQL and the bundled model (the HTTP path, auth gate included, is
+tests/test_gate.py's and tests/test_service.py's)."""
 
 from __future__ import annotations
 
 from core.settings import VERSION
-from tests.support import call, call_error, mcp_client, new_key, user_with_key
+from memory.access import AccessTracker
+from tests.support import TEST_DATABASE, call, call_error, new_user, tool_client
 
 EXPECTED_TOOLS = {
     "memory_init_session",
@@ -30,9 +33,9 @@ EXPECTED_TOOLS = {
 }
 
 
-async def test_all_tools_are_listed_with_read_only_and_destructive_annotations(server):
-    _, key = user_with_key()
-    async with mcp_client(server.url, key) as client:
+async def test_all_tools_are_listed_with_read_only_and_destructive_annotations(local_embedder):
+    owner, _ = new_user()
+    async with tool_client(owner, embedder=local_embedder) as client:
         tools = {tool.name: tool for tool in await client.list_tools()}
     assert set(tools) == EXPECTED_TOOLS
     for name in (
@@ -58,9 +61,10 @@ async def test_all_tools_are_listed_with_read_only_and_destructive_annotations(s
     assert "hybrid" in tools["memory_search"].description
 
 
-async def test_store_then_get_recall_and_delete_an_observation(server):
-    _, key = user_with_key()
-    async with mcp_client(server.url, key) as client:
+async def test_store_then_get_recall_and_delete_an_observation(local_embedder):
+    owner, _ = new_user()
+    tracker = AccessTracker()
+    async with tool_client(owner, embedder=local_embedder, tracker=tracker) as client:
         stored = await call(
             client,
             "memory_store",
@@ -77,15 +81,15 @@ async def test_store_then_get_recall_and_delete_an_observation(server):
         assert stored["embedding"] == "indexed"
 
         item = await call(client, "memory_get", ref=stored["ref"])
-        assert item["observation"] == "Prefers tabs over spaces"
+        assert item["text"] == "Prefers tabs over spaces"
         assert item["evidence"] == ["said so on Monday"]
         assert (item["ai_name"], item["ai_platform"], item["conversation_id"]) == ("Claude", "Desktop", "conv-1")
 
         recalled = await call(client, "memory_recall", domain="preferences")
         assert [o["ref"] for o in recalled["observations"]] == [stored["ref"]]
         # Reads are counted in memory and written by the background flush.
-        with server.app.state.database.sessions() as session:
-            assert server.app.state.access_tracker.flush(session) >= 2
+        with TEST_DATABASE.sessions() as session:
+            assert tracker.flush(session) >= 2
         assert (await call(client, "memory_get", ref=stored["ref"]))["access_count"] >= 2
 
         deleted = await call(client, "memory_delete", ref=stored["ref"])
@@ -94,9 +98,9 @@ async def test_store_then_get_recall_and_delete_an_observation(server):
         assert (await call(client, "memory_stats"))["counts"]["observations"] == 0
 
 
-async def test_recall_filters_and_pages(server):
-    _, key = user_with_key()
-    async with mcp_client(server.url, key) as client:
+async def test_recall_filters_and_pages(local_embedder):
+    owner, _ = new_user()
+    async with tool_client(owner, embedder=local_embedder) as client:
         for i in range(5):
             await call(
                 client,
@@ -111,18 +115,18 @@ async def test_recall_filters_and_pages(server):
         first = await call(client, "memory_recall", domain="numbers", limit=2)
         second = await call(client, "memory_recall", domain="numbers", limit=2, offset=2)
         assert first["has_more"] and second["has_more"]
-        texts = [o["observation"] for o in first["observations"] + second["observations"]]
+        texts = [o["text"] for o in first["observations"] + second["observations"]]
         assert texts == ["fact number 4", "fact number 3", "fact number 2", "fact number 1"]
 
         confident = await call(client, "memory_recall", min_confidence=0.5)
-        assert {o["observation"] for o in confident["observations"]} == {"fact number 3", "fact number 4"}
+        assert {o["text"] for o in confident["observations"]} == {"fact number 3", "fact number 4"}
         by_ai = await call(client, "memory_recall", ai_name="A")
-        assert {o["observation"] for o in by_ai["observations"]} == {"fact number 1", "fact number 3"}
+        assert {o["text"] for o in by_ai["observations"]} == {"fact number 1", "fact number 3"}
 
 
-async def test_concepts_aliases_and_relationships(server):
-    _, key = user_with_key()
-    async with mcp_client(server.url, key) as client:
+async def test_concepts_aliases_and_relationships(local_embedder):
+    owner, _ = new_user()
+    async with tool_client(owner, embedder=local_embedder) as client:
         created = await call(
             client,
             "memory_store_concept",
@@ -163,7 +167,7 @@ async def test_concepts_aliases_and_relationships(server):
         assert edge["weight"] == 0.9
         concept = await call(client, "memory_get_concept", name="mg")
         assert concept["name"] == "MemoryGate"
-        assert concept["description"] == "Persistent memory for AI agents"
+        assert concept["text"] == "Persistent memory for AI agents"
         assert concept["aliases"] == ["MG"]
         assert concept["relationships"][0]["concept"] == "pgvector"
 
@@ -190,9 +194,9 @@ async def test_concepts_aliases_and_relationships(server):
         )
 
 
-async def test_patterns_upsert_get_and_list(server):
-    _, key = user_with_key()
-    async with mcp_client(server.url, key) as client:
+async def test_patterns_upsert_get_and_list(local_embedder):
+    owner, _ = new_user()
+    async with tool_client(owner, embedder=local_embedder) as client:
         obs = await call(client, "memory_store", observation="Asked for shorter answers twice")
         first = await call(
             client,
@@ -223,7 +227,7 @@ async def test_patterns_upsert_get_and_list(server):
         )
 
         pattern = await call(client, "memory_get_pattern", category="communication", pattern_name="brevity")
-        assert pattern["pattern_text"] == "Prefers very short answers with code first"
+        assert pattern["text"] == "Prefers very short answers with code first"
         assert pattern["confidence"] == 0.9
         listed = await call(client, "memory_patterns")
         assert [p["pattern_name"] for p in listed["patterns"]] == ["brevity", "tests-first"]
@@ -241,9 +245,9 @@ async def test_patterns_upsert_get_and_list(server):
         assert "No pattern" in await call_error(client, "memory_get_pattern", category="x", pattern_name="y")
 
 
-async def test_documents_are_stored_and_readable_by_ref(server):
-    _, key = user_with_key()
-    async with mcp_client(server.url, key) as client:
+async def test_documents_are_stored_and_readable_by_ref(local_embedder):
+    owner, _ = new_user()
+    async with tool_client(owner, embedder=local_embedder) as client:
         doc = await call(
             client,
             "memory_store_document",
@@ -269,9 +273,9 @@ async def test_documents_are_stored_and_readable_by_ref(server):
         )
 
 
-async def test_init_session_bootstrap_stats_and_guide(server):
-    _, key = user_with_key()
-    async with mcp_client(server.url, key) as client:
+async def test_init_session_bootstrap_stats_and_guide(local_embedder):
+    owner, _ = new_user()
+    async with tool_client(owner, embedder=local_embedder) as client:
         anonymous = await call(client, "memory_bootstrap")
         assert "ai_instance" not in anonymous and anonymous["memory_counts"]["observations"] == 0
         fresh = await call(client, "memory_bootstrap", ai_name="Claude", ai_platform="Code")
@@ -325,30 +329,29 @@ async def test_init_session_bootstrap_stats_and_guide(server):
         assert "confidence_scale" in as_json["guide"]
 
 
-async def test_initialize_names_memorygate_and_its_version(server):
-    async with mcp_client(server.url, user_with_key()[1]) as client:
+async def test_initialize_names_memorygate_and_its_version(local_embedder):
+    async with tool_client(new_user()[0], embedder=local_embedder) as client:
         assert (client.server_info.name, client.server_info.version) == ("MemoryGate", VERSION)
 
 
-async def test_a_concept_update_changes_only_the_fields_given(server):
-    _, key = user_with_key()
-    async with mcp_client(server.url, key) as client:
+async def test_a_concept_update_changes_only_the_fields_given(local_embedder):
+    owner, _ = new_user()
+    async with tool_client(owner, embedder=local_embedder) as client:
         await call(
             client, "memory_store_concept", name="Atlas", concept_type="project", description="Maps", domain="work"
         )
         await call(client, "memory_store_concept", name="atlas", concept_type="product")
         kept = await call(client, "memory_get_concept", name="Atlas")
-        assert (kept["concept_type"], kept["description"], kept["domain"]) == ("product", "Maps", "work")
+        assert (kept["concept_type"], kept["text"], kept["domain"]) == ("product", "Maps", "work")
         await call(client, "memory_store_concept", name="Atlas", status="paused")
         await call(client, "memory_store_concept", name="Atlas", description="", metadata={})
         cleared = await call(client, "memory_get_concept", name="Atlas")
-        assert (cleared["description"], cleared["status"], cleared["domain"]) == (None, "paused", "work")
+        assert (cleared.get("text"), cleared["status"], cleared["domain"]) == (None, "paused", "work")
 
 
-async def test_stores_without_an_ai_name_belong_to_the_instance_the_session_introduced(server):
-    owner, key = user_with_key()
-    other_key = new_key(owner)  # a second client of the same person
-    async with mcp_client(server.url, key) as client:
+async def test_stores_without_an_ai_name_belong_to_the_instance_the_session_introduced(local_embedder):
+    owner, _ = new_user()
+    async with tool_client(owner, embedder=local_embedder) as client:
         await call(client, "memory_init_session", conversation_id="conv-1", ai_name="Claude", ai_platform="Claude Code")
         stored = await call(client, "memory_store", observation="Uses fish as their shell")
         in_conversation = await call(client, "memory_store", observation="Likes zsh too", conversation_id="conv-1")
@@ -359,7 +362,8 @@ async def test_stores_without_an_ai_name_belong_to_the_instance_the_session_intr
         ("Claude", "Claude Code"),
         ("GPT", "ChatGPT"),
     ]
-    async with mcp_client(server.url, other_key) as other:
+    # A second client of the same person: another credential.
+    async with tool_client(owner, embedder=local_embedder) as other:
         elsewhere = await call(other, "memory_store", observation="From a client that never introduced itself")
         via_conversation = await call(other, "memory_store", observation="Joined conv-1", conversation_id="conv-1")
         assert (await call(other, "memory_get", ref=elsewhere["ref"]))["ai_name"] == "Unknown"
