@@ -134,7 +134,9 @@ async def run_phase(
                     arguments = {"observation": f"Load agent {n} noted item {calls} at {time.time():.6f}."}
                 began = time.perf_counter()
                 try:
-                    result = await client.call_tool(f"memory_{tool}", arguments, raise_on_error=False)
+                    # The raw MCP result: the server is measured, not the client turning
+                    # structured content into typed objects (FastMCP's call_tool does).
+                    result = await client.call_tool_mcp(f"memory_{tool}", arguments)
                     failed = result.is_error
                 except Exception:
                     failed = True
