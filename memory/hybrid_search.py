@@ -65,7 +65,10 @@ def search(
     archived: str = "exclude",
     recency_half_life_days: float | None = None,
     timings: SearchTimings | None = None,
+    count_reads: bool = True,
 ) -> dict[str, Any]:
+    """The hits for ``query``; each counts as read (``count_reads``) unless
+    the caller only composes from them (the brief)."""
     query = check.required_text("query", query, max_chars=check.MAX_QUERY_CHARS)
     scope = Scope.parse(include_history, since, until, time_field, archived)
     if recency_half_life_days is not None and not 0 < recency_half_life_days <= MAX_HALF_LIFE_DAYS:
@@ -131,7 +134,8 @@ def search(
         ranked, floor=floor, limit=limit, load=(lambda _: every_item) if every_item else load
     )
     results = [search_fusion.hit(item, candidate, floor=floor) for candidate, item in found]
-    access.mark_accessed(db, owner_id=owner_id, hits=[(c.kind, c.item_id) for c, _ in found])
+    if count_reads:
+        access.mark_accessed(db, owner_id=owner_id, hits=[(c.kind, c.item_id) for c, _ in found])
     timings.database_ms = (time.perf_counter() - started) * 1000
     response: dict[str, Any] = {
         "mode": "hybrid" if vector is not None else "keyword",

@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 
 from core.principal import Principal
 from core.settings import VERSION
-from memory import knowledge_tools, memory_tools
+from memory import brief_tools, knowledge_tools, memory_tools
 from memory.embeddings import EmbeddingProvider
 from memory.tool_calls import OneLineArgumentErrors, principal_of_http_request, unit_of_work_dependency
 
 SERVER_INSTRUCTIONS = (
     "MemoryGate is the user's persistent memory across conversations and AI models. "
-    "On first contact call memory_bootstrap, then memory_init_session. Search (memory_search) before asking "
+    "At the start of a conversation call memory_brief (what to know now, sized to a budget; pass the topic when "
+    "there is one), then memory_init_session. Search (memory_search) before asking "
     "the user to repeat something; store durable facts with memory_store. Read memory_user_guide for details."
 )
 
@@ -38,7 +39,9 @@ def build_mcp_server(
         mask_error_details=True,
         middleware=[OneLineArgumentErrors()],
     )
-    work = unit_of_work_dependency(session_factory, embedder, principal_source or principal_of_http_request)
+    principal_source = principal_source or principal_of_http_request
+    work = unit_of_work_dependency(session_factory, embedder, principal_source)
     memory_tools.register(mcp, work)
     knowledge_tools.register(mcp, work)
+    brief_tools.register(mcp, work, session_factory=session_factory, principal_source=principal_source)
     return mcp

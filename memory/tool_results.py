@@ -392,3 +392,24 @@ class Patterns(Page):
     """A page of current patterns, most confident first."""
 
     patterns: list[PatternRecord]
+
+
+# --- the brief ------------------------------------------------------------------------------------
+
+
+class BriefSection(Result):
+    name: Literal["about", "changes", "topic"]
+    shown: int
+    left_out: int
+    more: str | None = Field(None, description="Which tool lists what this section left out.")
+
+
+class Brief(Result):
+    """What an agent should know right now, within max_tokens: one memory a line, each with its ref and date."""
+
+    text: str = Field(description="Markdown: a heading per section, one line per memory.")
+    tokens: int = Field(description="Tokens the text takes (never more than max_tokens).")
+    max_tokens: int
+    since: str = Field(description="Changes are counted from here (ISO 8601).")
+    since_basis: str = Field(description="Why that time: given, this client's last conversation, or a week ago.")
+    sections: list[BriefSection]

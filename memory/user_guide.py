@@ -21,6 +21,8 @@ GUIDE: dict[str, Any] = {
         "memory_search(query): look up what is already known about the topic at hand.",
     ],
     "tools": {
+        "memory_brief": "What to know about the person right now, within max_tokens: their strongest patterns "
+        "and facts, what changed since your last conversation, and with a topic what is most relevant to it.",
         "memory_store": "Store one observation (a fact, preference or event) with a confidence; occurred_at says "
         "when it happened; supersedes replaces an older observation; a restatement strengthens the existing one.",
         "memory_recall": "List current observations, newest first, filtered by domain, confidence, AI or period.",
@@ -62,7 +64,10 @@ GUIDE: dict[str, Any] = {
         "below 0.5": "A guess worth keeping only to check later.",
     },
     "workflows": {
-        "start of a conversation": "memory_bootstrap, memory_init_session, then memory_search on the topic.",
+        "start of a conversation": "memory_brief (with the topic, if known) for what to know now within a token "
+        "budget, then memory_init_session; memory_search when a new topic comes up. Hosts that show MCP resources "
+        "or prompts offer the same brief as the resource memorygate://brief (memorygate://brief/{topic}) and the "
+        "prompt 'brief'.",
         "learning something durable": "memory_store with a domain and honest confidence; cite evidence.",
         "seeing a repeated theme": "memory_update_pattern citing the observation ids as evidence; when the "
         "theme changes, call it again with the new text: the earlier version is kept (memory_get_pattern shows "

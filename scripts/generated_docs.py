@@ -137,12 +137,24 @@ async def tool_reference() -> str:
     server = build_mcp_server(session_factory=lambda: None, embedder=NoEmbeddings(), principal_source=lambda: None)
     async with Client(server) as client:
         tools = await client.list_tools()
+        resources = await client.list_resources()
+        templates = await client.list_resource_templates()
+        prompts = await client.list_prompts()
     lines = [HEADER]
     lines += ["| tool | changes |", "| --- | --- |"]
     lines += [f"| [`{tool.name}`](#{tool.name}) | {changes(tool.annotations)} |" for tool in tools]
     lines.append("")
     for tool in tools:
         lines += tool_section(tool)
+    lines += ["## Resources", "", "Read with `resources/read`; each is read as the caller, like a tool.", ""]
+    lines += ["| URI | type | |", "| --- | --- | --- |"]
+    lines += [f"| `{r.uri}` | {r.mime_type} | {cell(r.description or '')} |" for r in resources]
+    lines += [f"| `{t.uri_template}` | {t.mime_type} | {cell(t.description or '')} |" for t in templates]
+    lines += ["", "## Prompts", "", "| prompt | arguments | |", "| --- | --- | --- |"]
+    for prompt in prompts:
+        arguments = ", ".join(f"`{a.name}`" + ("" if a.required else " (optional)") for a in prompt.arguments or [])
+        lines.append(f"| `{prompt.name}` | {arguments or '—'} | {cell(prompt.description or '')} |")
+    lines += ["", "Completions: concept names for a concept resource's `name` and a brief's `topic`.", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

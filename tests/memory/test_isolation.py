@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import call, call_error, mcp_client, user_with_key
 
 
@@ -64,6 +66,13 @@ async def test_owners_see_only_their_own_memories_through_every_tool(server):
         assert (await call(bob, "memory_search", query="vault code", archived="include"))["results"] == []
         assert (await call(bob, "memory_archive", query="vault code secret"))["preview"] == []
         assert (await call(bob, "memory_archive_candidates"))["candidates"] == []
+        assert (await call(bob, "memory_brief", topic="vault code"))["text"] == ""
+        for ref in refs.values():
+            kind, item_id = ref.split(":")
+            with pytest.raises(Exception, match="No memory found"):
+                await bob.read_resource(f"memorygate://memory/{kind}/{item_id}")
+        with pytest.raises(Exception, match="No concept"):
+            await bob.read_resource("memorygate://concept/PN")
         assert "No concept" in await call_error(bob, "memory_get_concept", name="Project Nightingale")
         assert "No concept" in await call_error(bob, "memory_get_concept", name="PN")
         assert "No concept" in await call_error(bob, "memory_related_concepts", concept_name="Vault")

@@ -9,6 +9,7 @@ from memory.access import AccessTracker
 from tests.support import TEST_DATABASE, call, call_error, new_user, tool_client
 
 EXPECTED_TOOLS = {
+    "memory_brief",
     "memory_init_session",
     "memory_store",
     "memory_recall",
