@@ -130,6 +130,22 @@ class Observation(Base):
         Index("ix_observations_owner_created", "owner_id", "created_at"),
         search_index("observations"),
         Index("ix_observations_owner_text_key", "owner_id", "text_key"),
+        # The brief: an owner's most established current facts, and what was archived lately.
+        Index(
+            "ix_observations_owner_established",
+            "owner_id",
+            text("seen_count DESC"),
+            text("confidence DESC"),
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("superseded_by_id IS NULL AND archived_at IS NULL"),
+        ),
+        Index(
+            "ix_observations_owner_archived",
+            "owner_id",
+            "archived_at",
+            postgresql_where=text("archived_at IS NOT NULL"),
+        ),
         # Deleting what an observation points at (a conversation, an AI
         # instance, another version) finds the pointing rows through these,
         # not by reading the table: deleting a large account stays linear.

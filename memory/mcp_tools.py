@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.principal import Principal
 from core.settings import VERSION
-from memory import brief_tools, knowledge_tools, memory_tools
+from memory import brief_tools, knowledge_tools, memory_tools, research_tools
 from memory.embeddings import EmbeddingProvider
 from memory.tool_calls import OneLineArgumentErrors, principal_of_http_request, unit_of_work_dependency
 
@@ -44,4 +44,5 @@ def build_mcp_server(
     memory_tools.register(mcp, work)
     knowledge_tools.register(mcp, work)
     brief_tools.register(mcp, work, session_factory=session_factory, principal_source=principal_source)
+    research_tools.register(mcp, work)
     return mcp

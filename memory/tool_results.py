@@ -413,3 +413,28 @@ class Brief(Result):
     since: str = Field(description="Changes are counted from here (ISO 8601).")
     since_basis: str = Field(description="Why that time: given, this client's last conversation, or a week ago.")
     sections: list[BriefSection]
+
+
+# --- search and fetch in OpenAI's documented shape (ChatGPT deep research and connectors) ------------
+
+
+class ResearchHit(Result):
+    id: str = Field(description="The memory's ref; fetch takes it.")
+    title: str
+    url: str = Field(description="For citation: the memory's own URL if it has one, else its resource URI.")
+
+
+class ResearchResults(Result):
+    """Memories matching the query, best first."""
+
+    results: list[ResearchHit]
+
+
+class ResearchDocument(Result):
+    """One memory in full."""
+
+    id: str
+    title: str
+    text: str
+    url: str
+    metadata: dict[str, Any] | None = None

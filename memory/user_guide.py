@@ -48,6 +48,9 @@ GUIDE: dict[str, Any] = {
         "memory_init_session": "Register or update the current conversation.",
         "memory_bootstrap": "First-contact summary for an AI instance.",
         "memory_user_guide": "This guide.",
+        "search": "Up to 10 memories for a query, each with an id for fetch (the shape ChatGPT's deep research "
+        "and connectors call; memory_search has filters).",
+        "fetch": "One memory in full by an id from search.",
     },
     "domains": {
         "preferences": "How the user likes things done.",

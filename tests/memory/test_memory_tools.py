@@ -10,6 +10,8 @@ from tests.support import TEST_DATABASE, call, call_error, new_user, tool_client
 
 EXPECTED_TOOLS = {
     "memory_brief",
+    "search",
+    "fetch",
     "memory_init_session",
     "memory_store",
     "memory_recall",

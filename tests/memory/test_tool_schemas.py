@@ -5,6 +5,8 @@ against the published output schema: ``tests.support.call``.)"""
 
 from __future__ import annotations
 
+import json
+
 from agents import Agent, RunContextWrapper
 from agents.mcp import MCPServerStreamableHttp
 
@@ -38,7 +40,7 @@ async def test_every_tool_of_a_real_server_publishes_a_described_output_schema(s
     _, key = user_with_key("schemas")
     async with mcp_client(server.url, key) as client:
         tools = await client.list_tools()
-    assert len(tools) == 22
+    assert len(tools) == 24
     for tool in tools:
         schema = tool.output_schema
         assert schema is not None, tool.name
@@ -58,7 +60,7 @@ async def test_openai_agents_converts_every_tool_to_a_strict_schema(server):
     async with connection:
         agent = Agent(name="strict", mcp_servers=[connection], mcp_config={"convert_schemas_to_strict": True})
         tools = await agent.get_mcp_tools(RunContextWrapper(context=None))
-    assert len(tools) == 22
+    assert len(tools) == 24
     assert [tool.name for tool in tools if not tool.strict_json_schema] == []
 
 
@@ -130,3 +132,41 @@ async def test_metadata_is_a_list_of_entries_and_a_plain_object_still_works():
             raise_on_error=False,
         )
         assert refused.is_error and refused.content[0].text.startswith("metadata[0][key]")
+
+
+async def test_search_and_fetch_answer_in_the_shape_chatgpt_expects(local_embedder):
+    """OpenAI's MCP documentation: search(query) answers one text content item holding
+    {"results": [{"id", "title", "url"}]}; fetch(id) one holding {"id", "title", "text", "url", "metadata"}."""
+    async with tool_client(new_user("research")[0], embedder=local_embedder) as client:
+        stored = await call(client, "memory_store", observation="Keeps bees on the roof of the studio")
+        document = await call(
+            client,
+            "memory_store_document",
+            title="Beekeeping basics",
+            doc_type="book",
+            content_summary="How to keep bees in a city",
+            url="https://example.org/bees",
+        )
+        listed = {tool.name: tool for tool in await client.list_tools()}
+        for name, argument in (("search", "query"), ("fetch", "id")):
+            assert listed[name].input_schema["required"] == [argument]
+            assert set(listed[name].input_schema["properties"]) == {argument}
+            assert listed[name].annotations.read_only_hint is True
+
+        found = await client.call_tool_mcp("search", {"query": "bees"})
+        assert len(found.content) == 1 and found.content[0].type == "text"
+        results = json.loads(found.content[0].text)["results"]
+        assert {result["id"] for result in results} == {stored["ref"], document["ref"]}
+        assert all(set(result) == {"id", "title", "url"} for result in results)
+        by_id = {result["id"]: result for result in results}
+        assert by_id[document["ref"]]["url"] == "https://example.org/bees"
+        assert by_id[stored["ref"]]["url"] == "memorygate://memory/observation/" + stored["ref"].split(":")[1]
+
+        fetched = await client.call_tool_mcp("fetch", {"id": stored["ref"]})
+        assert len(fetched.content) == 1 and fetched.content[0].type == "text"
+        record = json.loads(fetched.content[0].text)
+        assert set(record) == {"id", "title", "text", "url", "metadata"}
+        assert record["id"] == stored["ref"] and record["text"] == "Keeps bees on the roof of the studio"
+        assert record["metadata"]["type"] == "observation"
+        refused = await client.call_tool_mcp("fetch", {"id": "observation:999999999"})
+        assert refused.is_error and "No memory found" in refused.content[0].text
