@@ -40,7 +40,7 @@ from memory.access import TRACKER_KEY, AccessTracker
 from memory.embeddings import EmbeddingProvider, build_provider
 from memory.mcp_tools import build_mcp_server
 from portability import jobs
-from web import dashboard, dependencies, transfer
+from web import api, dashboard, dependencies, transfer
 from web.client_address import ForwardedClient
 from web.guards import (
     FixedPath,
@@ -262,6 +262,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     )
     app.router.routes.extend(oauth_endpoints.routes())
     app.include_router(oauth_routes.router)
+    app.include_router(api.router)
     app.include_router(dashboard.router)
     app.include_router(transfer.router)
     app.add_exception_handler(dependencies.FormRefused, _form_refused)

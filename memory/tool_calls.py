@@ -30,16 +30,15 @@ from sqlalchemy.orm import Session
 
 from core.errors import MemoryGateError
 from core.principal import Principal, from_scope
-from memory import indexing
 from memory import validation as limits
 from memory.embeddings import EmbeddingProvider
 from memory.tool_results import Result
+from memory.unit_of_work import run_operation
 
 log = logging.getLogger("memorygate.mcp")
 Answer = TypeVar("Answer", bound=Result)
 
 NOT_AUTHENTICATED = "Not authenticated: this request carries no MemoryGate identity."
-INSUFFICIENT_SCOPE = "Insufficient scope: this credential lacks {scope}, so the call was refused and nothing changed."
 DATABASE_UNAVAILABLE = "The memory database is unavailable right now; nothing was changed. Try again shortly."
 
 READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
@@ -122,22 +121,16 @@ class UnitOfWork:
         pass_credential: bool = False,
         **arguments: Any,
     ) -> Answer:
-        if not self.principal.can(needs):
-            raise ToolError(INSUFFICIENT_SCOPE.format(scope=needs))
-        if pass_credential:
-            arguments["credential_id"] = self.principal.credential_id
-        db = self.db
         try:
-            try:
-                result = operation(db, owner_id=self.principal.user_id, **arguments)
-                db.commit()
-            except BaseException:
-                db.rollback()
-                raise
-            # The second step: what the call stored is safe; now embed it.
-            status = indexing.index_committed(db, embedder=self.embedder)
-            if status is not None:
-                result["embedding"] = status
+            result = run_operation(
+                self.db,
+                self.principal,
+                self.embedder,
+                operation,
+                needs=needs,
+                pass_credential=pass_credential,
+                **arguments,
+            )
         except MemoryGateError as exc:
             raise ToolError(exc.message) from None
         except OperationalError:

@@ -6,6 +6,7 @@ CSRF check of the account page's forms.
 - ``CurrentUser``: the account behind a browser session or an API key (401 otherwise).
 - ``AccountManager``: the same, when it may manage the account (a session, or a key that may write).
 - ``BrowserSession``: only a signed-in browser session.
+- ``ApiPrincipal``: the /api caller: an API key or MCP access token, as the tools take.
 - ``SignedInForm``: an account-page form POST: its session, and the token derived from that session.
 
 Cookie-borne calls from another site are refused by the caller checks
@@ -14,6 +15,7 @@ Cookie-borne calls from another site are refused by the caller checks
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Session
 
 import auth_middleware
 from core import crypto
-from core.principal import WRITE_SCOPE
+from core.principal import ALL_SCOPES, WRITE_SCOPE, Principal
 from core.settings import Settings
 from identity import accounts, api_keys
 from identity.browser_sign_in import FOREIGN_ORIGIN, origin_of
@@ -34,6 +36,8 @@ from oauth_models import User
 from web import pages
 
 NOT_SIGNED_IN = "Sign in, or send an API key (Authorization: Bearer mg_...)."
+TOO_MANY_FAILURES = "Too many failed authentication attempts. Try again later."
+TOO_MANY_REQUESTS = "Too many requests for this credential. Try again later."
 READ_ONLY_CANNOT_MANAGE = "A read-only API key cannot manage the account; use a browser session or a read-write key."
 SESSION_REQUIRED = "Only a signed-in browser session can do this."
 FORM_PURPOSE = "dashboard"  # every form of the account page (core.crypto.form_token)
@@ -129,6 +133,43 @@ def session_user(request: Request, user: CurrentUser) -> User:
 
 
 BrowserSession = Annotated[User, Depends(session_user)]
+
+
+def api_principal(
+    request: Request,
+    db: DB,
+    _bearer: Annotated[Any, Security(bearer_scheme)] = None,
+    _api_key: Annotated[Any, Security(api_key_scheme)] = None,
+) -> Principal:
+    """The /api caller, with the credentials the MCP tools take (an API key,
+    or an OAuth access token issued for this server's MCP resource) and the
+    same per-credential rate; the local owner when MCP needs no sign-in."""
+    settings, state = settings_of(request), auth_state_of(request)
+    if not settings.require_mcp_auth:
+        owner = accounts.local_owner(db)
+        return Principal(user_id=owner.id, email=owner.email, scopes=frozenset(ALL_SCOPES), credential_type="local")
+    principal = auth_middleware.cached_principal(request.headers, state=state)
+    if principal is None or not auth_middleware.confirm_cached(db, principal, state=state):
+        check = auth_middleware.verify_request_credentials(
+            db, request.headers, audience=settings.mcp_url, client_ip=client_ip(request), state=state
+        )
+        if check.principal is None:
+            db.commit()  # audit events of failure bursts
+            if check.error == auth_middleware.THROTTLED:
+                raise HTTPException(status_code=429, detail=TOO_MANY_FAILURES, headers=_retry_after(check.retry_after))
+            raise HTTPException(status_code=401, detail=NOT_SIGNED_IN, headers={"WWW-Authenticate": "Bearer"})
+        principal = check.principal
+    wait = state.mcp_rate.hit(str(principal.credential_id or principal.user_id))
+    if wait is not None:
+        raise HTTPException(status_code=429, detail=TOO_MANY_REQUESTS, headers=_retry_after(wait))
+    return principal
+
+
+def _retry_after(seconds: float | None) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds or 1)))}
+
+
+ApiPrincipal = Annotated[Principal, Depends(api_principal)]
 
 
 def key_creation_refusal(request: Request, db: Session, user_id: uuid.UUID) -> tuple[int, str, float | None] | None:

@@ -1,0 +1,78 @@
+"""The memory API over plain HTTP (/api/v1): the same credentials, scopes,
+isolation and answers as the MCP tools, for apps and hooks without MCP."""
+
+from __future__ import annotations
+
+import httpx
+
+from core.principal import READ_SCOPE
+from tests.support import new_key, user_with_key
+
+
+def _client(server, key: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.Client(base_url=server.url + "/api/v1", headers=headers, timeout=30)
+
+
+def test_store_search_read_brief_and_forget(server):
+    _, key = user_with_key("api")
+    with _client(server, key) as api:
+        stored = api.post("/memories", json={"observation": "Grows tomatoes on the balcony", "domain": "home"})
+        assert stored.status_code == 200, stored.text
+        ref = stored.json()["ref"]
+        assert stored.json() == {"stored": True, "id": int(ref.split(":")[1]), "ref": ref, "embedding": "indexed"}
+        again = api.post("/memories", json={"observation": "grows tomatoes on the balcony"}).json()
+        assert (again["stored"], again["duplicate_of"], again["seen_count"]) == (False, ref, 2)
+
+        found = api.get("/search", params={"query": "what grows on the balcony"}).json()
+        assert [hit["ref"] for hit in found["results"]] == [ref]
+        assert found["results"][0]["text"] == "Grows tomatoes on the balcony"
+
+        whole = api.get(f"/memories/{ref}").json()
+        assert (whole["text"], whole["domain"], whole["seen_count"]) == ("Grows tomatoes on the balcony", "home", 2)
+
+        brief = api.get("/brief", params={"topic": "balcony garden", "max_tokens": 200}).json()
+        assert f"[{ref} ·" in brief["text"] and brief["tokens"] <= 200
+
+        assert api.delete(f"/memories/{ref}").json() == {"deleted": True, "ref": ref}
+        assert api.get(f"/memories/{ref}").status_code == 404
+
+
+def test_another_account_sees_and_forgets_nothing_of_mine(server):
+    _, mine = user_with_key("api-owner")
+    _, theirs = user_with_key("api-other")
+    with _client(server, mine) as api:
+        ref = api.post("/memories", json={"observation": "The safe's code is in the blue notebook"}).json()["ref"]
+    with _client(server, theirs) as other:
+        assert other.get(f"/memories/{ref}").status_code == 404
+        assert other.delete(f"/memories/{ref}").status_code == 404
+        assert other.get("/search", params={"query": "safe code blue notebook"}).json()["results"] == []
+        assert ref not in other.get("/brief", params={"topic": "safe code"}).json()["text"]
+    with _client(server, mine) as api:
+        assert api.get(f"/memories/{ref}").status_code == 200
+
+
+def test_a_read_only_key_is_refused_a_write_with_the_scope_it_lacks(server):
+    owner, _ = user_with_key("api-reader")
+    with _client(server, new_key(owner, scopes=(READ_SCOPE,))) as api:
+        refused = api.post("/memories", json={"observation": "Should not be kept"})
+        assert refused.status_code == 403
+        assert refused.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="memory:write"'
+        assert "lacks memory:write" in refused.json()["detail"]
+        assert api.get("/search", params={"query": "should not be kept"}).json()["results"] == []
+
+
+def test_no_credential_no_memory_and_bad_input_names_its_field(server):
+    with _client(server, None) as anonymous:
+        refused = anonymous.get("/search", params={"query": "anything"})
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+    _, key = user_with_key("api-bad")
+    with _client(server, key) as api:
+        too_sure = api.post("/memories", json={"observation": "Too sure", "confidence": 1.5})
+        assert too_sure.status_code == 422
+        assert too_sure.json()["detail"][0]["loc"] == ["body", "confidence"]
+        bad_time = api.post("/memories", json={"observation": "When?", "occurred_at": "last tuesday"})
+        assert bad_time.status_code == 400 and bad_time.json()["detail"].startswith("Invalid occurred_at")
+        someday = api.get("/brief", params={"since": "someday"})
+        assert someday.status_code == 422 and someday.json()["detail"][0]["loc"][:2] == ["query", "since"]
+        assert api.get("/search", params={"query": "too sure when"}).json()["results"] == []  # nothing was kept
