@@ -76,8 +76,9 @@ def brief(
     sections = []
     if topic:
         hits = _on_topic(db, owner_id=owner_id, embedder=embedder, topic=topic)
-        more = f'memory_search(query="{topic}", limit=N) pages on'
-        sections.append(Section("topic", f"## On “{topic}”", hits, 0.5, more))
+        named = item_types.shortened(" ".join(topic.split()), 100)  # one line: a topic cannot start a line of its own
+        more = f'memory_search(query="{named}", limit=N) pages on'
+        sections.append(Section("topic", f"## On “{named}”", hits, 0.5, more))
     changes = _changes(db, owner_id=owner_id, since=start)
     more = "memory_recall(since=...) and memory_search(since=...) list the rest"
     sections.append(
