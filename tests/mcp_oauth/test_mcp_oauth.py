@@ -497,3 +497,14 @@ def test_authorize_is_rate_limited_per_address_and_state_is_capped():
         assert huge.status_code == 400 and "state" in huge.json()["error_description"]
         statuses = [httpx.get(authorize_url(served.url, client_id, challenge)).status_code for _ in range(3)]
         assert statuses == [302, 302, 429]
+
+
+def test_an_access_token_for_mcp_also_reads_the_memory_api(auth_server, person):
+    """The HTTP API takes the credentials the tools take: a token a person
+    granted to a client works there, and stops when the grant ends."""
+    client_id, tokens = _full_grant(auth_server, person)
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert httpx.get(auth_server.url + "/api/v1/search", params={"query": "x"}, headers=bearer).status_code == 200
+    refresh(auth_server.url, client_id, tokens["refresh_token"])  # rotated once
+    refresh(auth_server.url, client_id, tokens["refresh_token"])  # the spent refresh token replayed: the grant ends
+    assert httpx.get(auth_server.url + "/api/v1/search", params={"query": "x"}, headers=bearer).status_code == 401
