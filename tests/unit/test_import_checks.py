@@ -89,7 +89,8 @@ def test_many_relation_types_between_one_pair_import_in_linear_time_within_the_l
         assert edge.fields["description"].startswith("kind_0_of_tie; kind_1_of_tie")
         return elapsed
 
-    small, large = seconds(3_000), seconds(24_000)
+    # The best of three runs each: a pause of the collector or the machine is not the algorithm.
+    small, large = min(seconds(3_000) for _ in range(3)), min(seconds(24_000) for _ in range(3))
     assert large < 12 * small + 0.5, (small, large)  # eight times the lines, not sixty-four times the time
 
 
