@@ -27,7 +27,7 @@ from typing import Any
 import uvicorn
 from sqlalchemy import func, select
 
-from commands import prefork, transfer
+from commands import hooks, prefork, transfer
 from commands.database import database
 from core import db
 from core.logs import configure_logging, uvicorn_log_config
@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     bring.add_argument("file", help="the JSON Lines file")
     bring.add_argument("--email", help="the account (default in local mode: the local owner)")
     bring.add_argument("--dry-run", action="store_true", help="show what would be added, and add nothing")
+    hooks.add_parser(commands)
     return parser
 
 
@@ -92,6 +93,8 @@ def main(argv: list[str], *, create_app: Callable[..., Any]) -> int:
             return transfer.export_command(settings, args)
         if args.command == "import":
             return transfer.import_command(settings, args)
+        if args.command == "hooks":
+            return hooks.install_command(settings, args)
         if args.command == "migrate":
             return migrate_command(settings)
         if args.command == "stdio":

@@ -1,0 +1,115 @@
+"""``python server.py hooks install``: wire MemoryGate into Claude Code's hooks.
+
+Writes the hook's own configuration (the server's URL and a key) to a file
+only its owner can read, and merges the hook commands into Claude Code's
+settings (``~/.claude/settings.json``, or ``--settings``): every hook and
+setting already there is kept, an earlier MemoryGate entry is replaced, not
+repeated, and the file as it was is kept beside it as a backup. Settings
+never hold the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.settings import Settings
+
+HOOK_SCRIPT = Path(__file__).resolve().parent.parent / "hooks" / "claude_code.py"
+EVENTS = ("SessionStart", "UserPromptSubmit")
+HOOK_TIMEOUT_SECONDS = 10  # Claude Code's own limit; the hook gives up after 3 s
+CLAUDE_SETTINGS = Path.home() / ".claude" / "settings.json"
+
+
+def add_parser(commands: Any) -> None:
+    hooks = commands.add_parser("hooks", help="connect an agent's hooks to MemoryGate (Claude Code)")
+    actions = hooks.add_subparsers(dest="hooks_command", required=True)
+    install = actions.add_parser("install", help="write the hook configuration for a client")
+    install.add_argument("--client", choices=["claude-code"], default="claude-code")
+    install.add_argument("--url", help="the MemoryGate server (default: this server's public address)")
+    install.add_argument("--key", help="an API key (default: $MEMORYGATE_KEY); create one with create-key")
+    install.add_argument("--settings", type=Path, default=CLAUDE_SETTINGS, help="Claude Code's settings file")
+    install.add_argument("--config", type=Path, help="where the hook keeps the URL and key")
+
+
+def install_command(settings: Settings, args: argparse.Namespace) -> int:
+    key = args.key or os.environ.get("MEMORYGATE_KEY")
+    if not key or not key.startswith("mg_"):
+        print(
+            "error: --key (or MEMORYGATE_KEY) must be a MemoryGate API key (mg_...); create one with create-key",
+            file=sys.stderr,
+        )
+        return 2
+    url = (args.url or settings.public_base_url).rstrip("/")
+    config = args.config or Path(
+        os.environ.get("MEMORYGATE_HOOK_CONFIG") or Path.home() / ".config/memorygate/hook.json"
+    )
+    _write_private(config, {"url": url, "key": key})
+    backup = merge_claude_code_settings(args.settings, hook_command(config))
+    print(
+        f"Claude Code will get MemoryGate's brief at session start and relevant memories with each prompt.\n"
+        f"hooks: {args.settings}"
+        + (f" (the earlier file kept as {backup})" if backup else "")
+        + f"\nserver and key: {config} (readable by you alone)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def hook_command(config: Path) -> str:
+    """The command Claude Code runs: this Python, the stdlib-only hook, its config."""
+    program = " ".join(shlex.quote(part) for part in (sys.executable, str(HOOK_SCRIPT)))
+    return f"MEMORYGATE_HOOK_CONFIG={shlex.quote(str(config))} {program}"
+
+
+def merge_claude_code_settings(path: Path, command: str) -> Path | None:
+    """Add the MemoryGate hooks to Claude Code's settings, keeping everything
+    else; returns the backup of the file as it was (None when there was none)."""
+    current: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    if not isinstance(current, dict) or not isinstance(current.get("hooks", {}), dict):
+        raise SystemExit(f"error: {path} is not a Claude Code settings file (a JSON object with a hooks object)")
+    backup = None
+    if path.exists():
+        backup = path.with_name(f"{path.name}.{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.bak")
+        shutil.copy2(path, backup)
+    hooks = current.setdefault("hooks", {})
+    for event in EVENTS:
+        groups = [group for group in hooks.get(event, []) if not _is_ours(group)]
+        groups.append({"hooks": [{"type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECONDS}]})
+        hooks[event] = groups
+    _write_atomically(path, json.dumps(current, indent=2) + "\n", mode=None)
+    return backup
+
+
+def _is_ours(group: Any) -> bool:
+    """A matcher group an earlier install wrote (its command runs this hook)."""
+    commands = [str(hook.get("command", "")) for hook in group.get("hooks", []) if isinstance(hook, dict)]
+    return any("MEMORYGATE_HOOK_CONFIG=" in command and HOOK_SCRIPT.name in command for command in commands)
+
+
+def _write_private(path: Path, content: dict[str, str]) -> None:
+    _write_atomically(path, json.dumps(content) + "\n", mode=0o600)
+
+
+def _write_atomically(path: Path, text: str, *, mode: int | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        if mode is not None:
+            os.chmod(temporary, mode)
+        elif path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o777)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
