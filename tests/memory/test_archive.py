@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, text
 
 from core.principal import READ_SCOPE
 from models import AuditEvent, Observation
 from tests.support import call, call_error, mcp_client, new_key, session_scope, user_with_key
+
+pytestmark = pytest.mark.tools  # the tool tier: scripts/check runs it
 
 
 async def test_an_archived_memory_leaves_search_and_recall_and_comes_back(server):

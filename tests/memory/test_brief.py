@@ -7,9 +7,12 @@ import json
 import re
 
 import mcp_types
+import pytest
 
 from memory import token_count
 from tests.support import call, call_error, mcp_client, new_user, tool_client, user_with_key
+
+pytestmark = pytest.mark.tools  # the tool tier: scripts/check runs it
 
 LINE = re.compile(r"^- (new: |replaces \w+:\d+: |archived: )?\[(\w+:\d+) · \d{4}-\d\d-\d\d\] \S")
 

@@ -103,6 +103,7 @@ def openai_settings(fake, **extra) -> dict:
     }
 
 
+@pytest.mark.slow  # seconds of seeding or waiting: the full suite runs it
 async def test_embedding_failure_keeps_the_memory_and_backfill_fills_it_in(fake_openai):
     fake_openai.down = True
     with serve(create_app, **openai_settings(fake_openai, openai_max_retries=0)) as served:
@@ -184,6 +185,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.slow  # seconds of seeding or waiting: the full suite runs it
 async def test_the_background_task_looks_for_pending_items_only_when_some_may_exist(fake_openai):
     from memory.embeddings import LocalEmbeddings
 

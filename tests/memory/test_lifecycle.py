@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
+import pytest
 from sqlalchemy import func, select
 
 from core.principal import READ_SCOPE
 from models import Observation, Pattern
 from tests.support import call, call_error, mcp_client, new_key, session_scope, user_with_key
+
+pytestmark = pytest.mark.tools  # the tool tier: scripts/check runs it
 
 
 def _rows(owner) -> int:

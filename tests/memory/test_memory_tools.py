@@ -4,9 +4,13 @@ tests/test_gate.py's and tests/test_service.py's)."""
 
 from __future__ import annotations
 
+import pytest
+
 from core.settings import VERSION
 from memory.access import AccessTracker
 from tests.support import TEST_DATABASE, call, call_error, new_user, tool_client
+
+pytestmark = pytest.mark.tools  # the tool tier: scripts/check runs it
 
 EXPECTED_TOOLS = {
     "memory_brief",

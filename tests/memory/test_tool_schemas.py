@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from agents import Agent, RunContextWrapper
 from agents.mcp import MCPServerStreamableHttp
 
 from memory.embeddings import NoEmbeddings
 from tests.support import call, mcp_client, new_user, tool_client, user_with_key
+
+pytestmark = pytest.mark.tools  # the tool tier: scripts/check runs it
 
 
 def _in_memory():

@@ -4,9 +4,13 @@ fast, against the real database and services."""
 
 from __future__ import annotations
 
+import pytest
+
 from core.principal import READ_SCOPE
 from memory.embeddings import NoEmbeddings
 from tests.support import call, call_error, new_user, tool_client
+
+pytestmark = pytest.mark.tools  # the tool tier: scripts/check runs it
 
 
 async def test_tools_run_for_the_injected_caller_in_memory():

@@ -10,6 +10,8 @@ from memory.validation import MAX_OBSERVATION_CHARS
 from models import AIInstance, ConversationSession, Embedding
 from tests.support import call, call_error, mcp_client, session_scope, user_with_key
 
+pytestmark = pytest.mark.tools  # the tool tier: scripts/check runs it
+
 BAD_CALLS = [
     ("memory_store", {"observation": ""}, "observation"),
     ("memory_store", {"observation": "   "}, "observation"),

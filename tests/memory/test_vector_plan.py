@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import event, text
 
 from memory import search_candidates, vector_plan
@@ -52,6 +53,7 @@ def _vector_statement(owner) -> str:
     return seen[0]
 
 
+@pytest.mark.slow  # seconds of seeding or waiting: the full suite runs it
 def test_a_small_owner_is_searched_exactly_and_a_large_one_through_the_index():
     small, _ = new_user("small-vectors")
     large, _ = new_user("large-vectors")
@@ -82,6 +84,7 @@ def _add_clustered_vectors(owner, count: int, clusters: int) -> None:
         )
 
 
+@pytest.mark.slow  # seconds of seeding or waiting: the full suite runs it
 def test_an_exact_search_returns_the_true_nearest_vectors_with_their_distances():
     """The sign sketches only shortlist; what comes back is the nearest by
     cosine distance, measured on the vectors themselves."""
