@@ -18,10 +18,29 @@ When = Field(description="ISO 8601 date-time, UTC.")
 EmbeddingStatus = Literal["indexed", "pending", "disabled"]
 
 
+def _never_null(schema: dict[str, Any]) -> None:
+    """Publish what answers hold: a field that may be missing is left out,
+    never sent as null, so its schema admits no null."""
+    required = set(schema.get("required", []))
+    for name, field in schema.get("properties", {}).items():
+        if name in required:
+            continue
+        field.pop("default", None)
+        options = [option for option in field.get("anyOf", []) if option != {"type": "null"}]
+        if "anyOf" in field:
+            field.pop("anyOf")
+            if len(options) == 1:
+                field.update(options[0])
+            else:
+                field["anyOf"] = options
+
+
 class Result(BaseModel):
     """Every tool answer: exactly the declared fields, none of them null."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, serialize_by_alias=True, json_schema_extra=_never_null
+    )
 
     @model_serializer(mode="wrap")
     # Unannotated on purpose: a return type would replace the fields in the serialisation schema.

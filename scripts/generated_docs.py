@@ -96,8 +96,7 @@ def field_rows(schema: dict[str, Any], *, prefix: str = "", arguments: bool = Fa
             default = "required" if name in required else f"`{json.dumps(field.get('default'))}`"
             rows.append(f"| `{name}` | {cell(kind)} | {default} | {note} |")
         else:
-            # Answers leave a missing value out rather than sending null.
-            kind = kind.replace(" | null", "") + ("" if name in required else " (optional)")
+            kind += "" if name in required else " (optional)"
             rows.append(f"| `{prefix}{name}` | {cell(kind)} | {note} |")
         if nested is not None and not arguments:
             inner = prefix + name + ("[]." if "list of" in type_of(field) else ".")

@@ -51,6 +51,7 @@ async def test_every_tool_of_a_real_server_publishes_a_described_output_schema(s
         assert schema.get("description"), f"{tool.name}: the answer is not described"
         assert schema.get("additionalProperties") is False, tool.name
         assert not _closed_objects(schema), (tool.name, _closed_objects(schema))
+        assert '"null"' not in json.dumps(schema), tool.name  # a missing value is left out, never sent as null
 
 
 async def test_openai_agents_converts_every_tool_to_a_strict_schema(server):
