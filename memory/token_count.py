@@ -43,7 +43,3 @@ def tokens(texts: list[str]) -> list[int]:
     with _lock:
         encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
     return [len(encoding.ids) for encoding in encodings]
-
-
-def counter_name() -> str:
-    return "WordPiece (all-MiniLM-L6-v2)" if _tokenizer() is not None else "estimate (3 characters a token)"

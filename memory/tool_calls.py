@@ -33,13 +33,12 @@ from core.principal import Principal, from_scope
 from memory import validation as limits
 from memory.embeddings import EmbeddingProvider
 from memory.tool_results import Result
-from memory.unit_of_work import run_operation
+from memory.unit_of_work import DATABASE_UNAVAILABLE, run_operation
 
 log = logging.getLogger("memorygate.mcp")
 Answer = TypeVar("Answer", bound=Result)
 
 NOT_AUTHENTICATED = "Not authenticated: this request carries no MemoryGate identity."
-DATABASE_UNAVAILABLE = "The memory database is unavailable right now; nothing was changed. Try again shortly."
 
 READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
 ADDITIVE = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False}

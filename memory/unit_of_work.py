@@ -15,6 +15,7 @@ from core.principal import Principal
 from memory import indexing
 from memory.embeddings import EmbeddingProvider
 
+DATABASE_UNAVAILABLE = "The memory database is unavailable right now; nothing was changed. Try again shortly."
 INSUFFICIENT_SCOPE = "Insufficient scope: this credential lacks {scope}, so the call was refused and nothing changed."
 
 

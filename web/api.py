@@ -25,7 +25,7 @@ from core.principal import READ_SCOPE, WRITE_SCOPE
 from memory import brief, hybrid_search, items, observations
 from memory import tool_results as results
 from memory import validation as limits
-from memory.unit_of_work import run_operation
+from memory.unit_of_work import DATABASE_UNAVAILABLE, run_operation
 from web.dependencies import DB, ApiPrincipal
 
 router = APIRouter(
@@ -47,7 +47,6 @@ Moment = Annotated[
     datetime | date | None,
     Query(description="A date or date-time (ISO 8601; UTC when no zone is given)."),
 ]
-DATABASE_UNAVAILABLE = "The memory database is unavailable right now; nothing was changed. Try again shortly."
 
 
 def _run(
