@@ -332,6 +332,41 @@ class Document(Base):
     search_tsv: Mapped[Any] = search_tsv_column("coalesce(title, '') || ' ' || coalesce(content_summary, '')")
 
 
+class Turn(Base):
+    """One turn of a conversation, as it was said: searchable like every
+    other memory, and read with its neighbours for context."""
+
+    __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("session_id", "position", name="uq_turns_session_position"),
+        # A client's own id for a turn makes appending it again a no-op (hooks
+        # resend a transcript; imports run twice).
+        UniqueConstraint("session_id", "source_key", name="uq_turns_session_source_key"),
+        Index("ix_turns_owner_created", "owner_id", "created_at"),
+        search_index("turns"),
+        MEMORY_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False)
+    # Order within the conversation, from 0, given at append.
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    speaker: Mapped[str] = mapped_column(String(200), nullable=False)
+    # When it was said (created_at is when it was stored).
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    source_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_column()
+    access_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    last_accessed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Declared after the last use of sqlalchemy's text() in this class, which it hides.
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    search_tsv: Mapped[Any] = search_tsv_column("coalesce(speaker, '') || ' ' || coalesce(text, '')")
+
+    session: Mapped[ConversationSession] = relationship()
+
+
 class Embedding(Base):
     """One vector per memory item and model; a missing row means 'pending'."""
 
@@ -339,7 +374,7 @@ class Embedding(Base):
     __table_args__ = (
         UniqueConstraint("owner_id", "source_type", "source_id", "model", name="uq_embeddings_item_model"),
         CheckConstraint(
-            "source_type IN ('observation', 'pattern', 'concept', 'document')", name="ck_embeddings_source_type"
+            "source_type IN ('observation', 'pattern', 'concept', 'document', 'turn')", name="ck_embeddings_source_type"
         ),
     )
 

@@ -59,6 +59,8 @@ class User(Base):
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Archive observations unused for this many days (None: never; set on the account page).
     retention_days: Mapped[int | None] = mapped_column(Integer)
+    # Keep the turns of conversations that clients append (off: appends store nothing).
+    capture_conversations: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )

@@ -17,14 +17,15 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from identity import oauth_records as records
-from models import Concept, Document, Observation, Pattern
+from models import Concept, Document, Observation, Pattern, Turn
 from oauth_models import APIKey, OAuthGrant, User
 
-COUNTED: dict[str, type[Observation | Pattern | Concept | Document]] = {
+COUNTED: dict[str, type[Observation | Pattern | Concept | Document | Turn]] = {
     "observations": Observation,
     "patterns": Pattern,
     "concepts": Concept,
     "documents": Document,
+    "turns": Turn,
 }
 
 

@@ -88,6 +88,7 @@ KIND_SQL = {
     ),
     "concept": ("concepts", "name", "coalesce(last_accessed, updated_at)", "0.8"),
     "document": ("documents", "title", "coalesce(last_accessed, created_at)", "0.8"),
+    "turn": ("turns", "speaker || ': ' || text", "coalesce(last_accessed, created_at)", "0.8"),
 }
 
 

@@ -166,7 +166,8 @@ def _about_the_person(db: Session, *, owner_id: uuid.UUID) -> list[tuple[str, st
 def _changes(db: Session, *, owner_id: uuid.UUID, since: datetime) -> list[tuple[str, str]]:
     """Recorded, replaced or archived since then, newest first."""
     found: list[tuple[datetime, str, int, str, item_types.MemoryItem]] = []
-    for kind, model in item_types.ITEM_MODELS.items():
+    for kind in item_types.CURATED:
+        model = item_types.ITEM_MODELS[kind]
         mine = model.owner_id == owner_id
         recorded = db.scalars(
             select(model)

@@ -79,8 +79,8 @@ def search(
     domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
     kinds = check.source_types("source_types", source_types)
     if domain:
-        # Documents have no domain, so a domain filter can never match them.
-        kinds = tuple(kind for kind in kinds if kind != "document")
+        # Documents and turns have no domain, so a domain filter can never match them.
+        kinds = tuple(kind for kind in kinds if search_candidates.KEYWORD_TABLES[kind][2])
     timings = timings or SearchTimings()
 
     query_vector, notice = _embed_query(embedder, query, timings)

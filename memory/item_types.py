@@ -1,4 +1,4 @@
-"""The four searchable memory types and how each is shown and embedded.
+"""The five searchable memory types and how each is shown and embedded.
 
 A memory is addressed by a ref such as ``observation:42``. This module maps a
 type name to its table, the text that gets embedded, and the dictionaries the
@@ -12,21 +12,25 @@ from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
-from models import Concept, Document, Observation, Pattern
+from models import Concept, Document, Observation, Pattern, Turn
 
-MemoryItem = Observation | Pattern | Concept | Document
+MemoryItem = Observation | Pattern | Concept | Document | Turn
 
 ITEM_MODELS: dict[str, type[MemoryItem]] = {
     "observation": Observation,
     "pattern": Pattern,
     "concept": Concept,
     "document": Document,
+    "turn": Turn,
 }
 
 # Search hits carry a memory's text up to this length; memory_get has it whole.
 HIT_TEXT_CHARS = 2_000
 MAX_ALIASES_SHOWN = 100
 
+
+# Kinds an agent stores on purpose (a turn is kept as it was said).
+CURATED: tuple[str, ...] = ("observation", "pattern", "concept", "document")
 
 # Kinds with versions: a newer one replaces an older one, which is kept.
 VERSIONED: tuple[str, ...] = ("observation", "pattern")
@@ -66,6 +70,7 @@ EMBEDDED_COLUMNS: dict[str, tuple[str, ...]] = {
     "pattern": ("category", "pattern_name", "pattern_text"),
     "concept": ("name", "type", "description"),
     "document": ("title", "content_summary"),
+    "turn": ("speaker", "text"),
 }
 
 
@@ -76,6 +81,8 @@ def embedding_text(item: MemoryItem) -> str:
         return f"{item.category}: {item.pattern_name}. {item.pattern_text}"
     if isinstance(item, Concept):
         return f"{item.name} ({item.type}). {item.description or ''}".strip()
+    if isinstance(item, Turn):
+        return f"{item.speaker}: {item.text}"
     return f"{item.title}. {item.content_summary}"
 
 
@@ -90,6 +97,8 @@ def content(item: MemoryItem) -> str:
         return item.pattern_text
     if isinstance(item, Concept):
         return item.description or item.name
+    if isinstance(item, Turn):
+        return item.text
     return item.content_summary
 
 
@@ -139,7 +148,13 @@ def summary(item: MemoryItem) -> dict[str, Any]:
         "recorded_at": _iso(timestamp(item)),
         "occurred_at": _iso(getattr(item, "occurred_at", None)),
         "superseded_by": ref(kind, newer) if (newer := superseded_by(item)) else None,
+        **(_turn_place(item) if isinstance(item, Turn) else {}),
     }
+
+
+def _turn_place(item: Turn) -> dict[str, Any]:
+    """Who said a turn, and where: the conversation and its place in it."""
+    return {"speaker": item.speaker, "conversation_id": item.session.conversation_id, "position": item.position}
 
 
 def observation_dict(item: Observation) -> dict[str, Any]:
@@ -214,6 +229,18 @@ def document_dict(item: Document) -> dict[str, Any]:
     }
 
 
+def turn_dict(item: Turn) -> dict[str, Any]:
+    return {
+        "type": "turn",
+        "ref": ref("turn", item.id),
+        "id": item.id,
+        "text": item.text,
+        **_turn_place(item),
+        "occurred_at": _iso(item.occurred_at),
+        "created_at": _iso(item.created_at),
+    }
+
+
 def full(item: MemoryItem) -> dict[str, Any]:
     if isinstance(item, Observation):
         return observation_dict(item)
@@ -221,4 +248,6 @@ def full(item: MemoryItem) -> dict[str, Any]:
         return pattern_dict(item)
     if isinstance(item, Concept):
         return concept_dict(item)
+    if isinstance(item, Turn):
+        return turn_dict(item)
     return document_dict(item)

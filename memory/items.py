@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import NotFound
-from memory import access, conversations, indexing, item_types
+from memory import access, conversations, indexing, item_types, turns
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
-from models import AIInstance, ConversationSession, Observation, Pattern
+from models import AIInstance, ConversationSession, Observation, Pattern, Turn
 
 
 def load_item(db: Session, *, owner_id: uuid.UUID, ref: str, field: str = "ref") -> item_types.MemoryItem:
@@ -42,6 +42,8 @@ def get_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]:
     access.mark_accessed(db, owner_id=owner_id, hits=[(item_types.kind_of(item), item.id)])
     if isinstance(item, Observation | Pattern) and (item.supersedes_id or item.superseded_by_id):
         shown["versions"] = versions(db, owner_id=owner_id, item=item)
+    if isinstance(item, Turn):
+        shown["neighbours"] = turns.neighbours(db, owner_id=owner_id, turn=item)
     return shown
 
 

@@ -1,8 +1,9 @@
 """The MemoryGate MCP server: thin tools over the service layer.
 
 ``build_mcp_server(session_factory=..., embedder=...)`` returns a FastMCP
-app with every tool: the memory tools (``memory_tools``) and the knowledge
-tools (``knowledge_tools``), each run as one unit of work (``tool_calls``).
+app with every tool: the memory tools (``memory_tools``), the knowledge
+tools (``knowledge_tools``), the conversation tools (``conversation_tools``),
+the brief and the research tools, each run as one unit of work (``tool_calls``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.principal import Principal
 from core.settings import VERSION
-from memory import brief_tools, knowledge_tools, memory_tools, research_tools
+from memory import brief_tools, conversation_tools, knowledge_tools, memory_tools, research_tools
 from memory.embeddings import EmbeddingProvider
 from memory.tool_calls import OneLineArgumentErrors, principal_of_http_request, unit_of_work_dependency
 
@@ -43,6 +44,7 @@ def build_mcp_server(
     work = unit_of_work_dependency(session_factory, embedder, principal_source)
     memory_tools.register(mcp, work)
     knowledge_tools.register(mcp, work)
+    conversation_tools.register(mcp, work)
     brief_tools.register(mcp, work, session_factory=session_factory, principal_source=principal_source)
     research_tools.register(mcp, work)
     return mcp

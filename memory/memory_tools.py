@@ -140,7 +140,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         ] = hybrid_search.DEFAULT_MIN_SIMILARITY,
         domain: str | None = None,
         source_types: Annotated[
-            list[Literal["observation", "pattern", "concept", "document"]] | None,
+            list[Literal["observation", "pattern", "concept", "document", "turn"]] | None,
             Field(description="Restrict to these memory types; default all."),
         ] = None,
         include_history: IncludeHistory = False,
@@ -159,12 +159,14 @@ def register(mcp: FastMCP, work: Any) -> None:
         ] = None,
         run: UnitOfWork = work,
     ) -> results.Found:
-        """Search all memories by meaning and keywords together (observations, patterns, concepts, documents).
+        """Search all memories by meaning and keywords together (observations, patterns, concepts, documents, and
+        the turns of kept conversations).
 
         Read-only. Each hit has ref, type, text (up to 2,000 characters; memory_get has the rest), score,
         matched ("meaning", "keywords" or "both"), and where they apply title, similarity, confidence, domain
-        and recorded_at. Weak matches are left out rather than padding the list; "dropped" counts them.
-        "mode" is "hybrid", or "keyword" when semantic search is unavailable (no relevance floor then).
+        and recorded_at; a turn's hit adds speaker, conversation_id and position. Weak matches are left out
+        rather than padding the list; "dropped" counts them. "mode" is "hybrid", or "keyword" when semantic
+        search is unavailable (no relevance floor then).
         """
         return run(
             hybrid_search.search,
@@ -188,7 +190,7 @@ def register(mcp: FastMCP, work: Any) -> None:
     @mcp.tool(annotations=READ_ONLY)
     def memory_get(ref: Ref, run: UnitOfWork = work) -> results.AnyMemory:
         """Read one memory in full by its ref; a replaced or replacing observation or pattern also lists its versions
-        (oldest first)."""
+        (oldest first), and a conversation's turn the turns around it."""
         return run(items.get_item, returns=results.AnyMemory, needs=READ_SCOPE, ref=ref)
 
     @mcp.tool(annotations=REFRESH)

@@ -19,7 +19,7 @@ class Scope:
     include_history: bool = False  # superseded versions too
     since: datetime | None = None
     until: datetime | None = None
-    by: str = "recorded"  # or "occurred" (only observations say when something happened)
+    by: str = "recorded"  # or "occurred" (only observations and turns say when something happened)
     archived: str = "exclude"  # or "include", or "only" (the archive on its own)
 
     @classmethod
@@ -52,7 +52,8 @@ class Scope:
         if kind in item_types.VERSIONED and not self.include_history:
             conditions.append("superseded_by_id IS NULL")
         if self.bounded:
-            column = "created_at" if self.by == "recorded" else ("occurred_at" if kind == "observation" else "NULL")
+            said_when = "occurred_at" if kind in ("observation", "turn") else "NULL"
+            column = "created_at" if self.by == "recorded" else said_when
             if self.since:
                 conditions.append(f"{column} >= :since")
             if self.until:

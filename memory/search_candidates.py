@@ -25,6 +25,7 @@ KEYWORD_TABLES = {
     "pattern": ("patterns", "confidence", "category"),
     "concept": ("concepts", None, "domain"),
     "document": ("documents", None, None),
+    "turn": ("turns", None, None),
 }
 
 # The query's words as tsqueries, all parsed by PostgreSQL's own parsers so

@@ -190,7 +190,8 @@ def argument_problem(error: Any, properties: dict[str, Any]) -> str:
     """'confidence must be between 0 and 1' from one pydantic error."""
     location = [str(part) for part in error["loc"]]
     argument = location[0] if location else "arguments"
-    name = argument + "".join(f"[{part}]" for part in location[1:])
+    # Written as in code: list positions in brackets, object keys after a dot (turns[1].text).
+    name = argument + "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in location[1:])
     rule = properties.get(argument, {})
     context = error.get("ctx", {})
     kind = error["type"]

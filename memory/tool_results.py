@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_serializer
 
-Kind = Literal["observation", "pattern", "concept", "document"]
+Kind = Literal["observation", "pattern", "concept", "document", "turn"]
 When = Field(description="ISO 8601 date-time, UTC.")
 EmbeddingStatus = Literal["indexed", "pending", "disabled"]
 
@@ -70,8 +70,11 @@ class Hit(Result):
     confidence: float | None = None
     domain: str | None = None
     recorded_at: str = When
-    occurred_at: str | None = Field(None, description="When it happened, if given (observations).")
+    occurred_at: str | None = Field(None, description="When it happened, if given (observations), or was said (turns).")
     superseded_by: str | None = Field(None, description="The newer version's ref (with include_history).")
+    speaker: str | None = Field(None, description="Who said it (turns).")
+    conversation_id: str | None = Field(None, description="The conversation it was said in (turns).")
+    position: int | None = Field(None, description="Its place in the conversation, from 0 (turns).")
 
 
 class Memory(Result):
@@ -167,11 +170,35 @@ class DocumentRecord(Memory):
     metadata: dict[str, Any]
 
 
+class TurnLine(Result):
+    """One turn of a conversation."""
+
+    ref: str
+    position: int = Field(description="Its place in the conversation, from 0.")
+    speaker: str
+    text: str
+    occurred_at: str = Field(description="When it was said (ISO 8601).")
+
+
+class TurnRecord(Memory):
+    """A turn of a conversation, whole, with the turns around it."""
+
+    type: Literal["turn"]
+    text: str
+    speaker: str
+    conversation_id: str
+    position: int
+    occurred_at: str = Field(description="When it was said (ISO 8601).")
+    neighbours: list[TurnLine] = Field(
+        description="Up to two turns before and two after, in order (their text up to 500 characters)."
+    )
+
+
 def _any_memory() -> type[Memory]:
     """One shape for a memory of any type (memory_get): the common fields,
     then each type's own, present only on that type."""
     own: dict[str, Any] = {}
-    for record in (ObservationRecord, PatternRecord, ConceptRecord, DocumentRecord):
+    for record in (ObservationRecord, PatternRecord, ConceptRecord, DocumentRecord, TurnRecord):
         for name, field in record.model_fields.items():
             if name not in Memory.model_fields and name not in own:
                 description = f"{field.description} " if field.description else ""
@@ -293,6 +320,7 @@ class Counts(Result):
     patterns: int
     concepts: int
     documents: int
+    turns: int
 
 
 class Stats(Result):
@@ -411,6 +439,34 @@ class Patterns(Page):
     """A page of current patterns, most confident first."""
 
     patterns: list[PatternRecord]
+
+
+# --- conversations ---------------------------------------------------------------------------------
+
+
+class Appended(Written):
+    """What memory_append_turns stored."""
+
+    conversation_id: str
+    appended: list[str] = Field(description="Refs of the turns stored, in order.")
+    already_stored: int = Field(description="Turns skipped because the conversation already holds their id.")
+    private_only: int = Field(description="Turns not stored: nothing was left once <private> text was cut.")
+
+
+class ConversationTurns(Page):
+    """A page of a conversation's turns, in the order they were said."""
+
+    conversation_id: str
+    title: str | None = None
+    turns: list[TurnLine]
+
+
+class ConversationForgotten(Result):
+    """The conversation forgotten, with how many turns went with it."""
+
+    forgotten: bool
+    conversation_id: str
+    turns: int
 
 
 # --- the brief ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memory import validation
+from memory import turns, validation
 
 GUIDE: dict[str, Any] = {
     "title": "MemoryGate user guide",
@@ -46,6 +46,10 @@ GUIDE: dict[str, Any] = {
         "memory_get_pattern": "Read one pattern by category and name.",
         "memory_patterns": "List patterns, strongest first.",
         "memory_init_session": "Register or update the current conversation.",
+        "memory_append_turns": "Keep a conversation's new turns (speaker, text, time) as searchable memory; a "
+        "turn's id makes sending it again a no-op; <private>…</private> text is never stored.",
+        "memory_conversation": "Read a kept conversation's turns in order, a page at a time.",
+        "memory_forget_conversation": "Forget a kept conversation and every turn in it. Irreversible.",
         "memory_bootstrap": "First-contact summary for an AI instance.",
         "memory_user_guide": "This guide.",
         "search": "Up to 10 memories for a query, each with an id for fetch (the shape ChatGPT's deep research "
@@ -91,7 +95,12 @@ GUIDE: dict[str, Any] = {
         "the user wants their memory elsewhere": "Their account page exports everything as one JSON Lines file and "
         "imports one (a MemoryGate export, or the MCP reference memory server's memory.jsonl) after a preview; "
         "no tool does this, since it is the person's decision.",
-        "the user asks to forget": "memory_search or memory_recall to find it, then memory_delete each ref.",
+        "the user asks to forget": "memory_search or memory_recall to find it, then memory_delete each ref; "
+        "memory_forget_conversation forgets a kept conversation whole.",
+        "keeping the conversation itself": "Hooks and apps append each turn with memory_append_turns (or POST "
+        "/api/v1/conversations/{id}/turns); memory_search finds turns like any memory, memory_get on a turn shows "
+        "the turns around it. Wrap what must not be kept in <private>…</private>; the person can turn capture off "
+        "on their account page.",
     },
     "limits": {
         "observation_chars": validation.MAX_OBSERVATION_CHARS,
@@ -99,6 +108,8 @@ GUIDE: dict[str, Any] = {
         "description_chars": validation.MAX_DESCRIPTION_CHARS,
         "document_summary_chars": validation.MAX_DOCUMENT_SUMMARY_CHARS,
         "query_chars": validation.MAX_QUERY_CHARS,
+        "turn_chars": turns.MAX_TURN_CHARS,
+        "turns_per_append": turns.MAX_TURNS_PER_APPEND,
         "results_per_call": validation.MAX_LIMIT,
     },
     "privacy": "Memories belong to the signed-in user alone; no tool can read another user's memories.",

@@ -26,7 +26,7 @@ MAX_JSON_BYTES = 16_384
 MAX_LIMIT = 100
 MAX_OFFSET = 1_000_000  # paging deeper than this is a search's job
 
-SOURCE_TYPES = ("observation", "pattern", "concept", "document")
+SOURCE_TYPES = ("observation", "pattern", "concept", "document", "turn")
 # Times PostgreSQL stores can run past what Python reads back (year 10000 in
 # UTC); a day's margin inside Python's range keeps every zone readable.
 EARLIEST_MOMENT = datetime(1, 1, 2, tzinfo=UTC)

@@ -80,7 +80,7 @@ async def test_owners_see_only_their_own_memories_through_every_tool(server):
         assert "No pattern" in await call_error(bob, "memory_get_pattern", category="secrets", pattern_name="vault")
         assert (await call(bob, "memory_patterns"))["patterns"] == []
         stats = await call(bob, "memory_stats")
-        assert stats["counts"] == {"observations": 0, "patterns": 0, "concepts": 0, "documents": 0}
+        assert stats["counts"] == {"observations": 0, "patterns": 0, "concepts": 0, "documents": 0, "turns": 0}
         assert stats["top_domains"] == [] and stats["ai_instances"] == []
         assert "evidence_observation_ids" in await call_error(
             bob,

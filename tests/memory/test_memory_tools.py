@@ -37,6 +37,9 @@ EXPECTED_TOOLS = {
     "memory_archive",
     "memory_rehydrate",
     "memory_archive_candidates",
+    "memory_append_turns",
+    "memory_conversation",
+    "memory_forget_conversation",
 }
 
 
@@ -56,11 +59,14 @@ async def test_all_tools_are_listed_with_read_only_and_destructive_annotations(l
         "memory_patterns",
         "memory_user_guide",
         "memory_archive_candidates",
+        "memory_conversation",
     ):
         assert tools[name].annotations.read_only_hint is True, name
     for name in ("memory_archive", "memory_rehydrate"):  # reversible: nothing is lost
         assert tools[name].annotations.destructive_hint is False, name
     assert tools["memory_delete"].annotations.destructive_hint is True
+    assert tools["memory_forget_conversation"].annotations.destructive_hint is True
+    assert tools["memory_append_turns"].annotations.destructive_hint is False
     assert tools["memory_init_session"].annotations.destructive_hint is False
     assert tools["memory_bootstrap"].annotations.destructive_hint is False
     assert tools["memory_store"].annotations.read_only_hint is False
@@ -324,7 +330,7 @@ async def test_init_session_bootstrap_stats_and_guide(local_embedder):
         assert returning["ai_instance"]["last_seen_before_now"] is not None
 
         stats = await call(client, "memory_stats")
-        assert stats["counts"] == {"observations": 1, "patterns": 0, "concepts": 0, "documents": 0}
+        assert stats["counts"] == {"observations": 1, "patterns": 0, "concepts": 0, "documents": 0, "turns": 0}
         assert stats["sessions"] == 1
         assert stats["embedding"] == {"provider": "local", "model": "all-MiniLM-L6-v2", "pending": 0}
 

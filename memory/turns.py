@@ -1,0 +1,255 @@
+"""Conversations as memory: turns appended as they are said, read in order or
+around one turn, and forgotten a conversation at a time.
+
+A turn is a memory of its own kind (``turn:17``): embedded and indexed for
+words like the others, archived and retained like them. Text inside
+``<private>…</private>`` is cut before anything is checked or stored, and an
+account that turned capture off stores nothing. Every function takes the
+owner explicitly (keyword-only) and filters every query on it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.errors import Conflict, InvalidInput, NotFound
+from memory import conversations, indexing, item_types
+from memory import validation as check
+from models import ConversationSession, Embedding, Turn
+from oauth_models import User
+
+MAX_TURN_CHARS = 20_000
+MAX_TURNS_PER_APPEND = 500
+MAX_CONVERSATION_ID_CHARS = 500
+MAX_SOURCE_KEY_CHARS = 200
+NEIGHBOURS_EACH_SIDE = 2
+NEIGHBOUR_TEXT_CHARS = 500
+# A closed tag cuts what it holds; an unclosed one cuts to the end, so a
+# forgotten closing tag never leaks what it meant to hide.
+_PRIVATE = re.compile(r"<private>.*?(?:</private>|\Z)", re.IGNORECASE | re.DOTALL)
+
+
+def without_private(text: str) -> str:
+    return _PRIVATE.sub("", text)
+
+
+@dataclass(frozen=True)
+class NewTurn:
+    speaker: str
+    text: str
+    occurred_at: datetime | None
+    source_key: str | None
+
+
+def parse_turns(value: Any, *, field: str = "turns") -> tuple[list[NewTurn], int]:
+    """The turns to append, checked whole before anything is written, and
+    how many said nothing once their private parts were cut."""
+    if not isinstance(value, list) or not value:
+        raise InvalidInput(field, "must be a non-empty list of turns")
+    if len(value) > MAX_TURNS_PER_APPEND:
+        raise InvalidInput(field, f"holds {len(value)} turns; the limit is {MAX_TURNS_PER_APPEND} per call")
+    parsed, emptied = [], 0
+    for index, raw in enumerate(value):
+        where = f"{field}[{index}]"
+        if not isinstance(raw, dict):
+            raise InvalidInput(where, "must be an object with speaker and text")
+        unknown = sorted(set(raw) - {"speaker", "text", "occurred_at", "id"})
+        if unknown:
+            raise InvalidInput(f"{where}.{unknown[0]}", "is not a turn field (speaker, text, occurred_at, id)")
+        speaker = check.required_text(f"{where}.speaker", raw.get("speaker"), max_chars=check.MAX_NAME_CHARS)
+        said = check.required_text(f"{where}.text", raw.get("text"), max_chars=MAX_TURN_CHARS)
+        occurred_at = check.moment(f"{where}.occurred_at", raw.get("occurred_at"))
+        source_key = check.text(f"{where}.id", raw.get("id"), max_chars=MAX_SOURCE_KEY_CHARS, required=False)
+        kept = without_private(said).strip()
+        if not kept:
+            emptied += 1
+            continue
+        parsed.append(NewTurn(speaker, kept, occurred_at, source_key))
+    return parsed, emptied
+
+
+def capture_on(db: Session, *, owner_id: uuid.UUID) -> bool:
+    return bool(db.execute(select(User.capture_conversations).where(User.id == owner_id)).scalar_one_or_none())
+
+
+def append(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    conversation_id: str,
+    turns: Any,
+    title: str | None = None,
+    ai_name: str | None = None,
+    ai_platform: str | None = None,
+    credential_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """Append turns to a conversation (made on first use), in order after
+    the ones it has; a turn whose ``id`` the conversation already holds is
+    skipped, so sending a transcript again adds nothing."""
+    conversation_id = check.required_text("conversation_id", conversation_id, max_chars=MAX_CONVERSATION_ID_CHARS)
+    title = check.text("title", title, max_chars=check.MAX_TITLE_CHARS, required=False)
+    new_turns, emptied = parse_turns(turns)
+    if not capture_on(db, owner_id=owner_id):
+        raise Conflict("Conversation capture is off for this account (account page, Settings); nothing was stored")
+    instance = conversations.upsert_ai_instance(db, owner_id=owner_id, name=ai_name, platform=ai_platform)
+    session = conversations.upsert_session(
+        db,
+        owner_id=owner_id,
+        conversation_id=conversation_id,
+        title=title,
+        ai_instance=instance,
+        credential_id=credential_id,
+    )
+    # One append at a time per conversation, so positions never collide.
+    locked = select(ConversationSession.id).where(ConversationSession.id == session.id).with_for_update()
+    db.execute(locked)
+    held = _held_keys(db, session_id=session.id, keys=[t.source_key for t in new_turns if t.source_key])
+    position = db.execute(
+        select(func.coalesce(func.max(Turn.position) + 1, 0)).where(Turn.session_id == session.id)
+    ).scalar_one()
+    now = datetime.now(UTC)
+    added: list[Turn] = []
+    for turn in new_turns:
+        if turn.source_key is not None:
+            if turn.source_key in held:
+                continue
+            held.add(turn.source_key)
+        row = Turn(
+            owner_id=owner_id,
+            session_id=session.id,
+            position=position,
+            speaker=turn.speaker,
+            text=turn.text,
+            occurred_at=turn.occurred_at or now,
+            source_key=turn.source_key,
+        )
+        db.add(row)
+        added.append(row)
+        position += 1
+    db.flush()
+    for row in added:
+        indexing.index_after_commit(db, row)
+    return {
+        "conversation_id": session.conversation_id,
+        "appended": [item_types.ref("turn", row.id) for row in added],
+        "already_stored": len(new_turns) - len(added),
+        "private_only": emptied,
+    }
+
+
+def _held_keys(db: Session, *, session_id: int, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    query = select(Turn.source_key).where(Turn.session_id == session_id, Turn.source_key.in_(keys))
+    return {key for key in db.scalars(query) if key is not None}
+
+
+def _conversation(db: Session, *, owner_id: uuid.UUID, conversation_id: Any) -> ConversationSession:
+    conversation_id = check.required_text("conversation_id", conversation_id, max_chars=MAX_CONVERSATION_ID_CHARS)
+    found = db.scalars(
+        select(ConversationSession).where(
+            ConversationSession.owner_id == owner_id, ConversationSession.conversation_id == conversation_id
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"No conversation found for conversation_id {conversation_id!r}")
+    return found
+
+
+def _turn_line(turn: Turn, *, chars: int | None = None) -> dict[str, Any]:
+    return {
+        "ref": item_types.ref("turn", turn.id),
+        "position": turn.position,
+        "speaker": turn.speaker,
+        "text": item_types.shortened(turn.text, chars) if chars else turn.text,
+        "occurred_at": turn.occurred_at.isoformat(),
+    }
+
+
+def read(db: Session, *, owner_id: uuid.UUID, conversation_id: Any, offset: Any = 0, limit: Any = 50) -> dict[str, Any]:
+    """A page of a conversation's turns, in the order they were said."""
+    offset = check.offset("offset", offset)
+    limit = check.limit("limit", limit)
+    session = _conversation(db, owner_id=owner_id, conversation_id=conversation_id)
+    rows = list(
+        db.scalars(
+            select(Turn)
+            .where(Turn.owner_id == owner_id, Turn.session_id == session.id)
+            .order_by(Turn.position)
+            .offset(offset)
+            .limit(limit + 1)
+        )
+    )
+    return {
+        "conversation_id": session.conversation_id,
+        "title": session.title,
+        "count": min(len(rows), limit),
+        "offset": offset,
+        "has_more": len(rows) > limit,
+        "turns": [_turn_line(row) for row in rows[:limit]],
+    }
+
+
+def neighbours(db: Session, *, owner_id: uuid.UUID, turn: Turn) -> list[dict[str, Any]]:
+    """The turns just before and after this one, for context."""
+    rows = db.scalars(
+        select(Turn)
+        .where(
+            Turn.owner_id == owner_id,
+            Turn.session_id == turn.session_id,
+            Turn.position.between(turn.position - NEIGHBOURS_EACH_SIDE, turn.position + NEIGHBOURS_EACH_SIDE),
+            Turn.id != turn.id,
+        )
+        .order_by(Turn.position)
+    )
+    return [_turn_line(row, chars=NEIGHBOUR_TEXT_CHARS) for row in rows]
+
+
+def forget(db: Session, *, owner_id: uuid.UUID, conversation_id: Any) -> dict[str, Any]:
+    """Delete a conversation's turns and their vectors, in one transaction;
+    the conversation's record goes too (observations stored in it stay)."""
+    session = _conversation(db, owner_id=owner_id, conversation_id=conversation_id)
+    turn_ids = select(Turn.id).where(Turn.owner_id == owner_id, Turn.session_id == session.id)
+    db.execute(
+        delete(Embedding).where(
+            Embedding.owner_id == owner_id, Embedding.source_type == "turn", Embedding.source_id.in_(turn_ids)
+        )
+    )
+    forgotten = db.execute(delete(Turn).where(Turn.owner_id == owner_id, Turn.session_id == session.id)).rowcount
+    db.delete(session)
+    audit.record(
+        db,
+        audit.CONVERSATION_FORGOTTEN,
+        actor=owner_id,
+        targets={"conversation_id": session.conversation_id, "turns": forgotten},
+    )
+    return {"forgotten": True, "conversation_id": session.conversation_id, "turns": forgotten}
+
+
+def captured(db: Session, *, owner_id: uuid.UUID, limit: int = 100) -> list[dict[str, Any]]:
+    """The conversations with turns kept, most recently active first."""
+    rows = db.execute(
+        select(
+            ConversationSession.conversation_id,
+            ConversationSession.title,
+            func.count(Turn.id),
+            func.min(Turn.occurred_at),
+            func.max(Turn.occurred_at),
+        )
+        .join(Turn, Turn.session_id == ConversationSession.id)
+        .where(ConversationSession.owner_id == owner_id, Turn.owner_id == owner_id)
+        .group_by(ConversationSession.id)
+        .order_by(func.max(Turn.occurred_at).desc())
+        .limit(limit)
+    ).all()
+    return [
+        {"conversation_id": row[0], "title": row[1], "turns": row[2], "first": row[3], "last": row[4]} for row in rows
+    ]
