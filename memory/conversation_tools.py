@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastmcp import FastMCP
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from core.principal import READ_SCOPE, WRITE_SCOPE
 from memory import tool_results as results
 from memory import turns as conversation_turns
-from memory import validation as limits
 from memory.tool_calls import ADDITIVE, DESTRUCTIVE, READ_ONLY, Limit, Offset, OptionalName, UnitOfWork
 
 ConversationId = Annotated[
@@ -24,30 +23,12 @@ ConversationId = Annotated[
 ]
 
 
-class TurnInput(BaseModel):
-    """One turn as it was said."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    speaker: str = Field(max_length=limits.MAX_NAME_CHARS, description="Who said it, e.g. 'user' or 'assistant'.")
-    text: str = Field(
-        max_length=conversation_turns.MAX_TURN_CHARS,
-        description="What was said. Anything inside <private>…</private> is cut before storing.",
-    )
-    occurred_at: str | None = Field(None, description="When it was said (ISO 8601). Default: now.")
-    id: str | None = Field(
-        None,
-        max_length=conversation_turns.MAX_SOURCE_KEY_CHARS,
-        description="Your id for this turn: appending a turn whose id the conversation holds adds nothing.",
-    )
-
-
 def register(mcp: FastMCP, work: Any) -> None:
     @mcp.tool(annotations=ADDITIVE)
     def memory_append_turns(
         conversation_id: ConversationId,
         turns: Annotated[
-            list[TurnInput],
+            list[conversation_turns.TurnInput],
             Field(
                 min_length=1,
                 max_length=conversation_turns.MAX_TURNS_PER_APPEND,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -47,6 +48,24 @@ class NewTurn:
     text: str
     occurred_at: datetime | None
     source_key: str | None
+
+
+class TurnInput(BaseModel):
+    """One turn as it was said."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    speaker: str = Field(max_length=check.MAX_NAME_CHARS, description="Who said it, e.g. 'user' or 'assistant'.")
+    text: str = Field(
+        max_length=MAX_TURN_CHARS,
+        description="What was said. Anything inside <private>…</private> is cut before storing.",
+    )
+    occurred_at: str | None = Field(None, max_length=40, description="When it was said (ISO 8601). Default: now.")
+    id: str | None = Field(
+        None,
+        max_length=MAX_SOURCE_KEY_CHARS,
+        description="Your id for this turn: appending a turn whose id the conversation holds adds nothing.",
+    )
 
 
 def parse_turns(value: Any, *, field: str = "turns") -> tuple[list[NewTurn], int]:
@@ -99,7 +118,11 @@ def append(
     new_turns, emptied = parse_turns(turns)
     if not capture_on(db, owner_id=owner_id):
         raise Conflict("Conversation capture is off for this account (account page, Settings); nothing was stored")
-    instance = conversations.upsert_ai_instance(db, owner_id=owner_id, name=ai_name, platform=ai_platform)
+    # Unnamed, the conversation keeps the AI it was registered with.
+    named = ai_name is not None or ai_platform is not None
+    instance = (
+        conversations.upsert_ai_instance(db, owner_id=owner_id, name=ai_name, platform=ai_platform) if named else None
+    )
     session = conversations.upsert_session(
         db,
         owner_id=owner_id,

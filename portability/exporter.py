@@ -27,6 +27,7 @@ from models import (
     Embedding,
     Observation,
     Pattern,
+    Turn,
 )
 from portability.records import FORMAT, VERSION
 
@@ -35,7 +36,7 @@ STREAM_BATCH = 1_000
 DEFAULTS: dict[str, Any] = {"access_count": 0, "seen_count": 1, "evidence": [], "metadata": {}, "key_concepts": []}
 
 # Kinds other lines refer to by id; the rest are written without one.
-REFERENCED = ("ai_instance", "session", "concept", "observation", "pattern", "document")
+REFERENCED = ("ai_instance", "session", "concept", "observation", "pattern", "document", "turn")
 
 Query = Select[Any, *tuple[Any, ...]]
 Progress = Callable[[int, int], None]  # (records written, records in all)
@@ -139,6 +140,19 @@ def _queries(owner_id: uuid.UUID, embeddings: bool) -> dict[str, Query]:
             Document.last_accessed,
             Document.archived_at,
         ).where(Document.owner_id == owner_id),
+        "turn": select(
+            Turn.id,
+            Turn.session_id.label("session"),
+            Turn.position,
+            Turn.speaker,
+            Turn.text,
+            Turn.occurred_at,
+            Turn.source_key.label("key"),
+            Turn.created_at,
+            Turn.access_count,
+            Turn.last_accessed,
+            Turn.archived_at,
+        ).where(Turn.owner_id == owner_id),
     }
     if embeddings:
         queries["embedding"] = select(

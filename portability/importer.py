@@ -9,6 +9,7 @@ which makes importing the same file twice add nothing:
     concept       name or alias (any case)   relationship  its two concepts and type
     observation   text and recorded time (text alone when the file has no time)
     pattern       category and name          document   title and recorded time
+    turn          its conversation and key, else its conversation, time, speaker and text
 
 Imported memories have no vectors: the background backfill embeds them
 (keyword search finds them at once). Vectors in the file are not used.
@@ -41,6 +42,7 @@ from models import (
     Document,
     Observation,
     Pattern,
+    Turn,
 )
 from portability import jsonl_schema, records, reference_memory
 from portability.jsonl_schema import FileRejected, ParsedFile, Record
@@ -95,6 +97,7 @@ KIND_WORDS = {
     "observation": ("observation", "observations"),
     "pattern": ("pattern", "patterns"),
     "document": ("document", "documents"),
+    "turn": ("conversation turn", "conversation turns"),
 }
 
 
@@ -152,6 +155,7 @@ class _Import:
         self._observations()
         self._patterns()
         self._documents()
+        self._turns()
         if self.parsed.of("embedding"):
             self.outcome.skipped[VECTORS_NOT_USED] = len(self.parsed.of("embedding"))
         return self.outcome
@@ -221,7 +225,7 @@ class _Import:
                     self.outcome.present["alias"] += 1
                 else:
                     self.outcome.skipped["aliases already naming another concept"] += 1
-        self._insert(ConceptAlias, rows)
+        self._insert(ConceptAlias, rows, counted=False)  # aliases are not lines of the file
         if rows:
             self.outcome.added["alias"] += len(rows)
 
@@ -353,6 +357,47 @@ class _Import:
             },
         )
 
+    def _turns(self) -> None:
+        """A turn joins its conversation after the turns it has, in the file's order."""
+        existing: dict[Hashable, int] = {}
+        for session_id, key, said, digest, turn_id in self.db.execute(
+            select(
+                Turn.session_id, Turn.source_key, Turn.occurred_at, func.md5(Turn.speaker + ":" + Turn.text), Turn.id
+            ).where(Turn.owner_id == self.owner_id)
+        ):
+            if key is not None:
+                existing[("key", session_id, key)] = turn_id
+            existing.setdefault(("said", session_id, said, digest), turn_id)
+        next_position = dict(
+            self.db.execute(
+                select(Turn.session_id, func.max(Turn.position) + 1)
+                .where(Turn.owner_id == self.owner_id)
+                .group_by(Turn.session_id)
+            ).all()
+        )
+
+        def identity(fields: dict[str, Any]) -> Hashable:
+            session_id = self._id("session", fields["session"])
+            if "key" in fields:
+                return ("key", session_id, fields["key"])
+            return ("said", session_id, fields["occurred_at"], _digest(f"{fields['speaker']}:{fields['text']}"))
+
+        def row(fields: dict[str, Any]) -> dict[str, Any]:
+            session_id = self._id("session", fields["session"])
+            position = next_position.get(session_id, 0)
+            next_position[session_id] = position + 1
+            return {
+                **_columns(fields, "speaker", "text", "occurred_at"),
+                **_read(fields),
+                "session_id": session_id,
+                "position": position,
+                "source_key": fields.get("key"),
+                "created_at": fields.get("created_at", self.now),
+            }
+
+        in_order = sorted(self.parsed.of("turn"), key=lambda r: (r.fields["session"], r.fields["position"]))
+        self._merge("turn", Turn, existing, key=identity, row=row, records=in_order)
+
     # The machinery every kind shares.
 
     def _existing(self, model: type[Base], *key_columns: Any) -> dict[Hashable, int]:
@@ -406,7 +451,7 @@ class _Import:
         sequence = func.pg_get_serial_sequence(model.__tablename__, "id")
         return list(self.db.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, count))))
 
-    def _insert(self, model: type[Base], rows: list[dict[str, Any]]) -> list[int]:
+    def _insert(self, model: type[Base], rows: list[dict[str, Any]], *, counted: bool = True) -> list[int]:
         if not self.write:
             return [next(self.placeholders) for _ in rows]
         new_ids: list[int] = []
@@ -414,7 +459,7 @@ class _Import:
             batch = rows[start : start + INSERT_BATCH]
             statement = insert(model).returning(model.id, sort_by_parameter_order=True)  # type: ignore[attr-defined]
             new_ids.extend(self.db.scalars(statement, batch))
-            self._advance(len(batch))
+            self._advance(len(batch) if counted else 0)
         return new_ids
 
     def _advance(self, count: int) -> None:

@@ -62,6 +62,7 @@ REFERENCES: dict[str, dict[str, str]] = {
     "relationship": {"from": "concept", "to": "concept"},
     "observation": {"session": "session", "ai_instance": "ai_instance", "supersedes": "observation"},
     "pattern": {"evidence_observations": "observation", "supersedes": "pattern"},
+    "turn": {"session": "session"},
 }
 
 

@@ -30,6 +30,7 @@ from core.errors import InvalidInput
 from memory import validation as check
 from memory.knowledge import RELATIONSHIP_TYPES
 from memory.observations import MAX_EVIDENCE_ITEM_CHARS
+from memory.turns import MAX_SOURCE_KEY_CHARS, MAX_TURN_CHARS
 
 FORMAT = "memorygate"
 VERSION = 1
@@ -279,6 +280,24 @@ class Document(Line):
     archived_at: Moment = None
 
 
+class Turn(Line):
+    """One turn of a conversation, in its place; ``key`` is the client's own
+    id for it, which makes appending it again a no-op."""
+
+    kind: Literal["turn"]
+    id: Id
+    session: Annotated[Any, _reference("session", required=True)]
+    position: Annotated[Any, Checked(_count, {"type": "integer", "minimum": 0}, required=True)]
+    speaker: Name
+    text: Annotated[Any, _words(MAX_TURN_CHARS, required=True)]
+    occurred_at: Stamp
+    key: Annotated[Any, _words(MAX_SOURCE_KEY_CHARS)] = None
+    created_at: Moment = None
+    access_count: Count = None
+    last_accessed: Moment = None
+    archived_at: Moment = None
+
+
 class Embedding(Line):
     """A memory's vector; imports embed again, so it is checked and dropped."""
 
@@ -288,11 +307,11 @@ class Embedding(Line):
     vector: Annotated[Any, Checked(_vector, _VECTOR, required=True)]
 
 
-RECORDS = (AIInstance, Session, Concept, Relationship, Observation, Pattern, Document, Embedding)
+RECORDS = (AIInstance, Session, Concept, Relationship, Observation, Pattern, Document, Turn, Embedding)
 # Kinds in the order a file lists them (what another record names comes first).
 KINDS: tuple[str, ...] = tuple(model.model_fields["kind"].annotation.__args__[0] for model in RECORDS)  # type: ignore[union-attr]
 AnyRecord = Annotated[
-    AIInstance | Session | Concept | Relationship | Observation | Pattern | Document | Embedding,
+    AIInstance | Session | Concept | Relationship | Observation | Pattern | Document | Turn | Embedding,
     Field(discriminator="kind"),
 ]
 _RECORD: TypeAdapter[Any] = TypeAdapter(AnyRecord)

@@ -1,5 +1,6 @@
 """The memory API over plain HTTP (``/api/v1``), for apps and hooks that
-have no MCP session: the brief, search, store, read and forget.
+have no MCP session: the brief, search, store, read and forget, and the
+turns of conversations kept as memory.
 
 It takes the credentials the MCP tools take (an API key, or an OAuth access
 token issued for this server's MCP resource), with the same scopes, the same
@@ -24,6 +25,7 @@ from core.errors import Conflict, InsufficientScope, MemoryGateError, NotFound
 from core.principal import READ_SCOPE, WRITE_SCOPE
 from memory import brief, hybrid_search, items, observations
 from memory import tool_results as results
+from memory import turns as conversation_turns
 from memory import validation as limits
 from memory.unit_of_work import DATABASE_UNAVAILABLE, run_operation
 from web.dependencies import DB, ApiPrincipal
@@ -41,8 +43,16 @@ router = APIRouter(
 )
 
 Answer = TypeVar("Answer", bound=results.Result)
-REF_PATTERN = r"^(observation|pattern|concept|document):[1-9][0-9]{0,17}$"
+REF_PATTERN = r"^(observation|pattern|concept|document|turn):[1-9][0-9]{0,17}$"
 Ref = Annotated[str, Path(pattern=REF_PATTERN, description="A memory's ref, e.g. observation:42.")]
+ConversationId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=conversation_turns.MAX_CONVERSATION_ID_CHARS,
+        description="The client's conversation id.",
+    ),
+]
 Moment = Annotated[
     datetime | date | None,
     Query(description="A date or date-time (ISO 8601; UTC when no zone is given)."),
@@ -186,3 +196,74 @@ def get_memory(request: Request, db: DB, principal: ApiPrincipal, ref: Ref) -> r
 def forget(request: Request, db: DB, principal: ApiPrincipal, ref: Ref) -> results.Deleted:
     """Forget one memory and its vectors for good (as the memory_delete tool)."""
     return _run(request, db, principal, items.delete_item, needs=WRITE_SCOPE, returns=results.Deleted, ref=ref)
+
+
+class NewTurns(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    turns: list[conversation_turns.TurnInput] = Field(min_length=1, max_length=conversation_turns.MAX_TURNS_PER_APPEND)
+    title: str | None = Field(None, max_length=limits.MAX_TITLE_CHARS)
+    ai_name: str | None = Field(None, max_length=limits.MAX_NAME_CHARS)
+    ai_platform: str | None = Field(None, max_length=limits.MAX_NAME_CHARS)
+
+
+@router.post("/conversations/{conversation_id}/turns", response_model_exclude_none=True)
+def append_turns(
+    request: Request, db: DB, principal: ApiPrincipal, conversation_id: ConversationId, body: NewTurns
+) -> results.Appended:
+    """Append a conversation's new turns (as the memory_append_turns tool):
+    all or none; a turn whose id the conversation holds is skipped; text in
+    <private>…</private> is never stored; 409 when capture is off."""
+    return _run(
+        request,
+        db,
+        principal,
+        conversation_turns.append,
+        needs=WRITE_SCOPE,
+        returns=results.Appended,
+        pass_credential=True,
+        conversation_id=conversation_id,
+        turns=[turn.model_dump(exclude_none=True) for turn in body.turns],
+        title=body.title,
+        ai_name=body.ai_name,
+        ai_platform=body.ai_platform,
+    )
+
+
+@router.get("/conversations/{conversation_id}/turns", response_model_exclude_none=True)
+def read_turns(
+    request: Request,
+    db: DB,
+    principal: ApiPrincipal,
+    conversation_id: ConversationId,
+    offset: Annotated[int, Query(ge=0, le=limits.MAX_OFFSET)] = 0,
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_LIMIT)] = 50,
+) -> results.ConversationTurns:
+    """A page of a kept conversation's turns, in order (as the memory_conversation tool)."""
+    return _run(
+        request,
+        db,
+        principal,
+        conversation_turns.read,
+        needs=READ_SCOPE,
+        returns=results.ConversationTurns,
+        conversation_id=conversation_id,
+        offset=offset,
+        limit=limit,
+    )
+
+
+@router.delete("/conversations/{conversation_id}", response_model_exclude_none=True)
+def forget_conversation(
+    request: Request, db: DB, principal: ApiPrincipal, conversation_id: ConversationId
+) -> results.ConversationForgotten:
+    """Forget a kept conversation and every turn in it (as the memory_forget_conversation tool)."""
+    return _run(
+        request,
+        db,
+        principal,
+        conversation_turns.forget,
+        needs=WRITE_SCOPE,
+        returns=results.ConversationForgotten,
+        conversation_id=conversation_id,
+    )

@@ -28,7 +28,7 @@ from core.principal import ALL_SCOPES, READ_SCOPE
 from identity import accounts, api_keys, deletion, provider_login
 from identity import oauth_records as records
 from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
-from memory import archive, hybrid_search, items, observations
+from memory import archive, hybrid_search, items, observations, turns
 from oauth_models import User
 from web import pages
 from web.dependencies import DB, SignedInForm, csrf_token, current_session, key_creation_refusal
@@ -55,6 +55,9 @@ NOTICES = {
     "connection-not-found": "Connection not found.",
     "forgotten": "Memory forgotten.",
     "retention-saved": "Retention saved.",
+    "conversation-forgotten": "Conversation forgotten.",
+    "capture-on": "Conversation capture is on.",
+    "capture-off": "Conversation capture is off: turns that clients send are not kept.",
     "import-cancelled": "Import cancelled; nothing was added.",
 }
 PROVIDER_WORDS = {
@@ -163,6 +166,7 @@ def dashboard_page(
         keys=[api_keys.key_view(key) for key in api_keys.list_keys(db, user_id=user.id)],
         connections=records.list_connections(db, user_id=user.id, settings=settings),
         counts=items.item_counts(db, owner_id=user.id),
+        captured=turns.captured(db, owner_id=user.id),
         query=query or "",
         search=search,
         recent=recent,
@@ -253,6 +257,27 @@ def forget(request: Request, db: DB, form: SignedInForm, ref: Annotated[str, For
     except MemoryGateError as exc:
         return dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
     return back("forgotten")
+
+
+@router.post("/dashboard/conversations/forget")
+def forget_conversation(
+    request: Request, db: DB, form: SignedInForm, conversation_id: Annotated[str, Form()] = ""
+) -> Response:
+    try:
+        turns.forget(db, owner_id=form.user.id, conversation_id=conversation_id)
+    except MemoryGateError as exc:
+        return dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
+    return back("conversation-forgotten", "#conversations")
+
+
+@router.post("/dashboard/capture")
+def set_capture(db: DB, form: SignedInForm, capture: Annotated[str, Form()] = "") -> Response:
+    """Keep the turns clients append (on), or refuse them (off)."""
+    turned_on = capture == "on"
+    form.user.capture_conversations = turned_on
+    event = audit.CAPTURE_TURNED_ON if turned_on else audit.CAPTURE_TURNED_OFF
+    audit.record(db, event, actor=form.user.id)
+    return back("capture-on" if turned_on else "capture-off", "#conversations")
 
 
 @router.post("/dashboard/logout")

@@ -42,6 +42,17 @@ async def fill(server_url: str, key: str) -> None:
             ai_platform="desktop",
         )
         lisbon = await call(client, "memory_store", observation="The user lives in Lisbon", conversation_id="c1")
+        said = await call(
+            client,
+            "memory_append_turns",
+            conversation_id="c1",
+            turns=[
+                {"speaker": "user", "text": "I live in Lisbon", "occurred_at": "2026-01-02T10:00:00Z", "id": "u1"},
+                {"speaker": "assistant", "text": "Noted: Lisbon.", "occurred_at": "2026-01-02T10:00:05Z"},
+                {"speaker": "user", "text": "Actually I moved to Porto", "id": "u2"},
+            ],
+        )
+        await call(client, "memory_archive", refs=[said["appended"][1]])
         await call(
             client,
             "memory_store",
@@ -146,6 +157,7 @@ async def test_export_then_import_into_a_fresh_account_gives_the_same_export(ser
         "observation": 4,
         "pattern": 2,
         "document": 1,
+        "turn": 3,
     }
 
     target, target_email = new_user("target")
@@ -154,7 +166,7 @@ async def test_export_then_import_into_a_fresh_account_gives_the_same_export(ser
     assert "Importing: 100%" in imported.stderr
     assert (
         "This file added 1 AI instance, 1 conversation, 2 concepts, 1 alias, 1 relationship, 4 observations, "
-        "2 patterns, 1 document." in imported.stderr
+        "2 patterns, 1 document, 3 conversation turns." in imported.stderr
     )
 
     again = _export(target_email, tmp_path / "again.jsonl")

@@ -76,3 +76,51 @@ def test_no_credential_no_memory_and_bad_input_names_its_field(server):
         someday = api.get("/brief", params={"since": "someday"})
         assert someday.status_code == 422 and someday.json()["detail"][0]["loc"][:2] == ["query", "since"]
         assert api.get("/search", params={"query": "too sure when"}).json()["results"] == []  # nothing was kept
+
+
+def test_turns_appended_over_http_are_found_read_in_order_and_forgotten(server):
+    owner, key = user_with_key("api-turns")
+    turns = [
+        {"speaker": "user", "text": "We are planning a trip to Kyoto in April", "id": "t1"},
+        {"speaker": "assistant", "text": "Cherry blossom season, book early.", "id": "t2"},
+        {"speaker": "user", "text": "My passport number is <private>X1234567</private> by the way", "id": "t3"},
+    ]
+    with _client(server, key) as api:
+        appended = api.post("/conversations/session-9/turns", json={"turns": turns, "title": "Trip"})
+        assert appended.status_code == 200, appended.text
+        refs = appended.json()["appended"]
+        assert len(refs) == 3 and appended.json()["embedding"] == "indexed"
+        again = api.post("/conversations/session-9/turns", json={"turns": turns}).json()
+        assert again["appended"] == [] and again["already_stored"] == 3
+
+        found = api.get("/search", params={"query": "which city is the trip to"}).json()
+        assert found["results"][0]["ref"] == refs[0] and found["results"][0]["conversation_id"] == "session-9"
+        read = api.get("/conversations/session-9/turns", params={"limit": 10}).json()
+        assert [t["text"] for t in read["turns"]][2] == "My passport number is  by the way"
+        assert read["title"] == "Trip" and read["count"] == 3
+        assert api.get(f"/memories/{refs[1]}").json()["neighbours"][0]["ref"] == refs[0]
+
+        assert api.delete("/conversations/session-9").json() == {
+            "forgotten": True,
+            "conversation_id": "session-9",
+            "turns": 3,
+        }
+        missing = api.get("/conversations/session-9/turns")
+        assert missing.status_code == 404 and "session-9" in missing.json()["detail"]
+        assert api.get(f"/memories/{refs[0]}").status_code == 404
+
+
+def test_bad_turns_over_http_name_the_field_and_keep_nothing(server):
+    owner, key = user_with_key("api-bad-turns")
+    with _client(server, key) as api:
+        bad_time = api.post(
+            "/conversations/c/turns",
+            json={"turns": [{"speaker": "u", "text": "ok"}, {"speaker": "u", "text": "x", "occurred_at": "soon"}]},
+        )
+        assert bad_time.status_code == 400 and bad_time.json()["detail"].startswith("Invalid turns[1].occurred_at")
+        too_long = api.post("/conversations/c/turns", json={"turns": [{"speaker": "u", "text": "x" * 20_001}]})
+        assert too_long.status_code == 422 and too_long.json()["detail"][0]["loc"] == ["body", "turns", 0, "text"]
+        assert api.get("/conversations/c/turns").status_code == 404  # nothing was kept, not even the conversation
+    with _client(server, new_key(owner, scopes=(READ_SCOPE,))) as reader:
+        refused = reader.post("/conversations/c/turns", json={"turns": [{"speaker": "u", "text": "hi"}]})
+        assert refused.status_code == 403 and 'scope="memory:write"' in refused.headers["www-authenticate"]

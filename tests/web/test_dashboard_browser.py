@@ -309,6 +309,37 @@ def test_a_person_sets_and_clears_a_retention_policy(page, auth_server, github):
         assert db.scalars(select(User.retention_days).where(User.email == "tidy@example.com")).one() is None
 
 
+def test_a_person_sees_kept_conversations_forgets_one_and_turns_capture_off(page, auth_server, github):
+    sign_in_with_github(page, auth_server.url, github, 9812, "talker")
+    with session_scope() as db:
+        owner = db.scalars(select(User.id).where(User.email == "talker@example.com")).one()
+    api = httpx.Client(base_url=auth_server.url + "/api/v1", headers={"Authorization": f"Bearer {new_key(owner)}"})
+    said = [{"speaker": "user", "text": "Let us plan the allotment"}, {"speaker": "assistant", "text": "Sure."}]
+    for conversation in ("garden-chat", "tax-chat"):
+        assert api.post(f"/conversations/{conversation}/turns", json={"turns": said}).status_code == 200
+    page.reload()
+    rows = page.locator("#captured tbody tr")
+    expect(rows).to_have_count(2)
+    tax = rows.filter(has_text="tax-chat")
+    assert "2" in tax.inner_text()
+    tax.get_by_text("Forget", exact=True).click()  # opens the confirmation
+    tax.get_by_role("button", name="Yes, forget it").click()
+    assert notice(page) == "Conversation forgotten."
+    expect(page.locator("#captured tbody tr")).to_have_count(1)
+    assert api.get("/conversations/tax-chat/turns").status_code == 404
+
+    page.locator("#conversations").get_by_role("button", name="Turn capture off").click()
+    assert notice(page) == "Conversation capture is off: turns that clients send are not kept."
+    assert page.inner_text("#capture-state") == "off"
+    refused = api.post("/conversations/garden-chat/turns", json={"turns": said})
+    assert refused.status_code == 409 and "capture is off" in refused.json()["detail"]
+    page.locator("#conversations").get_by_role("button", name="Turn capture on").click()
+    assert page.inner_text("#capture-state") == "on"
+    assert api.post("/conversations/garden-chat/turns", json={"turns": said}).status_code == 200
+    assert "Conversation capture turned off" in page.inner_text("#activity")
+    api.close()
+
+
 def test_a_person_deletes_their_account_after_typing_their_address(page, auth_server, github):
     sign_in_with_github(page, auth_server.url, github, 9810, "departing")
     user_id = user_id_for("departing@example.com")
