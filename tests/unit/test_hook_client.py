@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HOOK = ROOT / "hooks" / "claude_code.py"
+HOOK = ROOT / "hooks" / "memorygate_hook.py"
 
 
 def test_the_hook_imports_nothing_but_the_standard_library():
@@ -51,3 +51,26 @@ def test_a_server_that_is_down_costs_the_agent_nothing(tmp_path):
         done = _run(broken, tmp_path / "missing.json")
         assert (done.returncode, done.stdout) == (0, "")
         assert "mg_" not in done.stderr
+
+
+def test_a_transcript_the_server_did_not_take_is_sent_again_next_time(tmp_path):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    config = tmp_path / "hook.json"
+    config.write_text(json.dumps({"url": f"http://127.0.0.1:{port}", "key": "mg_" + "s" * 40}))
+    transcript = tmp_path / "t.jsonl"
+    line = {"type": "user", "uuid": "u1", "message": {"role": "user", "content": "hello"}}
+    transcript.write_text(json.dumps(line) + "\n")
+    event = {"session_id": "s1", "transcript_path": str(transcript), "cwd": "/tmp", "hook_event_name": "Stop"}
+    for agent in ([], ["--agent", "claude-code"]):
+        done = subprocess.run(
+            [sys.executable, "-I", str(HOOK), *agent],
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={"MEMORYGATE_HOOK_CONFIG": str(config)},
+        )
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert not (tmp_path / "sent").exists()  # nothing marked as sent: the next Stop tries again
