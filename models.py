@@ -451,20 +451,25 @@ class ImportJob(Base):
     """One import into an account, from the account page or the CLI.
 
     A page upload waits here as ``previewed`` (with its file) until the person
-    confirms; while ``running``, ``done_count`` is its progress. The file is
-    dropped once the import is done, and unconfirmed uploads after a day."""
+    confirms; while ``running``, ``done_count`` is its progress, then
+    ``embedded_count`` of ``embedding_count`` while its memories get their
+    vectors (set once its records are in). The file is dropped once the
+    import is done, and unconfirmed uploads after a day."""
 
     __tablename__ = "import_jobs"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     owner_id: Mapped[uuid.UUID] = owner_column()
     file_name: Mapped[str] = mapped_column(String(300), nullable=False)
-    source: Mapped[str] = mapped_column(String(20), nullable=False)  # memorygate or mcp-memory
+    # memorygate, mcp-memory, chatgpt, claude-ai or claude-code
+    source: Mapped[str] = mapped_column(String(20), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False)  # previewed, running, done, failed
     content: Mapped[str | None] = mapped_column(Text)
     plan: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     total_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     done_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    embedding_count: Mapped[int | None] = mapped_column(Integer)
+    embedded_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     # Each claim's number: only the run holding the latest may finish the job.
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     error: Mapped[str | None] = mapped_column(Text)

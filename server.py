@@ -148,7 +148,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     provider_http = httpx.AsyncClient(follow_redirects=False)
 
     backfill = indexing.BackfillSchedule()
-    imports = jobs.Runner(database)
+    imports = jobs.Runner(database, embedder=embedder)
 
     def flush_counters() -> None:
         """Key usage and memory reads, counted in memory, written in batches."""

@@ -1,4 +1,4 @@
-"""Retrieval metrics for one question: recall@k, reciprocal rank, nDCG@k.
+"""Retrieval metrics for one question: hit@k, recall@k, reciprocal rank, nDCG@k.
 
 A question is answered by evidence (LoCoMo's dialogue ids); a retrieved
 memory is relevant when it carries any of them. ``relevant`` lists, in rank
@@ -16,6 +16,16 @@ from collections.abc import Sequence
 def hit_at(relevant: Sequence[bool], k: int) -> float:
     """1 if any of the first k is relevant (LoCoMo's and the peers' "recall@k")."""
     return 1.0 if any(relevant[:k]) else 0.0
+
+
+def recall_at(found: Sequence[set[str]], wanted: set[str], k: int) -> float:
+    """The share of the question's evidence carried by the first k retrieved
+    memories (``found``: each one's evidence ids, in rank order): a question
+    with three evidence turns needs all three for 1."""
+    if not wanted:
+        return 0.0
+    seen = set().union(*found[:k]) if found[:k] else set()
+    return len(seen & wanted) / len(wanted)
 
 
 def reciprocal_rank(relevant: Sequence[bool]) -> float:

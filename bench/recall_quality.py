@@ -11,12 +11,15 @@ use the tools, over MCP HTTP with an API key:
 * ``observations``: each session's observations (LoCoMo's per-speaker facts)
   as memory_store calls, their dialogue ids as evidence — the protocol of
   mcp-memory-service's published LoCoMo figures, for comparison;
-* ``turns``: every dialogue turn as an observation "Speaker: text" (a shared
-  photo's caption appended), with the session's date as occurred_at.
+* ``turns``: every dialogue turn kept as a conversation turn, the way a hook
+  or app keeps a conversation: memory_append_turns per LoCoMo session (its
+  speaker, its text with a shared photo's caption appended, the session's
+  date as occurred_at, the dialogue id as the turn's id).
 
 Then every question is asked with memory_search (limit 10, the tool's
 defaults otherwise). A retrieved memory is relevant when it carries one of
-the question's evidence ids. Printed: R@5, R@10 (any relevant in the top k),
+the question's evidence ids. Printed: hit@5 and hit@10 (any relevant in the
+top k), recall@5 (the share of the question's evidence ids in the top 5),
 MRR and nDCG@10, overall and per LoCoMo category (1 multi-hop, 2 temporal,
 3 open-domain, 4 single-hop, 5 adversarial), with store and search latency.
 Statistics are refreshed (ANALYZE) between storing and searching, so a run
@@ -41,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from common import DATABASE, ROOT, ServedApp, machine, percentile
-from recall_metrics import hit_at, ndcg_at, reciprocal_rank, summarize
+from recall_metrics import hit_at, ndcg_at, recall_at, reciprocal_rank, summarize
 from sqlalchemy import text
 
 from core import db, embedded_postgres
@@ -53,6 +56,7 @@ DATA = ROOT.parent / "shared" / "data" / "locomo-dev.json"
 DATA_DIR = ROOT / "bench" / ".data-recall"
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 LIMIT = 10
+METRICS = ("hit@5", "hit@10", "recall@5", "mrr", "ndcg@10")
 
 
 def observations_of(conversation: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:
@@ -67,17 +71,29 @@ def observations_of(conversation: dict[str, Any]) -> list[tuple[str, list[str], 
     return found
 
 
-def turns_of(conversation: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:
+def sessions_of(conversation: dict[str, Any]) -> list[tuple[str, str | None, list[dict[str, Any]]]]:
+    """(session key, when, turns as memory_append_turns takes them) for each dialogue session."""
     dialogue = conversation["conversation"]
     found = []
     for number in sorted(_session_number(k) for k in dialogue if k.startswith("session_") and k[8:].isdigit()):
         when = _session_date(dialogue, number)
+        turns = []
         for turn in dialogue[f"session_{number}"]:
-            said = f"{turn['speaker']}: {turn['text']}"
+            said = turn["text"]
             if turn.get("blip_caption"):
                 said += f" [shares a photo: {turn['blip_caption']}]"
-            found.append((said, [turn["dia_id"]], when))
+            turns.append({"speaker": turn["speaker"], "text": said, "occurred_at": when, "id": turn["dia_id"]})
+        found.append((f"session_{number}", when, turns))
     return found
+
+
+def turns_of(conversation: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:
+    """Each turn as the peer stores it: "Speaker: text"."""
+    return [
+        (f"{turn['speaker']}: {turn['text']}", [turn["id"]], when)
+        for _, when, turns in sessions_of(conversation)
+        for turn in turns
+    ]
 
 
 def _session_number(key: str) -> int:
@@ -92,31 +108,52 @@ def _session_date(dialogue: dict[str, Any], number: int) -> str | None:
     return datetime.strptime(raw.strip(), "%I:%M %p on %d %B, %Y").isoformat()
 
 
-async def run_conversation(url: str, key: str, memories, questions) -> tuple[list[dict], list[float], list[float]]:
+async def store_observations(client: Any, conversation: dict[str, Any]) -> tuple[dict[str, set[str]], list[float]]:
+    evidence_of: dict[str, set[str]] = {}
+    store_ms = []
+    for body, evidence, when in observations_of(conversation):
+        began = time.perf_counter()
+        stored = await client.call_tool("memory_store", {"observation": body, "occurred_at": when})
+        store_ms.append((time.perf_counter() - began) * 1000)
+        answer = stored.structured_content  # a restatement names the memory it strengthened
+        ref = answer["ref"] if answer["stored"] else answer["duplicate_of"]
+        evidence_of.setdefault(ref, set()).update(evidence)
+    return evidence_of, store_ms
+
+
+async def store_turns(client: Any, conversation: dict[str, Any]) -> tuple[dict[str, set[str]], list[float]]:
+    """A session's turns appended in one call; the time per turn is the call's share."""
+    evidence_of: dict[str, set[str]] = {}
+    store_ms = []
+    for session, _, turns in sessions_of(conversation):
+        began = time.perf_counter()
+        appended = await client.call_tool("memory_append_turns", {"conversation_id": session, "turns": turns})
+        per_turn = (time.perf_counter() - began) * 1000 / len(turns)
+        refs = appended.structured_content["appended"]
+        assert len(refs) == len(turns), "every LoCoMo turn is kept"
+        for ref, turn in zip(refs, turns, strict=True):
+            evidence_of[ref] = {turn["id"]}
+            store_ms.append(per_turn)
+    return evidence_of, store_ms
+
+
+async def run_conversation(url: str, key: str, protocol: str, conversation: dict[str, Any]):
     from fastmcp import Client
     from fastmcp.client.transports import StreamableHttpTransport
 
-    evidence_of: dict[str, set[str]] = {}
-    store_ms, search_ms, rows = [], [], []
+    search_ms, rows = [], []
     async with Client(StreamableHttpTransport(url + "/mcp", headers={"Authorization": f"Bearer {key}"})) as client:
-        for body, evidence, when in memories:
-            began = time.perf_counter()
-            stored = await client.call_tool("memory_store", {"observation": body, "occurred_at": when})
-            store_ms.append((time.perf_counter() - began) * 1000)
-            answer = stored.structured_content  # a restatement names the memory it strengthened
-            ref = answer["ref"] if answer["stored"] else answer["duplicate_of"]
-            evidence_of.setdefault(ref, set()).update(evidence)
+        store = store_observations if protocol == "observations" else store_turns
+        evidence_of, store_ms = await store(client, conversation)
         analyze()
+        questions = conversation["qa"]
         for question in questions:
             wanted = set(question.get("evidence") or [])
             began = time.perf_counter()
             found = await client.call_tool("memory_search", {"query": question["question"], "limit": LIMIT})
             search_ms.append((time.perf_counter() - began) * 1000)
-            relevant = [
-                bool(evidence_of.get(hit["ref"], set()) & wanted) for hit in found.structured_content["results"]
-            ]
-            available = sum(1 for ids in evidence_of.values() if ids & wanted)
-            rows.append(score(relevant, available, question["category"]))
+            carried = [evidence_of.get(hit["ref"], set()) for hit in found.structured_content["results"]]
+            rows.append(score(carried, wanted, evidence_of.values(), question["category"]))
     return rows, store_ms, search_ms
 
 
@@ -139,10 +176,9 @@ def account_key(label: str) -> str:
 
 
 def report(protocol: str, rows: list[dict], store_ms: list[float], search_ms: list[float]) -> dict[str, Any]:
-    metrics = ("r@5", "r@10", "mrr", "ndcg@10")
-    overall = summarize([{m: row[m] for m in metrics} for row in rows])
+    overall = summarize([{m: row[m] for m in METRICS} for row in rows])
     by_category = {
-        CATEGORIES.get(c, str(c)): summarize([{m: row[m] for m in metrics} for row in rows if row["category"] == c])
+        CATEGORIES.get(c, str(c)): summarize([{m: row[m] for m in METRICS} for row in rows if row["category"] == c])
         for c in sorted({row["category"] for row in rows})
     }
     latency = {
@@ -153,12 +189,9 @@ def report(protocol: str, rows: list[dict], store_ms: list[float], search_ms: li
         "memories": len(store_ms),
     }
     print(f"\n{protocol} protocol: {overall['questions']} questions, {len(store_ms)} memories")
-    print(f"  {'':12} {'R@5':>7} {'R@10':>7} {'MRR':>7} {'nDCG@10':>8} {'n':>5}")
+    print(f"  {'':12} {'hit@5':>7} {'hit@10':>7} {'rec@5':>7} {'MRR':>7} {'nDCG@10':>8} {'n':>5}")
     for name, figures in [("all", overall), *by_category.items()]:
-        print(
-            f"  {name:12} {figures['r@5']:7.1%} {figures['r@10']:7.1%} {figures['mrr']:7.3f} "
-            f"{figures['ndcg@10']:8.3f} {figures['questions']:5d}"
-        )
+        print(f"  {name:12} {_figures(figures)} {figures['questions']:5d}")
     print(
         f"  store p50/p95 {latency['store_p50_ms']}/{latency['store_p95_ms']} ms, "
         f"search p50/p95 {latency['search_p50_ms']}/{latency['search_p95_ms']} ms (MCP tools/call, embedding included)"
@@ -166,11 +199,23 @@ def report(protocol: str, rows: list[dict], store_ms: list[float], search_ms: li
     return {"overall": overall, "by_category": by_category, "latency": latency}
 
 
-def score(relevant: list[bool], available: int, category: int) -> dict[str, Any]:
+def _figures(figures: dict[str, Any]) -> str:
+    return (
+        f"{figures['hit@5']:7.1%} {figures['hit@10']:7.1%} {figures['recall@5']:7.1%} "
+        f"{figures['mrr']:7.3f} {figures['ndcg@10']:8.3f}"
+    )
+
+
+def score(carried: list[set[str]], wanted: set[str], stored: Any, category: int) -> dict[str, Any]:
+    """One question's figures: ``carried`` is each hit's evidence ids, in
+    rank order; ``stored`` every memory's (for nDCG's ideal ranking)."""
+    relevant = [bool(ids & wanted) for ids in carried]
+    available = sum(1 for ids in stored if ids & wanted)
     return {
         "category": category,
-        "r@5": hit_at(relevant, 5),
-        "r@10": hit_at(relevant, 10),
+        "hit@5": hit_at(relevant, 5),
+        "hit@10": hit_at(relevant, 10),
+        "recall@5": recall_at(carried, wanted, 5),
         "mrr": reciprocal_rank(relevant),
         "ndcg@10": ndcg_at(relevant, available, 10),
     }
@@ -195,11 +240,9 @@ def measure_peer(protocol: str, conversations: list[dict[str, Any]]) -> dict[str
                 evidence_of.setdefault(body, set()).update(evidence)
             for question, texts in zip(conversation["qa"], found, strict=True):
                 wanted = set(question.get("evidence") or [])
-                relevant = [bool(evidence_of.get(text, set()) & wanted) for text in texts]
-                available = sum(1 for ids in evidence_of.values() if ids & wanted)
-                rows.append(score(relevant, available, question["category"]))
-        metrics = ("r@5", "r@10", "mrr", "ndcg@10")
-        figures[mode] = summarize([{m: row[m] for m in metrics} for row in rows])
+                carried = [evidence_of.get(text, set()) for text in texts]
+                rows.append(score(carried, wanted, evidence_of.values(), question["category"]))
+        figures[mode] = summarize([{m: row[m] for m in METRICS} for row in rows])
         figures[mode]["search_ms_mean"] = round(answers["search_seconds"] * 1000 / max(1, len(rows)), 1)
     return figures
 
@@ -208,17 +251,15 @@ def compare(measured: dict[str, Any]) -> None:
     ours, peers = measured["overall"], measured["peer"]
     print(f"  {'mcp-memory-service-lite 12.4.0':32}")
     for mode, figures in peers.items():
-        print(
-            f"  {mode:12} {figures['r@5']:7.1%} {figures['r@10']:7.1%} {figures['mrr']:7.3f} "
-            f"{figures['ndcg@10']:8.3f}   search {figures['search_ms_mean']} ms mean (in process)"
-        )
-    best = {m: max(f[m] for f in peers.values()) for m in ("r@5", "r@10", "mrr", "ndcg@10")}
+        print(f"  {mode:12} {_figures(figures)}   search {figures['search_ms_mean']} ms mean (in process)")
+    best = {m: max(f[m] for f in peers.values()) for m in METRICS}
     ratios = {m: round(ours[m] / best[m], 3) if best[m] else None for m in best}
-    gaps = {m: round((ours[m] - best[m]) * 100, 1) for m in ("r@5", "r@10")}
+    gaps = {m: round((ours[m] - best[m]) * 100, 1) for m in ("hit@5", "hit@10", "recall@5")}
     measured["versus_peer_best"] = {"ratio": ratios, "points": gaps}
     print(
-        f"  MemoryGate / peer's best: R@5 {ratios['r@5']}x ({gaps['r@5']:+} points), "
-        f"R@10 {ratios['r@10']}x ({gaps['r@10']:+} points), MRR {ratios['mrr']}x, nDCG@10 {ratios['ndcg@10']}x"
+        f"  MemoryGate / peer's best: hit@5 {ratios['hit@5']}x ({gaps['hit@5']:+} points), "
+        f"recall@5 {ratios['recall@5']}x ({gaps['recall@5']:+} points), hit@10 {ratios['hit@10']}x, "
+        f"MRR {ratios['mrr']}x, nDCG@10 {ratios['ndcg@10']}x"
     )
 
 
@@ -249,9 +290,8 @@ def main() -> None:
             for protocol in protocols:
                 rows, store_ms, search_ms = [], [], []
                 for conversation in conversations:
-                    memories = (observations_of if protocol == "observations" else turns_of)(conversation)
                     key = account_key(f"{protocol}-{conversation['sample_id']}")
-                    got = asyncio.run(run_conversation(served.url, key, memories, conversation["qa"]))
+                    got = asyncio.run(run_conversation(served.url, key, protocol, conversation))
                     rows += got[0]
                     store_ms += got[1]
                     search_ms += got[2]

@@ -66,9 +66,15 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", help="the file to write (default: standard output)")
     export.add_argument("--embeddings", action="store_true", help="include the vectors (large; not needed to import)")
     bring = commands.add_parser(
-        "import", help="add a MemoryGate export, or the MCP reference server's memory.jsonl, to an account"
+        "import",
+        help="add a MemoryGate export, the MCP reference server's memory.jsonl, or a history (ChatGPT or "
+        "Claude.ai export, Claude Code transcripts) to an account",
     )
-    bring.add_argument("file", help="the JSON Lines file")
+    bring.add_argument(
+        "file",
+        help="a .jsonl file, a ChatGPT or Claude.ai export (its .zip or conversations.json), "
+        "or a folder of Claude Code transcripts (e.g. ~/.claude/projects)",
+    )
     bring.add_argument("--email", help="the account (default in local mode: the local owner)")
     bring.add_argument("--dry-run", action="store_true", help="show what would be added, and add nothing")
     hooks.add_parser(commands)

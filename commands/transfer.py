@@ -22,6 +22,8 @@ from commands.progress import ProgressBar
 from core import audit
 from core.settings import Settings
 from identity import accounts
+from memory import indexing
+from memory.embeddings import build_provider
 from oauth_models import User
 from portability import exporter, importer, jobs
 from portability.jsonl_schema import FileRejected
@@ -85,8 +87,11 @@ def _write_whole(path: Path, lines: Iterable[str]) -> None:
 def import_command(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        with path.open("rb") as source:
-            parsed = importer.read(source)
+        if path.is_dir():
+            parsed = importer.read_folder(path)
+        else:
+            with path.open("rb") as source:
+                parsed = importer.read_upload(source)
     except OSError as exc:
         _say(f"error: cannot read {path}: {exc.strerror}")
         return 2
@@ -106,10 +111,32 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         with connected.session_scope() as session:
             job_id, attempt = jobs.begin(session, owner_id=owner_id, file_name=path.name, parsed=parsed)
-        bar = ProgressBar("Importing")
+        bar, vectors = ProgressBar("Importing"), ProgressBar("Making it searchable by meaning")
+        embedder = build_provider(settings)
         try:
-            done = jobs.execute(connected, job_id, attempt, parsed=parsed, by="operator", progress=bar)
+            done = jobs.execute(
+                connected,
+                job_id,
+                attempt,
+                parsed=parsed,
+                by="operator",
+                progress=bar,
+                embedder=embedder,
+                embedding_progress=vectors,
+            )
         finally:
             bar.close()
-    _say(importer.describe(done, "added") + " Vectors for search by meaning follow in the background.")
+            vectors.close()
+            embedder.close()
+        with connected.session_scope() as session:
+            waiting = indexing.pending_count(session, model=embedder.model, owner_id=owner_id)
+    _say(importer.describe(done, "added") + " " + _searchable(embedder.enabled, waiting))
     return 0
+
+
+def _searchable(by_meaning: bool, waiting: int) -> str:
+    if not by_meaning:
+        return "Everything imported is searchable by its words (no embedding provider is configured)."
+    if waiting:
+        return f"{waiting:,} memories still wait for their vectors; the background pass embeds them."
+    return "Everything imported is searchable by meaning and by words now."

@@ -151,8 +151,11 @@ def backfill_pending(
     embedder: EmbeddingProvider,
     batch_size: int = BACKFILL_BATCH_SIZE,
     stopping: Callable[[], bool] = lambda: False,
+    owner_id: uuid.UUID | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Embed every pending item for the current model; returns how many.
+    """Embed every pending item for the current model (of one owner, given
+    ``owner_id``); returns how many, telling ``progress`` after each batch.
 
     Stops at the first provider failure, or between batches once
     ``stopping()`` says so (the server is shutting down: every finished
@@ -170,6 +173,7 @@ def backfill_pending(
                         select(model_class)
                         .options(load_only(*_embedded_columns(kind, model_class)))
                         .where(model_class.id > after, _missing_vector(kind, model_class, embedder.model))
+                        .where(*([] if owner_id is None else [model_class.owner_id == owner_id]))
                         .order_by(model_class.id)
                         .limit(batch_size)
                     )
@@ -181,6 +185,8 @@ def backfill_pending(
                 db.commit()
                 done += len(batch)
                 after = batch[-1].id
+                if progress is not None:
+                    progress(done)
     if done:
         log.info("backfilled %d embedding(s) for model %s", done, embedder.model)
     return done

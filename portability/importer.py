@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import uuid
+import zipfile
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any
+from pathlib import Path
+from typing import IO, Any, BinaryIO
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -44,10 +47,12 @@ from models import (
     Pattern,
     Turn,
 )
-from portability import jsonl_schema, records, reference_memory
+from portability import history, jsonl_schema, records, reference_memory
 from portability.jsonl_schema import FileRejected, ParsedFile, Record
 
 INSERT_BATCH = 2_000
+ZIP_MAGIC = b"PK\x03\x04"
+MAX_UNZIPPED_BYTES = 1024 * 2**20  # a history export unpacked; its conversations are read whole
 TURN = "import"  # imports into one account take turns under this lock name
 VECTORS_NOT_USED = "vectors (each memory is embedded again in the background)"
 
@@ -55,8 +60,10 @@ Progress = Callable[[int, int], None]  # (records handled, records in all)
 
 
 def read(lines: Iterable[bytes | str]) -> ParsedFile:
-    """A MemoryGate export, or the MCP reference server's memory.jsonl, checked
-    throughout; FileRejected lists every problem by line and field."""
+    """A MemoryGate export, the MCP reference server's memory.jsonl, or a
+    Claude Code transcript (JSON Lines all), checked throughout;
+    FileRejected lists every problem by line and field."""
+    lines = iter(lines)
     decoded = iter(jsonl_schema.decode(lines))
     first = next(decoded, None)
     if first is None:
@@ -64,11 +71,73 @@ def read(lines: Iterable[bytes | str]) -> ParsedFile:
     line_number, raw = first
     if reference_memory.looks_like(raw):
         return reference_memory.convert(chain([first], decoded))
+    if history.looks_like_transcript(raw):
+        return history.from_transcripts([chain([first], history.json_lines(lines, start=line_number + 1))])
     try:
         jsonl_schema.read_header(raw)
     except InvalidInput as exc:
         raise FileRejected([jsonl_schema.problem(line_number, exc)]) from None
     return jsonl_schema.parse_lines(decoded)
+
+
+def read_upload(file: BinaryIO) -> ParsedFile:
+    """Any file an import takes: a ZIP (ChatGPT's or Claude.ai's export, or a
+    folder of Claude Code transcripts), a ``conversations.json``, or JSON Lines."""
+    head = file.read(64)
+    file.seek(0)
+    if head.startswith(ZIP_MAGIC):
+        return _read_zip(file)
+    if head.lstrip()[:1] == b"[":
+        return history.from_export(_json(file, "the file"))
+    return read(file)
+
+
+def read_folder(folder: Path) -> ParsedFile:
+    """A folder of Claude Code transcripts (``~/.claude/projects`` or one project's)."""
+    paths = sorted(folder.rglob("*.jsonl"))
+    if not paths:
+        raise FileRejected([f"{folder}: no Claude Code transcripts (*.jsonl) in it"])
+
+    def lines_of(path: Path) -> Iterator[tuple[int, Any]]:
+        with path.open("rb") as file:
+            yield from history.json_lines(file)
+
+    return history.from_transcripts(lines_of(path) for path in paths)
+
+
+def _read_zip(file: BinaryIO) -> ParsedFile:
+    try:
+        archive = zipfile.ZipFile(file)
+    except zipfile.BadZipFile:
+        raise FileRejected(["the file is not a readable ZIP archive"]) from None
+    with archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if sum(info.file_size for info in members) > MAX_UNZIPPED_BYTES:
+            raise FileRejected([f"the archive unpacks to more than {MAX_UNZIPPED_BYTES // 2**20:,} MiB"])
+        exports = sorted((m for m in members if m.filename.endswith("conversations.json")), key=lambda m: m.filename)
+        if exports:
+            with archive.open(exports[0]) as inner:
+                return history.from_export(_json(inner, exports[0].filename))
+        transcripts = sorted(m.filename for m in members if m.filename.endswith(".jsonl"))
+        if not transcripts:
+            raise FileRejected(["the archive has no conversations.json and no Claude Code transcripts (*.jsonl)"])
+
+        def lines_of(name: str) -> Iterator[tuple[int, Any]]:
+            with archive.open(name) as inner:
+                yield from history.json_lines(inner)
+
+        return history.from_transcripts(lines_of(name) for name in transcripts)
+
+
+def _json(file: IO[bytes], name: str) -> Any:
+    try:
+        return json.load(file)
+    except UnicodeDecodeError:
+        raise FileRejected([f"{name}: not UTF-8 text"]) from None
+    except json.JSONDecodeError as exc:
+        raise FileRejected([f"{name}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"]) from None
+    except (RecursionError, ValueError):
+        raise FileRejected([f"{name}: nested too deeply, or a number too long"]) from None
 
 
 @dataclass

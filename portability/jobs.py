@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.db import Database, try_take_turns
 from core.errors import MemoryGateError
+from memory import indexing
+from memory.embeddings import EmbeddingProvider
 from models import ImportJob
 from portability import importer
 from portability.importer import Outcome
@@ -135,11 +137,17 @@ def execute(
     parsed: ParsedFile | None = None,
     by: str = "self",
     progress: importer.Progress | None = None,
+    embedder: EmbeddingProvider | None = None,
+    embedding_progress: importer.Progress | None = None,
 ) -> Outcome:
     """Run attempt ``attempt`` of a claimed job: everything or nothing in one
-    transaction, then done (the file dropped) or failed (with why).
-    ``parsed`` defaults to the job's stored upload. Abandoned when the job
-    stopped being this attempt's before it could commit (nothing added)."""
+    transaction; then, with an ``embedder``, the account's memories still
+    without vectors get them (so what the import added is searchable by
+    meaning when it says it is done); then done (the file dropped) or failed
+    (with why). ``parsed`` defaults to the job's stored upload. Abandoned
+    when the job stopped being this attempt's before it could commit
+    (nothing added). A run that dies while embedding leaves the records in;
+    started again, it adds nothing and embeds the rest."""
     with database.session_scope() as db:
         job = db.get(ImportJob, job_id)
         if job is None or job.status != "running" or job.attempt != attempt:
@@ -157,12 +165,23 @@ def execute(
                 raise Abandoned
             added = sum(outcome.added.values())
             audit.record(db, audit.MEMORY_IMPORTED, actor=owner_id, targets={"added": added, "by": by})
+            embedding = _pending_vectors(db, owner_id, embedder)
+            db.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job_id)
+                .values(plan=outcome.as_dict(), done_count=parsed.total, embedding_count=embedding)
+                .values(embedded_count=0, updated_at=datetime.now(UTC))
+            )
+        if embedding and embedder is not None:
+            _embed(database, owner_id, embedder, reporter, embedding, embedding_progress)
+        with database.session_scope() as db:
+            if not _still_ours(db, job_id, attempt, lock=True):
+                raise Abandoned
             now = datetime.now(UTC)
             db.execute(
                 update(ImportJob)
                 .where(ImportJob.id == job_id)
-                .values(status="done", content=None, plan=outcome.as_dict(), done_count=parsed.total)
-                .values(updated_at=now, finished_at=now)
+                .values(status="done", content=None, updated_at=now, finished_at=now)
             )
         return outcome
     except Abandoned:
@@ -171,6 +190,33 @@ def execute(
     except Exception as exc:
         _fail(database, job_id, attempt, exc)
         raise
+
+
+def _pending_vectors(db: Session, owner_id: uuid.UUID, embedder: EmbeddingProvider | None) -> int:
+    if embedder is None or not embedder.enabled:
+        return 0
+    return indexing.pending_count(db, model=embedder.model, owner_id=owner_id)
+
+
+def _embed(
+    database: Database,
+    owner_id: uuid.UUID,
+    embedder: EmbeddingProvider,
+    reporter: _Reporter,
+    total: int,
+    display: importer.Progress | None,
+) -> None:
+    """Give the account's memories their vectors, a batch at a time, saying
+    how far it got; a failing provider leaves the rest to the background
+    backfill (the import is done either way)."""
+
+    def embedded(done: int) -> None:
+        if display is not None:
+            display(min(done, total), total)
+        if not reporter.embedded(min(done, total)):
+            raise Abandoned
+
+    indexing.backfill_pending(database.session_scope, embedder=embedder, owner_id=owner_id, progress=embedded)
 
 
 def _still_ours(db: Session, job_id: uuid.UUID, attempt: int, *, lock: bool = False) -> bool:
@@ -221,6 +267,10 @@ class _Reporter:
             return
         self._write(done_count=done)
 
+    def embedded(self, done: int) -> bool:
+        """Say how many vectors are made; False when the job is no longer this attempt's."""
+        return self._write(embedded_count=done)
+
     def alive(self) -> bool:
         """Say the run is alive; False when the job is no longer this attempt's."""
         return self._write()
@@ -246,6 +296,8 @@ def view(job: ImportJob) -> dict[str, Any]:
         "state": state(job),
         "total": job.total_count,
         "done": job.done_count,
+        "embedding": job.embedding_count,
+        "embedded": job.embedded_count,
         "plan": job.plan,
         "error": job.error,
     }
@@ -262,8 +314,8 @@ def prune(db: Session) -> int:
 class Runner:
     """Runs confirmed page imports on background threads of this process."""
 
-    def __init__(self, database: Database, *, workers: int = 2) -> None:
-        self.database = database
+    def __init__(self, database: Database, *, embedder: EmbeddingProvider | None = None, workers: int = 2) -> None:
+        self.database, self.embedder = database, embedder
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import")
 
     def submit(self, job_id: uuid.UUID, attempt: int) -> None:
@@ -271,7 +323,7 @@ class Runner:
 
     def _run(self, job_id: uuid.UUID, attempt: int) -> None:
         try:
-            execute(self.database, job_id, attempt)
+            execute(self.database, job_id, attempt, embedder=self.embedder)
         except Exception:  # recorded on the job by execute (or it was abandoned)
             return
 

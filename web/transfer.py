@@ -36,8 +36,8 @@ from starlette.types import Receive, Scope, Send
 from core import audit
 from core.db import Database
 from models import ImportJob
-from portability import exporter, importer, jobs
-from portability.jsonl_schema import FileRejected
+from portability import exporter, history, importer, jobs
+from portability.jsonl_schema import FileRejected, ParsedFile
 from web import pages
 from web.dashboard import back, dashboard_page
 from web.dependencies import (
@@ -67,6 +67,14 @@ TOO_OFTEN = "Import: too many uploads for this account; try again later."
 EXPORTS_AT_ONCE = 2  # per account and process
 EXPORT_CHUNK_BYTES = 64 * 1024
 EXPORTS_BUSY = "Export: this account's earlier downloads are still running; let one finish, then try again."
+
+SOURCE_WORDS = {
+    "memorygate": "A MemoryGate export",
+    "mcp-memory": "The MCP reference memory server's memory.jsonl",
+    history.CHATGPT: "A ChatGPT data export",
+    history.CLAUDE_AI: "A Claude.ai data export",
+    history.CLAUDE_CODE: "Claude Code transcripts",
+}
 
 _checking = threading.BoundedSemaphore(UPLOADS_AT_ONCE)
 
@@ -209,7 +217,7 @@ def _stage(request: Request, signed_in: SignedIn, file_name: str, file: IO[bytes
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
     try:
-        parsed = importer.read(file)
+        parsed = importer.read_upload(file)
     except FileRejected as exc:
         shown = exc.problems[:MAX_PROBLEMS_ON_PAGE]
         more = f" … and {len(exc.problems) - len(shown)} more." if len(exc.problems) > len(shown) else ""
@@ -218,13 +226,21 @@ def _stage(request: Request, signed_in: SignedIn, file_name: str, file: IO[bytes
     with request.app.state.database.session_scope() as db:
         outcome = importer.plan(db, owner_id=owner_id, parsed=parsed)
         source, total = parsed.source, parsed.total
-        del parsed  # what is staged is the file; its records are read again when it runs
-        file.seek(0)
-        content = file.read().decode()
+        content = staged_content(parsed, file)
+        del parsed  # what is staged is the file (or, converted from a history, its records); read again when it runs
         job = jobs.stage(
             db, owner_id=owner_id, file_name=file_name, source=source, total=total, content=content, outcome=outcome
         )
         return RedirectResponse(f"/dashboard/import/{job.id}", status_code=303)
+
+
+def staged_content(parsed: ParsedFile, file: IO[bytes]) -> str:
+    """What a job keeps until it runs: the JSON Lines file as uploaded, or a
+    history (a ZIP or conversations.json) as the MemoryGate records it became."""
+    if parsed.source in history.SOURCES:
+        return "".join(history.as_export_lines(parsed))
+    file.seek(0)
+    return file.read().decode()
 
 
 @router.get("/dashboard/import/{job_id}")
@@ -242,6 +258,7 @@ def status(request: Request, job_id: str, db: DB) -> Response:
     response = pages.render(
         "import.html",
         job=shown,
+        source_words=SOURCE_WORDS.get(shown["source"], shown["source"]),
         summary=importer.describe(outcome, "adds" if shown["state"] != "done" else "added"),
         nothing_new=not outcome.added,
         csrf=csrf_token(signed_in.session_token),

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench.recall_metrics import hit_at, ndcg_at, reciprocal_rank, summarize
+from bench.recall_metrics import hit_at, ndcg_at, recall_at, reciprocal_rank, summarize
 
 
 def test_hits_and_reciprocal_rank():
@@ -29,3 +29,11 @@ def test_summaries_are_means_per_metric():
     rows = [{"r@5": 1.0, "mrr": 0.5}, {"r@5": 0.0, "mrr": 0.25}]
     assert summarize(rows) == {"r@5": 0.5, "mrr": 0.375, "questions": 2}
     assert summarize([]) == {}
+
+
+def test_recall_at_k_counts_the_share_of_evidence_found_not_just_a_hit():
+    found = [{"D1:3"}, {"D2:1", "D9:9"}, set(), {"D3:4"}]
+    wanted = {"D1:3", "D2:1", "D3:4"}
+    assert recall_at(found, wanted, 2) == 2 / 3
+    assert recall_at(found, wanted, 5) == 1.0
+    assert recall_at([], wanted, 5) == 0.0 and recall_at(found, set(), 5) == 0.0

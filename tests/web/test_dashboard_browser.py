@@ -15,9 +15,11 @@ Screenshots of each state go to test-artifacts/ (desktop width and phone).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -529,6 +531,27 @@ def test_a_person_downloads_their_memory_and_another_imports_it(browser_contexts
     arriving.set_input_files("#transfer input[type=file]", str(broken))
     arriving.get_by_role("button", name="Preview import").click()
     assert "line 2: observation.observation is required" in arriving.inner_text(".error")
+
+
+def test_a_person_brings_their_chatgpt_history_and_finds_it_by_meaning(page, auth_server, github, tmp_path):
+    from tests.portability.test_history_import import chatgpt_export
+
+    archive = tmp_path / "chatgpt-export.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("conversations.json", json.dumps(chatgpt_export()))
+    sign_in_with_github(page, auth_server.url, github, 9822, "historian")
+    page.set_input_files("#transfer input[type=file]", str(archive))
+    page.get_by_role("button", name="Preview import").click()
+    assert "A ChatGPT data export" in page.inner_text("#import")
+    assert "This file adds 1 AI instance, 2 conversations, 5 conversation turns." in page.inner_text("#import-summary")
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#import-status")).to_contain_text("Imported.")
+    page.get_by_role("link", name="Back to your memory").click()
+    expect(page.locator("#captured tbody tr")).to_have_count(2)
+    assert "Lisbon trip" in page.inner_text("#captured")
+    page.fill("#memories input[name=q]", "what makes foliage roll up on vegetable plants")
+    page.locator("#memories").get_by_role("button", name="Search").click()
+    assert page.locator("#search-results li").first.inner_text().startswith("Why do my tomato leaves curl?")
 
 
 def _previewed_job(page) -> str:
