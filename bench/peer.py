@@ -66,8 +66,9 @@ def embeddings_app(embedder: LocalEmbeddings) -> Starlette:
     return Starlette(routes=[Route("/v1/embeddings", embed, methods=["POST"])])
 
 
-def measure(jobs: list[dict[str, Any]], mode: str) -> dict[str, Any]:
-    """``jobs``: [{"memories": [...], "questions": [...]}] per conversation."""
+def measure(jobs: list[dict[str, Any]], mode: str, results: int = 10) -> dict[str, Any]:
+    """``jobs``: [{"memories": [...], "questions": [...]}] per conversation;
+    each question's first ``results`` texts."""
     python = _python()
     served = ServedApp(embeddings_app(LocalEmbeddings()))
     try:
@@ -80,7 +81,7 @@ def measure(jobs: list[dict[str, Any]], mode: str) -> dict[str, Any]:
         }
         finished = subprocess.run(
             [python, str(ROOT / "bench" / "peer_locomo.py")],
-            input=json.dumps({"mode": mode, "conversations": jobs}),
+            input=json.dumps({"mode": mode, "conversations": jobs, "results": results}),
             capture_output=True,
             text=True,
             env=env,

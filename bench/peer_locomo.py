@@ -3,7 +3,8 @@
 Reads a job from stdin — {"mode": "vector" | "hybrid", "conversations":
 [{"memories": [text, ...], "questions": [text, ...]}, ...]} — and stores each
 conversation's memories in a fresh mcp-memory-service SQLite-vec store through
-its own Python storage API, then asks every question (10 results). Writes to
+its own Python storage API, then asks every question (10 results, or the
+job's "results"). Writes to
 stdout, per conversation, per question, the texts of the results in order.
 Embeddings come from the OpenAI-compatible endpoint in
 MCP_EXTERNAL_EMBEDDING_URL (recall_quality.py serves the same bundled
@@ -24,7 +25,7 @@ from mcp_memory_service.utils.hashing import generate_content_hash
 RESULTS = 10
 
 
-async def conversation(folder, memories, questions, mode):
+async def conversation(folder, memories, questions, mode, results):
     storage = SqliteVecMemoryStorage(os.path.join(folder, "memory.db"))
     await storage.initialize()
     began = time.perf_counter()
@@ -34,9 +35,9 @@ async def conversation(folder, memories, questions, mode):
     answers, began = [], time.perf_counter()
     for question in questions:
         if mode == "hybrid":
-            found = await storage.retrieve_hybrid(question, n_results=RESULTS)
+            found = await storage.retrieve_hybrid(question, n_results=results)
         else:
-            found = await storage.retrieve(question, n_results=RESULTS)
+            found = await storage.retrieve(question, n_results=results)
         answers.append([result.memory.content for result in found])
     searched = time.perf_counter() - began
     await storage.close()
@@ -48,7 +49,9 @@ async def main():
     out = {"answers": [], "store_seconds": 0.0, "search_seconds": 0.0}
     for item in job["conversations"]:
         with tempfile.TemporaryDirectory() as folder:
-            answers, stored, searched = await conversation(folder, item["memories"], item["questions"], job["mode"])
+            answers, stored, searched = await conversation(
+                folder, item["memories"], item["questions"], job["mode"], job.get("results", RESULTS)
+            )
         out["answers"].append(answers)
         out["store_seconds"] += stored
         out["search_seconds"] += searched

@@ -40,6 +40,9 @@ async def _populate(client) -> dict[str, str]:
             )
         )["ref"],
     }
+    said = [{"speaker": "Alice", "text": "The vault code is 4711, tell no one", "id": "a-1"}]
+    appended = await call(client, "memory_append_turns", conversation_id="alice-chat", turns=said)
+    refs["turn"] = appended["appended"][0]
     await call(client, "memory_add_concept_alias", concept_name="Project Nightingale", alias="PN")
     await call(client, "memory_store_concept", name="Vault", concept_type="thing")
     await call(client, "memory_add_concept_relationship", from_concept="PN", to_concept="Vault", rel_type="part_of")
@@ -79,6 +82,10 @@ async def test_owners_see_only_their_own_memories_through_every_tool(server):
         assert "No concept" in await call_error(bob, "memory_add_concept_alias", concept_name="PN", alias="x")
         assert "No pattern" in await call_error(bob, "memory_get_pattern", category="secrets", pattern_name="vault")
         assert (await call(bob, "memory_patterns"))["patterns"] == []
+        assert "No conversation found" in await call_error(bob, "memory_conversation", conversation_id="alice-chat")
+        assert "No conversation found" in await call_error(
+            bob, "memory_forget_conversation", conversation_id="alice-chat"
+        )
         stats = await call(bob, "memory_stats")
         assert stats["counts"] == {"observations": 0, "patterns": 0, "concepts": 0, "documents": 0, "turns": 0}
         assert stats["top_domains"] == [] and stats["ai_instances"] == []
@@ -101,6 +108,8 @@ async def test_owners_see_only_their_own_memories_through_every_tool(server):
     async with mcp_client(server.url, alice_key) as alice:
         for ref in refs.values():
             assert (await call(alice, "memory_get", ref=ref))["ref"] == ref
+        kept = await call(alice, "memory_conversation", conversation_id="alice-chat")
+        assert [turn["ref"] for turn in kept["turns"]] == [refs["turn"]]
         concept = await call(alice, "memory_get_concept", name="PN")
         assert concept["concept_type"] == "project"
         pattern = await call(alice, "memory_get_pattern", category="secrets", pattern_name="vault")

@@ -43,13 +43,19 @@ def test_another_account_sees_and_forgets_nothing_of_mine(server):
     _, theirs = user_with_key("api-other")
     with _client(server, mine) as api:
         ref = api.post("/memories", json={"observation": "The safe's code is in the blue notebook"}).json()["ref"]
+        said = {"turns": [{"speaker": "me", "text": "The safe's code is 8812"}]}
+        turn = api.post("/conversations/private-chat/turns", json=said).json()["appended"][0]
     with _client(server, theirs) as other:
+        assert other.get("/conversations/private-chat/turns").status_code == 404
+        assert other.delete("/conversations/private-chat").status_code == 404
+        assert other.get(f"/memories/{turn}").status_code == 404
         assert other.get(f"/memories/{ref}").status_code == 404
         assert other.delete(f"/memories/{ref}").status_code == 404
         assert other.get("/search", params={"query": "safe code blue notebook"}).json()["results"] == []
         assert ref not in other.get("/brief", params={"topic": "safe code"}).json()["text"]
     with _client(server, mine) as api:
         assert api.get(f"/memories/{ref}").status_code == 200
+        assert api.get("/conversations/private-chat/turns").json()["turns"][0]["ref"] == turn
 
 
 def test_a_read_only_key_is_refused_a_write_with_the_scope_it_lacks(server):
