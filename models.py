@@ -356,6 +356,8 @@ class Turn(Base):
     # When it was said (created_at is when it was stored).
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     source_key: Mapped[str | None] = mapped_column(String(200))
+    # The start of the turn that answered it, embedded with it (memory/turns.py: link_replies).
+    reply: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = created_column()
     access_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     last_accessed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -21,6 +21,7 @@ import json
 import time
 import uuid
 import zipfile
+from typing import Any
 
 from common import DATABASE, database_url, machine
 from recall_quality import DATA, sessions_of
@@ -52,7 +53,8 @@ def chatgpt_export(turns_wanted: int) -> bytes:
 
 
 def _conversation(name: str, turns: list[dict], offset: int) -> dict:
-    mapping, parent = {"root": {"id": "root", "message": None, "parent": None, "children": []}}, "root"
+    mapping: dict[str, dict[str, Any]] = {"root": {"id": "root", "message": None, "parent": None, "children": []}}
+    parent = "root"
     for number, turn in enumerate(turns):
         node = f"{name}-{number}"
         role = "user" if number % 2 == 0 else "assistant"

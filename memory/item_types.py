@@ -70,7 +70,7 @@ EMBEDDED_COLUMNS: dict[str, tuple[str, ...]] = {
     "pattern": ("category", "pattern_name", "pattern_text"),
     "concept": ("name", "type", "description"),
     "document": ("title", "content_summary"),
-    "turn": ("speaker", "text"),
+    "turn": ("speaker", "text", "reply"),
 }
 
 
@@ -82,7 +82,8 @@ def embedding_text(item: MemoryItem) -> str:
     if isinstance(item, Concept):
         return f"{item.name} ({item.type}). {item.description or ''}".strip()
     if isinstance(item, Turn):
-        return f"{item.speaker}: {item.text}"
+        said = f"{item.speaker}: {item.text}"
+        return f"{said}\n{item.reply}" if item.reply else said
     return f"{item.title}. {item.content_summary}"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -32,6 +33,13 @@ MAX_TURNS_PER_APPEND = 500
 MAX_CONVERSATION_ID_CHARS = 500
 MAX_SOURCE_KEY_CHARS = 200
 NEIGHBOURS_EACH_SIDE = 2
+# A turn is embedded with this much of the reply that followed it: a
+# question is often answered in the reply to the turn it asks about.
+# LoCoMo dev, all-MiniLM-L6-v2, vector search alone, hit@5 / hit@25 on the
+# two halves of the conversations: the turn alone 39.8 / 69.9 and 41.9 / 64.6;
+# with 60 characters of the reply 46.4 / 75.8 and 45.1 / 70.2; with 120
+# 45.9 / 75.0 and 42.5 / 71.3; with the previous turn instead 41.7 / 67.9 (all).
+REPLY_CHARS = 60
 NEIGHBOUR_TEXT_CHARS = 500
 # A closed tag cuts what it holds; an unclosed one cuts to the end, so a
 # forgotten closing tag never leaks what it meant to hide.
@@ -158,7 +166,12 @@ def append(
         added.append(row)
         position += 1
     db.flush()
+    relinked = link_replies(db, owner_id=owner_id, session_ids=[session.id])
+    new_ids = {row.id for row in added}
+    earlier = [db.get_one(Turn, turn_id, populate_existing=True) for turn_id in relinked if turn_id not in new_ids]
     for row in added:
+        db.refresh(row, ["reply"])
+    for row in [*earlier, *added]:
         indexing.index_after_commit(db, row)
     return {
         "conversation_id": session.conversation_id,
@@ -166,6 +179,21 @@ def append(
         "already_stored": len(new_turns) - len(added),
         "private_only": emptied,
     }
+
+
+def link_replies(db: Session, *, owner_id: uuid.UUID, session_ids: list[int]) -> list[int]:
+    """Give each turn of these conversations that has none the start of the
+    turn after it (its ``reply``); returns the turns given one, whose vectors
+    are now out of date."""
+    if not session_ids:
+        return []
+    statement = sql_text(
+        "UPDATE turns AS t SET reply = n.speaker || ': ' || left(n.text, :chars) FROM turns AS n "
+        "WHERE t.owner_id = :owner AND n.owner_id = :owner AND t.session_id = ANY(:sessions) "
+        "AND n.session_id = t.session_id AND n.position = t.position + 1 AND t.reply IS NULL RETURNING t.id"
+    )
+    found = db.execute(statement, {"owner": owner_id, "sessions": session_ids, "chars": REPLY_CHARS})
+    return list(found.scalars())
 
 
 def _held_keys(db: Session, *, session_id: int, keys: list[str]) -> set[str]:
@@ -246,7 +274,8 @@ def forget(db: Session, *, owner_id: uuid.UUID, conversation_id: Any) -> dict[st
             Embedding.owner_id == owner_id, Embedding.source_type == "turn", Embedding.source_id.in_(turn_ids)
         )
     )
-    forgotten = db.execute(delete(Turn).where(Turn.owner_id == owner_id, Turn.session_id == session.id)).rowcount
+    removed = db.execute(delete(Turn).where(Turn.owner_id == owner_id, Turn.session_id == session.id))
+    forgotten = int(removed.rowcount)  # type: ignore[attr-defined]
     db.delete(session)
     audit.record(
         db,

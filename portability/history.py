@@ -118,7 +118,8 @@ class _Said:
 
 
 def _chatgpt(conversation: dict[str, Any]) -> tuple[Any, Any, list[_Said]]:
-    mapping = conversation.get("mapping") if isinstance(conversation.get("mapping"), dict) else {}
+    given = conversation.get("mapping")
+    mapping: dict[str, Any] = given if isinstance(given, dict) else {}
     said = []
     for node in _current_branch(mapping, conversation.get("current_node")):
         message = node.get("message") if isinstance(node, dict) else None
@@ -157,7 +158,7 @@ def _claude_ai(conversation: dict[str, Any]) -> tuple[Any, Any, list[_Said]]:
     for message in conversation.get("chat_messages") or []:
         if not isinstance(message, dict):
             continue
-        speaker = {"human": "user", "assistant": "assistant"}.get(message.get("sender"))
+        speaker = {"human": "user", "assistant": "assistant"}.get(str(message.get("sender")))
         if speaker is None:
             continue
         text = message.get("text")
@@ -170,8 +171,8 @@ def _claude_ai(conversation: dict[str, Any]) -> tuple[Any, Any, list[_Said]]:
 def _transcript_turn(line: dict[str, Any]) -> _Said | None:
     if line.get("type") not in ("user", "assistant") or line.get("isSidechain") or line.get("isMeta"):
         return None
-    message = line.get("message") if isinstance(line.get("message"), dict) else {}
-    content = message.get("content")
+    message = line.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
     text = content if isinstance(content, str) else _text_blocks(content)
     if not text.strip() or (line["type"] == "user" and text.lstrip().startswith(COMMAND_MARKUP)):
         return None

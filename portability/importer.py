@@ -30,11 +30,12 @@ from itertools import chain
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.db import take_turns
 from core.errors import InvalidInput
+from memory import turns
 from models import (
     AIInstance,
     Base,
@@ -43,6 +44,7 @@ from models import (
     ConceptRelationship,
     ConversationSession,
     Document,
+    Embedding,
     Observation,
     Pattern,
     Turn,
@@ -452,7 +454,7 @@ class _Import:
             return ("said", session_id, fields["occurred_at"], _digest(f"{fields['speaker']}:{fields['text']}"))
 
         def row(fields: dict[str, Any]) -> dict[str, Any]:
-            session_id = self._id("session", fields["session"])
+            session_id = self.ids["session"][fields["session"]]
             position = next_position.get(session_id, 0)
             next_position[session_id] = position + 1
             return {
@@ -465,7 +467,20 @@ class _Import:
             }
 
         in_order = sorted(self.parsed.of("turn"), key=lambda r: (r.fields["session"], r.fields["position"]))
-        self._merge("turn", Turn, existing, key=identity, row=row, records=in_order)
+        added = self._merge("turn", Turn, existing, key=identity, row=row, records=in_order)
+        if self.write and added:
+            # Each turn carries the start of its reply; a turn that had none
+            # before (the last of a conversation this file continues) is
+            # embedded again with it, before the import says it is done.
+            sessions = sorted({self.ids["session"][r.fields["session"]] for r in in_order})
+            relinked = turns.link_replies(self.db, owner_id=self.owner_id, session_ids=sessions)
+            self.db.execute(
+                delete(Embedding).where(
+                    Embedding.owner_id == self.owner_id,
+                    Embedding.source_type == "turn",
+                    Embedding.source_id.in_(relinked),
+                )
+            )
 
     # The machinery every kind shares.
 

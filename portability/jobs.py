@@ -216,7 +216,7 @@ def _embed(
         if not reporter.embedded(min(done, total)):
             raise Abandoned
 
-    indexing.backfill_pending(database.session_scope, embedder=embedder, owner_id=owner_id, progress=embedded)
+    indexing.backfill_pending(database.sessions, embedder=embedder, owner_id=owner_id, progress=embedded)
 
 
 def _still_ours(db: Session, job_id: uuid.UUID, attempt: int, *, lock: bool = False) -> bool:

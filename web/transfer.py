@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, BinaryIO
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -204,7 +204,7 @@ def _refused(request: Request, signed_in: SignedIn, error: str, *, status_code: 
         )
 
 
-def _stage(request: Request, signed_in: SignedIn, file_name: str, file: IO[bytes]) -> Response:
+def _stage(request: Request, signed_in: SignedIn, file_name: str, file: BinaryIO) -> Response:
     """Read the spooled upload a line at a time, plan it, and keep it until confirmed."""
     owner_id = signed_in.user.id
     with request.app.state.database.session_scope() as db:

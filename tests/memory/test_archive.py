@@ -135,7 +135,12 @@ async def test_retention_and_candidates_cover_every_kind_and_reads_keep_a_memory
         pattern = await call(
             client, "memory_update_pattern", category="devices", pattern_name="phones", pattern_text="Keeps old phones"
         )
+        said = [{"speaker": "user", "text": "My old phone charger broke again"}]
+        turn = (await call(client, "memory_append_turns", conversation_id="phones", turns=said))["appended"][0]
         with session_scope() as db:  # as if all written long ago
+            db.execute(
+                text("UPDATE turns SET created_at = now() - interval '45 days' WHERE owner_id = :o"), {"o": owner}
+            )
             db.execute(
                 text("UPDATE concepts SET updated_at = now() - interval '45 days' WHERE owner_id = :o"), {"o": owner}
             )
@@ -152,15 +157,16 @@ async def test_retention_and_candidates_cover_every_kind_and_reads_keep_a_memory
             kept["ref"],
             document["ref"],
             pattern["ref"],
+            turn,
         }
 
         found = await call(client, "memory_search", query="landline telephone", source_types=["concept"], limit=1)
         assert found["results"][0]["ref"] == kept["ref"]  # a read: the landline stays in use
         with session_scope() as db:
             assert server.app.state.access_tracker.flush(db) >= 1
-            assert archive.apply_retention(db).get(owner) == 3
+            assert archive.apply_retention(db).get(owner) == 4
         only = await call(client, "memory_search", query="phone", min_similarity=0, archived="only")
-        assert {hit["ref"] for hit in only["results"]} == {concept["ref"], document["ref"], pattern["ref"]}
+        assert {hit["ref"] for hit in only["results"]} == {concept["ref"], document["ref"], pattern["ref"], turn}
         assert (await call(client, "memory_get", ref=kept["ref"]))["name"] == "Landline telephone"
     with session_scope() as db:
         assert db.execute(text("SELECT archived_at FROM concepts WHERE id = :i"), {"i": kept["id"]}).scalar() is None

@@ -160,3 +160,28 @@ async def test_turns_are_private_to_their_owner(local_embedder):
     assert found["results"] == []
     assert "No conversation found" in unknown and "No memory found" in not_theirs
     assert own["appended"] and own["appended"][0] not in appended["appended"]
+
+
+async def test_a_turn_is_embedded_with_the_start_of_its_reply_even_when_the_reply_comes_later(local_embedder):
+    owner, _ = new_user("replies")
+    async with tool_client(owner, embedder=local_embedder) as client:
+        first = await call(client, "memory_append_turns", conversation_id="c", turns=DINNER[:3])
+        await call(client, "memory_append_turns", conversation_id="c", turns=DINNER[3:])
+    with session_scope() as db:
+        rows = db.execute(select(Turn.id, Turn.reply).where(Turn.owner_id == owner).order_by(Turn.position)).all()
+        vectors = dict(
+            db.execute(select(Embedding.source_id, Embedding.vector).where(Embedding.owner_id == owner)).all()
+        )
+    assert [reply for _, reply in rows] == [
+        "Melanie: We went camping by the lake with the kids.",
+        "Caroline: Lovely! I adopted a rescue greyhound called Biscuit.",
+        "Melanie: Oh wow, how is Biscuit settling in?",  # the reply came in the next call
+        "Caroline: He sleeps all day on the sofa.",
+        None,
+    ]
+    third = rows[2][0]
+    assert first["appended"][2] == f"turn:{third}"
+    expected = local_embedder.embed(
+        ["Caroline: Lovely! I adopted a rescue greyhound called Biscuit.\nMelanie: Oh wow, how is Biscuit settling in?"]
+    )[0]
+    assert sum(a * b for a, b in zip(vectors[third], expected, strict=True)) > 0.999  # embedded again with it

@@ -189,7 +189,7 @@ def _import(path: Path, email: str, *extra: str):
     return done.stderr
 
 
-def _kept(owner) -> list[tuple[str, str, str, str]]:
+def _kept(owner) -> list[tuple[str, str, str, str | None]]:
     with session_scope() as db:
         rows = db.execute(
             select(Turn.speaker, Turn.text, Turn.occurred_at, Turn.source_key)
