@@ -36,7 +36,12 @@ from models import ConversationSession, Observation, Pattern
 DEFAULT_MAX_TOKENS = 1_500
 MIN_TOKENS = 100
 MAX_TOKENS = 8_000
-LINE_CHARS = 300  # a memory's text in a line; memory_get has it whole
+# A memory's text in a line (memory_get has it whole). Shorter lines fit
+# more memories in a budget: LoCoMo dev turns, a 1,000-token brief on each
+# question's topic held an evidence turn for 82.3 % of questions at 300
+# characters (20.5 lines), 83.2 % at 200 (22.0), 84.2 % at 150 (24.1); 200
+# keeps a long fact readable (most turns and observations are shorter).
+LINE_CHARS = 200
 CANDIDATES = 60  # per kind and section: more than any budget up to MAX_TOKENS shows
 DEFAULT_SINCE = timedelta(days=7)
 

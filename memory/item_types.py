@@ -133,7 +133,13 @@ def timestamp(item: MemoryItem) -> datetime:
 
 
 def shortened(text: str, limit: int = HIT_TEXT_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """The text within ``limit`` characters, cut between words where there
+    is a space in its last fifth, and marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    cut = cut if cut >= limit * 0.8 else limit - 1
+    return text[:cut].rstrip() + "…"
 
 
 def summary(item: MemoryItem) -> dict[str, Any]:
