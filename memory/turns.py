@@ -125,12 +125,16 @@ def append(
     title = check.text("title", title, max_chars=check.MAX_TITLE_CHARS, required=False)
     new_turns, emptied = parse_turns(turns)
     if not capture_on(db, owner_id=owner_id):
-        raise Conflict("Conversation capture is off for this account (account page, Settings); nothing was stored")
+        raise Conflict(
+            "Conversation capture is off for this account (Conversations, on the account page); nothing was stored"
+        )
     # Unnamed, the conversation keeps the AI it was registered with.
     named = ai_name is not None or ai_platform is not None
     instance = (
         conversations.upsert_ai_instance(db, owner_id=owner_id, name=ai_name, platform=ai_platform) if named else None
     )
+    # The upsert locks the conversation's row until this transaction ends:
+    # appends to one conversation take turns, so positions never collide.
     session = conversations.upsert_session(
         db,
         owner_id=owner_id,
@@ -139,9 +143,6 @@ def append(
         ai_instance=instance,
         credential_id=credential_id,
     )
-    # One append at a time per conversation, so positions never collide.
-    locked = select(ConversationSession.id).where(ConversationSession.id == session.id).with_for_update()
-    db.execute(locked)
     held = _held_keys(db, session_id=session.id, keys=[t.source_key for t in new_turns if t.source_key])
     position = db.execute(
         select(func.coalesce(func.max(Turn.position) + 1, 0)).where(Turn.session_id == session.id)

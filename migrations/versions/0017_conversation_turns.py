@@ -1,7 +1,6 @@
 """Conversations as memory: the turns of a conversation, searchable like
-every other memory (their own vectors, with the start of the reply that
-followed; words; archive), and an account setting that turns their capture
-off.
+every other memory (their own vectors, words and archive), and an account
+setting that turns their capture off.
 
 Revision ID: 0017
 Revises: 0016
@@ -38,7 +37,6 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("source_key", sa.String(200)),
-        sa.Column("reply", sa.String(300)),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("access_count", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("last_accessed", sa.DateTime(timezone=True)),

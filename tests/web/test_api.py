@@ -3,6 +3,8 @@ isolation and answers as the MCP tools, for apps and hooks without MCP."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 
 from core.principal import READ_SCOPE
@@ -130,3 +132,29 @@ def test_bad_turns_over_http_name_the_field_and_keep_nothing(server):
     with _client(server, new_key(owner, scopes=(READ_SCOPE,))) as reader:
         refused = reader.post("/conversations/c/turns", json={"turns": [{"speaker": "u", "text": "hi"}]})
         assert refused.status_code == 403 and 'scope="memory:write"' in refused.headers["www-authenticate"]
+
+
+def test_appends_to_one_conversation_at_once_take_turns_and_lose_nothing(server):
+    _, key = user_with_key("api-concurrent")
+
+    def append(writer: int) -> list[int]:
+        statuses = []
+        with _client(server, key) as api:
+            for call_number in range(5):
+                said = [
+                    {"speaker": f"w{writer}", "text": f"writer {writer} call {call_number} part {p}"} for p in range(3)
+                ]
+                statuses.append(api.post("/conversations/busy/turns", json={"turns": said}).status_code)
+        return statuses
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = [status for result in pool.map(append, range(4)) for status in result]
+    assert statuses == [200] * 20
+    with _client(server, key) as api:
+        kept = api.get("/conversations/busy/turns", params={"limit": 100}).json()["turns"]
+    assert [turn["position"] for turn in kept] == list(range(60))
+    # Each call's turns stay together and in order.
+    for start in range(0, 60, 3):
+        texts = [turn["text"] for turn in kept[start : start + 3]]
+        assert [text.rsplit(" ", 1)[1] for text in texts] == ["0", "1", "2"]
+        assert len({text.rsplit(" part", 1)[0] for text in texts}) == 1
