@@ -173,6 +173,12 @@ def test_a_claude_code_transcript_is_appended_once_however_often_stop_runs(serve
     ).json()["results"]
     assert found[0]["text"].startswith("The checkout page must support iDEAL") and found[0]["type"] == "turn"
 
+    # A prompt gets memories from elsewhere, not the turns of its own session (the agent has those).
+    prompt = {**event, "hook_event_name": "UserPromptSubmit", "prompt": "iDEAL payments for Dutch customers"}
+    assert _hook(prompt, config) is None
+    elsewhere = _hook({**prompt, "session_id": "sess-43"}, config)
+    assert "iDEAL payments for Dutch customers" in elsewhere["hookSpecificOutput"]["additionalContext"]
+
 
 def _agent_hook(agent: str, event: dict, config) -> dict | None:
     done = subprocess.run(

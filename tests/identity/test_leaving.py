@@ -45,6 +45,8 @@ async def _fill(server_url: str, key: str) -> None:
         await call(client, "memory_update_pattern", category="c", pattern_name="p", pattern_text="t")
         await call(client, "memory_store_document", title="d", doc_type="note", content_summary="s")
         await call(client, "memory_archive", refs=[stored["ref"]])
+        said = [{"speaker": "user", "text": "Plant the tulips in October"}]
+        await call(client, "memory_append_turns", conversation_id="garden-chat", turns=said)
 
 
 def _connect_a_client(server_url: str, browser) -> str:
@@ -75,14 +77,19 @@ async def test_an_operator_deletes_an_account_and_nothing_of_it_remains(auth_ser
     await _fill(auth_server.url, new_key(stayer_id))
     client_id = _connect_a_client(auth_server.url, browser)
     before = traces_of(user_id)
-    assert {"observations", "concepts", "api_keys", "user_sessions", "oauth_grants", "embeddings"} <= set(before)
+    assert {"observations", "concepts", "turns", "api_keys", "user_sessions", "oauth_grants", "embeddings"} <= set(
+        before
+    )
 
     env = subprocess_env(DATABASE_URL=os.environ["MEMORYGATE_TEST_DATABASE_URL"])
     refused = run_cli("delete-account", "--email", "leaver@example.com", env=env)  # no confirmation on stdin
     assert refused.returncode == 2 and traces_of(user_id) == before
     done = run_cli("delete-account", "--email", "Leaver@Example.com", "--yes", env=env)
     assert done.returncode == 0, done.stderr
-    assert "Deleted leaver@example.com: observations 2, patterns 1, concepts 2, documents 1, api keys 1" in done.stderr
+    deleted_line = (
+        "Deleted leaver@example.com: observations 2, patterns 1, concepts 2, documents 1, turns 1, api keys 1"
+    )
+    assert deleted_line in done.stderr
 
     assert traces_of(user_id) == {}  # every table, every column that names an account
     assert set(traces_of(stayer_id)) >= {"observations", "concepts", "api_keys", "user_sessions"}
