@@ -366,7 +366,9 @@ class Turn(Base):
     text: Mapped[str] = mapped_column(Text, nullable=False)
     search_tsv: Mapped[Any] = search_tsv_column("coalesce(speaker, '') || ' ' || coalesce(text, '')")
 
-    session: Mapped[ConversationSession] = relationship()
+    # Loaded with the turns (one query per load, not one per turn): every
+    # search hit and listing of a turn names its conversation.
+    session: Mapped[ConversationSession] = relationship(lazy="selectin")
 
 
 class Embedding(Base):

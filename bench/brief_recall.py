@@ -24,15 +24,12 @@ import argparse
 import asyncio
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
-from common import DATABASE, ServedApp, machine
-from recall_quality import DATA, account_key, analyze, sessions_of, turns_of
+from common import machine
+from recall_quality import DATA, account_key, analyze, fresh_server, store_turns, turns_of
 
-from core import db, embedded_postgres
-from core.settings import Settings
 from memory import token_count
 
 DATA_DIR = Path(__file__).resolve().parent / ".data-brief"
@@ -46,18 +43,14 @@ async def measure_conversation(url: str, key: str, conversation: dict[str, Any],
 
     rows = []
     async with Client(StreamableHttpTransport(url + "/mcp", headers={"Authorization": f"Bearer {key}"})) as client:
-        evidence_of: dict[str, str] = {}
-        for session, _, turns in sessions_of(conversation):
-            appended = await client.call_tool("memory_append_turns", {"conversation_id": session, "turns": turns})
-            for ref, turn in zip(appended.structured_content["appended"], turns, strict=True):
-                evidence_of[ref] = turn["id"]
+        evidence_of, _ = await store_turns(client, conversation)
         analyze()
         for question in conversation["qa"]:
             wanted = set(question.get("evidence") or [])
             brief = await client.call_tool("memory_brief", {"topic": question["question"], "max_tokens": tokens})
             answer = brief.structured_content
             assert answer["tokens"] <= tokens
-            shown = {evidence_of.get(ref) for ref in REF.findall(answer["text"])}
+            shown = {turn for ref in REF.findall(answer["text"]) for turn in evidence_of.get(ref, set())}
             rows.append(_score(shown, wanted, question["category"], lines=answer["text"].count("\n- ") + 1))
     return rows
 
@@ -118,29 +111,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     conversations = json.loads(args.data.read_text())
-    shutil.rmtree(DATA_DIR, ignore_errors=True)
-    DATA_DIR.mkdir(parents=True)
-    embedded = embedded_postgres.EmbeddedPostgres(DATA_DIR)
     results: dict[str, Any] = {"machine": machine(), "data": str(args.data), "tokens": args.tokens}
-    try:
-        url = embedded.start()
-        DATABASE.connect(url)
-        db.init_db(DATABASE.engine)
-        from server import create_app
-
-        served = ServedApp(
-            create_app(Settings(database_url=url, embedding_provider="local", mcp_rate_limit="100000/minute"))
-        )
-        try:
-            rows = []
-            for conversation in conversations:
-                key = account_key(f"brief-{conversation['sample_id']}")
-                rows += asyncio.run(measure_conversation(served.url, key, conversation, args.tokens))
-        finally:
-            served.stop()
-    finally:
-        DATABASE.dispose()
-        embedded.stop()
+    rows = []
+    with fresh_server(DATA_DIR) as url:
+        for conversation in conversations:
+            key = account_key(f"brief-{conversation['sample_id']}")
+            rows += asyncio.run(measure_conversation(url, key, conversation, args.tokens))
     results["memorygate"] = _summary(rows)
     print(f"\n{args.tokens}-token brief on each question's topic, LoCoMo turns, {len(rows)} questions")
     print(f"  {'':34} {'hit':>7} {'recall':>7} {'lines':>6}")

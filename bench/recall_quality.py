@@ -39,6 +39,8 @@ import asyncio
 import json
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -263,20 +265,13 @@ def compare(measured: dict[str, Any]) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA, help="LoCoMo JSON (the full public file works too)")
-    parser.add_argument("--protocol", choices=["observations", "turns", "both"], default="both")
-    parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--peer", action="store_true", help="measure mcp-memory-service-lite 12.4.0 in the same run")
-    args = parser.parse_args()
-    conversations = json.loads(args.data.read_text())
-    protocols = ["observations", "turns"] if args.protocol == "both" else [args.protocol]
-
-    shutil.rmtree(DATA_DIR, ignore_errors=True)
-    DATA_DIR.mkdir(parents=True)
-    embedded = embedded_postgres.EmbeddedPostgres(DATA_DIR)
-    results: dict[str, Any] = {"machine": machine(), "data": str(args.data), "protocols": {}}
+@contextmanager
+def fresh_server(data_dir: Path) -> Iterator[str]:
+    """MemoryGate on a fresh embedded database in ``data_dir`` (wiped first),
+    with the bundled model; yields its URL."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    embedded = embedded_postgres.EmbeddedPostgres(data_dir)
     try:
         url = embedded.start()
         DATABASE.connect(url)
@@ -287,23 +282,38 @@ def main() -> None:
             create_app(Settings(database_url=url, embedding_provider="local", mcp_rate_limit="100000/minute"))
         )
         try:
-            for protocol in protocols:
-                rows, store_ms, search_ms = [], [], []
-                for conversation in conversations:
-                    key = account_key(f"{protocol}-{conversation['sample_id']}")
-                    got = asyncio.run(run_conversation(served.url, key, protocol, conversation))
-                    rows += got[0]
-                    store_ms += got[1]
-                    search_ms += got[2]
-                results["protocols"][protocol] = report(protocol, rows, store_ms, search_ms)
-                if args.peer:
-                    results["protocols"][protocol]["peer"] = measure_peer(protocol, conversations)
-                    compare(results["protocols"][protocol])
+            yield served.url
         finally:
             served.stop()
     finally:
         DATABASE.dispose()
         embedded.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA, help="LoCoMo JSON (the full public file works too)")
+    parser.add_argument("--protocol", choices=["observations", "turns", "both"], default="both")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--peer", action="store_true", help="measure mcp-memory-service-lite 12.4.0 in the same run")
+    args = parser.parse_args()
+    conversations = json.loads(args.data.read_text())
+    protocols = ["observations", "turns"] if args.protocol == "both" else [args.protocol]
+
+    results: dict[str, Any] = {"machine": machine(), "data": str(args.data), "protocols": {}}
+    with fresh_server(DATA_DIR) as url:
+        for protocol in protocols:
+            rows, store_ms, search_ms = [], [], []
+            for conversation in conversations:
+                key = account_key(f"{protocol}-{conversation['sample_id']}")
+                got = asyncio.run(run_conversation(url, key, protocol, conversation))
+                rows += got[0]
+                store_ms += got[1]
+                search_ms += got[2]
+            results["protocols"][protocol] = report(protocol, rows, store_ms, search_ms)
+            if args.peer:
+                results["protocols"][protocol]["peer"] = measure_peer(protocol, conversations)
+                compare(results["protocols"][protocol])
     print(f"\nmachine: {results['machine']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

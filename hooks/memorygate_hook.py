@@ -135,8 +135,13 @@ def append_turns(config: dict[str, str], agent: str, event: dict[str, Any], turn
     title = f"{platform} in {where}" if where else platform
     path = "conversations/" + urllib.parse.quote(conversation, safe="") + "/turns"
     for start in range(0, len(turns), TURNS_PER_REQUEST):
-        body = {"turns": turns[start : start + TURNS_PER_REQUEST], "title": title, "ai_name": name}
-        _request(config, "POST", path, body={**body, "ai_platform": platform}, timeout=APPEND_TIMEOUT_SECONDS)
+        body = {
+            "turns": turns[start : start + TURNS_PER_REQUEST],
+            "title": title,
+            "ai_name": name,
+            "ai_platform": platform,
+        }
+        _request(config, "POST", path, body=body, timeout=APPEND_TIMEOUT_SECONDS)
 
 
 def claude_code_transcript(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import audit
 from core.errors import Conflict, InvalidInput, NotFound
@@ -167,11 +168,13 @@ def append(
         added.append(row)
         position += 1
     db.flush()
-    relinked = link_replies(db, owner_id=owner_id, session_ids=[session.id])
-    new_ids = {row.id for row in added}
-    earlier = [db.get_one(Turn, turn_id, populate_existing=True) for turn_id in relinked if turn_id not in new_ids]
+    replies = link_replies(db, owner_id=owner_id, session_ids=[session.id])
     for row in added:
-        db.refresh(row, ["reply"])
+        if row.id in replies:  # set in SQL: the loaded row learns it without a read
+            set_committed_value(row, "reply", replies[row.id])
+    earlier_ids = set(replies) - {row.id for row in added}  # the turn these answered, embedded again
+    fresh = select(Turn).where(Turn.id.in_(earlier_ids)).execution_options(populate_existing=True)
+    earlier = list(db.scalars(fresh)) if earlier_ids else []
     for row in [*earlier, *added]:
         indexing.index_after_commit(db, row)
     return {
@@ -182,19 +185,19 @@ def append(
     }
 
 
-def link_replies(db: Session, *, owner_id: uuid.UUID, session_ids: list[int]) -> list[int]:
+def link_replies(db: Session, *, owner_id: uuid.UUID, session_ids: list[int]) -> dict[int, str]:
     """Give each turn of these conversations that has none the start of the
-    turn after it (its ``reply``); returns the turns given one, whose vectors
-    are now out of date."""
+    turn after it (its ``reply``); returns the turns given one (id: reply),
+    whose vectors are now out of date."""
     if not session_ids:
-        return []
+        return {}
     statement = sql_text(
         "UPDATE turns AS t SET reply = n.speaker || ': ' || left(n.text, :chars) FROM turns AS n "
         "WHERE t.owner_id = :owner AND n.owner_id = :owner AND t.session_id = ANY(:sessions) "
-        "AND n.session_id = t.session_id AND n.position = t.position + 1 AND t.reply IS NULL RETURNING t.id"
+        "AND n.session_id = t.session_id AND n.position = t.position + 1 AND t.reply IS NULL RETURNING t.id, t.reply"
     )
     found = db.execute(statement, {"owner": owner_id, "sessions": session_ids, "chars": REPLY_CHARS})
-    return list(found.scalars())
+    return {turn_id: reply for turn_id, reply in found}
 
 
 def _held_keys(db: Session, *, session_id: int, keys: list[str]) -> set[str]:

@@ -86,13 +86,14 @@ def from_transcripts(files: Iterable[Iterable[tuple[int, Any]]]) -> ParsedFile:
     """Claude Code transcripts, each file's decoded lines (line number, JSON)."""
     history = _History(CLAUDE_CODE)
     sessions: dict[str, tuple[int, str | None, list[_Said]]] = {}
+    summaries: dict[str, str] = {}  # a summary names the last turn it covers (its leafUuid)
     for lines in files:
         for number, line in lines:
             if not isinstance(line, dict):
                 continue
             session = line.get("sessionId")
             if line.get("type") == "summary" and isinstance(line.get("summary"), str):
-                history.summaries[str(line.get("leafUuid"))] = line["summary"]
+                summaries[str(line.get("leafUuid"))] = line["summary"]
             if not isinstance(session, str) or not session:
                 continue
             start, title, said = sessions.setdefault(session, (number, _project(line), []))
@@ -103,7 +104,7 @@ def from_transcripts(files: Iterable[Iterable[tuple[int, Any]]]) -> ParsedFile:
                 continue
             said.append(turn)
     for session, (number, place, said) in sessions.items():
-        summary = next((history.summaries[t.key] for t in said if t.key in history.summaries), None)
+        summary = next((summaries[t.key] for t in said if t.key in summaries), None)
         history.add(number, session, summary or place, said)
     return history.finish()
 
@@ -219,7 +220,6 @@ class _History:
 
     def __init__(self, source: str) -> None:
         self.parsed = ParsedFile(source)
-        self.summaries: dict[str, str] = {}
         self.problems: list[str] = []
         self.now = datetime.now(UTC)
         name, platform = AI[source]

@@ -478,7 +478,7 @@ class _Import:
                 delete(Embedding).where(
                     Embedding.owner_id == self.owner_id,
                     Embedding.source_type == "turn",
-                    Embedding.source_id.in_(relinked),
+                    Embedding.source_id.in_(list(relinked)),
                 )
             )
 

@@ -16,9 +16,10 @@ from tests.support import ROOT, run_cli, subprocess_env, user_with_key
 HOOK = ROOT / "hooks" / "memorygate_hook.py"
 
 
-def _hook(event: dict, config) -> dict | None:
+def _hook(event: dict, config, agent: str | None = None) -> dict | None:
+    """The hook run as an agent runs it: the event on stdin, its answer on stdout."""
     done = subprocess.run(
-        [sys.executable, "-I", str(HOOK)],
+        [sys.executable, "-I", str(HOOK), *(["--agent", agent] if agent else [])],
         input=json.dumps(event),
         capture_output=True,
         text=True,
@@ -180,19 +181,6 @@ def test_a_claude_code_transcript_is_appended_once_however_often_stop_runs(serve
     assert "iDEAL payments for Dutch customers" in elsewhere["hookSpecificOutput"]["additionalContext"]
 
 
-def _agent_hook(agent: str, event: dict, config) -> dict | None:
-    done = subprocess.run(
-        [sys.executable, "-I", str(HOOK), "--agent", agent],
-        input=json.dumps(event),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={"MEMORYGATE_HOOK_CONFIG": str(config)},
-    )
-    assert done.returncode == 0 and done.stderr == ""
-    return json.loads(done.stdout) if done.stdout else None
-
-
 def test_codex_gets_the_brief_and_memories_and_keeps_each_prompt_and_reply_once(server, tmp_path):
     _, key = user_with_key("codex")
     headers = {"Authorization": f"Bearer {key}"}
@@ -209,11 +197,11 @@ def test_codex_gets_the_brief_and_memories_and_keeps_each_prompt_and_reply_once(
         "model": "gpt-5-codex",
         "permission_mode": "default",
     }
-    started = _agent_hook("codex", {**common, "hook_event_name": "SessionStart", "source": "startup"}, config)
+    started = _hook({**common, "hook_event_name": "SessionStart", "source": "startup"}, config, "codex")
     assert started["hookSpecificOutput"]["hookEventName"] == "SessionStart"
     assert f"[{stored['ref']} ·" in started["hookSpecificOutput"]["additionalContext"]
     prompt = {**common, "hook_event_name": "UserPromptSubmit", "turn_id": "t-1", "prompt": "how do I run the tests?"}
-    prompted = _agent_hook("codex", prompt, config)
+    prompted = _hook(prompt, config, "codex")
     assert set(prompted["hookSpecificOutput"]) == {"hookEventName", "additionalContext"}
     assert "tox -e py311" in prompted["hookSpecificOutput"]["additionalContext"]
     stop = {
@@ -224,8 +212,8 @@ def test_codex_gets_the_brief_and_memories_and_keeps_each_prompt_and_reply_once(
         "last_assistant_message": "Run tox -e py311 from the repository root.",
     }
     for _ in range(2):
-        assert _agent_hook("codex", stop, config) is None
-    _agent_hook("codex", prompt, config)
+        assert _hook(stop, config, "codex") is None
+    _hook(prompt, config, "codex")
     kept = _turns(server, key, "019d036d-c7fa")
     assert [(t["speaker"], t["text"]) for t in kept] == [
         ("user", "how do I run the tests?"),
@@ -247,10 +235,10 @@ def test_gemini_cli_gets_the_brief_and_memories_and_keeps_each_exchange_once(ser
         "cwd": "/home/dev/web",
         "timestamp": "2026-12-01T10:30:00Z",
     }
-    started = _agent_hook("gemini", {**common, "hook_event_name": "SessionStart", "source": "startup"}, config)
+    started = _hook({**common, "hook_event_name": "SessionStart", "source": "startup"}, config, "gemini")
     assert started["hookSpecificOutput"]["hookEventName"] == "SessionStart"
     assert f"[{stored['ref']} ·" in started["hookSpecificOutput"]["additionalContext"]
-    before = _agent_hook("gemini", {**common, "hook_event_name": "BeforeAgent", "prompt": "install with pnpm?"}, config)
+    before = _hook({**common, "hook_event_name": "BeforeAgent", "prompt": "install with pnpm?"}, config, "gemini")
     assert before["hookSpecificOutput"]["hookEventName"] == "BeforeAgent"
     assert "Prefers pnpm over npm" in before["hookSpecificOutput"]["additionalContext"]
     after = {
@@ -261,7 +249,7 @@ def test_gemini_cli_gets_the_brief_and_memories_and_keeps_each_exchange_once(ser
         "stop_hook_active": False,
     }
     for _ in range(2):
-        assert _agent_hook("gemini", after, config) is None
+        assert _hook(after, config, "gemini") is None
     kept = _turns(server, key, "gem-7")
     assert [(t["speaker"], t["text"], t["occurred_at"][:19]) for t in kept] == [
         ("user", "Which package manager should I use here?", "2026-12-01T10:30:00"),

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from memory import indexing
-from models import Turn
+from models import ConversationSession, Turn
 from portability import history, importer
 from portability.jsonl_schema import FileRejected
 from tests.support import new_key, new_user, run_cli, session_scope, subprocess_env
@@ -270,12 +270,13 @@ def test_a_claude_code_folder_adds_only_what_the_hooks_did_not_keep(server, tmp_
     with session_scope() as db:
         titles = dict(
             db.execute(
-                select(Turn.source_key, func.min(Turn.session_id))
-                .where(Turn.owner_id == owner)
-                .group_by(Turn.source_key)
+                select(ConversationSession.conversation_id, ConversationSession.title).where(
+                    ConversationSession.owner_id == owner
+                )
             ).all()
         )
-    assert set(titles) == {"u1", "a1", "u2"}
+    # A transcript's summary line names a new conversation; one already kept is left as it was.
+    assert titles == {"s-1": None, "s-2": "Markdown notes app"}
     found = _search(server, key, "how should invoice numbers work")
     assert found[0]["text"] == "Invoices must be numbered without gaps (legal)"
 
@@ -309,3 +310,10 @@ def test_a_message_longer_than_a_turn_becomes_several_and_nothing_is_lost():
     pieces = [record.fields for record in parsed.of("turn") if record.fields.get("key", "").startswith("g2")]
     assert [piece["key"] for piece in pieces] == ["g2", "g2#2", "g2#3"]
     assert " ".join(piece["text"] for piece in pieces) == long_text.strip()  # cut between words
+
+
+def test_a_transcript_without_a_summary_is_named_for_its_project(tmp_path):
+    transcript = claude_code_folder(tmp_path) / "-home-dev-billing" / "s-1.jsonl"
+    with transcript.open("rb") as lines:
+        parsed = history.from_transcripts([history.json_lines(lines)])
+    assert [record.fields["title"] for record in parsed.of("session")] == ["Claude Code in billing"]

@@ -24,10 +24,15 @@ def test_the_hook_imports_nothing_but_the_standard_library():
     assert imported and imported <= set(sys.stdlib_module_names) | {"__future__"}
 
 
-def _run(event: dict | str, config: Path) -> subprocess.CompletedProcess:
+def _run(event: dict | str, config: Path, *arguments: str) -> subprocess.CompletedProcess:
     stdin = event if isinstance(event, str) else json.dumps(event)
     return subprocess.run(
-        [sys.executable, "-I", str(HOOK)],  # -I: no site-packages, no environment: the standard library alone
+        [
+            sys.executable,
+            "-I",
+            str(HOOK),
+            *arguments,
+        ],  # -I: no site-packages, no environment: the standard library alone
         input=stdin,
         capture_output=True,
         text=True,
@@ -64,13 +69,6 @@ def test_a_transcript_the_server_did_not_take_is_sent_again_next_time(tmp_path):
     transcript.write_text(json.dumps(line) + "\n")
     event = {"session_id": "s1", "transcript_path": str(transcript), "cwd": "/tmp", "hook_event_name": "Stop"}
     for agent in ([], ["--agent", "claude-code"]):
-        done = subprocess.run(
-            [sys.executable, "-I", str(HOOK), *agent],
-            input=json.dumps(event),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={"MEMORYGATE_HOOK_CONFIG": str(config)},
-        )
+        done = _run(event, config, *agent)
         assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     assert not (tmp_path / "sent").exists()  # nothing marked as sent: the next Stop tries again

@@ -554,6 +554,33 @@ def test_a_person_brings_their_chatgpt_history_and_finds_it_by_meaning(page, aut
     assert page.locator("#search-results li").first.inner_text().startswith("Why do my tomato leaves curl?")
 
 
+def test_an_import_interrupted_while_embedding_says_so_and_finishes_when_tried_again(
+    page, auth_server, github, tmp_path
+):
+    from tests.portability.test_history_import import claude_ai_export
+
+    upload = tmp_path / "conversations.json"
+    upload.write_text(json.dumps(claude_ai_export()))
+    sign_in_with_github(page, auth_server.url, github, 9823, "embedder")
+    page.set_input_files("#transfer input[type=file]", str(upload))
+    page.get_by_role("button", name="Preview import").click()
+    job_id = uuid.UUID(_previewed_job(page))
+    with session_scope() as db:  # as a server that died while making vectors leaves it
+        db.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id)
+            .values(status="running", embedding_count=2, embedded_count=1)
+            .values(updated_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    page.reload()
+    assert "making them searchable by meaning was interrupted" in page.inner_text("#import-status")
+    page.get_by_role("button", name="Try again").click()
+    expect(page.locator("#import-status")).to_contain_text("Imported.")
+    with session_scope() as db:
+        job = db.get_one(ImportJob, job_id)
+        assert (job.embedding_count, job.embedded_count) == (2, 2)
+
+
 def _previewed_job(page) -> str:
     """The import job of the preview page the upload leads to, once that page
     has loaded (reloading it while it still loads detaches the page)."""
