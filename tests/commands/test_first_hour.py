@@ -96,7 +96,10 @@ async def test_stdio_serves_the_local_owner_beside_the_http_server(tmp_path):
             assert server.terminate()
             again = await call(client, "memory_get", ref=stored["ref"])
             assert again["text"] == "Remembered over stdio"
-        assert ready < 3.0, f"stdio took {ready:.2f} s to answer initialize"
+        # About 2 s on an idle machine, nearly all of it importing FastMCP and
+        # FastAPI; the bound leaves room for a loaded CI box but still fails a
+        # start that waits on the database's schema work or on a model.
+        assert ready < 6.0, f"stdio took {ready:.2f} s to answer initialize"
         restarted = ServerProcess(env).start()
         try:
             with httpx.Client(timeout=30) as browser:
