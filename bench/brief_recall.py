@@ -31,6 +31,7 @@ from common import machine
 from recall_quality import DATA, account_key, analyze, fresh_server, store_turns, turns_of
 
 from memory import token_count
+from memory.local_models import DEFAULT_MODEL, LOCAL_MODELS
 
 DATA_DIR = Path(__file__).resolve().parent / ".data-brief"
 REF = re.compile(r"\[(turn:\d+) · ")
@@ -107,13 +108,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--tokens", type=int, default=1_000)
+    parser.add_argument("--model", choices=list(LOCAL_MODELS), default=DEFAULT_MODEL, help="the local model")
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     conversations = json.loads(args.data.read_text())
-    results: dict[str, Any] = {"machine": machine(), "data": str(args.data), "tokens": args.tokens}
+    results: dict[str, Any] = {"machine": machine(), "data": str(args.data), "model": args.model, "tokens": args.tokens}
     rows = []
-    with fresh_server(DATA_DIR) as url:
+    print(f"model: {args.model}")
+    with fresh_server(DATA_DIR, args.model) as url:
         for conversation in conversations:
             key = account_key(f"brief-{conversation['sample_id']}")
             rows += asyncio.run(measure_conversation(url, key, conversation, args.tokens))

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core import db, embedded_postgres  # noqa: E402
+from memory.local_models import LOCAL_MODELS  # noqa: E402
 
 BENCH_DATA = ROOT / "bench" / ".data"
 # The benches' own connection to the database they measure (apps they serve make their own).
@@ -153,9 +154,13 @@ class FixedEmbedding:
     def __init__(self, model: str | None, vector: list[float]) -> None:
         self.model = model
         self.vector = vector
+        self.min_similarity = LOCAL_MODELS[model].min_similarity if model in LOCAL_MODELS else 0.25
 
     def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
         return [self.vector for _ in texts]
+
+    def embed_query(self, query: str) -> list[float]:
+        return self.vector
 
     def close(self) -> None:
         pass

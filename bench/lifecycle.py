@@ -65,7 +65,7 @@ def main() -> None:
         new_ms, repeat_ms = duplicate_checks(owner, fresh), duplicate_checks(owner, restatements)
 
         questions = queries(200)
-        vectors = embedder.embed(questions)
+        vectors = [embedder.embed_query(question) for question in questions]
         with DATABASE.sessions() as session:
             searches(session, owner, embedder, vectors[:20], questions[:20])  # warm
             plain = searches(session, owner, embedder, vectors, questions)

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from memory.embeddings import LocalEmbeddings
+from memory.local_models import LOCAL_MODELS
 
 PACKAGE = "mcp-memory-service-lite==12.4.0"
 VENV = ROOT / "bench" / ".peer-venv"
@@ -70,7 +71,8 @@ def measure(jobs: list[dict[str, Any]], mode: str, results: int = 10) -> dict[st
     """``jobs``: [{"memories": [...], "questions": [...]}] per conversation;
     each question's first ``results`` texts."""
     python = _python()
-    served = ServedApp(embeddings_app(LocalEmbeddings()))
+    # Its own default, whatever MemoryGate's is: the peer as people run it.
+    served = ServedApp(embeddings_app(LocalEmbeddings(LOCAL_MODELS[MODEL])))
     try:
         env = {
             **os.environ,

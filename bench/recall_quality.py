@@ -53,6 +53,7 @@ from core import db, embedded_postgres
 from core.settings import Settings
 from identity import accounts, api_keys
 from memory import planner_stats
+from memory.local_models import DEFAULT_MODEL, LOCAL_MODELS
 
 DATA = ROOT.parent / "shared" / "data" / "locomo-dev.json"
 DATA_DIR = ROOT / "bench" / ".data-recall"
@@ -266,9 +267,9 @@ def compare(measured: dict[str, Any]) -> None:
 
 
 @contextmanager
-def fresh_server(data_dir: Path) -> Iterator[str]:
+def fresh_server(data_dir: Path, model: str = DEFAULT_MODEL) -> Iterator[str]:
     """MemoryGate on a fresh embedded database in ``data_dir`` (wiped first),
-    with the bundled model; yields its URL."""
+    with a bundled model (the default unless ``model`` names one); yields its URL."""
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     embedded = embedded_postgres.EmbeddedPostgres(data_dir)
@@ -279,7 +280,16 @@ def fresh_server(data_dir: Path) -> Iterator[str]:
         from server import create_app
 
         served = ServedApp(
-            create_app(Settings(database_url=url, embedding_provider="local", mcp_rate_limit="100000/minute"))
+            create_app(
+                Settings.model_validate(
+                    {
+                        "database_url": url,
+                        "embedding_provider": "local",
+                        "local_embedding_model": model,
+                        "mcp_rate_limit": "100000/minute",
+                    }
+                )
+            )
         )
         try:
             yield served.url
@@ -296,12 +306,14 @@ def main() -> None:
     parser.add_argument("--protocol", choices=["observations", "turns", "both"], default="both")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--peer", action="store_true", help="measure mcp-memory-service-lite 12.4.0 in the same run")
+    parser.add_argument("--model", choices=list(LOCAL_MODELS), default=DEFAULT_MODEL, help="the local model")
     args = parser.parse_args()
     conversations = json.loads(args.data.read_text())
     protocols = ["observations", "turns"] if args.protocol == "both" else [args.protocol]
 
-    results: dict[str, Any] = {"machine": machine(), "data": str(args.data), "protocols": {}}
-    with fresh_server(DATA_DIR) as url:
+    results: dict[str, Any] = {"machine": machine(), "data": str(args.data), "model": args.model, "protocols": {}}
+    print(f"model: {args.model}")
+    with fresh_server(DATA_DIR, args.model) as url:
         for protocol in protocols:
             rows, store_ms, search_ms = [], [], []
             for conversation in conversations:

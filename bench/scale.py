@@ -38,12 +38,13 @@ from identity import accounts
 from memory import hybrid_search, search_candidates
 from memory.access import TRACKER_KEY, AccessTracker
 from memory.embeddings import LocalEmbeddings
+from memory.local_models import DEFAULT_MODEL
 from memory.search_indexes import vector_index_statements
 
 DATA_DIR = ROOT / "bench" / ".data-scale"
 BASE_SENTENCES = 20_000
 OWNERS = [("scale-1m", 1_000_000, 1), ("scale-100k", 100_000, 1), ("scale-10k", 10_000, 10), ("scale-100", 100, 1000)]
-MODEL = "all-MiniLM-L6-v2"
+MODEL = DEFAULT_MODEL
 
 
 def owner_ids() -> dict[str, uuid.UUID]:
@@ -166,7 +167,7 @@ def measure(owner: uuid.UUID, embedder: LocalEmbeddings, questions: list[str]) -
     """Database time per search, and the mean recall@40 of vector candidates
     against exact search. Reads are counted as the app counts them, in
     memory off the request path (memory/access.py); this bench never writes them."""
-    vectors = embedder.embed(questions)
+    vectors = [embedder.embed_query(question) for question in questions]
     times, recalls = [], []
     reads = AccessTracker()
     kinds = tuple(search_candidates.KEYWORD_TABLES)

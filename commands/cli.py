@@ -8,6 +8,7 @@ python server.py create-key [--email you@example.com] [--name laptop]
 python server.py delete-account --email someone@example.com [--yes]
 python server.py export [--email you@example.com] [--output FILE] [--embeddings]
 python server.py import FILE [--email you@example.com] [--dry-run]
+python server.py embeddings [--drop-other-models]
 
 Only ``serve`` logs to stdout; every other command logs to stderr, so what
 it prints on stdout (a key, or the MCP protocol) can be piped as it is.
@@ -27,7 +28,7 @@ from typing import Any
 import uvicorn
 from sqlalchemy import func, select
 
-from commands import hooks, prefork, transfer
+from commands import embeddings, hooks, prefork, transfer
 from commands.database import database
 from core import db
 from core.logs import configure_logging, uvicorn_log_config
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     bring.add_argument("--email", help="the account (default in local mode: the local owner)")
     bring.add_argument("--dry-run", action="store_true", help="show what would be added, and add nothing")
+    embeddings.add_parser(commands)
     hooks.add_parser(commands)
     return parser
 
@@ -99,6 +101,8 @@ def main(argv: list[str], *, create_app: Callable[..., Any]) -> int:
             return transfer.export_command(settings, args)
         if args.command == "import":
             return transfer.import_command(settings, args)
+        if args.command == "embeddings":
+            return embeddings.embeddings_command(settings, args)
         if args.command == "hooks":
             return hooks.install_command(settings, args)
         if args.command == "migrate":

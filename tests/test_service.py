@@ -47,7 +47,7 @@ def test_health_reports_database_pgvector_and_embedding_provider(server):
     body = response.json()
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["pgvector"] == "0.8.5"
-    assert body["embedding"] == {"provider": "local", "model": "all-MiniLM-L6-v2", "enabled": True}
+    assert body["embedding"] == {"provider": "local", "model": "bge-small-en-v1.5", "enabled": True}
 
 
 def test_index_lists_the_endpoints(server):

@@ -65,7 +65,7 @@ def test_the_banner_says_where_everything_is_and_what_to_do_next(tmp_path):
         assert f"MCP endpoint:  {server.url}/mcp" in banner
         assert f"Dashboard:     {server.url}/dashboard" in banner
         assert f"Database:      embedded PostgreSQL in {(tmp_path / 'pgdata').resolve()}" in banner
-        assert "Embeddings:    local (all-MiniLM-L6-v2)" in banner
+        assert "Embeddings:    local (bge-small-en-v1.5)" in banner
         assert "Auth:          required" in banner
         assert "Sign-in:       the local owner (this computer only)" in banner
         assert f"Next: open {server.url}/dashboard" in banner and "create-key" in banner

@@ -58,6 +58,7 @@ def test_upgrade_on_an_empty_database_then_models_and_database_agree(empty_datab
     engine.dispose()
     assert {
         "ix_embeddings_hnsw_all_minilm_l6_v2",
+        "ix_embeddings_hnsw_bge_small_en_v1_5",
         "ix_observations_search_tsv",
         "uq_concepts_owner_lower_name",
     } <= indexes
@@ -81,10 +82,10 @@ def test_production_server_refuses_an_unmigrated_database_and_says_how_to_fix_it
     assert "python server.py migrate" in str(refused.value)
 
 
-def test_baseline_migration_creates_the_live_vector_index_definitions():
-    baseline = (ROOT / "migrations" / "versions" / "0001_baseline_schema.py").read_text()
+def test_the_migrations_create_the_live_vector_index_definitions():
+    migrations = "".join(path.read_text() for path in (ROOT / "migrations" / "versions").glob("*.py"))
     for statement in search_indexes.vector_index_statements():
-        assert statement in baseline, statement
+        assert statement in migrations, statement
 
 
 def test_a_role_that_may_not_create_pgvector_is_told_what_to_run_and_nothing_is_written(tmp_path):

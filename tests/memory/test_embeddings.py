@@ -159,7 +159,7 @@ async def test_changing_the_model_re_embeds_existing_memories_on_start(server, f
             assert result["results"][0]["ref"] == stored["ref"] and result["mode"] == "hybrid"
     with session_scope() as session:
         models = set(session.scalars(select(Embedding.model).where(Embedding.owner_id == owner)))
-    assert models == {"all-MiniLM-L6-v2", "text-embedding-3-small"}
+    assert models == {"bge-small-en-v1.5", "text-embedding-3-small"}
 
 
 async def _until_nothing_pending(client) -> None:

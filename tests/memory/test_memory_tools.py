@@ -332,7 +332,7 @@ async def test_init_session_bootstrap_stats_and_guide(local_embedder):
         stats = await call(client, "memory_stats")
         assert stats["counts"] == {"observations": 1, "patterns": 0, "concepts": 0, "documents": 0, "turns": 0}
         assert stats["sessions"] == 1
-        assert stats["embedding"] == {"provider": "local", "model": "all-MiniLM-L6-v2", "pending": 0}
+        assert stats["embedding"] == {"provider": "local", "model": "bge-small-en-v1.5", "pending": 0}
 
         markdown = await call(client, "memory_user_guide")
         assert markdown["guide"].startswith("# MemoryGate user guide")

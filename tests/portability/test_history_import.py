@@ -229,7 +229,7 @@ def test_a_chatgpt_export_zip_becomes_searchable_turns_with_their_real_times_onc
         ("assistant", "Usually heat stress or overwatering.", "2024-06-01T10:00:10+00:00", "g2"),
     ]
     with session_scope() as db:
-        assert indexing.pending_count(db, model="all-MiniLM-L6-v2", owner_id=owner) == 0
+        assert indexing.pending_count(db, model="bge-small-en-v1.5", owner_id=owner) == 0
     # Found by meaning (no word in common) as soon as the import said it was done.
     best = _search(server, new_key(owner), "what makes foliage roll up on vegetable plants")[0]
     assert best["text"] == "Why do my tomato leaves curl?" and best["matched"] == "meaning"

