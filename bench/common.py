@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core import db, embedded_postgres  # noqa: E402
-from memory.local_models import LOCAL_MODELS  # noqa: E402
+from memory.local_models import LOCAL_MODELS, SEMANTIC_WEIGHT  # noqa: E402
 
 BENCH_DATA = ROOT / "bench" / ".data"
 # The benches' own connection to the database they measure (apps they serve make their own).
@@ -155,6 +155,7 @@ class FixedEmbedding:
         self.model = model
         self.vector = vector
         self.min_similarity = LOCAL_MODELS[model].min_similarity if model in LOCAL_MODELS else 0.25
+        self.semantic_weight = LOCAL_MODELS[model].semantic_weight if model in LOCAL_MODELS else SEMANTIC_WEIGHT
 
     def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
         return [self.vector for _ in texts]

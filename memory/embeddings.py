@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from core.errors import EmbeddingUnavailable
 from core.settings import Settings
-from memory.local_models import DEFAULT_MODEL, LOCAL_MODELS, LocalModel
+from memory.local_models import DEFAULT_MODEL, LOCAL_MODELS, SEMANTIC_WEIGHT, LocalModel
 
 log = logging.getLogger("memorygate.embeddings")
 
@@ -58,6 +58,11 @@ class EmbeddingProvider(Protocol):
         """Search's default relevance floor for this model's cosines."""
         ...
 
+    @property
+    def semantic_weight(self) -> float:
+        """The share of a search hit's score its similarity makes (search_fusion.fuse)."""
+        ...
+
     def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
         """Vectors for memories' ``texts``; ``background`` work (the backfill)
         yields to requests where the provider shares a limited resource."""
@@ -78,6 +83,7 @@ class NoEmbeddings:
     dimensions = None
     enabled = False
     min_similarity = 0.0
+    semantic_weight = SEMANTIC_WEIGHT
 
     def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
         raise EmbeddingUnavailable("no embedding provider is configured")
@@ -98,6 +104,7 @@ class LocalEmbeddings:
         self.model = spec.name
         self.dimensions = spec.dimensions
         self.min_similarity = spec.min_similarity
+        self.semantic_weight = spec.semantic_weight
         self._query_instruction = spec.query_instruction
         self._model = spec.load()
         # One BLAS thread per call: the server already runs one call per
@@ -182,6 +189,7 @@ class OpenAIEmbeddings:
     name = "openai"
     enabled = True
     min_similarity = OPENAI_MIN_SIMILARITY
+    semantic_weight = SEMANTIC_WEIGHT
 
     def __init__(
         self,

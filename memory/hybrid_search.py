@@ -61,6 +61,7 @@ def search(
     recency_half_life_days: float | None = None,
     timings: SearchTimings | None = None,
     count_reads: bool = True,
+    explain: bool = False,
 ) -> dict[str, Any]:
     """The hits for ``query``; each counts as read (``count_reads``) unless
     the caller only composes from them (the brief)."""
@@ -116,7 +117,7 @@ def search(
         hit.keyword_rank = round(keyword_rank, 4)
         if keyword_distance is not None:
             hit.similarity = round(1.0 - keyword_distance, 4)
-    search_fusion.fuse(candidates.values())
+    search_fusion.fuse(candidates.values(), semantic_weight=embedder.semantic_weight)
     ranked = search_fusion.ranked_best_first(candidates.values())
 
     def load(window: list[search_fusion.Candidate]) -> search_fusion.Items:
@@ -132,7 +133,10 @@ def search(
     found, dropped = search_fusion.strong_matches(
         ranked, floor=floor, limit=limit, load=(lambda _: every_item) if every_item else load
     )
-    results = [search_fusion.hit(item, candidate, floor=floor) for candidate, item in found]
+    results = [
+        search_fusion.hit(item, candidate, floor=floor, explain=explain, semantic_weight=embedder.semantic_weight)
+        for candidate, item in found
+    ]
     if count_reads:
         access.mark_accessed(db, owner_id=owner_id, hits=[(c.kind, c.item_id) for c, _ in found])
     timings.database_ms = (time.perf_counter() - started) * 1000

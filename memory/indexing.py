@@ -271,6 +271,7 @@ class BackfillSchedule:
         self.deferrals_seen = 0
         self.imports_seen: datetime | None = None
         self.passes = 0
+        self.deferred_to_another = 0  # ticks that found another process's pass under way
         self.stopping = threading.Event()
 
     def stop(self) -> None:
@@ -291,15 +292,17 @@ class BackfillSchedule:
             newest_import = db.scalar(select(func.max(ImportJob.finished_at)))
         if not self.due(newest_import):
             return 0
-        self.deferrals_seen = deferrals.count  # a deferral during this pass asks for the next one
-        self.imports_seen = newest_import
-        self.last_pass = self.clock()
         with session_factory() as guard:
-            # One process at a time: the server's processes all start a pass
-            # at once, and each would embed the same items (a change of
-            # model: every memory, twice). The lock goes with the guard's
-            # transaction, so a process that dies mid-pass frees it.
-            if not try_take_turns(guard, "embedding backfill"):
+            # One process at a time per model: the server's processes all
+            # start a pass at once, and each would embed the same items (after
+            # a change of model, every memory). The lock goes with the guard's
+            # transaction, so a process that dies mid-pass frees it. A process
+            # that finds it taken stays due and tries again next tick.
+            if not try_take_turns(guard, "embedding backfill", embedder.model):
+                self.deferred_to_another += 1
                 return 0
+            self.deferrals_seen = deferrals.count  # a deferral during this pass asks for the next one
+            self.imports_seen = newest_import
+            self.last_pass = self.clock()
             self.passes += 1
             return backfill_pending(session_factory, embedder=embedder, stopping=self.stopping.is_set)

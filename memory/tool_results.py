@@ -57,6 +57,16 @@ class Written(Result):
 # --- memories, listed and whole -------------------------------------------------------------------
 
 
+class Why(Result):
+    """The parts of a hit's score: score = (meaning + keywords) × recency."""
+
+    meaning: float = Field(description="The share of the score from closeness of meaning (its weight × similarity).")
+    keywords: float = Field(description="The share of the score from the query's words found in the memory.")
+    words_matched: float = Field(description="The share of the query's word weight the memory contains, 0 to 1.")
+    all_words: bool = Field(description="It contains every word of the query (which ranks it higher).")
+    recency: float | None = Field(None, description="The factor its age scaled the score by (recency_half_life_days).")
+
+
 class Hit(Result):
     """One search hit: a memory, its text once, and why it ranked."""
 
@@ -75,6 +85,7 @@ class Hit(Result):
     speaker: str | None = Field(None, description="Who said it (turns).")
     conversation_id: str | None = Field(None, description="The conversation it was said in (turns).")
     position: int | None = Field(None, description="Its place in the conversation, from 0 (turns).")
+    why: Why | None = Field(None, description="With explain=true: the parts of its score.")
 
 
 class Memory(Result):

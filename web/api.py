@@ -138,8 +138,10 @@ def search(
     since: Moment = None,
     until: Moment = None,
     archived: Literal["exclude", "include", "only"] = "exclude",
+    explain: bool = False,
 ) -> results.Found:
-    """Search every memory by meaning and keywords (as the memory_search tool)."""
+    """Search every memory by meaning and keywords (as the memory_search tool);
+    ``explain=true`` gives each hit the parts of its score."""
     return _run(
         request,
         db,
@@ -154,6 +156,7 @@ def search(
         since=_bound(since),
         until=_bound(until),
         archived=archived,
+        explain=explain,
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import delete
 from core.db import try_take_turns
 from core.settings import Settings
 from memory import bge_small, indexing, observations
-from memory.embeddings import LocalEmbeddings
+from memory.embeddings import LocalEmbeddings, NoEmbeddings
 from memory.local_models import DEFAULT_MODEL, LOCAL_MODELS
 from models import Embedding
 from tests.support import (
@@ -167,14 +167,20 @@ def test_one_server_process_at_a_time_runs_a_backfill_pass(local_embedder):
     with session_scope() as db:
         observations.store_observation(db, owner_id=owner, observation=FACTS[3])
         db.execute(delete(Embedding).where(Embedding.owner_id == owner))
-    other_process = indexing.BackfillSchedule()
+    this_process = indexing.BackfillSchedule()
     with TEST_DATABASE.sessions() as holder, holder.begin():
-        assert try_take_turns(holder, "embedding backfill")  # another process's pass under way
-        assert other_process.run(TEST_DATABASE.sessions, embedder=local_embedder) == 0
-        assert other_process.passes == 0
+        # Another process's pass for this model is under way.
+        assert try_take_turns(holder, "embedding backfill", local_embedder.model)
+        assert this_process.run(TEST_DATABASE.sessions, embedder=local_embedder) == 0
+        assert this_process.passes == 0 and this_process.deferred_to_another == 1
+        # A pass for another model (a process not yet redeployed) is no reason to wait.
+        elsewhere = indexing.BackfillSchedule()
+        elsewhere.run(TEST_DATABASE.sessions, embedder=NoEmbeddings())
+        assert elsewhere.passes == 1
     with TEST_DATABASE.sessions() as db:
         assert indexing.pending_count(db, model=local_embedder.model, owner_id=owner) == 1
-    again = indexing.BackfillSchedule()
-    assert again.run(TEST_DATABASE.sessions, embedder=local_embedder) >= 1
+    # Still due: once the other pass is over, the next tick runs one.
+    assert this_process.run(TEST_DATABASE.sessions, embedder=local_embedder) >= 1
+    assert this_process.passes == 1
     with TEST_DATABASE.sessions() as db:
         assert indexing.pending_count(db, model=local_embedder.model, owner_id=owner) == 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import event, func, select
 
+from memory.local_models import DEFAULT_MODEL, LOCAL_MODELS
 from models import Embedding, Observation
 from tests.support import call, mcp_client, session_scope, user_with_key
 
@@ -48,13 +50,17 @@ async def test_search_leaves_out_weak_matches_and_says_how_many(server):
     _, key = user_with_key()
     async with mcp_client(server.url, key) as client:
         pet = await call(client, "memory_store", observation="Has a golden retriever named Max")
-        for text in ("The user drinks coffee every morning", "Favourite coffee is a flat white"):
+        for text in ("Drinks coffee every morning", "Favourite coffee is a flat white"):
             await call(client, "memory_store", observation=text)
         result = await call(client, "memory_search", query="what pet does the user have?", limit=5)
         assert [hit["ref"] for hit in result["results"]] == [pet["ref"]]
         assert result["dropped"] == 2
         everything = await call(client, "memory_search", query="what pet does the user have?", min_similarity=0)
         assert everything["count"] == 3 and everything["dropped"] == 0
+        # Sharing the query's words ("user") does not rank a memory above the answer.
+        await call(client, "memory_store", observation="The user drinks coffee every morning")
+        shared = await call(client, "memory_search", query="what pet does the user have?", limit=5)
+        assert shared["results"][0]["ref"] == pet["ref"]
         # Containing every word of the query keeps a hit whatever its similarity.
         exact = await call(client, "memory_search", query="flat white", min_similarity=0.99)
         assert exact["count"] == 1 and exact["results"][0]["matched"] in ("keywords", "both")
@@ -238,3 +244,33 @@ async def test_search_reads_a_window_of_memories_and_reads_on_past_those_out_of_
             event.remove(Observation, "load", count_load)
         assert [hit["ref"] for hit in after["results"]] == ranked[4:7]
         assert len(loaded) == 12  # the first window held only two in scope
+
+
+async def test_explain_gives_the_parts_each_hits_score_is_made_of(server):
+    """score = (meaning + keywords) × recency, with the shares named."""
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        both = await call(client, "memory_store", observation="Ann drinks green tea every morning")
+        meaning = await call(client, "memory_store", observation="Ann prefers herbal infusions to coffee")
+        plain = await call(client, "memory_search", query="Ann green tea", min_similarity=0)
+        found = await call(
+            client, "memory_search", query="Ann green tea", min_similarity=0, explain=True, recency_half_life_days=30
+        )
+    assert all("why" not in hit for hit in plain["results"])
+    by_ref = {hit["ref"]: hit for hit in found["results"]}
+    top = by_ref[both["ref"]]
+    assert top["why"]["all_words"] is True and top["why"]["words_matched"] == 1.0
+    weight = LOCAL_MODELS[DEFAULT_MODEL].semantic_weight
+    assert top["why"]["meaning"] == round(weight * top["similarity"], 4)
+    other = by_ref[meaning["ref"]]["why"]
+    assert other["all_words"] is False and 0 < other["words_matched"] < 1  # "Ann" only
+    for hit in found["results"]:
+        parts = hit["why"]
+        assert 0.99 < parts["recency"] <= 1.0  # stored just now
+        assert abs((parts["meaning"] + parts["keywords"]) * parts["recency"] - hit["score"]) < 1e-3
+    over_http = httpx.get(
+        server.url + "/api/v1/search",
+        params={"query": "Ann green tea", "explain": "true"},
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()
+    assert over_http["results"][0]["why"]["all_words"] is True

@@ -7,9 +7,10 @@ from sqlalchemy import event, text
 
 from memory import search_candidates, vector_plan
 from memory.embeddings import LocalEmbeddings
+from memory.local_models import DEFAULT_MODEL
 from tests.support import TEST_DATABASE, new_user, session_scope
 
-MODEL = "all-MiniLM-L6-v2"
+MODEL = DEFAULT_MODEL
 LARGE = 8_000
 
 

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from memory.search_fusion import ALL_TERMS_BOOST, SEMANTIC_WEIGHT, Candidate, fuse, ranked_best_first, strong_matches
+from memory.local_models import SEMANTIC_WEIGHT
+from memory.search_fusion import ALL_TERMS_BOOST, Candidate, fuse, ranked_best_first, strong_matches
 
 
 def _candidate(item_id: int, *, similarity=None, keyword_rank=None, kind="observation") -> Candidate:
@@ -18,7 +19,7 @@ def test_a_score_is_similarity_and_keyword_share_weighted_as_declared():
     both = _candidate(1, similarity=0.8, keyword_rank=0.5)
     meaning = _candidate(2, similarity=0.8)
     every_word = _candidate(3, keyword_rank=1.0 + ALL_TERMS_BOOST)
-    fuse([both, meaning, every_word])
+    fuse([both, meaning, every_word], semantic_weight=SEMANTIC_WEIGHT)
     assert both.score == pytest.approx(SEMANTIC_WEIGHT * 0.8 + (1 - SEMANTIC_WEIGHT) * 0.5 / (1 + ALL_TERMS_BOOST))
     assert meaning.score == pytest.approx(SEMANTIC_WEIGHT * 0.8)
     assert every_word.score == pytest.approx(1 - SEMANTIC_WEIGHT)  # all of the keyword side
@@ -27,7 +28,7 @@ def test_a_score_is_similarity_and_keyword_share_weighted_as_declared():
 
 def test_equal_scores_rank_the_same_way_every_time():
     tied = [_candidate(9, similarity=0.5), _candidate(2, similarity=0.5, kind="pattern"), _candidate(4, similarity=0.5)]
-    fuse(tied)
+    fuse(tied, semantic_weight=SEMANTIC_WEIGHT)
     assert [(c.kind, c.item_id) for c in ranked_best_first(tied)] == [
         ("observation", 4),
         ("observation", 9),
