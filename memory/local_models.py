@@ -17,7 +17,6 @@ import numpy as np
 
 from memory import bge_small, minilm
 
-
 # The share of a search hit's score its similarity makes, unless a model
 # sets its own; the rest is its keyword score (search_fusion.fuse).
 SEMANTIC_WEIGHT = 0.5
