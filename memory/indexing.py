@@ -92,10 +92,12 @@ def index_items(
     """
     if not embedder.enabled or embedder.model is None:
         return "disabled"
+    texts = {id(item): item_types.embedding_text(item) for item in items}
+    items = [item for item in items if texts[id(item)] is not None]  # a bare name has no vector
     if not items:
         return "indexed"
     try:
-        vectors = embedder.embed([item_types.embedding_text(item) for item in items], background=background)
+        vectors = embedder.embed([texts[id(item)] or "" for item in items], background=background)
     except EmbeddingUnavailable as exc:
         log.warning("embedding deferred for %d item(s): %s", len(items), exc.message)
         deferrals.add()
@@ -129,7 +131,8 @@ def _embedded_columns(kind: str, model_class: type[item_types.MemoryItem]) -> li
 
 
 def _missing_vector(kind: str, model_class: type[item_types.MemoryItem], model: str) -> Any:
-    return ~exists().where(
+    """SQL: the rows of ``kind`` that should have a vector of ``model`` and have none."""
+    return item_types.has_meaning(kind) & ~exists().where(
         Embedding.source_type == kind,
         Embedding.source_id == model_class.id,
         Embedding.owner_id == model_class.owner_id,

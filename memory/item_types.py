@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
+from sqlalchemy import func, true
 from sqlalchemy.orm import Session
 
 from models import Concept, Document, Observation, Pattern, Turn
@@ -74,13 +75,27 @@ EMBEDDED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def embedding_text(item: MemoryItem) -> str:
+def has_meaning(kind: str) -> Any:
+    """SQL: the rows of ``kind`` that are embedded (embedding_text is not None)."""
+    if kind == "concept":
+        return func.coalesce(func.btrim(Concept.description), "") != ""
+    return true()
+
+
+def embedding_text(item: MemoryItem) -> str | None:
+    """What a memory's vector is made from; None for a concept that is only
+    a name. A bare name's vector is close to every question that mentions
+    the name ("Ann" scored above "Ann: likes tea" for "what does Ann drink")
+    and, with a strong model, to words that only look like it ("annual
+    report"), so it has none: it is found by its name and aliases, as words."""
     if isinstance(item, Observation):
         return item.observation
     if isinstance(item, Pattern):
         return f"{item.category}: {item.pattern_name}. {item.pattern_text}"
     if isinstance(item, Concept):
-        return f"{item.name} ({item.type}). {item.description or ''}".strip()
+        if not (item.description or "").strip():
+            return None
+        return f"{item.name} ({item.type}). {item.description}"
     if isinstance(item, Turn):
         said = f"{item.speaker}: {item.text}"
         return f"{said}\n{item.reply}" if item.reply else said

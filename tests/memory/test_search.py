@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import event, func, select
 
+from memory import indexing
 from memory.local_models import DEFAULT_MODEL, LOCAL_MODELS
 from models import Embedding, Observation
-from tests.support import call, mcp_client, session_scope, user_with_key
+from tests.support import call, mcp_client, new_user, session_scope, tool_client, user_with_key
 
 MEMORIES = [
     "My daughter Emma starts kindergarten in September",
@@ -274,3 +275,24 @@ async def test_explain_gives_the_parts_each_hits_score_is_made_of(server):
         headers={"Authorization": f"Bearer {key}"},
     ).json()
     assert over_http["results"][0]["why"]["all_words"] is True
+
+
+async def test_a_concept_that_is_only_a_name_is_found_by_its_name_and_never_outranks_a_fact(local_embedder):
+    owner, _ = new_user("bare-names")
+    async with tool_client(owner, embedder=local_embedder) as client:
+        ann = await call(client, "memory_store_concept", name="Ann", concept_type="person")
+        fact = await call(client, "memory_store", observation="Ann: likes tea")
+        drink = await call(client, "memory_search", query="what does Ann drink")
+        assert drink["results"][0]["ref"] == fact["ref"]
+        assert ann["ref"] not in [hit["ref"] for hit in drink["results"]]  # "Ann" alone is not the question
+        # A word that only looks like the name does not bring it back.
+        assert (await call(client, "memory_search", query="annual report"))["results"] == []
+        named = await call(client, "memory_search", query="Ann", explain=True)
+        assert [hit["ref"] for hit in named["results"]] == [fact["ref"], ann["ref"]]
+        assert named["results"][1]["matched"] == "keywords" and named["results"][1]["why"]["meaning"] == 0
+        # Described, it has a meaning to compare again.
+        await call(client, "memory_store_concept", name="Ann", description="Ann is my sister, a marine biologist")
+        work = await call(client, "memory_search", query="who studies sea life?")
+        assert work["results"][0]["ref"] == ann["ref"] and work["results"][0]["matched"] in ("meaning", "both")
+    with session_scope() as db:
+        assert indexing.pending_count(db, model=local_embedder.model, owner_id=owner) == 0
