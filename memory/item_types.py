@@ -87,7 +87,7 @@ def embedding_text(item: MemoryItem) -> str | None:
     a name. A bare name's vector is close to every question that mentions
     the name ("Ann" scored above "Ann: likes tea" for "what does Ann drink")
     and, with a strong model, to words that only look like it ("annual
-    report"), so it has none: it is found by its name and aliases, as words."""
+    report"), so it has none: it is found by its name, as words."""
     if isinstance(item, Observation):
         return item.observation
     if isinstance(item, Pattern):

@@ -1,5 +1,5 @@
 """A concept that is only a name has no vector from now on (it is found by
-its name and aliases as words): the vectors such concepts have are dropped.
+its name, as words): the vectors such concepts have are dropped.
 A concept given a description later is embedded then, as before.
 
 Revision ID: 0021
