@@ -34,6 +34,7 @@ CANDIDATES_PER_RESULT = 4
 
 BOUNDED_VECTOR_FACTOR = 4
 MAX_HALF_LIFE_DAYS = 36_500
+STATEMENTS_SHOWN = 10
 
 
 @dataclass
@@ -137,6 +138,7 @@ def search(
         search_fusion.hit(item, candidate, floor=floor, explain=explain, semantic_weight=embedder.semantic_weight)
         for candidate, item in found
     ]
+    _add_statements(db, results)
     if count_reads:
         access.mark_accessed(db, owner_id=owner_id, hits=[(c.kind, c.item_id) for c, _ in found])
     timings.database_ms = (time.perf_counter() - started) * 1000
@@ -149,6 +151,15 @@ def search(
     if notice:
         response["notice"] = notice
     return response
+
+
+def _add_statements(db: Session, results: list[dict[str, Any]]) -> None:
+    """A concept's hit says what its relationships say (they are part of what
+    it matched by), the first STATEMENTS_SHOWN of them."""
+    concept_ids = {int(hit["ref"].split(":")[1]): hit for hit in results if hit["type"] == "concept"}
+    for concept_id, said in item_types.statements(db, concept_ids).items():
+        if said:
+            concept_ids[concept_id]["statements"] = said[:STATEMENTS_SHOWN]
 
 
 def _embed_query(

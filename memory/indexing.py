@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +62,16 @@ def forget_vectors(db: Session, *, owner_id: uuid.UUID, kind: str, item_id: int)
     )
 
 
+def reindex_concepts(db: Session, *, owner_id: uuid.UUID, concept_ids: Iterable[int]) -> None:
+    """These concepts' relationships changed, and with them what they mean:
+    drop their vectors now and embed them again after the commit."""
+    for concept_id in set(concept_ids):
+        forget_vectors(db, owner_id=owner_id, kind="concept", item_id=concept_id)
+        concept = item_types.get(db, "concept", concept_id)
+        if concept is not None:
+            index_after_commit(db, concept)
+
+
 def index_after_commit(db: Session, item: item_types.MemoryItem) -> None:
     """Ask this unit of work to embed ``item`` once its transaction has
     committed: the memory is kept even when the provider then fails."""
@@ -92,7 +102,11 @@ def index_items(
     """
     if not embedder.enabled or embedder.model is None:
         return "disabled"
-    texts = {id(item): item_types.embedding_text(item) for item in items}
+    said = item_types.statements(db, [item.id for item in items if item_types.kind_of(item) == "concept"])
+    texts = {
+        id(item): item_types.embedding_text(item, said.get(item.id) if item_types.kind_of(item) == "concept" else None)
+        for item in items
+    }
     items = [item for item in items if texts[id(item)] is not None]  # a bare name has no vector
     if not items:
         return "indexed"

@@ -7,13 +7,15 @@ tools return, so every service speaks about items the same way.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import func, true
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
 
-from models import Concept, Document, Observation, Pattern, Turn
+from models import Concept, ConceptRelationship, Document, Observation, Pattern, Turn
 
 MemoryItem = Observation | Pattern | Concept | Document | Turn
 
@@ -78,24 +80,81 @@ EMBEDDED_COLUMNS: dict[str, tuple[str, ...]] = {
 def has_meaning(kind: str) -> Any:
     """SQL: the rows of ``kind`` that are embedded (embedding_text is not None)."""
     if kind == "concept":
-        return func.coalesce(func.btrim(Concept.description), "") != ""
+        related = exists().where(
+            or_(ConceptRelationship.from_concept_id == Concept.id, ConceptRelationship.to_concept_id == Concept.id)
+        )
+        return (func.coalesce(func.btrim(Concept.description), "") != "") | related
     return true()
 
 
-def embedding_text(item: MemoryItem) -> str | None:
-    """What a memory's vector is made from; None for a concept that is only
-    a name. A bare name's vector is close to every question that mentions
-    the name ("Ann" scored above "Ann: likes tea" for "what does Ann drink")
-    and, with a strong model, to words that only look like it ("annual
-    report"), so it has none: it is found by its name, as words."""
+def statements(db: Session, concept_ids: Iterable[int]) -> dict[int, list[str]]:
+    """What each concept's relationships say, as sentences ("Ann lives in
+    Porto"), by concept id; in the order they were made.
+
+    A relationship of a type MemoryGate does not know arrives from an import
+    as ``related_to`` with its own type as the description ("lives_in"), which
+    then is the verb; any other description follows the statement."""
+    wanted = list(concept_ids)
+    said: dict[int, list[str]] = {concept_id: [] for concept_id in wanted}
+    if not wanted:
+        return said
+    source, target = aliased(Concept), aliased(Concept)
+    rows = db.execute(
+        select(ConceptRelationship, source.name, target.name)
+        .join(source, source.id == ConceptRelationship.from_concept_id)
+        .join(target, target.id == ConceptRelationship.to_concept_id)
+        .where(or_(ConceptRelationship.from_concept_id.in_(wanted), ConceptRelationship.to_concept_id.in_(wanted)))
+        .order_by(ConceptRelationship.id)
+    )
+    for edge, from_name, to_name in rows:
+        sentence = _statement(edge, from_name, to_name)
+        for end in (edge.from_concept_id, edge.to_concept_id):
+            if end in said:
+                said[end].append(sentence)
+    return said
+
+
+def related_concept_ids(db: Session, concept_id: int) -> list[int]:
+    """The concepts at the other end of this one's relationships."""
+    rows = db.execute(
+        select(ConceptRelationship.from_concept_id, ConceptRelationship.to_concept_id).where(
+            or_(ConceptRelationship.from_concept_id == concept_id, ConceptRelationship.to_concept_id == concept_id)
+        )
+    )
+    return sorted({end for pair in rows for end in pair if end != concept_id})
+
+
+def _statement(edge: ConceptRelationship, from_name: str, to_name: str) -> str:
+    described = (edge.description or "").strip()
+    if edge.rel_type == "related_to" and described and _RELATION_TYPES.fullmatch(described):
+        return f"{from_name} {described.replace('_', ' ').replace(';', ',')} {to_name}"
+    sentence = f"{from_name} {edge.rel_type.replace('_', ' ')} {to_name}"
+    return f"{sentence} ({described})" if described else sentence
+
+
+# One or more imported relation types: "lives_in", "lives_in; works_at".
+_RELATION_TYPES = re.compile(r"[A-Za-z][\w-]*(; [A-Za-z][\w-]*)*")
+
+
+def embedding_text(item: MemoryItem, said: list[str] | None = None) -> str | None:
+    """What a memory's vector is made from; ``said``: a concept's statements.
+
+    None for a concept that is only a name (no description, no
+    relationships): a bare name's vector is close to every question that
+    mentions the name ("Ann" scored above "Ann: likes tea" for "what does Ann
+    drink") and, with a strong model, to words that only look like it
+    ("annual report"), so it has none: it is found by its name, as words.
+    A concept's relationships are part of what it means, so "where does Ann
+    live" finds the concept whose relationship says so."""
     if isinstance(item, Observation):
         return item.observation
     if isinstance(item, Pattern):
         return f"{item.category}: {item.pattern_name}. {item.pattern_text}"
     if isinstance(item, Concept):
-        if not (item.description or "").strip():
+        parts = [(item.description or "").strip(), *(f"{sentence}." for sentence in said or [])]
+        if not any(parts):
             return None
-        return f"{item.name} ({item.type}). {item.description}"
+        return f"{item.name} ({item.type}). " + " ".join(part for part in parts if part)
     if isinstance(item, Turn):
         said = f"{item.speaker}: {item.text}"
         return f"{said}\n{item.reply}" if item.reply else said

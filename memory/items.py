@@ -76,8 +76,11 @@ def delete_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]
     item = load_item(db, owner_id=owner_id, ref=ref)
     kind = item_types.kind_of(item)
     indexing.forget_vectors(db, owner_id=owner_id, kind=kind, item_id=item.id)
+    # A concept's relationships go with it, and what they said about the others.
+    related = [] if kind != "concept" else item_types.related_concept_ids(db, item.id)
     model_class = item_types.ITEM_MODELS[kind]
     db.execute(delete(model_class).where(model_class.id == item.id, model_class.owner_id == owner_id))
+    indexing.reindex_concepts(db, owner_id=owner_id, concept_ids=related)
     audit.record(db, audit.MEMORY_DELETED, actor=owner_id, targets={"ref": item_types.ref(kind, item.id)})
     return {"deleted": True, "ref": item_types.ref(kind, item.id)}
 

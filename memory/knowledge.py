@@ -183,6 +183,7 @@ def add_relationship(
             set_={"weight": weight, "description": description},
         )
     )
+    indexing.reindex_concepts(db, owner_id=owner_id, concept_ids=(source.id, target.id))  # it says more now
     return {"from": source.name, "to": target.name, "rel_type": rel_type, "weight": weight}
 
 

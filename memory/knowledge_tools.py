@@ -104,7 +104,10 @@ def register(mcp: FastMCP, work: Any) -> None:
         description: str | None = None,
         run: UnitOfWork = work,
     ) -> results.Linked:
-        """Link two concepts; calling again with the same pair and type updates weight and description."""
+        """Link two concepts; calling again with the same pair and type updates weight and description.
+
+        The link becomes a statement memory_search finds ("Ann lives in Porto": related_to with the description
+        "lives_in" reads as its verb); both concepts are embedded again with it."""
         return run(
             knowledge.add_relationship,
             returns=results.Linked,

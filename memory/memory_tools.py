@@ -250,7 +250,8 @@ def register(mcp: FastMCP, work: Any) -> None:
 
     @mcp.tool(annotations=DESTRUCTIVE)
     def memory_delete(ref: Ref, run: UnitOfWork = work) -> results.Deleted:
-        """Forget one memory permanently (with its search vectors); it cannot be restored.
+        """Forget one memory permanently (with its search vectors); it cannot be restored. A concept goes with its
+        aliases and relationships.
 
         Use when the user asks to forget something.
         """

@@ -85,6 +85,9 @@ class Hit(Result):
     speaker: str | None = Field(None, description="Who said it (turns).")
     conversation_id: str | None = Field(None, description="The conversation it was said in (turns).")
     position: int | None = Field(None, description="Its place in the conversation, from 0 (turns).")
+    statements: list[str] | None = Field(
+        None, description="What a concept's relationships say ('Ann lives in Porto'), up to 10."
+    )
     why: Why | None = Field(None, description="With explain=true: the parts of its score.")
 
 
@@ -298,8 +301,8 @@ class Candidates(Result):
     candidates: list[Candidate]
 
 
-class Deleted(Result):
-    """The memory forgotten."""
+class Deleted(Written):
+    """The memory forgotten (a concept's: the concepts it was related to are embedded again)."""
 
     deleted: bool
     ref: str
@@ -430,8 +433,8 @@ class AliasAdded(Result):
     created: bool
 
 
-class Linked(Result):
-    """The relationship created or updated."""
+class Linked(Written):
+    """The relationship created or updated (its two concepts are embedded again with it)."""
 
     from_: str = Field(alias="from")
     to: str

@@ -315,7 +315,7 @@ class _Import:
                 continue
             record.fields["from_concept_id"], record.fields["to_concept_id"] = ends
             records.append(record)
-        self._merge(
+        added = self._merge(
             "relationship",
             ConceptRelationship,
             existing,
@@ -325,6 +325,25 @@ class _Import:
             ),
             records=records,
         )
+        # A concept already here that gains a relationship means more: its
+        # vector goes, and the import's embedding step makes it again.
+        if added:
+            ends = {
+                end
+                for pair in self.db.execute(
+                    select(ConceptRelationship.from_concept_id, ConceptRelationship.to_concept_id).where(
+                        ConceptRelationship.id.in_(added)
+                    )
+                )
+                for end in pair
+            }
+            self.db.execute(
+                delete(Embedding).where(
+                    Embedding.owner_id == self.owner_id,
+                    Embedding.source_type == "concept",
+                    Embedding.source_id.in_(ends),
+                )
+            )
 
     def _observations(self) -> None:
         existing: dict[Hashable, int] = {}

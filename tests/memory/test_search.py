@@ -296,3 +296,39 @@ async def test_a_concept_that_is_only_a_name_is_found_by_its_name_and_never_outr
         assert work["results"][0]["ref"] == ann["ref"] and work["results"][0]["matched"] in ("meaning", "both")
     with session_scope() as db:
         assert indexing.pending_count(db, model=local_embedder.model, owner_id=owner) == 0
+
+
+async def test_relationships_are_found_as_the_statements_they_make(local_embedder):
+    owner, _ = new_user("statements")
+    async with tool_client(owner, embedder=local_embedder) as client:
+        ann = await call(client, "memory_store_concept", name="Ann", concept_type="person")
+        porto = await call(client, "memory_store_concept", name="Porto", concept_type="place")
+        await call(client, "memory_store", observation="Ann: likes tea")
+        await call(
+            client,
+            "memory_add_concept_relationship",
+            from_concept="Ann",
+            to_concept="Porto",
+            rel_type="related_to",
+            description="lives_in",
+        )
+        await call(
+            client,
+            "memory_add_concept_relationship",
+            from_concept="Porto",
+            to_concept="Ann",
+            rel_type="part_of",
+            description="her home town",
+        )
+        found = await call(client, "memory_search", query="where does Ann live?")
+        top = found["results"][0]
+        assert top["ref"] == ann["ref"]
+        assert top["statements"] == ["Ann lives in Porto", "Porto part of Ann (her home town)"]
+        # The concept at the other end goes, and what it said goes with it.
+        await call(client, "memory_delete", ref=porto["ref"])
+        after = await call(client, "memory_search", query="where does Ann live?", min_similarity=0)
+        assert all("Porto" not in " ".join(hit.get("statements", [])) for hit in after["results"])
+    with session_scope() as db:
+        assert indexing.pending_count(db, model=local_embedder.model, owner_id=owner) == 0
+        vectors = db.scalar(select(func.count()).where(Embedding.owner_id == owner, Embedding.source_type == "concept"))
+    assert vectors == 0  # Ann is only a name again

@@ -261,6 +261,10 @@ async def test_the_reference_memory_servers_file_moves_in_with_one_command(serve
     async with mcp_client(server.url, new_key(owner)) as client:
         found = await call(client, "memory_search", query="fluent Spanish")
         assert found["results"][0]["text"] == "John_Smith: Speaks fluent Spanish"
+        # A relation is a statement search finds, not only an edge the concept tools walk.
+        employer = await call(client, "memory_search", query="which company employs John Smith?")
+        top = employer["results"][0]
+        assert top["ref"].startswith("concept:") and top["statements"] == ["John_Smith works at Anthropic"]
 
 
 async def test_a_running_server_embeds_what_the_command_line_imported(tmp_path):
