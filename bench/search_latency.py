@@ -4,8 +4,8 @@
     python bench/search_latency.py --large      # 100,000
     python bench/search_latency.py --memories 25000 --queries 300
 
-Seeds one owner with N distinct observations embedded by the bundled
-all-MiniLM-L6-v2 (kept in bench/.data, so later runs reuse them), then runs
+Seeds one owner with N distinct observations embedded by the bundled model
+(kept in bench/.data, so later runs reuse them), then runs
 the same natural-language queries (a) through hybrid_search.search, timing
 the query embedding and the database work separately, and (b) as MCP
 tools/call requests over HTTP to `python server.py` (one process, its own),
@@ -257,7 +257,7 @@ def main() -> None:
     print(f"memory_search, {count:,} memories for one owner, {len(questions)} queries, limit 5")
     print(f"machine: {machine()}")
     print(f"  service layer, database only (target p50<=15, p95<=40 at 100k): {summary(database_ms)}")
-    print(f"  query embedding (local MiniLM):                              {summary(embed_ms)}")
+    print(f"  query embedding ({embedder.model}):                      {summary(embed_ms)}")
     print(f"  service layer, embedding + database:                        {summary(total_ms)}")
     print(f"  MCP tools/call over HTTP (auth, embedding, database):       {summary(mcp_ms)}")
 
