@@ -9,6 +9,7 @@ secret. The request id comes from the request being served.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -60,6 +61,24 @@ def record(
             client_address=address or current_client_address.get(),
         )
     )
+
+
+def forgotten_since(
+    db: Session, *, user_id: uuid.UUID, since: datetime, limit: int = MAX_EVENTS_PAGE
+) -> list[tuple[str, datetime]]:
+    """(ref, when) of the memories this account deleted since ``since``,
+    newest first: a deleted memory leaves only its audit event behind."""
+    rows = db.execute(
+        select(AuditEvent.targets["ref"].astext, AuditEvent.occurred_at)
+        .where(
+            AuditEvent.actor_user_id == user_id,
+            AuditEvent.event == MEMORY_DELETED,
+            AuditEvent.occurred_at >= since,
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return [(ref, when) for ref, when in rows if ref]
 
 
 def events_for(db: Session, *, user_id: uuid.UUID, before_id: int | None = None, limit: int = 50) -> list[dict]:

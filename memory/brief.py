@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.errors import InvalidInput
 from memory import hybrid_search, item_types, token_count
 from memory import validation as check
@@ -169,7 +170,7 @@ def _about_the_person(db: Session, *, owner_id: uuid.UUID) -> list[tuple[str, st
 
 
 def _changes(db: Session, *, owner_id: uuid.UUID, since: datetime) -> list[tuple[str, str]]:
-    """Recorded, replaced or archived since then, newest first."""
+    """Recorded, replaced or archived since then, newest first; then what was forgotten."""
     found: list[tuple[datetime, str, int, str, item_types.MemoryItem]] = []
     for kind in item_types.CURATED:
         model = item_types.ITEM_MODELS[kind]
@@ -196,7 +197,15 @@ def _changes(db: Session, *, owner_id: uuid.UUID, since: datetime) -> list[tuple
             assert item.archived_at is not None
             found.append((item.archived_at, kind, item.id, "archived: ", item))
     found.sort(key=lambda change: change[:3], reverse=True)
-    return [_line(item_types.ref(kind, item_id), when, _shown(item), verb) for when, kind, item_id, verb, item in found]
+    lines = [
+        _line(item_types.ref(kind, item_id), when, _shown(item), verb) for when, kind, item_id, verb, item in found
+    ]
+    # What was deleted leaves only its ref: said last, so it never crowds out what is there.
+    lines += [
+        _line(ref, when, "(deleted)", "forgotten: ")
+        for ref, when in audit.forgotten_since(db, user_id=owner_id, since=since, limit=CANDIDATES)
+    ]
+    return lines
 
 
 def _shown(item: item_types.MemoryItem) -> str:

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.errors import EmbeddingUnavailable, InvalidInput
 from memory import access, item_types, search_candidates, search_fusion
 from memory import validation as check
@@ -63,11 +65,13 @@ def search(
     timings: SearchTimings | None = None,
     count_reads: bool = True,
     explain: bool = False,
+    as_of: str | None = None,
+    changed_since: str | None = None,
 ) -> dict[str, Any]:
     """The hits for ``query``; each counts as read (``count_reads``) unless
     the caller only composes from them (the brief)."""
     query = check.required_text("query", query, max_chars=check.MAX_QUERY_CHARS)
-    scope = Scope.parse(include_history, since, until, time_field, archived)
+    scope = Scope.parse(include_history, since, until, time_field, archived, as_of, changed_since)
     if recency_half_life_days is not None and not 0 < recency_half_life_days <= MAX_HALF_LIFE_DAYS:
         raise InvalidInput("recency_half_life_days", f"must be more than 0 and at most {MAX_HALF_LIFE_DAYS}")
     limit = check.limit("limit", limit)
@@ -150,6 +154,9 @@ def search(
     }
     if notice:
         response["notice"] = notice
+    if scope.changed_since is not None:
+        forgotten = audit.forgotten_since(db, user_id=owner_id, since=scope.changed_since)
+        response["forgotten"] = [ref for ref, _ in forgotten]
     return response
 
 
@@ -192,14 +199,17 @@ def _hydrate(
     items: search_fusion.Items = {}
     for kind, ids in by_kind.items():
         model_class = item_types.ITEM_MODELS[kind]
-        found = db.scalars(select(model_class).where(model_class.owner_id == owner_id, model_class.id.in_(ids)))
+        in_scope = [sql_text(condition) for condition in scope.sql(kind)]  # the conditions recall applies
+        found = db.scalars(
+            select(model_class)
+            .where(model_class.owner_id == owner_id, model_class.id.in_(ids), *in_scope)
+            .params(**scope.params)
+        )
         for item in cast(Iterable[item_types.MemoryItem], found):
             confidence = item_types.confidence(item)
             if confidence is not None and confidence < min_confidence:
                 continue
             if domain and item_types.domain(item) != domain:
-                continue
-            if not scope.admits(item):
                 continue
             items[(kind, item.id)] = item
     return items

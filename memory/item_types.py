@@ -50,6 +50,19 @@ def _version_links(kind: str, item: Observation | Pattern) -> dict[str, str | No
     }
 
 
+def valid_until(db: Session, kind: str, items: Iterable[MemoryItem]) -> dict[int, datetime]:
+    """When each replaced version stopped being true: when the version that
+    replaced it became true (it happened, or else was recorded), by id."""
+    model = ITEM_MODELS[kind]
+    newer_of = {item.superseded_by_id: item.id for item in items if isinstance(item, Observation | Pattern)}
+    newer_of.pop(None, None)
+    if not newer_of:
+        return {}
+    began = func.coalesce(model.occurred_at, model.created_at) if kind == "observation" else model.created_at
+    rows = db.execute(select(model.id, began).where(model.id.in_(list(newer_of))))
+    return {newer_of[newer_id]: when for newer_id, when in rows}
+
+
 def get(db: Session, kind: str, item_id: int) -> MemoryItem | None:
     """The item of this type and id (callers check the owner)."""
     return cast(MemoryItem | None, db.get(ITEM_MODELS[kind], item_id, populate_existing=True))
@@ -238,7 +251,8 @@ def _turn_place(item: Turn) -> dict[str, Any]:
     return {"speaker": item.speaker, "conversation_id": item.session.conversation_id, "position": item.position}
 
 
-def observation_dict(item: Observation) -> dict[str, Any]:
+def observation_dict(item: Observation, until: datetime | None = None) -> dict[str, Any]:
+    """``until``: when it stopped being true, if it was replaced (valid_until)."""
     return {
         "type": "observation",
         "ref": ref("observation", item.id),
@@ -257,10 +271,12 @@ def observation_dict(item: Observation) -> dict[str, Any]:
         "seen_count": item.seen_count,
         "last_seen_at": _iso(item.last_seen_at),
         **_version_links("observation", item),
+        "valid_until": _iso(until),
     }
 
 
-def pattern_dict(item: Pattern) -> dict[str, Any]:
+def pattern_dict(item: Pattern, until: datetime | None = None) -> dict[str, Any]:
+    """``until``: when it stopped being true, if it was replaced (valid_until)."""
     return {
         "type": "pattern",
         "ref": ref("pattern", item.id),
@@ -273,6 +289,7 @@ def pattern_dict(item: Pattern) -> dict[str, Any]:
         "created_at": _iso(item.created_at),
         "last_updated": _iso(item.last_updated),
         **_version_links("pattern", item),
+        "valid_until": _iso(until),
     }
 
 
@@ -322,11 +339,12 @@ def turn_dict(item: Turn) -> dict[str, Any]:
     }
 
 
-def full(item: MemoryItem) -> dict[str, Any]:
+def full(item: MemoryItem, until: datetime | None = None) -> dict[str, Any]:
+    """The whole memory; ``until``: when a replaced version stopped being true."""
     if isinstance(item, Observation):
-        return observation_dict(item)
+        return observation_dict(item, until)
     if isinstance(item, Pattern):
-        return pattern_dict(item)
+        return pattern_dict(item, until)
     if isinstance(item, Concept):
         return concept_dict(item)
     if isinstance(item, Turn):

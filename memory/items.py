@@ -38,7 +38,7 @@ def load_item(db: Session, *, owner_id: uuid.UUID, ref: str, field: str = "ref")
 
 def get_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]:
     item = load_item(db, owner_id=owner_id, ref=ref)
-    shown = item_types.full(item)
+    shown = item_types.full(item, item_types.valid_until(db, item_types.kind_of(item), [item]).get(item.id))
     access.mark_accessed(db, owner_id=owner_id, hits=[(item_types.kind_of(item), item.id)])
     if isinstance(item, Observation | Pattern) and (item.supersedes_id or item.superseded_by_id):
         shown["versions"] = versions(db, owner_id=owner_id, item=item)

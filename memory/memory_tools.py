@@ -19,6 +19,8 @@ from memory.tool_calls import (
     READ_ONLY,
     REFRESH,
     Archived,
+    AsOf,
+    ChangedSince,
     Confidence,
     IncludeHistory,
     Limit,
@@ -111,6 +113,8 @@ def register(mcp: FastMCP, work: Any) -> None:
         until: Until = None,
         time_field: TimeField = "recorded",
         archived: Archived = "exclude",
+        as_of: AsOf = None,
+        changed_since: ChangedSince = None,
         run: UnitOfWork = work,
     ) -> results.Recalled:
         """List current observations, newest first, optionally filtered by domain, confidence, the AI that stored
@@ -129,6 +133,8 @@ def register(mcp: FastMCP, work: Any) -> None:
             until=until,
             time_field=time_field,
             archived=archived,
+            as_of=as_of,
+            changed_since=changed_since,
         )
 
     @mcp.tool(annotations=READ_ONLY)
@@ -167,6 +173,8 @@ def register(mcp: FastMCP, work: Any) -> None:
         explain: Annotated[
             bool, Field(description="Give each hit 'why': the parts of its score (meaning, keywords, recency).")
         ] = False,
+        as_of: AsOf = None,
+        changed_since: ChangedSince = None,
         run: UnitOfWork = work,
     ) -> results.Found:
         """Search all memories by meaning and keywords together (observations, patterns, concepts, documents, and
@@ -196,6 +204,8 @@ def register(mcp: FastMCP, work: Any) -> None:
             archived=archived,
             recency_half_life_days=recency_half_life_days,
             explain=explain,
+            as_of=as_of,
+            changed_since=changed_since,
         )
 
     @mcp.tool(annotations=READ_ONLY)

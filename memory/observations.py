@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, selectinload
 
+from core import audit
 from core.db import take_turns
 from core.errors import InvalidInput, NotFound
 from memory import access, conversations, indexing, item_types
@@ -153,8 +154,10 @@ def recall(
     until: str | None = None,
     time_field: str = "recorded",
     archived: str = "exclude",
+    as_of: str | None = None,
+    changed_since: str | None = None,
 ) -> dict[str, Any]:
-    scope = Scope.parse(include_history, since, until, time_field, archived)
+    scope = Scope.parse(include_history, since, until, time_field, archived, as_of, changed_since)
     domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
     min_confidence = check.unit_interval("min_confidence", min_confidence)
     limit = check.limit("limit", limit)
@@ -171,17 +174,22 @@ def recall(
     if ai_name:
         query = query.join(AIInstance, Observation.ai_instance_id == AIInstance.id).where(AIInstance.name == ai_name)
     for condition in scope.sql("observation"):  # the same conditions search applies
-        query = query.where(sql_text(f"observations.{condition}"))
-    query = query.params(since=scope.since, until=scope.until)
+        query = query.where(sql_text(condition))
+    query = query.params(**scope.params)
     rows = list(
         db.scalars(query.order_by(Observation.created_at.desc(), Observation.id.desc()).offset(offset).limit(limit + 1))
     )
     has_more = len(rows) > limit
     rows = rows[:limit]
     access.mark_accessed(db, owner_id=owner_id, hits=[("observation", row.id) for row in rows])
-    return {
+    until = item_types.valid_until(db, "observation", rows)
+    listed: dict[str, Any] = {
         "count": len(rows),
         "offset": offset,
         "has_more": has_more,
-        "observations": [item_types.observation_dict(row) for row in rows],
+        "observations": [item_types.observation_dict(row, until.get(row.id)) for row in rows],
     }
+    if scope.changed_since is not None:
+        forgotten = audit.forgotten_since(db, user_id=owner_id, since=scope.changed_since)
+        listed["forgotten"] = [ref for ref, _ in forgotten if ref.startswith("observation:")]
+    return listed

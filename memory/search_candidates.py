@@ -156,8 +156,7 @@ def keyword_candidates(
     if not words or not held:  # stop words alone, or no memories of these types
         return []
     params: dict[str, Any] = {
-        "since": scope.since,
-        "until": scope.until,
+        **scope.params,
         "owner": owner_id,
         "owner_lexeme": owner_lexeme(owner_id),
         "query": query,

@@ -65,6 +65,20 @@ Archived = Annotated[
     Literal["exclude", "include", "only"],
     Field(description="Archived memories: left out (default), included, or only them (search the archive)."),
 ]
+AsOf = Annotated[
+    str | None,
+    Field(
+        description="What was true then (ISO 8601): the versions that had become true by then (when they happened, "
+        "else when recorded) and were not yet replaced by one that had; replaced versions included."
+    ),
+]
+ChangedSince = Annotated[
+    str | None,
+    Field(
+        description="Only what changed from then on (ISO 8601): added, replaced or archived (replaced and archived "
+        "memories included; the answer's 'forgotten' lists what was deleted). Not with as_of."
+    ),
+]
 TimeField = Annotated[
     Literal["recorded", "occurred"],
     Field(description="What since/until compare: when stored, or when it happened (observations' occurred_at)."),

@@ -104,6 +104,11 @@ class Memory(Result):
 class VersionLinks(BaseModel):
     supersedes: str | None = Field(None, description="Ref of the version this one replaced.")
     superseded_by: str | None = Field(None, description="Ref of the version that replaced this one.")
+    valid_until: str | None = Field(
+        None,
+        description="When a replaced version stopped being true: when its replacement became true (it happened, "
+        "else was recorded). It became true itself at occurred_at, else created_at.",
+    )
 
 
 class ObservationRecord(Memory, VersionLinks):
@@ -250,10 +255,14 @@ class Page(Result):
     has_more: bool
 
 
+FORGOTTEN = Field(None, description="With changed_since: refs of the memories deleted since then (up to 100).")
+
+
 class Recalled(Page):
     """A page of current observations, newest first."""
 
     observations: list[ObservationRecord]
+    forgotten: list[str] | None = FORGOTTEN
 
 
 class Found(Result):
@@ -263,6 +272,7 @@ class Found(Result):
     count: int
     dropped: int = Field(description="Candidates left out as weak matches.")
     results: list[Hit]
+    forgotten: list[str] | None = FORGOTTEN
     notice: str | None = Field(None, description="Why search ran on keywords only.")
 
 

@@ -139,6 +139,8 @@ def search(
     until: Moment = None,
     archived: Literal["exclude", "include", "only"] = "exclude",
     explain: bool = False,
+    as_of: Moment = None,
+    changed_since: Moment = None,
 ) -> results.Found:
     """Search every memory by meaning and keywords (as the memory_search tool);
     ``explain=true`` gives each hit the parts of its score."""
@@ -157,6 +159,8 @@ def search(
         until=_bound(until),
         archived=archived,
         explain=explain,
+        as_of=_bound(as_of),
+        changed_since=_bound(changed_since),
     )
 
 

@@ -14,7 +14,7 @@ from tests.support import call, call_error, mcp_client, new_user, tool_client, u
 
 pytestmark = pytest.mark.tools  # the tool tier: scripts/check runs it
 
-LINE = re.compile(r"^- (new: |replaces \w+:\d+: |archived: )?\[(\w+:\d+) · \d{4}-\d\d-\d\d\] \S")
+LINE = re.compile(r"^- (new: |replaces \w+:\d+: |archived: |forgotten: )?\[(\w+:\d+) · \d{4}-\d\d-\d\d\] \S")
 
 
 def _lines(text: str) -> list[str]:
@@ -84,12 +84,15 @@ async def test_changes_since_this_clients_last_conversation(local_embedder):
         moved = await call(client, "memory_store", observation="Moved to Porto", supersedes=old["ref"])
         await call(client, "memory_archive", refs=[kept["ref"]])
         fresh = await call(client, "memory_store", observation="Started learning the cello")
+        gone = await call(client, "memory_store", observation="Plays chess on Sundays")
+        await call(client, "memory_delete", ref=gone["ref"])
         shown = await call(client, "memory_brief", conversation_id="conv-2")
     assert shown["since_basis"] == "your last conversation"
     changes = shown["text"].split("## Changed since ")[1].split("## ")[0]
     assert f"- new: [{fresh['ref']} ·" in changes
     assert f"- replaces {old['ref']}: [{moved['ref']} ·" in changes
     assert f"- archived: [{kept['ref']} ·" in changes
+    assert f"- forgotten: [{gone['ref']} ·" in changes and "Plays chess" not in changes  # its ref, not its text
     assert old["ref"] not in _refs(shown["text"])  # a replaced version is not what the person is now
 
 

@@ -218,3 +218,46 @@ async def test_a_pattern_with_a_new_text_keeps_its_earlier_versions(server):
             select(func.count()).where(Pattern.owner_id == owner, Pattern.superseded_by_id.is_(None))
         ).scalar_one()
     assert current_rows == 1
+
+
+async def test_as_of_answers_what_was_true_then_and_changed_since_what_moved(server):
+    """'I like coffee', then 'I drink only tea now': both stay, each true for its time."""
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        coffee = await call(client, "memory_store", observation="I like coffee", occurred_at="2026-01-05")
+        tea = await call(
+            client,
+            "memory_store",
+            observation="I drink only tea now",
+            occurred_at="2026-06-01",
+            supersedes=coffee["ref"],
+        )
+        kept = await call(client, "memory_store", observation="I cycle to work", occurred_at="2026-02-01")
+
+        def refs(answer, key="results"):
+            return [hit["ref"] for hit in answer[key]]
+
+        query = "what does the person drink?"
+        assert refs(await call(client, "memory_search", query=query)) == [tea["ref"]]
+        assert refs(await call(client, "memory_search", query=query, as_of="2026-03-01")) == [coffee["ref"]]
+        assert refs(await call(client, "memory_search", query=query, as_of="2026-07-01")) == [tea["ref"]]
+        assert (await call(client, "memory_search", query=query, as_of="2025-12-31"))["results"] == []
+        then = await call(client, "memory_recall", as_of="2026-03-01")
+        assert refs(then, "observations") == [kept["ref"], coffee["ref"]]
+        assert then["observations"][1]["valid_until"].startswith("2026-06-01")
+        shown = await call(client, "memory_get", ref=coffee["ref"])
+        assert shown["valid_until"].startswith("2026-06-01") and shown["superseded_by"] == tea["ref"]
+        assert "valid_until" not in await call(client, "memory_get", ref=tea["ref"])
+
+        mark = (await call(client, "memory_get", ref=kept["ref"]))["created_at"]
+        await call(client, "memory_delete", ref=kept["ref"])
+        cheese = await call(client, "memory_store", observation="I gave up cheese", supersedes=tea["ref"])
+        moved = await call(client, "memory_recall", changed_since=mark)
+        # Added and replaced since then; the deleted one by its ref alone.
+        assert set(refs(moved, "observations")) == {cheese["ref"], tea["ref"]}
+        assert moved["forgotten"] == [kept["ref"]]
+        searched = await call(client, "memory_search", query="tea", changed_since=mark, min_similarity=0)
+        assert tea["ref"] in refs(searched) and coffee["ref"] not in refs(searched)
+        assert searched["forgotten"] == [kept["ref"]]
+        both = await call_error(client, "memory_search", query=query, as_of=mark, changed_since=mark)
+        assert "changed_since" in both and "\n" not in both
