@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import EmbeddingUnavailable, InvalidInput
-from memory import access, item_types, search_candidates, search_fusion
+from memory import access, concept_statements, item_types, search_candidates, search_fusion
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
@@ -164,7 +164,7 @@ def _add_statements(db: Session, results: list[dict[str, Any]]) -> None:
     """A concept's hit says what its relationships say (they are part of what
     it matched by), the first STATEMENTS_SHOWN of them."""
     concept_ids = {int(hit["ref"].split(":")[1]): hit for hit in results if hit["type"] == "concept"}
-    for concept_id, said in item_types.statements(db, concept_ids).items():
+    for concept_id, said in concept_statements.statements(db, concept_ids).items():
         if said:
             concept_ids[concept_id]["statements"] = said[:STATEMENTS_SHOWN]
 

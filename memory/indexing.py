@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, load_only
 
 from core.db import try_take_turns
 from core.errors import EmbeddingUnavailable
-from memory import item_types
+from memory import concept_statements, item_types
 from memory.embeddings import EmbeddingProvider
 from models import Embedding, ImportJob
 
@@ -102,7 +102,7 @@ def index_items(
     """
     if not embedder.enabled or embedder.model is None:
         return "disabled"
-    said = item_types.statements(db, [item.id for item in items if item_types.kind_of(item) == "concept"])
+    said = concept_statements.statements(db, [item.id for item in items if item_types.kind_of(item) == "concept"])
     texts = {
         id(item): item_types.embedding_text(item, said.get(item.id) if item_types.kind_of(item) == "concept" else None)
         for item in items

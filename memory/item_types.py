@@ -7,13 +7,12 @@ tools return, so every service speaks about items the same way.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import exists, func, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from models import Concept, ConceptRelationship, Document, Observation, Pattern, Turn
 
@@ -53,13 +52,15 @@ def _version_links(kind: str, item: Observation | Pattern) -> dict[str, str | No
 def valid_until(db: Session, kind: str, items: Iterable[MemoryItem]) -> dict[int, datetime]:
     """When each replaced version stopped being true: when the version that
     replaced it became true (it happened, or else was recorded), by id."""
-    model = ITEM_MODELS[kind]
     newer_of = {item.superseded_by_id: item.id for item in items if isinstance(item, Observation | Pattern)}
     newer_of.pop(None, None)
     if not newer_of:
         return {}
-    began = func.coalesce(model.occurred_at, model.created_at) if kind == "observation" else model.created_at
-    rows = db.execute(select(model.id, began).where(model.id.in_(list(newer_of))))
+    if kind == "observation":
+        began = select(Observation.id, func.coalesce(Observation.occurred_at, Observation.created_at))
+        rows = db.execute(began.where(Observation.id.in_(list(newer_of))))
+    else:
+        rows = db.execute(select(Pattern.id, Pattern.created_at).where(Pattern.id.in_(list(newer_of))))
     return {newer_of[newer_id]: when for newer_id, when in rows}
 
 
@@ -100,55 +101,6 @@ def has_meaning(kind: str) -> Any:
     return true()
 
 
-def statements(db: Session, concept_ids: Iterable[int]) -> dict[int, list[str]]:
-    """What each concept's relationships say, as sentences ("Ann lives in
-    Porto"), by concept id; in the order they were made.
-
-    A relationship of a type MemoryGate does not know arrives from an import
-    as ``related_to`` with its own type as the description ("lives_in"), which
-    then is the verb; any other description follows the statement."""
-    wanted = list(concept_ids)
-    said: dict[int, list[str]] = {concept_id: [] for concept_id in wanted}
-    if not wanted:
-        return said
-    source, target = aliased(Concept), aliased(Concept)
-    rows = db.execute(
-        select(ConceptRelationship, source.name, target.name)
-        .join(source, source.id == ConceptRelationship.from_concept_id)
-        .join(target, target.id == ConceptRelationship.to_concept_id)
-        .where(or_(ConceptRelationship.from_concept_id.in_(wanted), ConceptRelationship.to_concept_id.in_(wanted)))
-        .order_by(ConceptRelationship.id)
-    )
-    for edge, from_name, to_name in rows:
-        sentence = _statement(edge, from_name, to_name)
-        for end in (edge.from_concept_id, edge.to_concept_id):
-            if end in said:
-                said[end].append(sentence)
-    return said
-
-
-def related_concept_ids(db: Session, concept_id: int) -> list[int]:
-    """The concepts at the other end of this one's relationships."""
-    rows = db.execute(
-        select(ConceptRelationship.from_concept_id, ConceptRelationship.to_concept_id).where(
-            or_(ConceptRelationship.from_concept_id == concept_id, ConceptRelationship.to_concept_id == concept_id)
-        )
-    )
-    return sorted({end for pair in rows for end in pair if end != concept_id})
-
-
-def _statement(edge: ConceptRelationship, from_name: str, to_name: str) -> str:
-    described = (edge.description or "").strip()
-    if edge.rel_type == "related_to" and described and _RELATION_TYPES.fullmatch(described):
-        return f"{from_name} {described.replace('_', ' ').replace(';', ',')} {to_name}"
-    sentence = f"{from_name} {edge.rel_type.replace('_', ' ')} {to_name}"
-    return f"{sentence} ({described})" if described else sentence
-
-
-# One or more imported relation types: "lives_in", "lives_in; works_at".
-_RELATION_TYPES = re.compile(r"[A-Za-z][\w-]*(; [A-Za-z][\w-]*)*")
-
-
 def embedding_text(item: MemoryItem, said: list[str] | None = None) -> str | None:
     """What a memory's vector is made from; ``said``: a concept's statements.
 
@@ -169,8 +121,8 @@ def embedding_text(item: MemoryItem, said: list[str] | None = None) -> str | Non
             return None
         return f"{item.name} ({item.type}). " + " ".join(part for part in parts if part)
     if isinstance(item, Turn):
-        said = f"{item.speaker}: {item.text}"
-        return f"{said}\n{item.reply}" if item.reply else said
+        line = f"{item.speaker}: {item.text}"
+        return f"{line}\n{item.reply}" if item.reply else line
     return f"{item.title}. {item.content_summary}"
 
 

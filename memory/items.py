@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import NotFound
-from memory import access, conversations, indexing, item_types, turns
+from memory import access, concept_statements, conversations, indexing, item_types, turns
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
@@ -77,7 +77,7 @@ def delete_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]
     kind = item_types.kind_of(item)
     indexing.forget_vectors(db, owner_id=owner_id, kind=kind, item_id=item.id)
     # A concept's relationships go with it, and what they said about the others.
-    related = [] if kind != "concept" else item_types.related_concept_ids(db, item.id)
+    related = [] if kind != "concept" else concept_statements.related_concept_ids(db, item.id)
     model_class = item_types.ITEM_MODELS[kind]
     db.execute(delete(model_class).where(model_class.id == item.id, model_class.owner_id == owner_id))
     indexing.reindex_concepts(db, owner_id=owner_id, concept_ids=related)

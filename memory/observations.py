@@ -182,12 +182,12 @@ def recall(
     has_more = len(rows) > limit
     rows = rows[:limit]
     access.mark_accessed(db, owner_id=owner_id, hits=[("observation", row.id) for row in rows])
-    until = item_types.valid_until(db, "observation", rows)
+    ended = item_types.valid_until(db, "observation", rows)
     listed: dict[str, Any] = {
         "count": len(rows),
         "offset": offset,
         "has_more": has_more,
-        "observations": [item_types.observation_dict(row, until.get(row.id)) for row in rows],
+        "observations": [item_types.observation_dict(row, ended.get(row.id)) for row in rows],
     }
     if scope.changed_since is not None:
         forgotten = audit.forgotten_since(db, user_id=owner_id, since=scope.changed_since)

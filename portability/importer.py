@@ -328,7 +328,7 @@ class _Import:
         # A concept already here that gains a relationship means more: its
         # vector goes, and the import's embedding step makes it again.
         if added:
-            ends = {
+            touched = {
                 end
                 for pair in self.db.execute(
                     select(ConceptRelationship.from_concept_id, ConceptRelationship.to_concept_id).where(
@@ -341,7 +341,7 @@ class _Import:
                 delete(Embedding).where(
                     Embedding.owner_id == self.owner_id,
                     Embedding.source_type == "concept",
-                    Embedding.source_id.in_(ends),
+                    Embedding.source_id.in_(touched),
                 )
             )
 
