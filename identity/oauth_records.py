@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -442,3 +443,12 @@ def disconnect(db: Session, *, user_id: uuid.UUID, grant_id: uuid.UUID) -> bool:
         return False
     revoke_grant(db, grant_id, reason="disconnected by the user")
     return True
+
+
+def client_names(db: Session, client_ids: Iterable[str]) -> dict[str, str]:
+    """Registered clients' names by client id (those that gave one)."""
+    wanted = list(client_ids)
+    if not wanted:
+        return {}
+    rows = db.execute(select(OAuthClient.client_id, OAuthClient.client_name).where(OAuthClient.client_id.in_(wanted)))
+    return {client_id: name for client_id, name in rows if name}

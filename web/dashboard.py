@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import hmac
+import ipaddress
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from fastapi import APIRouter, Form, Request
@@ -154,16 +156,16 @@ def dashboard_page(
         except MemoryGateError as exc:
             error = exc.message
     recent = observations.recall(db, owner_id=user.id, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+    keys = [api_keys.key_view(key) for key in api_keys.list_keys(db, user_id=user.id)]
     events = audit.events_for(db, user_id=user.id, limit=10)
-    for event in events:
-        event["words"] = EVENT_WORDS.get(event["event"], event["event"].replace("_", " ").capitalize())
+    _describe(db, events, keys)
     return pages.render(
         "dashboard.html",
         status_code=status_code,
         user=user,
         provider_words=PROVIDER_WORDS.get(user.oauth_provider, f"signed in with {user.oauth_provider}"),
         csrf=csrf_token(session_token),
-        keys=[api_keys.key_view(key) for key in api_keys.list_keys(db, user_id=user.id)],
+        keys=keys,
         connections=records.list_connections(db, user_id=user.id, settings=settings),
         counts=items.item_counts(db, owner_id=user.id),
         captured=turns.captured(db, owner_id=user.id),
@@ -173,10 +175,44 @@ def dashboard_page(
         page=page,
         events=events,
         mcp_url=settings.mcp_url,
+        publicly_reachable=publicly_reachable(settings.mcp_url),
         notice=notice,
         error=error,
         new_key=new_key,
     )
+
+
+def publicly_reachable(url: str) -> bool:
+    """Whether a hosted client (claude.ai, ChatGPT) could reach ``url``: https
+    on a name or address that is not this machine's or a private network's."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True  # a name
+    return address.is_global
+
+
+def _describe(db: Session, events: list[dict], keys: list[dict]) -> None:
+    """Each event in words, with what it was about: the key or client by its
+    name, the memory or conversation by its ref (never a secret or a text)."""
+    key_names = {key["id"]: f"“{key['name']}” ({key['key_prefix']}…)" for key in keys}
+    client_ids = {event["targets"]["client_id"] for event in events if "client_id" in event["targets"]}
+    client_names = records.client_names(db, client_ids)
+    for event in events:
+        targets = event["targets"]
+        event["words"] = EVENT_WORDS.get(event["event"], event["event"].replace("_", " ").capitalize())
+        if "key_id" in targets:
+            event["subject"] = key_names.get(targets["key_id"]) or targets.get("key_prefix")
+        elif "client_id" in targets:
+            event["subject"] = targets.get("client_name") or client_names.get(targets["client_id"])
+        elif "ref" in targets:
+            event["subject"] = targets["ref"]
+        elif "conversation_id" in targets:
+            event["subject"] = targets["conversation_id"]
 
 
 def back(notice: str, anchor: str = "") -> RedirectResponse:

@@ -85,3 +85,21 @@ def test_a_dotenv_in_the_working_directory_is_not_read(tmp_path, monkeypatch):
         monkeypatch.delenv(variable, raising=False)
     settings = Settings.from_env()
     assert (settings.mcp_rate_limit, settings.port) == ("600/minute", 8080)
+
+
+def test_only_a_public_https_address_is_offered_to_hosted_clients():
+    from web.dashboard import publicly_reachable
+
+    assert publicly_reachable("https://memory.example.com/mcp")
+    assert publicly_reachable("https://203.0.113.9/mcp") is False  # documentation range: not global
+    for local in (
+        "http://memory.example.com/mcp",
+        "http://localhost:8080/mcp",
+        "https://localhost/mcp",
+        "https://127.0.0.1:8443/mcp",
+        "https://10.0.0.5/mcp",
+        "https://[::1]/mcp",
+        "https://box.local/mcp",
+    ):
+        assert not publicly_reachable(local), local
+    assert publicly_reachable("https://8.8.8.8/mcp")

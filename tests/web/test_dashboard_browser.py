@@ -206,6 +206,9 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     page.get_by_role("button", name="Create key").click()
     page.wait_for_url("**/dashboard?notice=key-created#new-key")
     reader_key = page.inner_text("#new-key-value").strip()
+    # The new key is filled into the snippets that need one (this page only: it is shown once).
+    assert f'"Authorization": "Bearer {reader_key}"' in page.inner_text("#snippet-json")
+    assert page.inner_text("#snippet-claude-code").endswith(f'--header "Authorization: Bearer {reader_key}"')
     reader_row = page.locator("#keys tbody tr", has_text="reader")
     assert "read only" in reader_row.inner_text()
     assert reader_row.locator("td[data-label=Expires] time").count() == 1  # a date, not "never"
@@ -246,10 +249,15 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     hit = page.locator("#search-results li", has_text="green").first
     assert stored[0]["ref"] in hit.inner_text() and "score" in hit.inner_text()
     shot(page, "dashboard-4-search")
-    hit.get_by_role("button", name="Forget").click()
+    hit.locator("summary", has_text="Forget").click()  # asks first, as Revoke does
+    shot(page, "dashboard-4-forget-asks")
+    page.get_by_role("button", name=f"Yes, forget {stored[0]['ref']}").click()
     assert notice(page) == "Memory forgotten."
     assert page.locator(".memory-text", has_text="green").count() == 0
-    page.locator("#recent li", has_text="numbered memory 10").get_by_role("button", name="Forget").click()
+    assert f"Memory forgotten: {stored[0]['ref']}" in page.inner_text("#activity")  # named by its ref
+    row = page.locator("#recent li", has_text="numbered memory 10")
+    row.locator("summary", has_text="Forget").click()
+    row.get_by_role("button", name=re.compile(r"^Yes, forget observation:\d+$")).click()
     assert notice(page) == "Memory forgotten." and "10 observations" in page.inner_text(".counts")
 
     browser_key_row = page.locator("#keys tbody tr", has_text="browser key")
@@ -258,7 +266,7 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     assert notice(page) == "Key revoked."
     assert "revoked" in page.locator("#keys tbody tr", has_text="browser key").inner_text()
     assert "revoked" not in page.locator("#keys tbody tr", has_text="reader").inner_text()
-    assert "API key revoked" in page.inner_text("#activity")  # events as words
+    assert "API key revoked: “browser key” (mg_" in page.inner_text("#activity")  # events as words, named
     shot(page, "dashboard-5-revoked", phone_too=True)
 
     refused = httpx.post(
@@ -383,6 +391,7 @@ def test_consent_allow_disconnect_and_deny_in_the_browser(page, auth_server, git
     shot(page, "dashboard-6-connections", phone_too=True)
     rows.first.get_by_role("button", name="Disconnect").click()
     assert notice(page) == "Client disconnected."
+    assert "Client disconnected: Pocket Agent" in page.inner_text("#activity")  # the client by its name
     assert page.locator("#connections tbody tr", has_text="Pocket Agent").count() == 1
 
     client_id = register_client(auth_server.url, client_name="Nosy Agent", redirect_uris=[redirect])
@@ -440,6 +449,9 @@ def test_the_local_owner_signs_in_on_the_account_page(page, local_server):
     page.get_by_role("button", name=LOCAL_OWNER_BUTTON).click()
     page.wait_for_url(local_server.url + "/dashboard")
     assert "local@memorygate.internal" in page.inner_text(".profile")
+    # Hosted clients cannot reach a server on this computer, and the page says so.
+    said = page.inner_text("#not-public")
+    assert "claude.ai and ChatGPT" in said and "public https:// address" in said and "docs/deploy.md" in said
     shot(page, "dashboard-local-owner")
     page.get_by_role("button", name="Sign out", exact=True).click()
     assert page.get_by_role("button", name=LOCAL_OWNER_BUTTON).is_visible()
