@@ -171,6 +171,17 @@ def notice(page: Page) -> str:
 # --- with sign-in providers ------------------------------------------------------
 
 
+# How many lines a word of an element's text is laid out on (1: it is not broken).
+WORD_LINES = """([id, word]) => {
+  const node = document.getElementById(id).firstChild;
+  const range = document.createRange();
+  const start = node.textContent.indexOf(word);
+  range.setStart(node, start);
+  range.setEnd(node, start + word.length);
+  return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+}"""
+
+
 def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, auth_server, github):
     context = browser_contexts()
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=auth_server.url)
@@ -206,6 +217,11 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     page.get_by_role("button", name="Create key").click()
     page.wait_for_url("**/dashboard?notice=key-created#new-key")
     reader_key = page.inner_text("#new-key-value").strip()
+    # Snippets wrap between words, never inside one ("Autho|rization"), at a desktop's width and a phone's.
+    for width in (1280, 375):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate(WORD_LINES, ["snippet-json", "Authorization"]) == 1, width
+    page.set_viewport_size({"width": 1280, "height": 900})
     # The new key is filled into the snippets that need one (this page only: it is shown once).
     assert f'"Authorization": "Bearer {reader_key}"' in page.inner_text("#snippet-json")
     assert page.inner_text("#snippet-claude-code").endswith(f'--header "Authorization: Bearer {reader_key}"')
