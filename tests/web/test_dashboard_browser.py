@@ -70,6 +70,8 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
+# What #28 asks every page to fit: a phone, a tablet, a laptop, a desktop.
+SCREEN_WIDTHS = (375, 768, 1280, 1920)
 ARTIFACTS = ROOT / "test-artifacts"
 MEMORY = "Prefers <b>green</b> tea & reads <i>poetry</i> on Sundays"
 READER_ZONE = "America/New_York"  # the reader's own zone, not the server's UTC
@@ -143,6 +145,16 @@ def shot(page: Page, name: str, *, phone_too: bool = False) -> None:
         page.set_viewport_size(DESKTOP)
 
 
+def fits_every_screen(page: Page, name: str) -> None:
+    """Nothing sticks out of its card, no table scrolls sideways, on a phone,
+    a tablet, a laptop and a desktop screen; a screenshot of each for review."""
+    for width in SCREEN_WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate(OVERFLOWING) == [], (width, page.evaluate(OVERFLOWING))
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
 def sign_in_with_github(page: Page, server_url: str, github, github_id: int, login: str) -> None:
     github.next_profile = github_profile(github_id, login)
     page.goto(server_url + "/dashboard")
@@ -179,6 +191,28 @@ WORD_LINES = """([id, word]) => {
   range.setStart(node, start);
   range.setEnd(node, start + word.length);
   return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+}"""
+
+
+# What sticks out of its card (or makes a table or the page scroll sideways).
+OVERFLOWING = """() => {
+  const found = [];
+  for (const card of document.querySelectorAll(".card")) {
+    const box = card.getBoundingClientRect();
+    for (const element of card.querySelectorAll("*")) {
+      const closed = element.closest("details:not([open])");
+      if (closed && !element.closest("summary")) continue;  // not shown
+      const rect = element.getBoundingClientRect();
+      if (rect.width && (rect.right > box.right + 1 || rect.left < box.left - 1)) {
+        found.push(`${element.tagName.toLowerCase()} "${element.textContent.trim().slice(0, 30)}" in #${card.id}`);
+      }
+    }
+    for (const wrap of card.querySelectorAll(".table-wrap")) {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) found.push(`a table scrolls in #${card.id}`);
+    }
+  }
+  if (document.documentElement.scrollWidth > document.documentElement.clientWidth + 1) found.push("the page scrolls");
+  return found;
 }"""
 
 
@@ -221,7 +255,7 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     for width in (1280, 375):
         page.set_viewport_size({"width": width, "height": 900})
         assert page.evaluate(WORD_LINES, ["snippet-json", "Authorization"]) == 1, width
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size(DESKTOP)
     # The new key is filled into the snippets that need one (this page only: it is shown once).
     assert f'"Authorization": "Bearer {reader_key}"' in page.inner_text("#snippet-json")
     assert page.inner_text("#snippet-claude-code").endswith(f'--header "Authorization: Bearer {reader_key}"')
@@ -278,6 +312,7 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
 
     browser_key_row = page.locator("#keys tbody tr", has_text="browser key")
     browser_key_row.locator("summary", has_text="Revoke").click()
+    fits_every_screen(page, "dashboard-revoke-asks")  # the confirmation open
     page.get_by_role("button", name="Yes, revoke browser key").click()
     assert notice(page) == "Key revoked."
     assert "revoked" in page.locator("#keys tbody tr", has_text="browser key").inner_text()
@@ -405,6 +440,7 @@ def test_consent_allow_disconnect_and_deny_in_the_browser(page, auth_server, git
     assert rows.count() == 2
     assert all(urlsplit(callback.url).netloc in rows.nth(n).inner_text() for n in range(2))
     shot(page, "dashboard-6-connections", phone_too=True)
+    fits_every_screen(page, "dashboard-connections")  # "Last used" and "Disconnect" stay in the card
     rows.first.get_by_role("button", name="Disconnect").click()
     assert notice(page) == "Client disconnected."
     assert "Client disconnected: Pocket Agent" in page.inner_text("#activity")  # the client by its name
