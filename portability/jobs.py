@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -42,17 +43,26 @@ FAILED_WORDS = "The import failed; nothing was added. Try again, or import from 
 
 
 def stage(
-    db: Session, *, owner_id: uuid.UUID, file_name: str, source: str, total: int, content: str, outcome: Outcome
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    file_name: str,
+    source: str,
+    total: int,
+    content: str,
+    outcome: Outcome,
+    uploaded: dict[str, Any] | None = None,
 ) -> ImportJob:
-    """Keep an upload (``source``: its format; ``total``: its records), with
-    what it would add, until it is confirmed."""
+    """Keep an upload (``source``: its format; ``total``: its records;
+    ``uploaded``: what the person sent, in their terms — {"count": 5, "unit":
+    "line"}), with what it would add, until it is confirmed."""
     job = ImportJob(
         owner_id=owner_id,
         file_name=file_name[:300],
         source=source,
         status="previewed",
         content=content,
-        plan=outcome.as_dict(),
+        plan={**outcome.as_dict(), **({"uploaded": uploaded} if uploaded else {})},
         total_count=total,
     )
     db.add(job)
@@ -169,7 +179,9 @@ def execute(
             db.execute(
                 update(ImportJob)
                 .where(ImportJob.id == job_id)
-                .values(plan=outcome.as_dict(), done_count=parsed.total, embedding_count=embedding)
+                # What was added replaces the plan's counts; what was uploaded stays.
+                .values(plan=ImportJob.plan.op("||")(literal(outcome.as_dict(), JSONB)))
+                .values(done_count=parsed.total, embedding_count=embedding)
                 .values(embedded_count=0, updated_at=datetime.now(UTC))
             )
         if embedding and embedder is not None:
@@ -299,6 +311,7 @@ def view(job: ImportJob) -> dict[str, Any]:
         "embedding": job.embedding_count,
         "embedded": job.embedded_count,
         "plan": job.plan,
+        "uploaded": job.plan.get("uploaded"),
         "error": job.error,
     }
 

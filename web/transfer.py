@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -227,11 +227,28 @@ def _stage(request: Request, signed_in: SignedIn, file_name: str, file: BinaryIO
         outcome = importer.plan(db, owner_id=owner_id, parsed=parsed)
         source, total = parsed.source, parsed.total
         content = staged_content(parsed, file)
+        sent = uploaded(parsed, content)
         del parsed  # what is staged is the file (or, converted from a history, its records); read again when it runs
         job = jobs.stage(
-            db, owner_id=owner_id, file_name=file_name, source=source, total=total, content=content, outcome=outcome
+            db,
+            owner_id=owner_id,
+            file_name=file_name,
+            source=source,
+            total=total,
+            content=content,
+            outcome=outcome,
+            uploaded=sent,
         )
         return RedirectResponse(f"/dashboard/import/{job.id}", status_code=303)
+
+
+def uploaded(parsed: ParsedFile, content: str) -> dict[str, Any]:
+    """What the person sent, counted as they would: a history's conversations,
+    a JSON Lines file's lines (its records can be more: an entity of the
+    reference server's file is a concept and each of its observations)."""
+    if parsed.source in history.SOURCES:
+        return {"count": len(parsed.of("session")), "unit": "conversation"}
+    return {"count": sum(1 for line in content.splitlines() if line.strip()), "unit": "line"}
 
 
 def staged_content(parsed: ParsedFile, file: IO[bytes]) -> str:

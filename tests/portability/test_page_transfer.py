@@ -101,3 +101,31 @@ def test_uploads_may_be_larger_than_other_requests_but_are_bounded(auth_server, 
     assert staged.status_code == 303
     elsewhere = browser.post(auth_server.url + "/dashboard/keys", content=big)
     assert elsewhere.status_code == 413
+
+
+def test_the_import_page_counts_what_the_person_uploaded(auth_server, github, new_browser):
+    """Five lines of the reference server's memory.jsonl are nine records
+    (two concepts, six observations, a relationship); the page says five lines."""
+    browser, csrf = _signed_in(auth_server, github, new_browser, 9954)
+    graph = [
+        {"type": "entity", "name": "Ann", "entityType": "person", "observations": ["Likes tea", "Lives in Porto"]},
+        {"type": "entity", "name": "Porto", "entityType": "place", "observations": ["By the Douro"]},
+        {"type": "entity", "name": "Bob", "entityType": "person", "observations": ["Plays chess", "Cycles"]},
+        {"type": "entity", "name": "Chess club", "entityType": "organization", "observations": ["Meets Tuesdays"]},
+        {"type": "relation", "from": "Bob", "to": "Chess club", "relationType": "member_of"},
+    ]
+    body = "\n".join(json.dumps(line) for line in graph) + "\n"
+    upload = {"file": ("memory.jsonl", body.encode(), "application/x-ndjson")}
+    staged = browser.post(auth_server.url + "/dashboard/import", files=upload, data={"csrf_token": csrf})
+    job_url = auth_server.url + staged.headers["location"]
+    preview = browser.get(job_url, headers={"accept": "application/json"}).json()
+    assert preview["uploaded"] == {"count": 5, "unit": "line"} and preview["total"] > 5
+    assert "memory.jsonl, 5 lines.</p>" in browser.get(job_url).text  # not 9 records
+    browser.post(job_url + "/start", data={"csrf_token": csrf})
+    for _ in range(400):  # a bounded wait for the background import, never a fixed one
+        state = browser.get(job_url, headers={"accept": "application/json"}).json()
+        if state["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert state["state"] == "done" and state["uploaded"] == {"count": 5, "unit": "line"}  # kept when it ran
+    assert state["plan"]["added"]["concept"] == 4

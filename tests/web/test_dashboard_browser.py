@@ -606,7 +606,7 @@ def test_a_person_brings_their_chatgpt_history_and_finds_it_by_meaning(page, aut
     sign_in_with_github(page, auth_server.url, github, 9822, "historian")
     page.set_input_files("#transfer input[type=file]", str(archive))
     page.get_by_role("button", name="Preview import").click()
-    assert "A ChatGPT data export" in page.inner_text("#import")
+    assert page.inner_text("#import-source") == "A ChatGPT data export, 2 conversations."
     assert "This file adds 1 AI instance, 2 conversations, 5 conversation turns." in page.inner_text("#import-summary")
     page.get_by_role("button", name="Import").click()
     expect(page.locator("#import-status")).to_contain_text("Imported.")
