@@ -12,6 +12,7 @@ from core.principal import READ_SCOPE, WRITE_SCOPE
 from memory import archive, conversations, hybrid_search, items, observations, user_guide
 from memory import tool_results as results
 from memory import validation as limits
+from memory.embeddings import OPENAI_MIN_SIMILARITY
 from memory.local_models import LOCAL_MODELS
 from memory.tool_calls import (
     ADDITIVE,
@@ -37,7 +38,7 @@ from memory.tool_calls import (
 MODEL_FLOORS = (
     "the floor measured for the server's model ("
     + ", ".join(f"{model.min_similarity:g} for {model.name}" for model in LOCAL_MODELS.values())
-    + ")"
+    + f", {OPENAI_MIN_SIMILARITY:g} for OpenAI's)"
 )
 
 
