@@ -156,6 +156,7 @@ class FixedEmbedding:
         self.vector = vector
         self.min_similarity = LOCAL_MODELS[model].min_similarity if model in LOCAL_MODELS else 0.25
         self.semantic_weight = LOCAL_MODELS[model].semantic_weight if model in LOCAL_MODELS else SEMANTIC_WEIGHT
+        self.conflict_bar = None  # a fixed vector is everyone's nearest: nothing to tell apart
 
     def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
         return [self.vector for _ in texts]

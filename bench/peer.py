@@ -1,6 +1,7 @@
 """The best open peer, measured in the same run: mcp-memory-service-lite.
 
-``measure(conversations, protocol, mode)`` installs the pinned release into
+``measure(conversations, protocol, mode)`` (and ``run`` for any of our
+scripts written for it, e.g. bench/peer_conflicts.py) installs the pinned release into
 its own virtual environment (bench/.peer-venv, once; it is never a
 dependency of MemoryGate), serves MemoryGate's bundled all-MiniLM-L6-v2 as an
 OpenAI-compatible embeddings endpoint on loopback (the peer's own default
@@ -70,6 +71,12 @@ def embeddings_app(embedder: LocalEmbeddings) -> Starlette:
 def measure(jobs: list[dict[str, Any]], mode: str, results: int = 10) -> dict[str, Any]:
     """``jobs``: [{"memories": [...], "questions": [...]}] per conversation;
     each question's first ``results`` texts."""
+    return run("peer_locomo.py", {"mode": mode, "conversations": jobs, "results": results})
+
+
+def run(script: str, job: dict[str, Any]) -> dict[str, Any]:
+    """One of our scripts run in the peer's environment, given ``job`` as
+    JSON on stdin; what it writes to stdout, as JSON."""
     python = _python()
     # Its own default, whatever MemoryGate's is: the peer as people run it.
     served = ServedApp(embeddings_app(LocalEmbeddings(LOCAL_MODELS[MODEL])))
@@ -82,8 +89,8 @@ def measure(jobs: list[dict[str, Any]], mode: str, results: int = 10) -> dict[st
             "PYTHONPATH": "",
         }
         finished = subprocess.run(
-            [python, str(ROOT / "bench" / "peer_locomo.py")],
-            input=json.dumps({"mode": mode, "conversations": jobs, "results": results}),
+            [python, str(ROOT / "bench" / script)],
+            input=json.dumps(job),
             capture_output=True,
             text=True,
             env=env,

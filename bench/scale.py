@@ -157,9 +157,7 @@ def warm_index(owner: uuid.UUID, probes: int = 1_000) -> None:
     kinds = tuple(search_candidates.KEYWORD_TABLES)
     for literal in literals:
         with DATABASE.sessions() as session:
-            search_candidates.vector_candidates(
-                session, owner_id=owner, embedder=FixedEmbedding(MODEL, []), vector=literal, kinds=kinds, k=40
-            )
+            search_candidates.vector_candidates(session, owner_id=owner, model=MODEL, vector=literal, kinds=kinds, k=40)
             session.rollback()
 
 
@@ -180,7 +178,7 @@ def measure(owner: uuid.UUID, embedder: LocalEmbeddings, questions: list[str]) -
             found = search_candidates.vector_candidates(
                 session,
                 owner_id=owner,
-                embedder=fixed,
+                model=MODEL,
                 vector=search_candidates.vector_literal(vector),
                 kinds=kinds,
                 k=40,

@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from core.errors import EmbeddingUnavailable
 from core.settings import Settings
-from memory.local_models import DEFAULT_MODEL, LOCAL_MODELS, SEMANTIC_WEIGHT, LocalModel
+from memory.local_models import DEFAULT_MODEL, LOCAL_MODELS, SEMANTIC_WEIGHT, ConflictBar, LocalModel
 
 log = logging.getLogger("memorygate.embeddings")
 
@@ -38,6 +38,9 @@ RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 # OpenAI's embeddings put unrelated short texts below ~0.2 and related ones
 # above ~0.3, much as all-MiniLM-L6-v2 does.
 OPENAI_MIN_SIMILARITY = 0.25
+# For the same reason, all-MiniLM-L6-v2's bar for possible conflicts (not
+# measured with OpenAI's models here: no network).
+OPENAI_CONFLICT_BAR = LOCAL_MODELS["all-MiniLM-L6-v2"].conflict_bar
 
 
 class EmbeddingProvider(Protocol):
@@ -63,6 +66,11 @@ class EmbeddingProvider(Protocol):
         """The share of a search hit's score its similarity makes (search_fusion.fuse)."""
         ...
 
+    @property
+    def conflict_bar(self) -> ConflictBar | None:
+        """Where this model's cosines make a current observation a possible conflict (memory/conflicts.py)."""
+        ...
+
     def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
         """Vectors for memories' ``texts``; ``background`` work (the backfill)
         yields to requests where the provider shares a limited resource."""
@@ -84,6 +92,7 @@ class NoEmbeddings:
     enabled = False
     min_similarity = 0.0
     semantic_weight = SEMANTIC_WEIGHT
+    conflict_bar = None
 
     def embed(self, texts: list[str], *, background: bool = False) -> list[list[float]]:
         raise EmbeddingUnavailable("no embedding provider is configured")
@@ -105,6 +114,7 @@ class LocalEmbeddings:
         self.dimensions = spec.dimensions
         self.min_similarity = spec.min_similarity
         self.semantic_weight = spec.semantic_weight
+        self.conflict_bar = spec.conflict_bar
         self._query_instruction = spec.query_instruction
         self._model = spec.load()
         # One BLAS thread per call: the server already runs one call per
@@ -190,6 +200,7 @@ class OpenAIEmbeddings:
     enabled = True
     min_similarity = OPENAI_MIN_SIMILARITY
     semantic_weight = SEMANTIC_WEIGHT
+    conflict_bar = OPENAI_CONFLICT_BAR
 
     def __init__(
         self,

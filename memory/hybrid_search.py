@@ -102,7 +102,7 @@ def search(
     candidates: dict[tuple[str, int], search_fusion.Candidate] = {}
     if vector is not None:
         for kind, item_id, distance in search_candidates.vector_candidates(
-            db, owner_id=owner_id, embedder=embedder, vector=vector, kinds=kinds, k=vector_k
+            db, owner_id=owner_id, model=embedder.model or "", vector=vector, kinds=kinds, k=vector_k
         ):
             hit = candidates.setdefault((kind, item_id), search_fusion.Candidate(kind, item_id))
             hit.similarity = round(1.0 - distance, 4)

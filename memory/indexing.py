@@ -72,11 +72,16 @@ def reindex_concepts(db: Session, *, owner_id: uuid.UUID, concept_ids: Iterable[
             index_after_commit(db, concept)
 
 
-def index_after_commit(db: Session, item: item_types.MemoryItem) -> None:
+def index_after_commit(
+    db: Session, item: item_types.MemoryItem, *, vector: list[float] | None = None, failed: bool = False
+) -> None:
     """Ask this unit of work to embed ``item`` once its transaction has
-    committed: the memory is kept even when the provider then fails."""
+    committed: the memory is kept even when the provider then fails.
+    ``vector``: the item's text already embedded by the unit's embedder, kept
+    instead; ``failed``: the embedder just failed on it, so it is left pending
+    for the backfill rather than tried again at once."""
     db.flush()
-    db.info.setdefault(AFTER_COMMIT_KEY, []).append((item_types.kind_of(item), item.id))
+    db.info.setdefault(AFTER_COMMIT_KEY, []).append((item_types.kind_of(item), item.id, vector, failed))
 
 
 def index_committed(db: Session, *, embedder: EmbeddingProvider) -> str | None:
@@ -85,23 +90,39 @@ def index_committed(db: Session, *, embedder: EmbeddingProvider) -> str | None:
     wanted = db.info.pop(AFTER_COMMIT_KEY, [])
     if not wanted:
         return None
-    items = [item_types.get(db, kind, item_id) for kind, item_id in wanted]
-    status = index_items(db, embedder=embedder, items=[item for item in items if item is not None])
+    known = {(kind, item_id): vector for kind, item_id, vector, _ in wanted if vector is not None}
+    items = [item_types.get(db, kind, item_id) for kind, item_id, _, failed in wanted if not failed]
+    status = index_items(db, embedder=embedder, items=[item for item in items if item is not None], known=known)
     db.commit()
+    if any(failed for *_, failed in wanted):
+        deferrals.add()
+        return "pending"
     return status
 
 
 def index_items(
-    db: Session, *, embedder: EmbeddingProvider, items: list[item_types.MemoryItem], background: bool = False
+    db: Session,
+    *,
+    embedder: EmbeddingProvider,
+    items: list[item_types.MemoryItem],
+    background: bool = False,
+    known: dict[tuple[str, int], list[float]] | None = None,
 ) -> str:
-    """Embed committed items in the caller's transaction; on provider
-    failure leave them pending.
+    """Embed committed items in the caller's transaction (but those whose
+    vector is ``known``, keyed by kind and id); on provider failure leave
+    them pending.
 
     Returns "indexed", "pending" (provider failed; backfill will retry) or
     "disabled" (no provider).
     """
     if not embedder.enabled or embedder.model is None:
         return "disabled"
+    known = known or {}
+    ready = [item for item in items if (item_types.kind_of(item), item.id) in known]
+    if ready:
+        vectors = [known[(item_types.kind_of(item), item.id)] for item in ready]
+        _upsert_vectors(db, model=embedder.model, items=ready, vectors=vectors)
+    items = [item for item in items if (item_types.kind_of(item), item.id) not in known]
     said = concept_statements.statements(db, [item.id for item in items if item_types.kind_of(item) == "concept"])
     texts = {
         id(item): item_types.embedding_text(item, said.get(item.id) if item_types.kind_of(item) == "concept" else None)

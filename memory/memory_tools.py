@@ -81,8 +81,11 @@ def register(mcp: FastMCP, work: Any) -> None:
         already says the same words (case, punctuation and small words aside), nothing is added: that one is
         strengthened instead (seen_count +1, the higher confidence, evidence merged) and the answer is
         {stored: false, duplicate_of: its ref, seen_count}. With supersedes, the named observation is marked
-        replaced by the new one. A new memory's answer has its id and ref (e.g. 'observation:42') and stored: true.
-        Store durable facts, not chit-chat.
+        replaced by the new one. A new memory's answer has its id and ref (e.g. 'observation:42') and stored: true,
+        and possible_conflicts when a current observation about the same subject may be what it replaces ("Ann
+        lives in Porto" for "Ann moved to Lisbon"): nothing is changed for it; if it is replaced, call memory_store
+        again with the same observation and supersedes=its ref, which marks it replaced by the one just stored (no
+        second copy: stored: false, duplicate_of, supersedes). Store durable facts, not chit-chat.
         """
         return run(
             observations.store_observation,
@@ -100,6 +103,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             occurred_at=occurred_at,
             supersedes=supersedes,
             allow_duplicate=allow_duplicate,
+            embedder=run.embedder,
         )
 
     @mcp.tool(annotations=READ_ONLY)

@@ -7,6 +7,7 @@ authenticated request, never from a tool argument.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -17,13 +18,16 @@ from sqlalchemy.orm import Session, selectinload
 
 from core import audit
 from core.db import take_turns
-from core.errors import InvalidInput, NotFound
-from memory import access, conversations, indexing, item_types
+from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
+from memory import access, conflicts, conversations, indexing, item_types
 from memory import validation as check
+from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
 from models import AIInstance, Observation
 
 MAX_EVIDENCE_ITEM_CHARS = 2_000
+
+log = logging.getLogger("memorygate.embeddings")
 
 
 def store_observation(
@@ -42,10 +46,12 @@ def store_observation(
     supersedes: str | None = None,
     allow_duplicate: bool = False,
     credential_id: uuid.UUID | None = None,
+    embedder: EmbeddingProvider | None = None,
 ) -> dict[str, Any]:
     """Store an observation; or, when a live one already says the same thing,
     strengthen that one instead; or replace one (``supersedes``), keeping it
-    as the previous version."""
+    as the previous version. With an ``embedder``, a new observation comes
+    with the current ones it may replace (memory/conflicts.py)."""
     text = check.required_text("observation", observation, max_chars=check.MAX_OBSERVATION_CHARS)
     confidence = check.unit_interval("confidence", confidence)
     domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
@@ -56,10 +62,12 @@ def store_observation(
     )
     happened = check.moment("occurred_at", occurred_at)
     replaced = _live_observation(db, owner_id=owner_id, ref=supersedes) if supersedes else None
-    if replaced is None and not allow_duplicate:
+    if not allow_duplicate:
         existing = _same_as(db, owner_id=owner_id, text=text)
-        if existing is not None:
+        if existing is not None and replaced is None:
             return _strengthen(existing, confidence=confidence, evidence=evidence)
+        if existing is not None and replaced is not None and existing.id != replaced.id:
+            return _link(replaced, newer=existing)
 
     if ai_name is None and ai_platform is None:
         instance = conversations.introduced_instance(
@@ -84,12 +92,38 @@ def store_observation(
         supersedes_id=replaced.id if replaced else None,
     )
     db.add(row)
-    indexing.index_after_commit(db, row)  # flushes: the row has its id
+    vector, failed = _embedded(embedder, text)
+    indexing.index_after_commit(db, row, vector=vector, failed=failed)  # flushes: the row has its id
     result: dict[str, Any] = {"id": row.id, "ref": item_types.ref("observation", row.id), "stored": True}
     if replaced is not None:
         replaced.superseded_by_id = row.id
         result["supersedes"] = item_types.ref("observation", replaced.id)
+    if vector is not None and embedder is not None and embedder.conflict_bar is not None:
+        found = conflicts.possible_conflicts(
+            db,
+            owner_id=owner_id,
+            text=text,
+            vector=vector,
+            model=embedder.model or "",
+            bar=embedder.conflict_bar,
+            exclude={replaced.id} if replaced is not None else set(),
+        )
+        if found:
+            result["possible_conflicts"] = found
     return result
+
+
+def _embedded(embedder: EmbeddingProvider | None, text: str) -> tuple[list[float] | None, bool]:
+    """The new observation's vector, made now to find what it may replace
+    (and kept as its vector), and whether the provider failed: then the
+    memory is stored all the same, for the backfill to embed."""
+    if embedder is None or not embedder.enabled:
+        return None, False
+    try:
+        return embedder.embed([text])[0], False
+    except EmbeddingUnavailable as exc:
+        log.warning("embedding deferred for a new observation: %s", exc.message)
+        return None, True
 
 
 def _live_observation(db: Session, *, owner_id: uuid.UUID, ref: str) -> Observation:
@@ -128,6 +162,26 @@ def _same_as(db: Session, *, owner_id: uuid.UUID, text: str) -> Observation | No
         .limit(1)
         .with_for_update()
     ).one_or_none()
+
+
+def _link(replaced: Observation, *, newer: Observation) -> dict[str, Any]:
+    """``supersedes`` given with what a current observation already says (as
+    when storing answered possible_conflicts and the agent confirms one): that
+    observation becomes the replacement, and no second copy is stored."""
+    if newer.supersedes_id is not None:
+        raise InvalidInput(
+            "supersedes",
+            f"{item_types.ref('observation', newer.id)} says this already and replaces "
+            f"{item_types.ref('observation', newer.supersedes_id)}; supersede that one with new words",
+        )
+    replaced.superseded_by_id = newer.id
+    newer.supersedes_id = replaced.id
+    return {
+        "stored": False,
+        "duplicate_of": item_types.ref("observation", newer.id),
+        "seen_count": newer.seen_count,
+        "supersedes": item_types.ref("observation", replaced.id),
+    }
 
 
 def _strengthen(row: Observation, *, confidence: float, evidence: list[str]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
 from memory import item_types, planner_stats, search_fusion, vector_plan, word_weights
-from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
 from memory.search_indexes import HNSW_MAX_DIMENSIONS, KNOWN_MODEL_DIMENSIONS, vector_expression
 from models import owner_lexeme
@@ -74,12 +73,12 @@ def vector_candidates(
     db: Session,
     *,
     owner_id: uuid.UUID,
-    embedder: EmbeddingProvider,
+    model: str,
     vector: str,
     kinds: tuple[str, ...],
     k: int,
 ) -> list[tuple[str, int, float]]:
-    model = embedder.model or ""
+    """The owner's ``k`` vectors of ``model`` nearest ``vector``: (kind, id, cosine distance), nearest first."""
     dimensions = KNOWN_MODEL_DIMENSIONS.get(model)
     indexed = dimensions is not None and dimensions <= HNSW_MAX_DIMENSIONS
     how = vector_plan.plan(db, owner_id=owner_id, model=model, k=k, indexed=indexed)

@@ -238,6 +238,11 @@ else:
 # --- answers of the memory tools ----------------------------------------------------------------
 
 
+class PossibleConflict(Result):
+    ref: str
+    text: str
+
+
 class Stored(Written):
     """What memory_store did: stored a new observation, or strengthened the one that already says it."""
 
@@ -247,6 +252,11 @@ class Stored(Written):
     supersedes: str | None = Field(None, description="The observation this one replaced.")
     duplicate_of: str | None = Field(None, description="When not stored: the observation that says it already.")
     seen_count: int | None = Field(None, description="When not stored: how often it has now been said.")
+    possible_conflicts: list[PossibleConflict] | None = Field(
+        None,
+        description="Current observations about the same subject that this one may replace (nothing was changed); "
+        "if it does, store the same observation again with supersedes=its ref.",
+    )
 
 
 class Page(Result):

@@ -189,6 +189,7 @@ def store(request: Request, db: DB, principal: ApiPrincipal, body: NewObservatio
         needs=WRITE_SCOPE,
         returns=results.Stored,
         pass_credential=True,
+        embedder=request.app.state.embedder,
         **body.model_dump(),
     )
 

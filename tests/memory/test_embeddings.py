@@ -110,8 +110,10 @@ async def test_embedding_failure_keeps_the_memory_and_backfill_fills_it_in(fake_
     with serve(create_app, **openai_settings(fake_openai, openai_max_retries=0)) as served:
         _, key = user_with_key()
         async with mcp_client(served.url, key) as client:
+            asked = len(fake_openai.requests)
             stored = await call(client, "memory_store", observation="Speaks Portuguese and Swedish fluently")
             assert stored["embedding"] == "pending"
+            assert len(fake_openai.requests) == asked + 1  # failed once while storing, then left to the backfill
             assert (await call(client, "memory_get", ref=stored["ref"]))["text"].startswith("Speaks")
             assert (await call(client, "memory_stats"))["embedding"]["pending"] == 1
             degraded = await call(client, "memory_search", query="Swedish language")

@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import event, text
 
 from memory import search_candidates, vector_plan
-from memory.embeddings import LocalEmbeddings
 from memory.local_models import DEFAULT_MODEL
 from tests.support import TEST_DATABASE, new_user, session_scope
 
@@ -41,12 +40,11 @@ def _vector_statement(owner) -> str:
         if "embeddings" in statement and "ORDER BY" in statement:
             seen.append(statement)
 
-    embedder = LocalEmbeddings()
     event.listen(TEST_DATABASE.engine, "before_cursor_execute", record)
     try:
         with session_scope() as db:
             found = search_candidates.vector_candidates(
-                db, owner_id=owner, embedder=embedder, vector=str([0.01] * 384), kinds=("observation",), k=40
+                db, owner_id=owner, model=MODEL, vector=str([0.01] * 384), kinds=("observation",), k=40
             )
     finally:
         event.remove(TEST_DATABASE.engine, "before_cursor_execute", record)
@@ -105,7 +103,7 @@ def test_an_exact_search_returns_the_true_nearest_vectors_with_their_distances()
         ).all()
         how = vector_plan.plan(db, owner_id=owner, model=MODEL, k=40, indexed=True)
         found = search_candidates.vector_candidates(
-            db, owner_id=owner, embedder=LocalEmbeddings(), vector=query, kinds=("observation",), k=40
+            db, owner_id=owner, model=MODEL, vector=query, kinds=("observation",), k=40
         )
     assert not how.through_index and how.shortlist < 3_000  # a shortlist, not every vector measured
     assert [item_id for _, item_id, _ in found] == [item_id for item_id, _ in truth]
