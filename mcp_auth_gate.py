@@ -5,6 +5,14 @@ request before a single byte of the MCP app is sent, puts the ``Principal``
 into the ASGI scope, and otherwise stays out of the way: it never buffers or
 touches the response (SSE streams pass straight through), and lifespan
 scopes and CORS preflight ``OPTIONS`` go to the wrapped app untouched.
+
+A call beyond an OAuth token's rights (a tool, resource or prompt it may not
+use) is answered here with HTTP 403 and ``WWW-Authenticate: Bearer
+error="insufficient_scope", scope="…"``, as the MCP authorization spec asks,
+so the client can have the person grant more (step-up) and try again; for
+that the request's JSON-RPC body, small and already size-limited, is read
+first and handed on unchanged. API keys are not re-authorized by clients, so
+their calls reach the tool, which answers with a one-line tool error.
 """
 
 from __future__ import annotations
@@ -17,11 +25,12 @@ from collections.abc import Callable
 import anyio.to_thread
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import auth_middleware
-from core.principal import ALL_SCOPES, SCOPE_KEY, Principal
+from core.principal import ALL_SCOPES, MEMORY_SCOPES, SCOPE_KEY, Principal, step_up_scopes
 from identity import accounts
+from memory.tool_rights import right_for_message
 
 log = logging.getLogger("memorygate.auth")
 
@@ -36,6 +45,10 @@ UNAVAILABLE_BODY = {
 RATE_LIMITED_BODY = {
     "error": "Too Many Requests",
     "message": "This credential is making too many requests. Slow down and retry later.",
+}
+INSUFFICIENT_SCOPE_BODY = {
+    "error": "insufficient_scope",
+    "message": "This credential lacks {right}; ask the person to grant it (nothing was done).",
 }
 THROTTLED_BODY = {
     "error": "Too Many Requests",
@@ -60,11 +73,11 @@ class MCPAuthGateASGI:
         self.state = state
         self.resource = resource
         self._local_principal: Principal | None = None
-        # RFC 9728 §5.1: point clients at the resource metadata from every 401.
+        # RFC 9728 §5.1: point clients at the resource metadata from every 401
+        # and 403, and offer what a memory client uses (the person may grant less).
+        self._resource_metadata = [f'resource_metadata="{resource_metadata_url}"'] if resource_metadata_url else []
         self._challenge_params = (
-            [f'resource_metadata="{resource_metadata_url}"', f'scope="{" ".join(ALL_SCOPES)}"']
-            if resource_metadata_url
-            else []
+            [*self._resource_metadata, f'scope="{" ".join(MEMORY_SCOPES)}"'] if resource_metadata_url else []
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,6 +92,12 @@ class MCPAuthGateASGI:
             return
         if principal is None or not await self._within_rate(principal, send):
             return
+        if principal.credential_type == "oauth_token" and scope["method"] == "POST":
+            receive, needed = await _rights_needed(receive)
+            lacking = next((right for right in needed if not principal.can(right)), None)
+            if lacking is not None:
+                await self._refuse_scope(send, principal, lacking)
+                return
         await self.app({**scope, SCOPE_KEY: principal}, receive, send)
 
     async def _authenticate(self, scope: Scope, send: Send) -> Principal | None:
@@ -126,6 +145,16 @@ class MCPAuthGateASGI:
             self._local_principal = known
             return known
 
+    async def _refuse_scope(self, send: Send, principal: Principal, right: str) -> None:
+        params = [
+            'error="insufficient_scope"',
+            f'scope="{step_up_scopes(principal.scopes, right)}"',
+            *self._resource_metadata,
+            f'error_description="this token lacks {right}"',
+        ]
+        body = {**INSUFFICIENT_SCOPE_BODY, "message": INSUFFICIENT_SCOPE_BODY["message"].format(right=right)}
+        await _send_json(send, 403, body, [(b"www-authenticate", ("Bearer " + ", ".join(params)).encode())])
+
     async def _refuse(self, send: Send, check: auth_middleware.KeyCheck) -> None:
         if check.error == auth_middleware.THROTTLED:
             retry_after = str(max(1, math.ceil(check.retry_after or 1))).encode()
@@ -136,6 +165,32 @@ class MCPAuthGateASGI:
             params.append('error="invalid_token"')
         challenge = ("Bearer " + ", ".join(params)) if params else "Bearer"
         await _send_json(send, 401, UNAUTHORIZED_BODY, [(b"www-authenticate", challenge.encode())])
+
+
+async def _rights_needed(receive: Receive) -> tuple[Receive, list[str]]:
+    """The rights the request's JSON-RPC message (or each of a batch) needs,
+    and a ``receive`` that hands the body on unchanged."""
+    chunks, messages = [], []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    try:
+        parsed = json.loads(b"".join(chunks) or b"null")
+    except ValueError:
+        parsed = None  # the MCP app answers what is not JSON
+    items = parsed if isinstance(parsed, list) else [parsed]
+    needed = [right for item in items if (right := right_for_message(item)) is not None]
+    pending = iter(messages)
+
+    async def replay() -> Message:
+        return next(pending, None) or await receive()
+
+    return replay, needed
 
 
 async def _send_json(send: Send, status: int, body: dict, extra: list[tuple[bytes, bytes]]) -> None:

@@ -94,7 +94,9 @@ class APIKey(Base):
     key_prefix: Mapped[str] = mapped_column(String(32), nullable=False, unique=True, index=True)
     key_hash: Mapped[str] = mapped_column(String(100), nullable=False)
     scopes: Mapped[list[str]] = mapped_column(
-        JSONB, nullable=False, server_default=text('\'["memory:read", "memory:write"]\'::jsonb')
+        JSONB,
+        nullable=False,
+        server_default=text('\'["memory:read", "memory:write", "memory:forget", "account:manage"]\'::jsonb'),
     )
     created_at: Mapped[datetime] = _now()
     last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -131,7 +133,7 @@ class OAuthClient(Base):
 
     __tablename__ = "oauth_clients"
 
-    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(512), primary_key=True)
     # SHA-256 of the client secret (high-entropy, server-generated); None for public clients.
     client_secret_hash: Mapped[str | None] = mapped_column(String(64))
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), nullable=False)
@@ -151,7 +153,7 @@ class OAuthPendingAuthorization(Base):
     __tablename__ = "oauth_pending_authorizations"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    client_id: Mapped[str] = mapped_column(String(512), nullable=False)
     redirect_uri: Mapped[str] = mapped_column(Text, nullable=False)
     redirect_uri_provided_explicitly: Mapped[bool] = mapped_column(Boolean, nullable=False)
     code_challenge: Mapped[str] = mapped_column(String(128), nullable=False)
@@ -175,7 +177,7 @@ class OAuthGrant(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     user_id: Mapped[uuid.UUID] = _user_fk()
-    client_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    client_id: Mapped[str] = mapped_column(String(512), nullable=False, index=True)
     scopes: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
     resource: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = _now()
@@ -190,7 +192,7 @@ class OAuthAuthorizationCode(Base):
     grant_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=False
     )
-    client_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    client_id: Mapped[str] = mapped_column(String(512), nullable=False)
     redirect_uri: Mapped[str] = mapped_column(Text, nullable=False)
     redirect_uri_provided_explicitly: Mapped[bool] = mapped_column(Boolean, nullable=False)
     code_challenge: Mapped[str] = mapped_column(String(128), nullable=False)
@@ -210,7 +212,7 @@ class OAuthToken(Base):
         UUID(as_uuid=True), ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=False, index=True
     )
     user_id: Mapped[uuid.UUID] = _user_fk()
-    client_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    client_id: Mapped[str] = mapped_column(String(512), nullable=False)
     scopes: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
     audience: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = _now()

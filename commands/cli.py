@@ -4,7 +4,7 @@ python server.py                              # run (embedded DB by default)
 python server.py stdio                        # MCP over stdin/stdout, as the local owner
 python server.py migrate                      # upgrade the schema (Fly's release command)
 python server.py create-key [--email you@example.com] [--name laptop]
-                            [--read-only] [--expires-days 90]
+                            [--rights read,write,forget,manage | --read-only] [--expires-days 90]
 python server.py delete-account --email someone@example.com [--yes]
 python server.py export [--email you@example.com] [--output FILE] [--embeddings]
 python server.py import FILE [--email you@example.com] [--dry-run]
@@ -32,7 +32,7 @@ from commands import embeddings, hooks, prefork, transfer
 from commands.database import database
 from core import db
 from core.logs import configure_logging, uvicorn_log_config
-from core.principal import ALL_SCOPES, READ_SCOPE, Principal
+from core.principal import ALL_SCOPES, FORGET_SCOPE, MANAGE_SCOPE, READ_SCOPE, WRITE_SCOPE, Principal
 from core.settings import Settings, UnsafeConfiguration
 from identity import accounts, api_keys, deletion
 from memory.embeddings import build_provider
@@ -46,6 +46,12 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 FILES_BESIDES_CONNECTIONS = 256
 
 
+# --rights names, and the scopes they stand for.
+RIGHT_SCOPES = {"read": READ_SCOPE, "write": WRITE_SCOPE, "forget": FORGET_SCOPE, "manage": MANAGE_SCOPE}
+# A key for a client that uses memory; managing keys is asked for by name.
+KEY_DEFAULT_RIGHTS = ("read", "write", "forget")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="server.py", description="MemoryGate: persistent memory for AI agents.")
     commands = parser.add_subparsers(dest="command")
@@ -57,7 +63,13 @@ def _parser() -> argparse.ArgumentParser:
         "--email", help="the account's e-mail address (default in local mode: the local owner, as on /dashboard)"
     )
     create.add_argument("--name", default="cli", help="a label for the key (default: cli)")
-    create.add_argument("--read-only", action="store_true", help="grant memory:read only")
+    create.add_argument(
+        "--rights",
+        default=",".join(KEY_DEFAULT_RIGHTS),
+        help="what the key may do, of read, write, forget (delete memories) and manage (the account's keys); "
+        f"default: {','.join(KEY_DEFAULT_RIGHTS)}",
+    )
+    create.add_argument("--read-only", action="store_true", help="the same as --rights read")
     create.add_argument("--expires-days", type=int, default=None, help="expire after this many days")
     leave = commands.add_parser("delete-account", help="delete an account and everything in it (asks to confirm)")
     leave.add_argument("--email", required=True, help="the account's e-mail address")
@@ -243,6 +255,15 @@ def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
     if args.expires_days is not None and not 1 <= args.expires_days <= 3650:
         print("error: --expires-days must be a whole number from 1 to 3650", file=sys.stderr)
         return 2
+    named = ["read"] if args.read_only else [right.strip() for right in args.rights.split(",") if right.strip()]
+    unknown = [right for right in named if right not in RIGHT_SCOPES]
+    if unknown or not named:
+        print(
+            f"error: --rights takes one or more of {', '.join(RIGHT_SCOPES)} (not {unknown or 'nothing'})",
+            file=sys.stderr,
+        )
+        return 2
+    scopes = tuple(scope for name, scope in RIGHT_SCOPES.items() if name in named)
     expires_at = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
     with database(settings) as connected, connected.session_scope() as session:
         user = accounts.local_owner(session) if args.email is None else accounts.user_for_email(session, args.email)
@@ -251,12 +272,13 @@ def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
             user_id=user.id,
             name=args.name,
             expires_at=expires_at,
-            scopes=(READ_SCOPE,) if args.read_only else ALL_SCOPES,
+            scopes=scopes,
             bcrypt_rounds=settings.bcrypt_rounds,
         )
         owner = _account_words(user)
     print(
-        f"A {'read-only' if args.read_only else 'read-write'} API key for {owner}; shown once, store it now.\n"
+        f"An API key for {owner} that may {', '.join(name for name in RIGHT_SCOPES if name in named)}; "
+        "shown once, store it now.\n"
         f"Use it as the header  Authorization: Bearer <key>  on {settings.mcp_url}",
         file=sys.stderr,
         flush=True,

@@ -12,9 +12,30 @@ from dataclasses import dataclass
 from typing import Any
 
 SCOPE_KEY = "memorygate.principal"
+# A credential's rights, as OAuth scopes. Forgetting is apart from writing
+# so a client may store but never delete; managing the account's keys is
+# apart from both, so a key that reads and writes cannot mint others.
 READ_SCOPE = "memory:read"
 WRITE_SCOPE = "memory:write"
-ALL_SCOPES = (READ_SCOPE, WRITE_SCOPE)
+FORGET_SCOPE = "memory:forget"
+MANAGE_SCOPE = "account:manage"
+# What an MCP client may be granted (and is offered by default): using memory.
+MEMORY_SCOPES = (READ_SCOPE, WRITE_SCOPE, FORGET_SCOPE)
+# What an API key may hold; a browser session and the local owner hold all.
+ALL_SCOPES = (*MEMORY_SCOPES, MANAGE_SCOPE)
+RIGHTS = {
+    READ_SCOPE: "read: search and read memories",
+    WRITE_SCOPE: "write: store, change and archive memories",
+    FORGET_SCOPE: "forget: delete memories and conversations for good",
+    MANAGE_SCOPE: "manage: create, list and revoke this account's API keys",
+}
+
+
+def step_up_scopes(held: frozenset[str], needed: str) -> str:
+    """What to ask the person for when a call needs ``needed``: everything
+    held and it (a new grant replaces the old, so nothing held is lost)."""
+    wanted = held | {needed}
+    return " ".join(scope for scope in ALL_SCOPES if scope in wanted)
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,11 @@ class Settings(BaseSettings):
     oauth_access_token_ttl_seconds: int = env("OAUTH_ACCESS_TOKEN_TTL", 3600)
     oauth_refresh_token_ttl_seconds: int = env("OAUTH_REFRESH_TOKEN_TTL", 30 * 24 * 3600)
     oauth_registrations_per_hour: int = env("OAUTH_REGISTRATIONS_PER_HOUR", 20)
+    # Client ID Metadata Documents are fetched from public addresses only;
+    # these hosts are exempt (a client on the operator's own network), and
+    # this CA file is trusted besides the system's (a private CA).
+    client_metadata_allowed_hosts: Names = env("CLIENT_METADATA_ALLOWED_HOSTS", [])
+    client_metadata_ca_file: OptionalText = env("CLIENT_METADATA_CA_FILE", None)
 
     session_cookie_samesite: Annotated[Literal["lax", "strict", "none"], BeforeValidator(_lowered)] = env(
         "SESSION_COOKIE_SAMESITE", "lax"

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from core import audit, crypto
@@ -63,6 +64,10 @@ def looks_like_access_token(value: str) -> bool:
 # --- clients ---------------------------------------------------------------------
 
 
+# A registered client's id is ours (short); a document client's is its URL.
+MAX_CLIENT_ID_CHARS = 512
+
+
 @dataclass(frozen=True)
 class ClientRecord:
     client_id: str
@@ -97,7 +102,7 @@ def load_client(db: Session, client_id: str, settings: Settings) -> ClientRecord
     desktop = _desktop_client(client_id, settings)
     if desktop is not None:
         return desktop
-    if len(client_id) > 64:
+    if len(client_id) > MAX_CLIENT_ID_CHARS:
         return None
     row = db.get(OAuthClient, client_id)
     if row is None:
@@ -112,6 +117,28 @@ def load_client(db: Session, client_id: str, settings: Settings) -> ClientRecord
         scope=row.scope,
         metadata=row.metadata_,
         registered_at=row.created_at,
+    )
+
+
+def keep_document_client(db: Session, record: ClientRecord) -> None:
+    """A client known by its metadata document (its client_id a URL): what
+    the document said, kept until ``record.metadata["document_expires_at"]``,
+    replacing what an earlier fetch said."""
+    statement = insert(OAuthClient).values(
+        client_id=record.client_id,
+        client_secret_hash=None,
+        token_endpoint_auth_method="none",
+        client_name=record.name,
+        redirect_uris=record.redirect_uris,
+        grant_types=record.grant_types,
+        scope=record.scope,
+        metadata_=record.metadata,
+    )
+    changed = {name: statement.excluded[name] for name in ("client_name", "redirect_uris", "grant_types", "scope")}
+    db.execute(
+        statement.on_conflict_do_update(
+            index_elements=["client_id"], set_={**changed, "metadata": statement.excluded.metadata}
+        )
     )
 
 
@@ -221,6 +248,9 @@ def load_pending(db: Session, request_id: str | None) -> OAuthPendingAuthorizati
     return pending
 
 
+NOT_YOUR_FORM = "This consent form was not issued to you. Start again from your app."
+
+
 def bind_consent(pending: OAuthPendingAuthorization, session_token: str) -> str:
     """Tie the consent form to the viewing session; returns its CSRF token
     (core.crypto.form_token, like every other form's)."""
@@ -232,6 +262,11 @@ def _consent_purpose(request_id: str) -> str:
     return f"consent:{request_id}"
 
 
+def consent_form_ok(*, request_id: str, session_token: str, csrf: str) -> bool:
+    """Whether this session was given this request's consent form."""
+    return crypto.form_token_ok(session_token, _consent_purpose(request_id), csrf)
+
+
 def take_pending(db: Session, *, request_id: str, session_token: str, csrf: str) -> OAuthPendingAuthorization:
     """Consume the pending request if this session answered its own form."""
     pending = load_pending(db, request_id)
@@ -240,7 +275,7 @@ def take_pending(db: Session, *, request_id: str, session_token: str, csrf: str)
     session_ok = secrets.compare_digest(pending.session_hash, sha256_hex(session_token))
     csrf_ok = crypto.form_token_ok(session_token, _consent_purpose(request_id), csrf)
     if not (session_ok and csrf_ok):
-        raise ConsentRefused("This consent form was not issued to you. Start again from your app.")
+        raise ConsentRefused(NOT_YOUR_FORM)
     taken = db.execute(
         delete(OAuthPendingAuthorization)
         .where(OAuthPendingAuthorization.id == request_id)
@@ -251,9 +286,10 @@ def take_pending(db: Session, *, request_id: str, session_token: str, csrf: str)
     return pending
 
 
-def approve(db: Session, *, pending: OAuthPendingAuthorization, user_id: uuid.UUID) -> str:
-    """Record the consent as a grant and return a fresh authorization code."""
-    grant = OAuthGrant(user_id=user_id, client_id=pending.client_id, scopes=pending.scopes, resource=pending.resource)
+def approve(db: Session, *, pending: OAuthPendingAuthorization, user_id: uuid.UUID, scopes: list[str]) -> str:
+    """Record the consent, for the ``scopes`` the person granted of those
+    asked, as a grant and return a fresh authorization code."""
+    grant = OAuthGrant(user_id=user_id, client_id=pending.client_id, scopes=scopes, resource=pending.resource)
     db.add(grant)
     db.flush()
     code = new_secret()
@@ -265,7 +301,7 @@ def approve(db: Session, *, pending: OAuthPendingAuthorization, user_id: uuid.UU
             redirect_uri=pending.redirect_uri,
             redirect_uri_provided_explicitly=pending.redirect_uri_provided_explicitly,
             code_challenge=pending.code_challenge,
-            scopes=pending.scopes,
+            scopes=scopes,
             resource=pending.resource,
             expires_at=datetime.now(UTC) + CODE_TTL,
         )
@@ -435,6 +471,30 @@ def list_connections(db: Session, *, user_id: uuid.UUID, settings: Settings) -> 
             }
         )
     return connections
+
+
+def narrow(db: Session, *, user_id: uuid.UUID, grant_id: uuid.UUID, keep: set[str]) -> bool:
+    """Take rights away from a connected client: its grant and every token
+    of it (refresh tokens too, so none can win them back) keep only ``keep``
+    of what they hold, from the next request on. False when the grant is not
+    this user's live one; never widens."""
+    grant = db.get(OAuthGrant, grant_id, with_for_update=True)
+    if grant is None or grant.user_id != user_id or grant.revoked:
+        return False
+    kept = [scope for scope in grant.scopes if scope in keep]
+    removed = [scope for scope in grant.scopes if scope not in keep]
+    if not removed:
+        return True
+    grant.scopes = kept
+    for token in db.scalars(select(OAuthToken).where(OAuthToken.grant_id == grant_id).with_for_update()):
+        token.scopes = [scope for scope in token.scopes if scope in keep]
+    audit.record(
+        db,
+        audit.OAUTH_GRANT_NARROWED,
+        actor=user_id,
+        targets={"grant_id": grant_id, "client_id": grant.client_id, "removed": removed},
+    )
+    return True
 
 
 def disconnect(db: Session, *, user_id: uuid.UUID, grant_id: uuid.UUID) -> bool:

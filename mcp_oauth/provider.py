@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -38,11 +40,13 @@ from starlette.requests import Request
 
 from core.addresses import is_loopback
 from core.crypto import sha256_hex
-from core.principal import ALL_SCOPES
+from core.principal import MEMORY_SCOPES
 from core.settings import Settings
 from identity import oauth_records as records
+from mcp_oauth import client_documents
 
 MAX_REDIRECT_URIS = 10
+log = logging.getLogger("memorygate.oauth")
 
 
 def is_loopback_http(uri: str) -> bool:
@@ -83,7 +87,7 @@ class RegisteredClient(OAuthClientInformationFull):
         raise InvalidRedirectUriError(f"Redirect URI '{redirect_uri}' is not registered for this client")
 
     def validate_scope(self, requested_scope: str | None) -> list[str] | None:
-        allowed = self.scope.split() if self.scope else list(ALL_SCOPES)
+        allowed = self.scope.split() if self.scope else list(MEMORY_SCOPES)
         if requested_scope is None or not requested_scope.strip():
             return allowed
         requested = list(dict.fromkeys(requested_scope.split()))
@@ -117,6 +121,10 @@ class PostgresOAuthProvider:
     def __init__(self, session_factory: Callable[[], Session], settings: Settings) -> None:
         self.session_factory = session_factory
         self.settings = settings
+        self.documents = client_documents.DocumentFetcher(
+            allowed_hosts=frozenset(settings.client_metadata_allowed_hosts),
+            ca_file=settings.client_metadata_ca_file,
+        )
 
     async def _in_transaction(self, work: Callable[[Session], Any]) -> Any:
         def run() -> Any:
@@ -135,8 +143,40 @@ class PostgresOAuthProvider:
         return await self._in_transaction(lambda db: records.load_client(db, client_id, self.settings))
 
     async def get_client(self, client_id: str) -> RegisteredClient | None:
-        record = await self.client_record(client_id)
+        if client_documents.is_document_client_id(client_id):
+            record = await self.document_client(client_id)
+        else:
+            record = await self.client_record(client_id)
         return _sdk_client(record) if record else None
+
+    async def document_client(self, client_id: str) -> records.ClientRecord | None:
+        """A client known by its metadata document: as kept while its
+        caching headers allow, else fetched again (no database session is
+        held while the document is fetched)."""
+        kept = await self.client_record(client_id)
+        if kept is not None and kept.metadata.get("document_expires_at", "") > datetime.now(UTC).isoformat():
+            return kept
+        try:
+            document = await anyio.to_thread.run_sync(self.documents.fetch, client_id)
+        except client_documents.ClientDocumentError as exc:
+            log.info("client metadata document refused for %s: %s", client_id[:200], exc)
+            return None
+        uris = [uri for uri in document.redirect_uris if redirect_uri_allowed_at_registration(uri)]
+        if not uris:
+            log.info("client metadata document refused for %s: no https or loopback redirect URI", client_id[:200])
+            return None
+        record = records.ClientRecord(
+            client_id=client_id,
+            secret_hash=None,
+            auth_method="none",
+            name=(document.client_name or "")[:MAX_CLIENT_NAME_CHARS] or None,
+            redirect_uris=uris[:MAX_REDIRECT_URIS],
+            grant_types=document.grant_types,
+            scope=document.scope,
+            metadata={"document_host": document.host, "document_expires_at": document.expires_at.isoformat()},
+        )
+        await self._in_transaction(lambda db: records.keep_document_client(db, record))
+        return await self.client_record(client_id)
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
         uris = [str(uri) for uri in client_info.redirect_uris or []]
@@ -184,7 +224,7 @@ class PostgresOAuthProvider:
                 redirect_uri=str(params.redirect_uri),
                 redirect_uri_provided_explicitly=params.redirect_uri_provided_explicitly,
                 code_challenge=params.code_challenge,
-                scopes=params.scopes or list(ALL_SCOPES),
+                scopes=params.scopes or list(MEMORY_SCOPES),
                 resource=resource,
                 state=params.state,
             )

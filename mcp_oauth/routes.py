@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from auth_middleware import AuthState
-from core.principal import ALL_SCOPES
+from core.principal import MEMORY_SCOPES
 from core.settings import Settings
 from identity import accounts, provider_login
 from identity import oauth_records as records
@@ -41,6 +41,7 @@ from web import pages
 from web.pages import NO_STORE
 
 MAX_STATE_CHARS = 1_000
+NOTHING_CHOSEN = "Tick at least one thing it may do, or choose Deny."
 
 
 def _too_many(description: str, wait: float) -> Response:
@@ -61,7 +62,7 @@ def protected_resource_metadata(settings: Settings) -> dict[str, Any]:
     return {
         "resource": settings.mcp_url,
         "authorization_servers": [settings.public_base_url],
-        "scopes_supported": list(ALL_SCOPES),
+        "scopes_supported": list(MEMORY_SCOPES),
         "bearer_methods_supported": ["header"],
         "resource_name": "MemoryGate",
     }
@@ -81,8 +82,9 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
-        "scopes_supported": list(ALL_SCOPES),
+        "scopes_supported": list(MEMORY_SCOPES),
         "authorization_response_iss_parameter_supported": True,
+        "client_id_metadata_document_supported": True,
     }
 
 
@@ -107,7 +109,7 @@ class OAuthEndpoints:
         self.register_handler = RegistrationHandler(
             sdk_provider,
             options=ClientRegistrationOptions(
-                enabled=True, valid_scopes=list(ALL_SCOPES), default_scopes=list(ALL_SCOPES)
+                enabled=True, valid_scopes=list(MEMORY_SCOPES), default_scopes=list(MEMORY_SCOPES)
             ),
         )
 
@@ -191,7 +193,10 @@ class OAuthEndpoints:
         return await anyio.to_thread.run_sync(run)
 
     async def consent_page(self, request: Request) -> Response:
-        request_id = request.query_params.get("request")
+        return await self._consent(request, request.query_params.get("request"))
+
+    async def _consent(self, request: Request, request_id: str | None, problem: str | None = None) -> Response:
+        """Sign-in if needed, then the consent form (again with ``problem`` when it was answered wrongly)."""
         session_token = request.cookies.get(accounts.SESSION_COOKIE)
 
         if not request_id:
@@ -205,6 +210,8 @@ class OAuthEndpoints:
             user = accounts.user_for_session_token(db, session_token)
             view = {
                 "client": (client.name if client else None) or pending.client_id,
+                # A document client's id is a URL its host serves: the one name here that was checked.
+                "verified_host": client.metadata.get("document_host") if client else None,
                 "redirect_uri": pending.redirect_uri,
                 "scopes": pending.scopes,
                 "user": user.email if user else None,
@@ -223,8 +230,10 @@ class OAuthEndpoints:
             user=view["user"],
             scopes=view["scopes"],
             redirect_host=records.destination_host(view["redirect_uri"]),
+            verified_host=view["verified_host"],
             request_id=request_id,
             csrf=view["csrf"],
+            problem=problem,
         )
 
     def _sign_in(self, request: Request, request_id: str, view: dict[str, Any]) -> Response:
@@ -262,9 +271,14 @@ class OAuthEndpoints:
     async def consent_decision(self, request: Request) -> Response:
         form = await request.form()
         request_id, csrf, decision = form.get("request"), form.get("csrf_token"), form.get("decision")
+        chosen = {scope for scope in form.getlist("scope") if isinstance(scope, str)}
         session_token = request.cookies.get(accounts.SESSION_COOKIE)
         if not (isinstance(request_id, str) and isinstance(csrf, str) and request_id and csrf and session_token):
             return pages.message_page("Not allowed", "This consent form is incomplete.", status_code=403)
+        if decision == "approve" and not chosen:  # asked again; the request stays open
+            if not records.consent_form_ok(request_id=request_id, session_token=session_token, csrf=csrf):
+                return pages.message_page("Not allowed", records.NOT_YOUR_FORM, status_code=403)
+            return await self._consent(request, request_id, problem=NOTHING_CHOSEN)
 
         def decide(db: Session) -> str:
             user = accounts.user_for_session_token(db, session_token)
@@ -273,7 +287,9 @@ class OAuthEndpoints:
             pending = records.take_pending(db, request_id=request_id, session_token=session_token, csrf=csrf)
             params: dict[str, str | None] = {"state": pending.state, "iss": self.settings.public_base_url}
             if decision == "approve":
-                params["code"] = records.approve(db, pending=pending, user_id=user.id)
+                # Only rights the client asked for: a form cannot widen them.
+                granted = [scope for scope in pending.scopes if scope in chosen]
+                params["code"] = records.approve(db, pending=pending, user_id=user.id, scopes=granted)
             else:
                 params["error"] = "access_denied"
             return construct_redirect_uri(pending.redirect_uri, **params)

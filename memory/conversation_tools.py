@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastmcp import FastMCP
 from pydantic import Field
 
-from core.principal import READ_SCOPE, WRITE_SCOPE
+from core.principal import FORGET_SCOPE, READ_SCOPE, WRITE_SCOPE
 from memory import tool_results as results
 from memory import turns as conversation_turns
 from memory.tool_calls import ADDITIVE, DESTRUCTIVE, READ_ONLY, Limit, Offset, OptionalName, UnitOfWork
@@ -82,6 +82,6 @@ def register(mcp: FastMCP, work: Any) -> None:
         return run(
             conversation_turns.forget,
             returns=results.ConversationForgotten,
-            needs=WRITE_SCOPE,
+            needs=FORGET_SCOPE,
             conversation_id=conversation_id,
         )

@@ -17,7 +17,12 @@ from core.principal import Principal
 from core.settings import VERSION
 from memory import brief_tools, conversation_tools, knowledge_tools, memory_tools, research_tools
 from memory.embeddings import EmbeddingProvider
-from memory.tool_calls import OneLineArgumentErrors, principal_of_http_request, unit_of_work_dependency
+from memory.tool_calls import (
+    CredentialRights,
+    OneLineArgumentErrors,
+    principal_of_http_request,
+    unit_of_work_dependency,
+)
 
 SERVER_INSTRUCTIONS = (
     "MemoryGate is the user's persistent memory across conversations and AI models. "
@@ -33,14 +38,14 @@ def build_mcp_server(
     embedder: EmbeddingProvider,
     principal_source: Callable[[], Principal | None] | None = None,
 ) -> FastMCP:
+    principal_source = principal_source or principal_of_http_request
     mcp = FastMCP(
         "MemoryGate",
         version=VERSION,
         instructions=SERVER_INSTRUCTIONS,
         mask_error_details=True,
-        middleware=[OneLineArgumentErrors()],
+        middleware=[CredentialRights(principal_source), OneLineArgumentErrors()],
     )
-    principal_source = principal_source or principal_of_http_request
     work = unit_of_work_dependency(session_factory, embedder, principal_source)
     memory_tools.register(mcp, work)
     knowledge_tools.register(mcp, work)

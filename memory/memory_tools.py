@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastmcp import FastMCP
 from pydantic import Field
 
-from core.principal import READ_SCOPE, WRITE_SCOPE
+from core.principal import FORGET_SCOPE, READ_SCOPE, WRITE_SCOPE
 from memory import archive, conversations, hybrid_search, items, observations, user_guide
 from memory import tool_results as results
 from memory import validation as limits
@@ -270,7 +270,7 @@ def register(mcp: FastMCP, work: Any) -> None:
 
         Use when the user asks to forget something.
         """
-        return run(items.delete_item, returns=results.Deleted, needs=WRITE_SCOPE, ref=ref)
+        return run(items.delete_item, returns=results.Deleted, needs=FORGET_SCOPE, ref=ref)
 
     @mcp.tool(annotations=READ_ONLY)
     def memory_stats(run: UnitOfWork = work) -> results.Stats:

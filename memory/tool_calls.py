@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastmcp.dependencies import Depends
-from fastmcp.exceptions import ToolError
+from fastmcp.exceptions import PromptError, ResourceError, ToolError
 from fastmcp.exceptions import ValidationError as ArgumentsRejected
 from fastmcp.server.dependencies import get_http_request
 from fastmcp.server.middleware import Middleware, MiddlewareContext
@@ -29,11 +29,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core.errors import MemoryGateError
-from core.principal import Principal, from_scope
+from core.principal import READ_SCOPE, Principal, from_scope
 from memory import validation as limits
 from memory.embeddings import EmbeddingProvider
 from memory.tool_results import Result
-from memory.unit_of_work import DATABASE_UNAVAILABLE, run_operation
+from memory.tool_rights import PROMPT_RIGHTS, TOOL_RIGHTS, required_right
+from memory.unit_of_work import DATABASE_UNAVAILABLE, INSUFFICIENT_SCOPE, run_operation
 
 log = logging.getLogger("memorygate.mcp")
 Answer = TypeVar("Answer", bound=Result)
@@ -181,6 +182,49 @@ def unit_of_work_dependency(
 
 def principal_of_http_request() -> Principal | None:
     return from_scope(get_http_request().scope)
+
+
+class CredentialRights(Middleware):
+    """A caller sees and calls only what its credential's rights allow:
+    tools/list leaves out the tools it may not call (memory/tool_rights.py),
+    and resources and prompts need reading (remember: writing)."""
+
+    def __init__(self, principal_source: Callable[[], Principal | None]) -> None:
+        self.principal_source = principal_source
+
+    def _held(self) -> frozenset[str]:
+        principal = self.principal_source()
+        return principal.scopes if principal is not None else frozenset()
+
+    def _require(self, right: str | None, refusal: type[Exception] = ToolError) -> None:
+        if right is not None and right not in self._held():
+            raise refusal(INSUFFICIENT_SCOPE.format(scope=right))
+
+    async def on_list_tools(self, context: MiddlewareContext, call_next: Callable) -> Any:
+        held = self._held()
+        return [tool for tool in await call_next(context) if TOOL_RIGHTS.get(tool.name) in held]
+
+    async def on_call_tool(self, context: MiddlewareContext, call_next: Callable) -> Any:
+        self._require(required_right(context.message.name, context.message.arguments))
+        return await call_next(context)
+
+    async def on_list_resources(self, context: MiddlewareContext, call_next: Callable) -> Any:
+        return await call_next(context) if READ_SCOPE in self._held() else []
+
+    async def on_list_resource_templates(self, context: MiddlewareContext, call_next: Callable) -> Any:
+        return await call_next(context) if READ_SCOPE in self._held() else []
+
+    async def on_read_resource(self, context: MiddlewareContext, call_next: Callable) -> Any:
+        self._require(READ_SCOPE, ResourceError)
+        return await call_next(context)
+
+    async def on_list_prompts(self, context: MiddlewareContext, call_next: Callable) -> Any:
+        held = self._held()
+        return [prompt for prompt in await call_next(context) if PROMPT_RIGHTS.get(prompt.name) in held]
+
+    async def on_get_prompt(self, context: MiddlewareContext, call_next: Callable) -> Any:
+        self._require(PROMPT_RIGHTS.get(context.message.name, READ_SCOPE), PromptError)
+        return await call_next(context)
 
 
 class OneLineArgumentErrors(Middleware):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 from fastmcp import Client  # noqa: E402
 
+from core.principal import ALL_SCOPES, Principal  # noqa: E402
 from memory.embeddings import NoEmbeddings  # noqa: E402
 from memory.mcp_tools import build_mcp_server  # noqa: E402
+from memory.tool_rights import TOOL_RIGHTS  # noqa: E402
 from portability import records  # noqa: E402
 
 TOOL_REFERENCE = ROOT / "docs" / "tool-reference.md"
@@ -120,9 +123,21 @@ def changes(annotations: Any) -> str:
     return effect + ("; repeating the call changes nothing more" if annotations.idempotent_hint else "")
 
 
+def needs(tool: str) -> str:
+    right = f"`{TOOL_RIGHTS[tool]}`"
+    return right + (" (and `memory:write` with `ai_name`)" if tool == "memory_bootstrap" else "")
+
+
 def tool_section(tool: Any) -> list[str]:
     description = (tool.description or "").strip()
-    lines = [f"## `{tool.name}`", "", description, "", f"Changes: {changes(tool.annotations)}.", ""]
+    lines = [
+        f"## `{tool.name}`",
+        "",
+        description,
+        "",
+        f"Changes: {changes(tool.annotations)}. Needs: {needs(tool.name)}.",
+        "",
+    ]
     if tool.input_schema.get("properties"):
         lines += ["Arguments:", "", *table(tool.input_schema, arguments=True), ""]
     else:
@@ -133,23 +148,37 @@ def tool_section(tool: Any) -> list[str]:
 
 
 async def tool_reference() -> str:
-    server = build_mcp_server(session_factory=lambda: None, embedder=NoEmbeddings(), principal_source=lambda: None)
+    # Listed as an owner holding every right: a caller sees only the tools its rights allow.
+    owner = Principal(user_id=uuid.UUID(int=0), email="", scopes=frozenset(ALL_SCOPES), credential_type="local")
+    server = build_mcp_server(session_factory=lambda: None, embedder=NoEmbeddings(), principal_source=lambda: owner)
     async with Client(server) as client:
         tools = await client.list_tools()
         resources = await client.list_resources()
         templates = await client.list_resource_templates()
         prompts = await client.list_prompts()
     lines = [HEADER]
-    lines += ["| tool | changes |", "| --- | --- |"]
-    lines += [f"| [`{tool.name}`](#{tool.name}) | {changes(tool.annotations)} |" for tool in tools]
+    lines += ["| tool | needs the right | changes |", "| --- | --- | --- |"]
+    lines += [f"| [`{tool.name}`](#{tool.name}) | {needs(tool.name)} | {changes(tool.annotations)} |" for tool in tools]
     lines.append("")
     for tool in tools:
         lines += tool_section(tool)
-    lines += ["## Resources", "", "Read with `resources/read`; each is read as the caller, like a tool.", ""]
+    lines += [
+        "## Resources",
+        "",
+        "Read with `resources/read`; each is read as the caller, like a tool, and needs `memory:read`.",
+        "",
+    ]
     lines += ["| URI | type | |", "| --- | --- | --- |"]
     lines += [f"| `{r.uri}` | {r.mime_type} | {cell(r.description or '')} |" for r in resources]
     lines += [f"| `{t.uri_template}` | {t.mime_type} | {cell(t.description or '')} |" for t in templates]
-    lines += ["", "## Prompts", "", "| prompt | arguments | |", "| --- | --- | --- |"]
+    lines += [
+        "",
+        "## Prompts",
+        "",
+        "`brief` needs `memory:read`; `remember` (it has the assistant store), `memory:write`.",
+        "",
+    ]
+    lines += ["| prompt | arguments | |", "| --- | --- | --- |"]
     for prompt in prompts:
         arguments = ", ".join(f"`{a.name}`" + ("" if a.required else " (optional)") for a in prompt.arguments or [])
         lines.append(f"| `{prompt.name}` | {arguments or '—'} | {cell(prompt.description or '')} |")

@@ -50,6 +50,11 @@ def form_fields(page: str) -> dict[str, str]:
     }
 
 
+def consent_rights(page: str) -> list[str]:
+    """The rights a consent page offers, ticked as it comes."""
+    return re.findall(r'<input type="checkbox" name="scope" value="([^"]+)" checked>', page)
+
+
 @dataclass
 class OAuthBrowser:
     """A person with a browser: signs in with ``provider`` and answers consent."""
@@ -63,6 +68,8 @@ class OAuthBrowser:
     final_redirect: str | None = None
     redirect_uri: str = CLIENT_REDIRECT
     choose_local_owner: bool = False
+    # The rights left ticked on the consent page; None: as offered (all ticked).
+    grant: set[str] | None = None
 
     def authorize(self, authorize_url: str) -> str:
         """Follow from the authorization URL to the client's redirect URI."""
@@ -83,9 +90,10 @@ class OAuthBrowser:
                 response = self.browser.get(self.server_url + html.unescape(link))
             elif response.status_code == 200 and 'action="/oauth/consent"' in response.text:
                 self.pages.append(response.text)
-                fields = form_fields(response.text)
-                fields["decision"] = self.decision
-                response = self.browser.post(self.server_url + "/oauth/consent", data=fields)
+                offered = consent_rights(response.text)
+                ticked = [scope for scope in offered if self.grant is None or scope in self.grant]
+                answer = {**form_fields(response.text), "decision": self.decision, "scope": ticked}
+                response = self.browser.post(self.server_url + "/oauth/consent", data=answer)
             else:
                 raise AssertionError(f"unexpected step {response.status_code}: {response.text[:300]}")
         raise AssertionError("too many redirects")

@@ -68,12 +68,21 @@ def bound_socket() -> socket.socket:
 
 
 class ServedApp:
-    def __init__(self, app: Any, sock: socket.socket) -> None:
+    def __init__(self, app: Any, sock: socket.socket, *, tls: tuple[str, str] | None = None) -> None:
+        """``tls``: a certificate and key file, to serve https (as ``https://localhost:port``)."""
         self.app = app
         self.sock = sock
         self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+        self.url = f"https://localhost:{self.port}" if tls else f"http://127.0.0.1:{self.port}"
+        certificate, key = tls or (None, None)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+            ssl_certfile=certificate,
+            ssl_keyfile=key,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.error: BaseException | None = None
@@ -140,8 +149,8 @@ def base_settings(**overrides: Any) -> Settings:
 
 
 @contextmanager
-def serve_asgi(app: Any) -> Iterator[ServedApp]:
-    served = ServedApp(app, bound_socket()).start()
+def serve_asgi(app: Any, *, tls: tuple[str, str] | None = None) -> Iterator[ServedApp]:
+    served = ServedApp(app, bound_socket(), tls=tls).start()
     try:
         yield served
     finally:

@@ -82,7 +82,7 @@ def test_refusal_has_the_exact_body_and_header(server, headers):
     assert response.json() == UNAUTHORIZED
     challenge = (
         f'Bearer resource_metadata="{server.url}/.well-known/oauth-protected-resource/mcp", '
-        'scope="memory:read memory:write"'
+        'scope="memory:read memory:write memory:forget"'
     )
     if headers:  # a credential was presented, and it was wrong
         challenge += ', error="invalid_token"'

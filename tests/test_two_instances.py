@@ -11,6 +11,7 @@ from tests.fakes import github_profile
 from tests.oauth_support import (
     authorize_url,
     code_exchange_form,
+    consent_rights,
     form_fields,
     pkce_pair,
     redirect_params,
@@ -55,8 +56,11 @@ async def test_two_instances_share_sessions_keys_oauth_and_revocation(github, ne
         verifier, challenge = pkce_pair()
         to_consent = browser.get(authorize_url(a.url, client_id, challenge).replace(a.url, b.url))
         consent_url = to_consent.headers["location"].replace(a.url, b.url)
-        fields = form_fields(browser.get(consent_url).text)
-        answered = browser.post(b.url + "/oauth/consent", data={**fields, "decision": "approve"})
+        consent = browser.get(consent_url).text
+        fields = form_fields(consent)
+        answered = browser.post(
+            b.url + "/oauth/consent", data={**fields, "decision": "approve", "scope": consent_rights(consent)}
+        )
         code = redirect_params(answered.headers["location"])["code"]
         tokens = httpx.post(
             a.url + "/oauth/token",

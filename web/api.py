@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 
 from core.errors import Conflict, InsufficientScope, MemoryGateError, NotFound
-from core.principal import READ_SCOPE, WRITE_SCOPE
+from core.principal import FORGET_SCOPE, READ_SCOPE, WRITE_SCOPE, step_up_scopes
 from memory import brief, hybrid_search, items, observations
 from memory import tool_results as results
 from memory import turns as conversation_turns
@@ -72,7 +72,7 @@ def _run(
     try:
         result = run_operation(db, principal, request.app.state.embedder, operation, needs=needs, **arguments)
     except InsufficientScope as exc:
-        challenge = f'Bearer error="insufficient_scope", scope="{needs}"'
+        challenge = f'Bearer error="insufficient_scope", scope="{step_up_scopes(principal.scopes, needs)}"'
         raise HTTPException(status_code=403, detail=exc.message, headers={"WWW-Authenticate": challenge}) from None
     except NotFound as exc:
         raise HTTPException(status_code=404, detail=exc.message) from None
@@ -203,7 +203,7 @@ def get_memory(request: Request, db: DB, principal: ApiPrincipal, ref: Ref) -> r
 @router.delete("/memories/{ref}", response_model_exclude_none=True)
 def forget(request: Request, db: DB, principal: ApiPrincipal, ref: Ref) -> results.Deleted:
     """Forget one memory and its vectors for good (as the memory_delete tool)."""
-    return _run(request, db, principal, items.delete_item, needs=WRITE_SCOPE, returns=results.Deleted, ref=ref)
+    return _run(request, db, principal, items.delete_item, needs=FORGET_SCOPE, returns=results.Deleted, ref=ref)
 
 
 class NewTurns(BaseModel):
@@ -271,7 +271,7 @@ def forget_conversation(
         db,
         principal,
         conversation_turns.forget,
-        needs=WRITE_SCOPE,
+        needs=FORGET_SCOPE,
         returns=results.ConversationForgotten,
         conversation_id=conversation_id,
     )

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from core import audit, crypto
 from core.db import after_commit
 from core.errors import MemoryGateError
-from core.principal import ALL_SCOPES, READ_SCOPE
+from core.principal import ALL_SCOPES, MANAGE_SCOPE, RIGHTS
 from identity import accounts, api_keys, deletion, provider_login
 from identity import oauth_records as records
 from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
@@ -54,6 +54,8 @@ NOTICES = {
     "key-revoked": "Key revoked.",
     "key-not-found": "Key not found.",
     "disconnected": "Client disconnected.",
+    "narrowed": "Client's rights changed.",
+    "rights-needed": "Rights: keep at least one; to take them all away, disconnect the client.",
     "connection-not-found": "Connection not found.",
     "forgotten": "Memory forgotten.",
     "retention-saved": "Retention saved.",
@@ -80,6 +82,7 @@ EVENT_WORDS = {
     audit.OAUTH_TOKENS_ISSUED: "Client connected",
     audit.OAUTH_TOKEN_REVOKED: "Client token revoked",
     audit.OAUTH_GRANT_REVOKED: "Client disconnected",
+    audit.OAUTH_GRANT_NARROWED: "Client's rights narrowed",
     audit.MEMORY_DELETED: "Memory forgotten",
     audit.CONVERSATION_FORGOTTEN: "Conversation forgotten",
     audit.CAPTURE_TURNED_ON: "Conversation capture turned on",
@@ -165,6 +168,8 @@ def dashboard_page(
         user=user,
         provider_words=PROVIDER_WORDS.get(user.oauth_provider, f"signed in with {user.oauth_provider}"),
         csrf=csrf_token(session_token),
+        rights=RIGHTS,
+        key_default_rights=[scope for scope in ALL_SCOPES if scope != MANAGE_SCOPE],
         keys=keys,
         connections=records.list_connections(db, user_id=user.id, settings=settings),
         counts=items.item_counts(db, owner_id=user.id),
@@ -227,10 +232,11 @@ def create_key(
     form: SignedInForm,
     name: Annotated[str, Form()] = "",
     expires_days: Annotated[str, Form()] = "",
-    access: Annotated[str, Form()] = "read-write",
+    rights: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     user, token = form.user, form.session_token
-    problem = _key_form_problem(name, expires_days, access)
+    rights = rights or []
+    problem = _key_form_problem(name, expires_days, rights)
     if problem:
         return dashboard_page(request, db, user, token, error=problem, status_code=400)
     refusal = key_creation_refusal(request, db, user.id)
@@ -242,7 +248,7 @@ def create_key(
         user_id=user.id,
         name=name.strip(),
         expires_at=expires_at,
-        scopes=(READ_SCOPE,) if access == "read-only" else ALL_SCOPES,
+        scopes=tuple(scope for scope in ALL_SCOPES if scope in rights),
         bcrypt_rounds=request.app.state.settings.bcrypt_rounds,
     )
     response = back("key-created", "#new-key")
@@ -259,13 +265,13 @@ def create_key(
     return response
 
 
-def _key_form_problem(name: str, expires_days: str, access: str) -> str | None:
+def _key_form_problem(name: str, expires_days: str, rights: list[str]) -> str | None:
     if not name.strip() or len(name.strip()) > 200:
         return "Name: give the key a name of 1 to 200 characters."
     if expires_days.strip() and not (expires_days.strip().isdigit() and 1 <= int(expires_days) <= 3650):
         return "Expires after: a whole number of days from 1 to 3650, or empty for never."
-    if access not in ("read-only", "read-write"):
-        return "Access: choose read-only or read-write."
+    if not rights or not set(rights) <= set(ALL_SCOPES):
+        return "Rights: tick at least one of read, write, forget and manage."
     return None
 
 
@@ -284,6 +290,19 @@ def disconnect(grant_id: str, db: DB, form: SignedInForm) -> Response:
     if parsed is None or not records.disconnect(db, user_id=form.user.id, grant_id=parsed):
         return back("connection-not-found")
     return back("disconnected")
+
+
+@router.post("/dashboard/connections/{grant_id}/rights")
+def narrow_connection(
+    grant_id: str, db: DB, form: SignedInForm, rights: Annotated[list[str] | None, Form()] = None
+) -> Response:
+    """Keep only the ticked rights of a connected client (never more than it holds)."""
+    parsed = _uuid(grant_id)
+    if not rights:
+        return back("rights-needed", "#connections")
+    if parsed is None or not records.narrow(db, user_id=form.user.id, grant_id=parsed, keep=set(rights)):
+        return back("connection-not-found")
+    return back("narrowed", "#connections")
 
 
 @router.post("/dashboard/memories/forget")

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 import auth_middleware
 from core import crypto
-from core.principal import ALL_SCOPES, WRITE_SCOPE, Principal
+from core.principal import ALL_SCOPES, MANAGE_SCOPE, Principal
 from core.settings import Settings
 from identity import accounts, api_keys
 from identity.browser_sign_in import FOREIGN_ORIGIN, origin_of
@@ -38,7 +38,9 @@ from web import pages
 NOT_SIGNED_IN = "Sign in, or send an API key (Authorization: Bearer mg_...)."
 TOO_MANY_FAILURES = "Too many failed authentication attempts. Try again later."
 TOO_MANY_REQUESTS = "Too many requests for this credential. Try again later."
-READ_ONLY_CANNOT_MANAGE = "A read-only API key cannot manage the account; use a browser session or a read-write key."
+CANNOT_MANAGE = (
+    "This API key lacks account:manage, so it cannot manage the account; use a browser session or a key with it."
+)
 SESSION_REQUIRED = "Only a signed-in browser session can do this."
 FORM_PURPOSE = "dashboard"  # every form of the account page (core.crypto.form_token)
 CSRF_REFUSED = "This form has expired or was not issued to you. Reload the page and try again."
@@ -112,12 +114,12 @@ def refuse_foreign_origin(request: Request) -> None:
 
 def account_manager(request: Request, user: CurrentUser) -> User:
     """Who may read or change the account (keys, connections, the audit
-    trail): a browser session, or an API key that may write. A read-only key
-    is for reading memories, and cannot reach the keys that guard them."""
+    trail): a browser session, or an API key with the right to manage it. A
+    key for memories alone cannot reach the keys that guard them."""
     refuse_foreign_origin(request)
     caller: auth_middleware.Caller = request.state.caller
-    if not caller.via_session and WRITE_SCOPE not in caller.scopes:
-        raise HTTPException(status_code=403, detail=READ_ONLY_CANNOT_MANAGE)
+    if not caller.via_session and MANAGE_SCOPE not in caller.scopes:
+        raise HTTPException(status_code=403, detail=CANNOT_MANAGE)
     return user
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from core import audit
-from core.principal import ALL_SCOPES
+from core.principal import MEMORY_SCOPES
 from identity import accounts, api_keys
 from web.dependencies import (
     DB,
@@ -82,7 +82,9 @@ def exchange_client_credentials(request: Request, body: ClientCredentials, db: D
 class NewAPIKey(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     expires_in_days: Annotated[int | None, Field(ge=1, le=3650)] = None
-    scopes: list[Literal["memory:read", "memory:write"]] | None = None
+    scopes: list[Literal["memory:read", "memory:write", "memory:forget", "account:manage"]] | None = Field(
+        None, description="Default: the memory rights (read, write, forget) its creator holds."
+    )
 
 
 @router.post("/api-keys", status_code=201)
@@ -92,9 +94,11 @@ def create_api_key(
     user: AccountManager,
     db: DB,
 ) -> JSONResponse:
-    scopes = tuple(dict.fromkeys(body.scopes or ALL_SCOPES))
+    held = request.state.caller.scopes
+    asked = [str(scope) for scope in body.scopes] if body.scopes else [s for s in MEMORY_SCOPES if s in held]
+    scopes = tuple(dict.fromkeys(asked))
     # A key may only mint keys with scopes it holds itself (no escalation).
-    if not set(scopes) <= request.state.caller.scopes:
+    if not scopes or not set(scopes) <= held:
         raise HTTPException(status_code=403, detail="scopes: a key cannot grant scopes its creator lacks")
     refusal = key_creation_refusal(request, db, user.id)
     if refusal is not None:

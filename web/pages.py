@@ -16,6 +16,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from core.principal import RIGHTS
+
 # Answers that carry a secret (a key, a token, a session) or a person's data.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -35,9 +37,15 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
 
 
+def rights_in_words(scopes: list[str]) -> str:
+    """ "read, write, forget" for a credential's scopes, in the order they build up."""
+    return ", ".join(RIGHTS[scope].split(":")[0] for scope in RIGHTS if scope in scopes) or "none"
+
+
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 templates.env.filters["when"] = when
 templates.env.filters["plural"] = plural
+templates.env.filters["rights"] = rights_in_words
 
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
@@ -47,8 +55,6 @@ PAGE_CSP = _CSP.format(form_action="'self'")
 # Allow and Deny answer with a redirect to the client's own redirect URI, and
 # Chromium applies form-action to where a form submission is redirected.
 CONSENT_CSP = _CSP.format(form_action="'self' http: https:")
-
-SCOPE_WORDS = {"memory:read": "read your memories", "memory:write": "store and change your memories"}
 
 
 def render(template: str, *, status_code: int = 200, csp: str = PAGE_CSP, **context: Any) -> HTMLResponse:
@@ -62,17 +68,29 @@ def message_page(title: str, message: str, *, status_code: int, home: str = "/da
 
 
 def consent_page(
-    *, client: str, user: str, scopes: list[str], redirect_host: str, request_id: str, csrf: str
+    *,
+    client: str,
+    user: str,
+    scopes: list[str],
+    redirect_host: str,
+    request_id: str,
+    csrf: str,
+    verified_host: str | None = None,
+    problem: str | None = None,
 ) -> HTMLResponse:
+    """The person sees each right the client asks for, ticked, and may untick any."""
     return render(
         "consent.html",
         csp=CONSENT_CSP,
+        status_code=400 if problem else 200,
         client=client,
         user=user,
-        abilities=[SCOPE_WORDS.get(scope, scope) for scope in scopes],
+        rights=[(scope, RIGHTS.get(scope, scope)) for scope in scopes],
         redirect_host=redirect_host,
+        verified_host=verified_host,
         request_id=request_id,
         csrf=csrf,
+        problem=problem,
     )
 
 

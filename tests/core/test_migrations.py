@@ -130,3 +130,50 @@ def test_times_stored_before_they_were_checked_become_readable(empty_database):
         times = dict(conn.execute(text("SELECT observation, occurred_at FROM observations")).all())
     engine.dispose()
     assert times["far future"].year == 9999 and times["ordinary"].year == 2024
+
+
+def test_credentials_keep_what_they_could_do_when_forget_and_manage_become_rights(empty_database):
+    assert alembic("upgrade", "0022", url=empty_database).returncode == 0
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        owner = conn.execute(
+            text(
+                "INSERT INTO users (id, email, oauth_provider, oauth_subject) "
+                "VALUES (:id, 'keys@example.com', 'local', 'keys') RETURNING id"
+            ),
+            {"id": uuid.uuid4()},
+        ).scalar_one()
+        for name, scopes in (("writer", '["memory:read", "memory:write"]'), ("reader", '["memory:read"]')):
+            conn.execute(
+                text(
+                    "INSERT INTO api_keys (id, user_id, name, key_prefix, key_hash, scopes) "
+                    "VALUES (:id, :owner, :name, :prefix, 'x', CAST(:scopes AS jsonb))"
+                ),
+                {"id": uuid.uuid4(), "owner": owner, "name": name, "prefix": f"mg_{name}", "scopes": scopes},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO oauth_clients (client_id, token_endpoint_auth_method, client_name, redirect_uris, "
+                "grant_types, scope) VALUES ('c1', 'none', 'agent', CAST('[\"http://127.0.0.1/cb\"]' AS jsonb), "
+                "CAST('[\"authorization_code\"]' AS jsonb), 'memory:read memory:write')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO oauth_grants (id, user_id, client_id, scopes, resource) "
+                "VALUES (:id, :owner, 'c1', CAST(:scopes AS jsonb), 'http://localhost/mcp')"
+            ),
+            {"id": uuid.uuid4(), "owner": owner, "scopes": '["memory:read", "memory:write"]'},
+        )
+    assert alembic("upgrade", "head", url=empty_database).returncode == 0
+    with engine.connect() as conn:
+        keys = dict(conn.execute(text("SELECT name, scopes FROM api_keys")).all())
+        client_scope = conn.execute(text("SELECT scope FROM oauth_clients")).scalar_one()
+        grant_scopes = conn.execute(text("SELECT scopes FROM oauth_grants")).scalar_one()
+    engine.dispose()
+    assert keys == {
+        "writer": ["memory:read", "memory:write", "memory:forget", "account:manage"],  # it could delete and manage
+        "reader": ["memory:read"],
+    }
+    assert client_scope == "memory:read memory:write memory:forget"  # so it may step up to forget
+    assert grant_scopes == ["memory:read", "memory:write", "memory:forget"]  # OAuth never managed keys

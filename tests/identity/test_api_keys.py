@@ -218,7 +218,7 @@ def test_create_key_cli_prints_a_key_for_a_new_account(tmp_path):
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip()
     assert result.stdout == key + "\n" and key.startswith("mg_")  # stdout holds the key alone
-    assert "read-only API key for cli@example.com" in result.stderr
+    assert "An API key for cli@example.com that may read;" in result.stderr
     # Routine chatter stays out of sight at the default log level.
     assert "alembic" not in result.stderr and "XDG_RUNTIME_DIR" not in result.stderr
     refused = run_cli("create-key", "--email", "not-an-email", env=subprocess_env(MEMORYGATE_DATA_DIR=str(tmp_path)))

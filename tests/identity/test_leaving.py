@@ -14,6 +14,7 @@ from tests.fakes import github_profile
 from tests.oauth_support import (
     authorize_url,
     code_exchange_form,
+    consent_rights,
     form_fields,
     pkce_pair,
     redirect_params,
@@ -54,8 +55,11 @@ def _connect_a_client(server_url: str, browser) -> str:
     client_id = register_client(server_url, client_name="Leaver's agent").json()["client_id"]
     verifier, challenge = pkce_pair()
     to_consent = browser.get(authorize_url(server_url, client_id, challenge))
-    fields = form_fields(browser.get(to_consent.headers["location"]).text)
-    answered = browser.post(server_url + "/oauth/consent", data={**fields, "decision": "approve"})
+    consent = browser.get(to_consent.headers["location"]).text
+    fields = form_fields(consent)
+    answered = browser.post(
+        server_url + "/oauth/consent", data={**fields, "decision": "approve", "scope": consent_rights(consent)}
+    )
     code = redirect_params(answered.headers["location"])["code"]
     tokens = httpx.post(server_url + "/oauth/token", data=code_exchange_form(client_id, code, verifier))
     assert tokens.status_code == 200, tokens.text

@@ -25,6 +25,7 @@ from tests.oauth_support import (
     OAuthBrowser,
     authorize_url,
     code_exchange_form,
+    consent_rights,
     exchange_code,
     form_fields,
     pkce_pair,
@@ -58,6 +59,28 @@ async def test_sdk_client_completes_the_flow_and_shares_memory_with_the_users_ap
     async with Client(transport) as client:
         assert "No memory found" in await call_error(client, "memory_get", ref=stored["ref"])
         assert (await call(client, "memory_search", query="connected through OAuth"))["results"] == []
+
+
+async def test_the_sdk_client_steps_up_when_a_person_granted_less_than_a_call_needs(auth_server, github, new_browser):
+    github.next_profile = github_profile(7003, "stepper")
+    person = OAuthBrowser(auth_server.url, new_browser(), grant={"memory:read"})  # unticks write and forget
+    storage = MemoryTokenStorage()
+    transport = StreamableHttpTransport(auth_server.url + "/mcp", auth=sdk_oauth(auth_server.url, person, storage))
+    async with Client(transport) as client:
+        assert storage.tokens.scope == "memory:read"
+        listed = {tool.name for tool in await client.list_tools()}
+        assert "memory_search" in listed and "memory_store" not in listed and "memory_delete" not in listed
+
+        # The call needs write: 403 insufficient_scope; the SDK asks the person again (all it asked for before
+        # and what the call lacks, SEP-2350), who now allows writing but still not forgetting; it retries.
+        person.grant = {"memory:read", "memory:write"}
+        stored = await call(client, "memory_store", observation="Stored after stepping up to write")
+        assert stored["stored"]
+        assert set(storage.tokens.scope.split()) == {"memory:read", "memory:write"}
+        consents = [page for page in person.pages if 'action="/oauth/consent"' in page]
+        assert len(consents) == 2 and 'value="memory:write" checked' in consents[1]
+        listed = {tool.name for tool in await client.list_tools()}
+        assert "memory_store" in listed and "memory_delete" not in listed
 
 
 # --- shared setup ------------------------------------------------------------------
@@ -108,7 +131,7 @@ def test_protected_resource_and_authorization_server_metadata(auth_server):
         assert prm == {
             "resource": auth_server.url + "/mcp",
             "authorization_servers": [auth_server.url],
-            "scopes_supported": ["memory:read", "memory:write"],
+            "scopes_supported": ["memory:read", "memory:write", "memory:forget"],
             "bearer_methods_supported": ["header"],
             "resource_name": "MemoryGate",
         }
@@ -123,6 +146,7 @@ def test_protected_resource_and_authorization_server_metadata(auth_server):
     assert asm["code_challenge_methods_supported"] == ["S256"]
     assert set(asm["token_endpoint_auth_methods_supported"]) == {"none", "client_secret_post", "client_secret_basic"}
     assert asm["authorization_response_iss_parameter_supported"] is True
+    assert asm["scopes_supported"] == ["memory:read", "memory:write", "memory:forget"]
 
 
 def test_browser_clients_on_any_origin_may_call_discovery_and_token_endpoints(auth_server):
@@ -145,7 +169,7 @@ def test_browser_clients_on_any_origin_may_call_discovery_and_token_endpoints(au
 def test_every_401_points_at_the_resource_metadata(auth_server):
     expected = (
         f'Bearer resource_metadata="{auth_server.url}/.well-known/oauth-protected-resource/mcp", '
-        'scope="memory:read memory:write"'
+        'scope="memory:read memory:write memory:forget"'
     )
     missing = httpx.post(auth_server.url + "/mcp", json={})
     assert missing.headers["www-authenticate"] == expected
@@ -199,7 +223,7 @@ def test_revocation_and_disconnect_take_effect_on_the_next_call(auth_server, per
     client_id, tokens = _full_grant(auth_server, person)
     connections = person.browser.get(auth_server.url + "/auth/connections").json()["connections"]
     mine = next(c for c in connections if c["client_id"] == client_id)
-    assert mine["client_name"] == "Raw Client" and mine["scopes"] == ["memory:read", "memory:write"]
+    assert mine["client_name"] == "Raw Client" and mine["scopes"] == ["memory:read", "memory:write", "memory:forget"]
     assert person.browser.delete(f"{auth_server.url}/auth/connections/{mine['id']}").json()["disconnected"]
     assert _mcp_status(auth_server, tokens["access_token"]).status_code == 401
     assert refresh(auth_server.url, client_id, tokens["refresh_token"]).json()["error"] == "invalid_grant"
@@ -208,11 +232,31 @@ def test_revocation_and_disconnect_take_effect_on_the_next_call(auth_server, per
     }
 
 
-async def test_read_only_token_cannot_write(auth_server, person):
+async def test_a_call_beyond_a_tokens_rights_is_refused_with_403_insufficient_scope(auth_server, person):
     _, tokens = _full_grant(auth_server, person, scope="memory:read")
     assert tokens["scope"] == "memory:read"
+    call_store = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "memory_store", "arguments": {"observation": "should not be stored"}},
+    }
+    refused = httpx.post(
+        auth_server.url + "/mcp",
+        json=call_store,
+        headers={"Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json, text/event-stream"},
+    )
+    # MCP authorization, scope challenge: 403 naming what to ask the person for (all it holds, and the right lacking).
+    assert refused.status_code == 403
+    assert refused.headers["www-authenticate"] == (
+        'Bearer error="insufficient_scope", scope="memory:read memory:write", '
+        f'resource_metadata="{auth_server.url}/.well-known/oauth-protected-resource/mcp", '
+        'error_description="this token lacks memory:write"'
+    )
+    assert refused.json()["error"] == "insufficient_scope"
     async with mcp_client(auth_server.url, tokens["access_token"]) as client:
-        assert "Insufficient scope" in await call_error(client, "memory_store", observation="should not be stored")
+        listed = {tool.name for tool in await client.list_tools()}
+        assert "memory_search" in listed and not listed & {"memory_store", "memory_delete", "memory_archive"}
         assert (await call(client, "memory_stats"))["counts"]["observations"] == 0
 
 
@@ -378,10 +422,18 @@ def test_consent_post_without_or_with_anothers_csrf_token_is_refused(auth_server
     intruder.authorize(
         authorize_url(auth_server.url, register_client(auth_server.url).json()["client_id"], pkce_pair()[1])
     )
-    foreign = intruder.browser.post(auth_server.url + "/oauth/consent", data={**fields, "decision": "approve"})
+    rights = consent_rights(consent.text)
+    foreign = intruder.browser.post(
+        auth_server.url + "/oauth/consent", data={**fields, "decision": "approve", "scope": rights}
+    )
     assert foreign.status_code == 403
     assert _tokens_for(client_id) == 0
-    approved = person.browser.post(auth_server.url + "/oauth/consent", data={**fields, "decision": "approve"})
+    nothing = person.browser.post(auth_server.url + "/oauth/consent", data={**fields, "decision": "approve"})
+    assert nothing.status_code == 400 and "Tick at least one" in nothing.text  # asked again, still open
+    fields = form_fields(nothing.text)
+    approved = person.browser.post(
+        auth_server.url + "/oauth/consent", data={**fields, "decision": "approve", "scope": rights}
+    )
     assert approved.status_code == 303 and "code=" in approved.headers["location"]
 
 

@@ -65,7 +65,9 @@ def test_a_read_only_key_is_refused_a_write_with_the_scope_it_lacks(server):
     with _client(server, new_key(owner, scopes=(READ_SCOPE,))) as api:
         refused = api.post("/memories", json={"observation": "Should not be kept"})
         assert refused.status_code == 403
-        assert refused.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="memory:write"'
+        # What to ask the person for: what the key holds and what it lacks.
+        challenge = 'Bearer error="insufficient_scope", scope="memory:read memory:write"'
+        assert refused.headers["www-authenticate"] == challenge
         assert "lacks memory:write" in refused.json()["detail"]
         assert api.get("/search", params={"query": "should not be kept"}).json()["results"] == []
 
@@ -131,7 +133,7 @@ def test_bad_turns_over_http_name_the_field_and_keep_nothing(server):
         assert api.get("/conversations/c/turns").status_code == 404  # nothing was kept, not even the conversation
     with _client(server, new_key(owner, scopes=(READ_SCOPE,))) as reader:
         refused = reader.post("/conversations/c/turns", json={"turns": [{"speaker": "u", "text": "hi"}]})
-        assert refused.status_code == 403 and 'scope="memory:write"' in refused.headers["www-authenticate"]
+        assert refused.status_code == 403 and 'scope="memory:read memory:write"' in refused.headers["www-authenticate"]
 
 
 def test_appends_to_one_conversation_at_once_take_turns_and_lose_nothing(server):

@@ -8,6 +8,7 @@ import re
 import httpx
 import pytest
 
+from core.principal import MEMORY_SCOPES
 from identity import accounts
 from tests.fakes import github_profile
 from tests.oauth_support import (
@@ -32,7 +33,8 @@ def _signed_in(auth_server, github, new_browser, github_id: int):
 
 def _key_from_the_page(server_url: str, browser: httpx.Client, csrf: str, name: str) -> str:
     """Create a key on the account page, as a person does, and read it off the page."""
-    page = browser.post(server_url + "/dashboard/keys", data={"name": name, "csrf_token": csrf}, follow_redirects=True)
+    form = {"name": name, "csrf_token": csrf, "rights": list(MEMORY_SCOPES)}  # as the page comes, ticked
+    page = browser.post(server_url + "/dashboard/keys", data=form, follow_redirects=True)
     return found(r'<code id="new-key-value">(mg_[^<]+)</code>', page.text)
 
 
@@ -53,7 +55,9 @@ def test_forms_need_this_sessions_csrf_token(auth_server, github, new_browser):
         assert refused.status_code == 403 and "not issued to you" in refused.text
     assert "No keys yet." in browser.get(auth_server.url + "/dashboard").text
 
-    created = browser.post(auth_server.url + "/dashboard/keys", data={"name": "laptop", "csrf_token": csrf})
+    created = browser.post(
+        auth_server.url + "/dashboard/keys", data={"name": "laptop", "csrf_token": csrf, "rights": ["memory:read"]}
+    )
     # Post/redirect/get: reloading the page that follows cannot create a second key.
     assert created.status_code == 303 and created.headers["location"] == "/dashboard?notice=key-created#new-key"
     sealed = created.cookies["mg_new_key"]
@@ -82,6 +86,9 @@ def test_bad_form_input_is_explained_in_the_page(auth_server, github, new_browse
     )
     assert response.status_code == 400 and "text/html" in response.headers["content-type"]
     assert "Expires after:" in response.text
+    unticked = browser.post(auth_server.url + "/dashboard/keys", data={"name": "x", "csrf_token": csrf})
+    assert unticked.status_code == 400 and "Rights: tick at least one" in unticked.text
+    assert "No keys yet." in browser.get(auth_server.url + "/dashboard").text
 
 
 async def test_memory_markup_is_shown_as_text(auth_server, github, new_browser):

@@ -244,10 +244,12 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     assert re.fullmatch(r"\w{3} \d{1,2}, \d{4}, \d\d:\d\d [AP]M EST", created.inner_text())
     assert created.get_attribute("title").endswith(" UTC")
 
-    # Every field of the key form: a read-only key that expires in 30 days.
+    # Every field of the key form: a key that may only read, and expires in 30 days.
     page.fill("input[name=name]", "reader")
     page.fill("input[name=expires_days]", "30")
-    page.select_option("select[name=access]", "read-only")
+    assert page.locator("#keys input[value='account:manage']").is_checked() is False  # managing keys: asked for
+    page.get_by_label("write: store, change and archive memories").uncheck()
+    page.get_by_label("forget: delete memories and conversations for good").uncheck()
     page.get_by_role("button", name="Create key").click()
     page.wait_for_url("**/dashboard?notice=key-created#new-key")
     reader_key = page.inner_text("#new-key-value").strip()
@@ -260,12 +262,19 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     assert f'"Authorization": "Bearer {reader_key}"' in page.inner_text("#snippet-json")
     assert page.inner_text("#snippet-claude-code").endswith(f'--header "Authorization: Bearer {reader_key}"')
     reader_row = page.locator("#keys tbody tr", has_text="reader")
-    assert "read only" in reader_row.inner_text()
+    assert reader_row.locator("td[data-label=Rights]").inner_text() == "read"
+    browser_row = page.locator("#keys tbody tr", has_text="browser key")
+    assert browser_row.locator("td[data-label=Rights]").inner_text() == "read, write, forget"
     assert reader_row.locator("td[data-label=Expires] time").count() == 1  # a date, not "never"
     page.fill("input[name=expires_days]", "-3")  # refused in the page, nothing created
     page.fill("input[name=name]", "bad expiry")
     page.get_by_role("button", name="Create key").click()
     assert "Expires after:" in page.inner_text("[role=alert]")
+    page.fill("input[name=name]", "no rights")
+    for box in page.locator("#keys fieldset input[type=checkbox]").all():
+        box.uncheck()
+    page.get_by_role("button", name="Create key").click()
+    assert "Rights: tick at least one" in page.inner_text("[role=alert]")
     assert page.locator("#keys tbody tr").count() == 2
 
     for snippet in ("snippet-url", "snippet-claude-code", "snippet-json"):
@@ -430,10 +439,14 @@ def test_consent_allow_disconnect_and_deny_in_the_browser(page, auth_server, git
         assert "Connect Pocket Agent to your memory?" in page.inner_text("h1")
         assert page.inner_text("code.destination") == urlsplit(callback.url).netloc
         shot(page, "consent")
+        forgetting = page.get_by_label("forget: delete memories and conversations for good")
+        assert forgetting.is_checked()  # each right asked for comes ticked; the person may untick any
+        forgetting.uncheck()
         page.get_by_role("button", name="Allow").click()
         page.wait_for_url(redirect + "?*")
         code = parse_qs(urlsplit(page.url).query)["code"][0]
-        assert exchange_code(auth_server.url, client_id, code, verifier, redirect_uri=redirect).status_code == 200
+        exchanged = exchange_code(auth_server.url, client_id, code, verifier, redirect_uri=redirect)
+        assert exchanged.status_code == 200 and exchanged.json()["scope"] == "memory:read memory:write"
 
     page.goto(auth_server.url + "/dashboard")
     rows = page.locator("#connections tbody tr", has_text="Pocket Agent")
@@ -441,6 +454,20 @@ def test_consent_allow_disconnect_and_deny_in_the_browser(page, auth_server, git
     assert all(urlsplit(callback.url).netloc in rows.nth(n).inner_text() for n in range(2))
     shot(page, "dashboard-6-connections", phone_too=True)
     fits_every_screen(page, "dashboard-connections")  # "Last used" and "Disconnect" stay in the card
+    assert rows.first.locator("td[data-label=Rights]").inner_text().startswith("read, write")  # not forget
+    rows.first.locator("summary", has_text="Change").click()
+    rows.first.get_by_label("write: store, change and archive memories").uncheck()
+    fits_every_screen(page, "dashboard-rights-change")
+    rows.first.get_by_role("button", name="Keep only these").click()
+    assert notice(page) == "Client's rights changed."
+    narrowed = page.locator("#connections tbody tr", has_text="Pocket Agent").first
+    assert narrowed.locator("td[data-label=Rights]").inner_text().startswith("read")
+    assert "write" not in narrowed.locator("td[data-label=Rights]").inner_text()
+    assert "Client's rights narrowed: Pocket Agent" in page.inner_text("#activity")
+    store = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "memory_store", "arguments": {}}}
+    headers = {"Authorization": f"Bearer {exchanged.json()['access_token']}", "Accept": "application/json"}
+    refused = httpx.post(auth_server.url + "/mcp", json=store, headers=headers)  # the newest grant: the first row
+    assert refused.status_code == 403 and 'error="insufficient_scope"' in refused.headers["www-authenticate"]
     rows.first.get_by_role("button", name="Disconnect").click()
     assert notice(page) == "Client disconnected."
     assert "Client disconnected: Pocket Agent" in page.inner_text("#activity")  # the client by its name
