@@ -480,3 +480,17 @@ class ImportJob(Base):
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = created_column()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ForgottenMemory(Base):
+    """A memory forgotten on the account page, as it was, for its short undo
+    window (memory/undo.py); deleted for good when the window ends."""
+
+    __tablename__ = "forgotten_memories"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = owner_column()
+    ref: Mapped[str] = mapped_column(String(40), nullable=False)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = created_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)

@@ -35,12 +35,12 @@ from core.settings import VERSION, Settings, UnsafeConfiguration
 from identity import oauth_records as records
 from mcp_auth_gate import MCPAuthGateASGI
 from mcp_oauth import routes
-from memory import archive, indexing
+from memory import archive, indexing, undo
 from memory.access import TRACKER_KEY, AccessTracker
 from memory.embeddings import EmbeddingProvider, build_provider
 from memory.mcp_tools import build_mcp_server
 from portability import jobs
-from web import api, dashboard, dependencies, transfer
+from web import api, browse, dashboard, dependencies, transfer
 from web.client_address import ForwardedClient
 from web.guards import (
     FixedPath,
@@ -54,6 +54,8 @@ from web.guards import (
 
 MCP_PATH = "/mcp"
 PRUNING_INTERVAL_SECONDS = 3600
+# Forgotten memories' undo copies leave within a minute of their window's end.
+UNDO_PRUNING_SECONDS = 60
 log = logging.getLogger("memorygate")
 
 
@@ -166,6 +168,10 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
         if settings.rate_limit_storage == rate_limit_store.DATABASE_STORAGE:
             rate_limit_store.prune(database.engine)
 
+    def prune_forgotten() -> None:
+        with database.session_scope() as session:
+            undo.prune(session)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.database_url if embedded is None else await anyio.to_thread.run_sync(embedded.start)
@@ -191,6 +197,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
             ),
             asyncio.create_task(_repeat(settings.usage_flush_interval_seconds, flush_counters, "counter flush")),
             asyncio.create_task(_repeat(PRUNING_INTERVAL_SECONDS, prune_expired, "housekeeping")),
+            asyncio.create_task(_repeat(UNDO_PRUNING_SECONDS, prune_forgotten, "forgotten memories")),
         ]
         try:
             async with mcp_http.router.lifespan_context(mcp_http):
@@ -264,6 +271,7 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     app.include_router(oauth_routes.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    app.include_router(browse.router)
     app.include_router(transfer.router)
     app.add_exception_handler(dependencies.FormRefused, _form_refused)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "web" / "static")), name="static")

@@ -32,6 +32,7 @@ OAUTH_TOKEN_REVOKED = "oauth_token_revoked"
 OAUTH_GRANT_REVOKED = "oauth_grant_revoked"
 OAUTH_GRANT_NARROWED = "oauth_grant_narrowed"
 MEMORY_DELETED = "memory_deleted"
+MEMORY_RESTORED = "memory_restored"
 CONVERSATION_FORGOTTEN = "conversation_forgotten"
 CAPTURE_TURNED_ON = "conversation_capture_on"
 CAPTURE_TURNED_OFF = "conversation_capture_off"
@@ -68,18 +69,25 @@ def forgotten_since(
     db: Session, *, user_id: uuid.UUID, since: datetime, limit: int = MAX_EVENTS_PAGE
 ) -> list[tuple[str, datetime]]:
     """(ref, when) of the memories this account deleted since ``since``,
-    newest first: a deleted memory leaves only its audit event behind."""
+    newest first: a deleted memory leaves only its audit event behind. One
+    brought back since (undo on the account page) is not among them."""
     rows = db.execute(
-        select(AuditEvent.targets["ref"].astext, AuditEvent.occurred_at)
+        select(AuditEvent.event, AuditEvent.targets["ref"].astext, AuditEvent.occurred_at)
         .where(
             AuditEvent.actor_user_id == user_id,
-            AuditEvent.event == MEMORY_DELETED,
+            AuditEvent.event.in_((MEMORY_DELETED, MEMORY_RESTORED)),
             AuditEvent.occurred_at >= since,
         )
         .order_by(AuditEvent.id.desc())
         .limit(limit)
     )
-    return [(ref, when) for ref, when in rows if ref]
+    forgotten, restored = [], set()
+    for event, ref, when in rows:  # newest first: a restore is seen before the delete it undid
+        if event == MEMORY_RESTORED:
+            restored.add(ref)
+        elif ref and ref not in restored:
+            forgotten.append((ref, when))
+    return forgotten
 
 
 def events_for(db: Session, *, user_id: uuid.UUID, before_id: int | None = None, limit: int = 50) -> list[dict]:

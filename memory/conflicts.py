@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from memory import search_candidates
+from memory import knowledge, search_candidates
 from memory.local_models import ConflictBar
 
 # The nearest observations looked at; the candidate is the closest of them
@@ -65,7 +65,7 @@ def possible_conflicts(
     nearest = [(item_id, said, similarity) for item_id, said, similarity in nearest if similarity >= bar.close]
     if not nearest:
         return []
-    concepts = _concepts_named(db, owner_id=owner_id, texts=[text, *(said for _, said, _ in nearest)])
+    concepts = knowledge.concepts_named_in(db, owner_id=owner_id, texts=[text, *(said for _, said, _ in nearest)])
     subject = Subject.of(text, concepts)
     for item_id, said, similarity in nearest:  # closest first
         if not subject.same_as(Subject.of(said, concepts)):
@@ -136,17 +136,3 @@ def _nearest_current(
         {"owner": owner_id, "ids": list(distances)},
     ).all()
     return sorted(((row.id, row.observation, 1.0 - distances[row.id]) for row in rows), key=lambda r: -r[2])
-
-
-def _concepts_named(db: Session, *, owner_id: uuid.UUID, texts: list[str]) -> dict[str, int]:
-    """The owner's concept names and aliases (lower case) that occur in any of ``texts``."""
-    joined = "\n".join(texts).lower()
-    rows = db.execute(
-        sql_text(
-            "SELECT lower(name) AS name, id FROM concepts WHERE owner_id = :owner AND strpos(:texts, lower(name)) > 0 "
-            "UNION ALL SELECT lower(alias), concept_id FROM concept_aliases "
-            "WHERE owner_id = :owner AND strpos(:texts, lower(alias)) > 0"
-        ),
-        {"owner": owner_id, "texts": joined},
-    ).all()
-    return {row.name: row.id for row in rows}

@@ -364,3 +364,18 @@ def store_document(
     db.add(row)
     indexing.index_after_commit(db, row)
     return {"id": row.id, "ref": item_types.ref("document", row.id), "stored": True}
+
+
+def concepts_named_in(db: Session, *, owner_id: uuid.UUID, texts: list[str]) -> dict[str, int]:
+    """The owner's concept names and aliases (lower case) that occur in any of
+    ``texts``, with their concept's id (a cheap first pass: callers match whole words)."""
+    joined = "\n".join(texts).lower()
+    rows = db.execute(
+        text(
+            "SELECT lower(name) AS name, id FROM concepts WHERE owner_id = :owner AND strpos(:texts, lower(name)) > 0 "
+            "UNION ALL SELECT lower(alias), concept_id FROM concept_aliases "
+            "WHERE owner_id = :owner AND strpos(:texts, lower(alias)) > 0"
+        ),
+        {"owner": owner_id, "texts": joined},
+    ).all()
+    return {row.name: row.id for row in rows}

@@ -16,21 +16,21 @@ import ipaddress
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from core import audit, crypto
 from core.db import after_commit
-from core.errors import MemoryGateError
+from core.errors import MemoryGateError, NotFound
 from core.principal import ALL_SCOPES, MANAGE_SCOPE, RIGHTS
 from identity import accounts, api_keys, deletion, provider_login
 from identity import oauth_records as records
 from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
-from memory import archive, hybrid_search, items, observations, turns
+from memory import archive, hybrid_search, items, observations, turns, undo
 from oauth_models import User
 from web import pages
 from web.dependencies import DB, SignedInForm, csrf_token, current_session, key_creation_refusal
@@ -58,6 +58,10 @@ NOTICES = {
     "rights-needed": "Rights: keep at least one; to take them all away, disconnect the client.",
     "connection-not-found": "Connection not found.",
     "forgotten": "Memory forgotten.",
+    "restored": "Memory brought back.",
+    "edited": "Saved as a new version; the one before is kept.",
+    "archived": "Archived: kept, but out of search, recall and the brief until you bring it back.",
+    "rehydrated": "Brought back from the archive.",
     "retention-saved": "Retention saved.",
     "conversation-forgotten": "Conversation forgotten.",
     "capture-on": "Conversation capture is on.",
@@ -111,7 +115,14 @@ def _take_new_key(request: Request, session_token: str) -> str | None:
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, db: DB, q: str | None = None, page: str = "0", notice: str | None = None) -> Response:
+def dashboard(
+    request: Request,
+    db: DB,
+    q: str | None = None,
+    page: str = "0",
+    notice: str | None = None,
+    undo_id: Annotated[str, Query(alias="undo")] = "",
+) -> Response:
     signed_in = current_session(request, db)
     if signed_in is None:
         return _sign_in_page(request)
@@ -119,7 +130,15 @@ def dashboard(request: Request, db: DB, q: str | None = None, page: str = "0", n
     page_number = int(page) if page.isdigit() and int(page) <= MAX_PAGE else 0
     new_key = _take_new_key(request, token)
     response = dashboard_page(
-        request, db, user, token, query=q, page=page_number, notice=NOTICES.get(notice or ""), new_key=new_key
+        request,
+        db,
+        user,
+        token,
+        query=q,
+        page=page_number,
+        notice=NOTICES.get(notice or ""),
+        new_key=new_key,
+        undo_id=undo_of(notice, undo_id),
     )
     if NEW_KEY_COOKIE in request.cookies:
         response.delete_cookie(NEW_KEY_COOKIE, path="/dashboard")
@@ -147,6 +166,7 @@ def dashboard_page(
     notice: str | None = None,
     error: str | None = None,
     new_key: str | None = None,
+    undo_id: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     settings = request.app.state.settings
@@ -184,7 +204,18 @@ def dashboard_page(
         notice=notice,
         error=error,
         new_key=new_key,
+        undo_id=undo_id,
     )
+
+
+def undo_of(notice: str | None, undo: str) -> str | None:
+    """The undo a "forgotten" notice offers (its id, as the forget answered); the owner is checked on use."""
+    return undo if notice == "forgotten" and _uuid(undo) is not None else None
+
+
+def safe_back(path: str) -> str:
+    """Where a form returns to: one of the account's own pages, never elsewhere."""
+    return path if path.startswith("/dashboard") and not path.startswith("//") and "\\" not in path else "/dashboard"
 
 
 def publicly_reachable(url: str) -> bool:
@@ -218,6 +249,14 @@ def _describe(db: Session, events: list[dict], keys: list[dict]) -> None:
             event["subject"] = targets["ref"]
         elif "conversation_id" in targets:
             event["subject"] = targets["conversation_id"]
+
+
+BackTo = Annotated[str, Form(alias="back")]
+UndoId = Annotated[str, Form(alias="undo")]
+
+
+def _with_query(path: str, **params: str) -> str:
+    return path + ("&" if "?" in path else "?") + urlencode(params)
 
 
 def back(notice: str, anchor: str = "") -> RedirectResponse:
@@ -306,12 +345,31 @@ def narrow_connection(
 
 
 @router.post("/dashboard/memories/forget")
-def forget(request: Request, db: DB, form: SignedInForm, ref: Annotated[str, Form()] = "") -> Response:
+def forget(
+    request: Request, db: DB, form: SignedInForm, ref: Annotated[str, Form()] = "", back_to: BackTo = "/dashboard"
+) -> Response:
+    """Forget now, with an Undo on the page it returns to (memory/undo.py)."""
     try:
-        items.delete_item(db, owner_id=form.user.id, ref=ref)
+        undo_id = undo.forget(db, owner_id=form.user.id, ref=ref)
     except MemoryGateError as exc:
         return dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
-    return back("forgotten")
+    path = safe_back(back_to)
+    if path.startswith("/dashboard/memories/"):  # the forgotten memory's own page is gone with it
+        path = "/dashboard/memories"
+    return RedirectResponse(f"{_with_query(path, notice='forgotten', undo=str(undo_id))}", status_code=303)
+
+
+@router.post("/dashboard/memories/undo")
+def undo_forget(request: Request, db: DB, form: SignedInForm, undo_id: UndoId = "") -> Response:
+    """Put a memory forgotten on the page back, within its window; then show it."""
+    parsed = _uuid(undo_id)
+    try:
+        if parsed is None:
+            raise NotFound(undo.TOO_LATE)
+        ref = undo.restore(db, owner_id=form.user.id, undo_id=parsed)
+    except MemoryGateError as exc:
+        return dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
+    return RedirectResponse(f"/dashboard/memories/{ref}?notice=restored", status_code=303)
 
 
 @router.post("/dashboard/conversations/forget")

@@ -176,7 +176,8 @@ async def test_recent_memories_page_and_clients_disconnect_from_the_page(auth_se
         follow_redirects=True,
     )
     assert (
-        'role="status">Client disconnected.' in done.text and "Pocket Agent" not in done.text.split('id="memories"')[0]
+        'role="status"><p>Client disconnected.' in done.text
+        and "Pocket Agent" not in done.text.split('id="memories"')[0]
     )
 
 

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from models import ImportJob
+from models import ForgottenMemory, ImportJob
 from oauth_models import User
 from tests.fakes import github_profile
 from tests.oauth_support import MemoryTokenStorage, authorize_url, exchange_code, pkce_pair, register_client
@@ -177,7 +177,7 @@ def user_id_for(email: str):
 
 
 def notice(page: Page) -> str:
-    return page.inner_text("[role=status]")
+    return page.inner_text("[role=status] p")
 
 
 # --- with sign-in providers ------------------------------------------------------
@@ -377,6 +377,123 @@ def test_a_person_sets_and_clears_a_retention_policy(page, auth_server, github):
     assert page.locator("#retention input[name=days]").input_value() == ""
     with session_scope() as db:
         assert db.scalars(select(User.retention_days).where(User.email == "tidy@example.com")).one() is None
+
+
+def test_a_person_browses_filters_edits_archives_and_forgets_with_undo(page, auth_server, github):
+    sign_in_with_github(page, auth_server.url, github, 9811, "browser2")
+    key = new_key(user_id_for("browser2@example.com"))
+
+    async def seed() -> dict[str, str]:
+        async with mcp_client(auth_server.url, key) as client:
+            porto = await call(client, "memory_store", observation="Ann lives in Porto.", domain="places")
+            coffee = await call(client, "memory_store", observation="Ann drinks coffee every morning.", domain="food")
+            old = await call(client, "memory_store", observation="Kept a paper diary in 2019.")
+            await call(client, "memory_archive", refs=[old["ref"]])
+            await call(client, "memory_store_concept", name="Ann", concept_type="person", description="A friend")
+            await call(client, "memory_add_concept_alias", concept_name="Ann", alias="Annie")
+            return {"porto": porto["ref"], "coffee": coffee["ref"], "old": old["ref"]}
+
+    refs = in_thread(seed)
+    for link, landing in (
+        ("Keys and clients", "/dashboard#keys"),
+        ("Import and export", "/dashboard#transfer"),
+        ("Settings", "/dashboard#settings"),
+        ("Account", "/dashboard"),
+    ):
+        page.get_by_role("navigation", name="Your account").get_by_role("link", name=link).click()
+        page.wait_for_url(auth_server.url + landing)
+    page.get_by_role("link", name="Browse every memory").click()
+    page.wait_for_url("**/dashboard/memories")
+    page.goto(auth_server.url + "/dashboard")
+    page.get_by_role("link", name="Memories", exact=True).click()
+    page.wait_for_url("**/dashboard/memories")
+    listed = page.locator("#memory-list li")
+    assert listed.count() == 3 and "Ann" in listed.first.inner_text()  # newest first; the archived one left out
+    fits_every_screen(page, "memories-browser")
+
+    page.select_option("select[name=kind]", "concept")
+    page.get_by_role("button", name="Show").click()
+    assert page.locator("#memory-list li").count() == 1 and "concept" in page.inner_text("#memory-list")
+    page.select_option("select[name=kind]", "")
+    page.fill("input[name=domain]", "food")
+    page.get_by_role("button", name="Show").click()
+    assert page.locator("#memory-list .memory-text").all_inner_texts() == ["Ann drinks coffee every morning."]
+    page.fill("input[name=domain]", "")
+    page.select_option("select[name=archived]", "only")
+    page.get_by_role("button", name="Show").click()
+    assert page.locator("#memory-list .memory-text").all_inner_texts() == ["Kept a paper diary in 2019."]
+    page.select_option("select[name=archived]", "exclude")
+    page.fill("input[name=since]", "2000-01-01")
+    page.fill("input[name=until]", "2000-12-31")
+    page.get_by_role("button", name="Show").click()
+    assert page.inner_text("#memory-list") == "Nothing matches."  # stored today, not in 2000
+    page.fill("input[name=since]", "")
+    page.fill("input[name=until]", "")
+    page.fill("input[name=q]", "where does Ann live?")
+    page.get_by_role("button", name="Show").click()
+    assert "Porto" in page.locator("#memory-list li").first.inner_text()
+
+    page.locator("#memory-list a", has_text="Porto").click()
+    page.wait_for_url(f"**/dashboard/memories/{refs['porto']}")
+    assert page.inner_text("#memory-text") == "Ann lives in Porto."
+    assert page.inner_text("#last-used") == "never"  # a person looking is not an agent using it
+    assert page.inner_text("#concepts") == "Ann"
+    fits_every_screen(page, "memory-page")
+
+    page.locator("summary", has_text="Edit").click()
+    page.fill("textarea[name=text]", "Ann lives in Lisbon now.")
+    page.get_by_role("button", name="Save as a new version").click()
+    page.wait_for_url("**/dashboard/memories/observation:*?notice=edited")
+    lisbon = urlsplit(page.url).path.rsplit("/", 1)[1]
+    assert lisbon != refs["porto"] and page.inner_text("#memory-text") == "Ann lives in Lisbon now."
+    assert page.locator("#versions li").all_inner_texts()[0].startswith("Ann lives in Porto.")
+    page.locator("#versions a", has_text="Porto").click()  # the older version's own page
+    page.wait_for_url(f"**/dashboard/memories/{refs['porto']}")
+    assert page.locator("h1 .tag", has_text="replaced").count() == 1 and page.locator("#edit").count() == 0
+    page.locator("#concepts a", has_text="Ann").click()
+    page.wait_for_url("**/dashboard/memories/concept:*")
+    assert page.inner_text("#memory-text") == "A friend" and "Annie" in page.inner_text("#memory")
+    page.get_by_role("link", name="← Every memory").click()
+    page.wait_for_url("**/dashboard/memories")
+    page.goto(f"{auth_server.url}/dashboard/memories/{lisbon}")
+
+    page.get_by_role("button", name="Archive").click()
+    assert notice(page).startswith("Archived") and page.locator("h1 .tag", has_text="archived").count() == 1
+    page.get_by_role("button", name="Bring back from the archive").click()
+    assert notice(page) == "Brought back from the archive." and page.locator("h1 .tag").count() == 0
+
+    page.locator("#memory summary", has_text="Forget").click()
+    page.get_by_role("button", name=f"Yes, forget {lisbon}").click()
+    page.wait_for_url("**/dashboard/memories?notice=forgotten&undo=*")
+    assert notice(page) == "Memory forgotten." and "Lisbon" not in page.inner_text("#memory-list")
+    page.get_by_role("button", name="Undo").click()
+    page.wait_for_url(f"**/dashboard/memories/{lisbon}?notice=restored")  # the same memory, the same ref
+    assert notice(page) == "Memory brought back." and page.inner_text("#memory-text") == "Ann lives in Lisbon now."
+    assert page.locator("#versions li").count() == 2  # its place among its versions too
+
+    store_memories(auth_server.url, key, [f"numbered note {n:02d}" for n in range(25)])
+    page.goto(auth_server.url + "/dashboard/memories")
+    assert page.locator("#memory-list li").count() == 25 and "numbered note 24" in page.inner_text("#memory-list")
+    page.get_by_role("link", name="Older").click()
+    page.wait_for_url("**/dashboard/memories?*page=1")
+    assert "Ann drinks coffee" in page.inner_text("#memory-list") and "numbered note 24" not in page.inner_text(
+        "#memory-list"
+    )
+    page.get_by_role("link", name="Newer").click()
+    page.wait_for_url("**/dashboard/memories?*page=0")
+
+    page.goto(f"{auth_server.url}/dashboard/memories/{refs['coffee']}")
+    page.locator("#memory summary", has_text="Forget").click()
+    page.get_by_role("button", name=f"Yes, forget {refs['coffee']}").click()
+    undo = page.url
+    page.goto(auth_server.url + "/dashboard/memories?q=coffee")
+    assert "coffee" not in page.inner_text("#memory-list")
+    page.goto(undo)
+    with session_scope() as db:  # ten minutes later
+        gone = datetime.now(UTC) - timedelta(seconds=1)
+        db.execute(update(ForgottenMemory).where(ForgottenMemory.ref == refs["coffee"]).values(expires_at=gone))
+    page.get_by_role("button", name="Undo").click()
+    assert "can no longer be brought back" in page.inner_text("[role=alert]")
 
 
 def test_a_person_sees_kept_conversations_forgets_one_and_turns_capture_off(page, auth_server, github):

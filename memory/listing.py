@@ -1,0 +1,113 @@
+"""Memories as a person browses them on the account page: every type in one
+list, newest first, filtered by type, domain, period (stored or happened)
+and the archive; and one memory with everything around it.
+
+Reading here counts as no use: a person looking at their memory is not an
+agent relying on it, so "last used" keeps meaning what agents did.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInput
+from memory import item_types, items, knowledge, search_candidates
+from memory import validation as check
+from memory.scope import Scope
+from models import Observation, Turn
+
+KINDS = tuple(item_types.ITEM_MODELS)
+PAGE_SIZE = 25
+
+
+def browse(
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    kind: str = "",
+    domain: str = "",
+    since: str | None = None,
+    until: str | None = None,
+    time_field: str = "recorded",
+    archived: str = "exclude",
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
+) -> dict[str, Any]:
+    """A page of memories, newest first; each with its ref, type, text, domain and times."""
+    if kind and kind not in KINDS:
+        raise InvalidInput("kind", f"must be one of {', '.join(KINDS)}")
+    scope = Scope.parse(False, since or None, until or None, time_field, archived)
+    domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False) or ""
+    kinds = [kind] if kind else [k for k in KINDS if not domain or search_candidates.KEYWORD_TABLES[k][2]]
+    newest: list[tuple[Any, str, int]] = []
+    for each in kinds:
+        model_class = item_types.ITEM_MODELS[each]
+        query = select(model_class.created_at, model_class.id).where(
+            model_class.owner_id == owner_id, *[sql_text(condition) for condition in scope.sql(each)]
+        )
+        domain_column = search_candidates.KEYWORD_TABLES[each][2]
+        if domain and domain_column:
+            query = query.where(getattr(model_class, domain_column) == domain)
+        query = query.params(**scope.params).order_by(model_class.created_at.desc(), model_class.id.desc())
+        newest += [(when, each, item_id) for when, item_id in db.execute(query.limit(offset + limit + 1))]
+    newest.sort(key=lambda row: (row[0], row[2]), reverse=True)
+    page = newest[offset : offset + limit]
+    shown = [_summary(item_types.get(db, each, item_id)) for _, each, item_id in page]
+    return {"memories": [row for row in shown if row], "offset": offset, "has_more": len(newest) > offset + limit}
+
+
+def _summary(item: item_types.MemoryItem | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    kind = item_types.kind_of(item)
+    return {
+        "ref": item_types.ref(kind, item.id),
+        "type": kind,
+        "title": item_types.title(item),
+        "text": item_types.content(item),
+        "domain": item_types.domain(item),
+        "created_at": item.created_at,
+        "occurred_at": getattr(item, "occurred_at", None),
+        "archived": item.archived_at is not None,
+        "replaced": getattr(item, "superseded_by_id", None) is not None,
+    }
+
+
+def memory(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]:
+    """One memory whole: its fields, its versions, the concepts it names,
+    the conversation it came from, and whether it is archived."""
+    item = items.load_item(db, owner_id=owner_id, ref=ref)
+    kind = item_types.kind_of(item)
+    shown = item_types.full(item, item_types.valid_until(db, kind, [item]).get(item.id))
+    shown["archived"] = item.archived_at is not None
+    if kind in ("observation", "pattern"):
+        shown["versions"] = items.versions(db, owner_id=owner_id, item=item)  # type: ignore[arg-type]
+    shown["concepts"] = _concepts_named(db, owner_id=owner_id, item=item)
+    if isinstance(item, Observation | Turn) and item.session is not None:
+        shown["conversation"] = {
+            "id": item.session.conversation_id,
+            "title": item.session.title,
+            "kept": db.scalar(select(Turn.id).where(Turn.session_id == item.session_id).limit(1)) is not None,
+        }
+    return shown
+
+
+def _concepts_named(db: Session, *, owner_id: uuid.UUID, item: item_types.MemoryItem) -> list[dict[str, str]]:
+    """The owner's concepts the memory names (by name or alias, as whole words), but itself."""
+    text = item_types.content(item)
+    found = knowledge.concepts_named_in(db, owner_id=owner_id, texts=[text])
+    lowered = text.lower()
+    named = {
+        concept_id
+        for name, concept_id in found.items()
+        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", lowered)
+        and not (item_types.kind_of(item) == "concept" and concept_id == item.id)
+    }
+    concepts = [item_types.get(db, "concept", concept_id) for concept_id in sorted(named)]
+    return [{"ref": item_types.ref("concept", c.id), "name": c.name} for c in concepts if c is not None]  # type: ignore[union-attr]

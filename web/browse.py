@@ -1,0 +1,218 @@
+"""The memory browser of the account page: every memory, filtered or
+searched (``/dashboard/memories``), and each memory's own page where a
+person edits it (a new version; the old one kept), archives or brings it
+back, or forgets it (with an undo: memory/undo.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from core.errors import MemoryGateError
+from memory import archive, hybrid_search, indexing, knowledge, listing, observations
+from memory import validation as check
+from memory.embeddings import NoEmbeddings
+from web import pages
+from web.dashboard import NOTICES, undo_of
+from web.dependencies import DB, SignedIn, SignedInForm, csrf_token, current_session
+
+router = APIRouter(include_in_schema=False)  # pages for a person, as the rest of /dashboard
+
+EDITABLE = ("observation", "pattern")
+NO_EMBEDDINGS = NoEmbeddings()  # archiving by ref searches nothing
+FILTERS = ("q", "kind", "domain", "since", "until", "time_field", "archived")
+
+
+@router.get("/dashboard/memories")
+def browser(
+    request: Request,
+    db: DB,
+    q: str = "",
+    kind: str = "",
+    domain: str = "",
+    since: str = "",
+    until: str = "",
+    time_field: str = "recorded",
+    archived: str = "exclude",
+    page: str = "0",
+    notice: str | None = None,
+    undo_id: Annotated[str, Query(alias="undo")] = "",
+) -> Response:
+    signed_in = current_session(request, db)
+    if signed_in is None:
+        return RedirectResponse("/dashboard", status_code=303)
+    filters = {
+        "q": q.strip(),
+        "kind": kind,
+        "domain": domain.strip(),
+        "since": since,
+        "until": until,
+        "time_field": time_field,
+        "archived": archived,
+    }
+    number = int(page) if page.isdigit() and int(page) <= 10_000 else 0
+    shown: dict[str, Any] = {"memories": [], "has_more": False, "mode": None}
+    error = None
+    try:
+        shown = _search(request, db, signed_in, filters) if filters["q"] else _page(db, signed_in, filters, number)
+    except MemoryGateError as exc:
+        error = exc.message
+    here = "/dashboard/memories?" + urlencode({**filters, "page": str(number)})
+    return pages.render(
+        "memories.html",
+        status_code=400 if error else 200,
+        csrf=csrf_token(signed_in.session_token),
+        kinds=listing.KINDS,
+        filters=filters,
+        memories=shown["memories"],
+        mode=shown["mode"],
+        first=number * listing.PAGE_SIZE + 1,
+        here=here,
+        previous_page=_page_link(filters, number - 1) if number > 0 and not filters["q"] else None,
+        next_page=_page_link(filters, number + 1) if shown["has_more"] else None,
+        notice=NOTICES.get(notice or ""),
+        undo_id=undo_of(notice, undo_id),
+        back_to=here,
+        error=error,
+    )
+
+
+def _page(db: Session, signed_in: SignedIn, filters: dict[str, str], number: int) -> dict[str, Any]:
+    found = listing.browse(
+        db,
+        owner_id=signed_in.user.id,
+        kind=filters["kind"],
+        domain=filters["domain"],
+        since=filters["since"],
+        until=filters["until"],
+        time_field=filters["time_field"],
+        archived=filters["archived"],
+        offset=number * listing.PAGE_SIZE,
+    )
+    return {**found, "mode": None}
+
+
+def _search(request: Request, db: Session, signed_in: SignedIn, filters: dict[str, str]) -> dict[str, Any]:
+    """A search within the filters: the best matches, as search ranks them (no read is counted)."""
+    found = hybrid_search.search(
+        db,
+        owner_id=signed_in.user.id,
+        embedder=request.app.state.embedder,
+        query=filters["q"],
+        source_types=[filters["kind"]] if filters["kind"] else None,
+        domain=filters["domain"] or None,
+        since=filters["since"] or None,
+        until=filters["until"] or None,
+        time_field=filters["time_field"],
+        archived=filters["archived"],
+        limit=listing.PAGE_SIZE,
+        count_reads=False,
+    )
+    memories = [
+        {
+            "ref": hit["ref"],
+            "type": hit["type"],
+            "title": hit.get("title"),
+            "text": hit["text"],
+            "domain": hit.get("domain"),
+            "created_at": hit.get("recorded_at"),
+            "archived": False,  # a hit does not say; the memory's page does
+            "replaced": bool(hit.get("superseded_by")),
+        }
+        for hit in found["results"]
+    ]
+    return {"memories": memories, "has_more": False, "mode": found["mode"]}
+
+
+def _page_link(filters: dict[str, str], number: int) -> str:
+    return "/dashboard/memories?" + urlencode({**filters, "page": str(number)})
+
+
+@router.get("/dashboard/memories/{ref}")
+def memory_page(
+    request: Request,
+    ref: str,
+    db: DB,
+    notice: str | None = None,
+) -> Response:
+    signed_in = current_session(request, db)
+    if signed_in is None:
+        return RedirectResponse("/dashboard", status_code=303)
+    return _memory_page(db, signed_in, ref, notice=NOTICES.get(notice or ""))
+
+
+def _memory_page(
+    db: Session, signed_in: SignedIn, ref: str, *, notice: str | None = None, error: str | None = None
+) -> HTMLResponse:
+    try:
+        shown = listing.memory(db, owner_id=signed_in.user.id, ref=ref)
+    except MemoryGateError as exc:
+        return pages.message_page("Memory not found", exc.message, status_code=404)
+    return pages.render(
+        "memory.html",
+        status_code=400 if error else 200,
+        csrf=csrf_token(signed_in.session_token),
+        memory=shown,
+        editable=shown["type"] in EDITABLE,
+        notice=notice,
+        error=error,
+    )
+
+
+@router.post("/dashboard/memories/{ref}/edit")
+def edit(ref: str, db: DB, request: Request, form: SignedInForm, text: Annotated[str, Form()] = "") -> Response:
+    """A new version with the new text; the old one kept, replaced by it."""
+    owner = form.user.id
+    try:
+        kind, _ = check.parse_ref("ref", ref)
+        if kind == "observation":
+            made = observations.store_observation(
+                db, owner_id=owner, observation=text, supersedes=ref, embedder=request.app.state.embedder
+            )
+            new_ref = made["ref"]
+        elif kind == "pattern":
+            current = listing.memory(db, owner_id=owner, ref=ref)
+            made = knowledge.update_pattern(
+                db,
+                owner_id=owner,
+                category=current["category"],
+                pattern_name=current["pattern_name"],
+                pattern_text=text,
+                confidence=current["confidence"],
+            )
+            new_ref = made.get("ref", ref)
+        else:
+            raise MemoryGateError(f"A {kind} is not edited here: only observations and patterns have versions.")
+    except MemoryGateError as exc:
+        db.rollback()
+        return _memory_page(db, form, ref, error=exc.message)
+    db.commit()
+    indexing.index_committed(db, embedder=request.app.state.embedder)
+    return RedirectResponse(f"/dashboard/memories/{new_ref}?notice=edited", status_code=303)
+
+
+@router.post("/dashboard/memories/{ref}/archive")
+def archive_memory(ref: str, db: DB, form: SignedInForm) -> Response:
+    return _set_aside(db, form, ref, archived=True)
+
+
+@router.post("/dashboard/memories/{ref}/rehydrate")
+def rehydrate_memory(ref: str, db: DB, form: SignedInForm) -> Response:
+    return _set_aside(db, form, ref, archived=False)
+
+
+def _set_aside(db: Session, form: SignedIn, ref: str, *, archived: bool) -> Response:
+    try:
+        if archived:
+            archive.archive(db, owner_id=form.user.id, embedder=NO_EMBEDDINGS, refs=[ref])
+        else:
+            archive.rehydrate(db, owner_id=form.user.id, refs=[ref])
+    except MemoryGateError as exc:
+        return _memory_page(db, form, ref, error=exc.message)
+    return RedirectResponse(
+        f"/dashboard/memories/{ref}?notice={'archived' if archived else 'rehydrated'}", status_code=303
+    )
