@@ -7,8 +7,8 @@
 Seeds (or reuses) the owner bench/search_latency.py seeds, signs them in
 with a session of their own, starts `python server.py` on the same database
 and loads each page ROUNDS times in headless Chromium: the browser's list
-(newest first), the browser with a filter, a search, one memory's page and
-the account page. The figure is the navigation's load event (request to
+(newest first), the browser with a filter, a search, one memory's page, the
+timeline and the account page. The figure is the navigation's load event (request to
 everything drawn, styles and script included), p50 and p95, after a warm-up
 load of each.
 """
@@ -42,6 +42,7 @@ def pages_of(owner_id: uuid.UUID) -> dict[str, str]:
         "memory browser, one domain, older page": "/dashboard/memories?domain=bench&page=40",
         "memory browser, a search": "/dashboard/memories?q=what+did+they+cook+for+dinner",
         "one memory's page": f"/dashboard/memories/observation:{newest}",
+        "timeline, by type": "/dashboard/timeline",
         "account page": "/dashboard",
     }
 

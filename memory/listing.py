@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput
 from memory import item_types, items, knowledge, search_candidates
 from memory import validation as check
-from memory.scope import Scope
+from memory.scope import TABLES, Scope
 from models import Observation, Turn
 
 KINDS = tuple(item_types.ITEM_MODELS)
@@ -111,3 +112,93 @@ def _concepts_named(db: Session, *, owner_id: uuid.UUID, item: item_types.Memory
     }
     concepts = [item_types.get(db, "concept", concept_id) for concept_id in sorted(named)]
     return [{"ref": item_types.ref("concept", c.id), "name": c.name} for c in concepts if c is not None]  # type: ignore[union-attr]
+
+
+# A timeline longer than this many periods shows its most recent ones.
+MAX_PERIODS = 120
+# Up to this many days from first to last memory are shown day by day.
+DAYS_SHOWN_AS_DAYS = 62
+TOP_DOMAINS = 6
+
+
+def timeline(db: Session, *, owner_id: uuid.UUID, time_field: str = "recorded", by: str = "kind") -> dict[str, Any]:
+    """How many current memories fall in each month (each day, when they
+    span two months or less), split by type or by domain: the bars of the
+    account page's timeline, each a period the browser can list."""
+    if by not in ("kind", "domain"):
+        raise InvalidInput("by", "must be 'kind' or 'domain'")
+    scope = Scope.parse(False, None, None, time_field, "exclude")
+    rows: list[tuple[Any, str, int]] = []
+    for kind, table in TABLES.items():
+        when = f"{table}.created_at" if time_field == "recorded" else f"{table}.occurred_at"
+        if time_field == "occurred" and kind not in ("observation", "turn"):
+            continue
+        domain_column = search_candidates.KEYWORD_TABLES[kind][2]
+        label = (
+            f"{table}.{domain_column}" if by == "domain" and domain_column else f"'{kind}'" if by == "kind" else "NULL"
+        )
+        conditions = " AND ".join([f"{table}.owner_id = :owner", f"{when} IS NOT NULL", *scope.sql(kind)])
+        statement = sql_text(
+            f"SELECT date_trunc('day', {when} AT TIME ZONE 'UTC') AS day, {label} AS label, count(*) "
+            f"FROM {table} WHERE {conditions} GROUP BY 1, 2"
+        )
+        rows += [
+            (day.date(), label, count)
+            for day, label, count in db.execute(statement, {"owner": owner_id, **scope.params})
+        ]
+    if not rows:
+        return {"unit": "month", "periods": [], "labels": []}
+    first, last = min(row[0] for row in rows), max(row[0] for row in rows)
+    unit = "day" if (last - first).days <= DAYS_SHOWN_AS_DAYS else "month"
+    labels = _labels(rows, by)
+    periods: dict[date, dict[str, int]] = {}
+    for day, label, count in rows:
+        start = day if unit == "day" else day.replace(day=1)
+        shown = label if label in labels else "other" if label else "no domain"
+        counts = periods.setdefault(start, {})
+        counts[shown] = counts.get(shown, 0) + count
+    starts = _every_period(first, last, unit)[-MAX_PERIODS:]
+    return {
+        "unit": unit,
+        "labels": [
+            *labels,
+            *(["other"] if any("other" in c for c in periods.values()) else []),
+            *(["no domain"] if any("no domain" in c for c in periods.values()) else []),
+        ],
+        "periods": [
+            {
+                "start": start,
+                "end": _period_end(start, unit),
+                "counts": periods.get(start, {}),
+                "total": sum(periods.get(start, {}).values()),
+            }
+            for start in starts
+        ],
+    }
+
+
+def _labels(rows: list[tuple[Any, str, int]], by: str) -> list[str]:
+    """The types in their usual order, or the most used domains."""
+    if by == "kind":
+        return [kind for kind in KINDS if any(label == kind for _, label, _ in rows)]
+    totals: dict[str, int] = {}
+    for _, label, count in rows:
+        if label:
+            totals[label] = totals.get(label, 0) + count
+    return sorted(totals, key=lambda label: (-totals[label], label))[:TOP_DOMAINS]
+
+
+def _every_period(first: date, last: date, unit: str) -> list[date]:
+    if unit == "day":
+        return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    starts, month = [], first.replace(day=1)
+    while month <= last:
+        starts.append(month)
+        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return starts
+
+
+def _period_end(start: date, unit: str) -> date:
+    if unit == "day":
+        return start
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)

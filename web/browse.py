@@ -5,6 +5,7 @@ back, or forgets it (with an undo: memory/undo.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -23,6 +24,7 @@ from web.dependencies import DB, SignedIn, SignedInForm, csrf_token, current_ses
 router = APIRouter(include_in_schema=False)  # pages for a person, as the rest of /dashboard
 
 EDITABLE = ("observation", "pattern")
+DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 NO_EMBEDDINGS = NoEmbeddings()  # archiving by ref searches nothing
 FILTERS = ("q", "kind", "domain", "since", "until", "time_field", "archived")
 
@@ -81,6 +83,11 @@ def browser(
     )
 
 
+def _through(until: str) -> str:
+    """A "To" date means through the end of that day (UTC), as a person reads it."""
+    return f"{until}T23:59:59.999999+00:00" if DATE_ONLY.fullmatch(until) else until
+
+
 def _page(db: Session, signed_in: SignedIn, filters: dict[str, str], number: int) -> dict[str, Any]:
     found = listing.browse(
         db,
@@ -88,7 +95,7 @@ def _page(db: Session, signed_in: SignedIn, filters: dict[str, str], number: int
         kind=filters["kind"],
         domain=filters["domain"],
         since=filters["since"],
-        until=filters["until"],
+        until=_through(filters["until"]),
         time_field=filters["time_field"],
         archived=filters["archived"],
         offset=number * listing.PAGE_SIZE,
@@ -106,7 +113,7 @@ def _search(request: Request, db: Session, signed_in: SignedIn, filters: dict[st
         source_types=[filters["kind"]] if filters["kind"] else None,
         domain=filters["domain"] or None,
         since=filters["since"] or None,
-        until=filters["until"] or None,
+        until=_through(filters["until"]) or None,
         time_field=filters["time_field"],
         archived=filters["archived"],
         limit=listing.PAGE_SIZE,
@@ -130,6 +137,31 @@ def _search(request: Request, db: Session, signed_in: SignedIn, filters: dict[st
 
 def _page_link(filters: dict[str, str], number: int) -> str:
     return "/dashboard/memories?" + urlencode({**filters, "page": str(number)})
+
+
+@router.get("/dashboard/timeline")
+def timeline_page(request: Request, db: DB, time_field: str = "recorded", by: str = "kind") -> Response:
+    """Memories over time, a bar a period, each bar a link to that period's memories."""
+    signed_in = current_session(request, db)
+    if signed_in is None:
+        return RedirectResponse("/dashboard", status_code=303)
+    error: str | None = None
+    chart: dict[str, Any] = {"unit": "month", "periods": [], "labels": []}
+    try:
+        chart = listing.timeline(db, owner_id=signed_in.user.id, time_field=time_field, by=by)
+    except MemoryGateError as exc:
+        error = exc.message
+    tallest = max((period["total"] for period in chart["periods"]), default=0)
+    return pages.render(
+        "timeline.html",
+        status_code=400 if error else 200,
+        csrf=csrf_token(signed_in.session_token),
+        chart=chart,
+        tallest=tallest,
+        time_field=time_field,
+        by=by,
+        error=error,
+    )
 
 
 @router.get("/dashboard/memories/{ref}")

@@ -102,6 +102,34 @@ async def test_memory_markup_is_shown_as_text(auth_server, github, new_browser):
     assert html.escape(markup).replace("&quot;", "&#34;") in page
 
 
+async def test_a_patterns_edit_is_a_new_version_and_markup_stays_text_on_memory_pages(auth_server, github, new_browser):
+    browser, _, csrf = _signed_in(auth_server, github, new_browser, 9708)
+    key = _key_from_the_page(auth_server.url, browser, csrf, "agent")
+    markup = '<script>alert("x")</script> & <b>bold</b>'
+    async with mcp_client(auth_server.url, key) as client:
+        made = await call(
+            client, "memory_update_pattern", category="work", pattern_name="mornings", pattern_text="Codes early"
+        )
+        concept = await call(client, "memory_store_concept", name="Ann", concept_type="person", description=markup)
+    edited = browser.post(
+        f"{auth_server.url}/dashboard/memories/{made['ref']}/edit", data={"csrf_token": csrf, "text": "Codes late"}
+    )
+    assert edited.status_code == 303
+    newer = edited.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    assert newer.startswith("pattern:") and newer != made["ref"]
+    page = browser.get(auth_server.url + edited.headers["location"]).text
+    assert "Codes late" in page and f'href="/dashboard/memories/{made["ref"]}">Codes early' in page
+    refused = browser.post(
+        f"{auth_server.url}/dashboard/memories/{concept['ref']}/edit", data={"csrf_token": csrf, "text": "x"}
+    )
+    assert refused.status_code == 400 and "only observations and patterns have versions" in refused.text
+    shown = browser.get(f"{auth_server.url}/dashboard/memories/{concept['ref']}").text
+    assert "<script>alert" not in shown and "<b>bold</b>" not in shown
+    assert browser.get(f"{auth_server.url}/dashboard/memories/observation:999999999").status_code == 404
+    foreign = browser.post(f"{auth_server.url}/dashboard/memories/{made['ref']}/edit", data={"text": "no token"})
+    assert foreign.status_code == 403
+
+
 def test_page_headers_forbid_inline_scripts_and_framing(auth_server, github, new_browser):
     _, page, _ = _signed_in(auth_server, github, new_browser, 9705)
     policy = page.headers["content-security-policy"]

@@ -496,6 +496,43 @@ def test_a_person_browses_filters_edits_archives_and_forgets_with_undo(page, aut
     assert "can no longer be brought back" in page.inner_text("[role=alert]")
 
 
+def test_a_person_reads_their_timeline_and_clicks_through_to_a_periods_memories(page, auth_server, github):
+    sign_in_with_github(page, auth_server.url, github, 9812, "timeline")
+    key = new_key(user_id_for("timeline@example.com"))
+
+    async def seed() -> None:
+        async with mcp_client(auth_server.url, key) as client:
+            await call(client, "memory_store", observation="Hiked the Rota Vicentina.", occurred_at="2024-05-01")
+            await call(client, "memory_store", observation="Prefers window seats.", domain="travel")
+            await call(client, "memory_store_concept", name="Porto", concept_type="place", description="A city")
+
+    in_thread(seed)
+    page.goto(auth_server.url + "/dashboard")
+    page.get_by_role("navigation", name="Your account").get_by_role("link", name="Timeline").click()
+    page.wait_for_url("**/dashboard/timeline")
+    bars = page.locator("#chart a.bar")
+    today = datetime.now(UTC).strftime("%d %b %Y")
+    assert bars.count() == 1 and bars.first.get_attribute("aria-label") == (
+        f"{today}: 3 memories, 2 observation, 1 concept"
+    )
+    assert page.locator("#legend li").all_inner_texts() == ["observation", "concept"]
+    fits_every_screen(page, "timeline")
+    bars.first.click()
+    page.wait_for_url("**/dashboard/memories?since=*")
+    assert page.locator("#memory-list li").count() == 3
+
+    page.goto(auth_server.url + "/dashboard/timeline")
+    page.select_option("select[name=time_field]", "occurred")
+    page.select_option("select[name=by]", "domain")
+    page.get_by_role("button", name="Show").click()
+    assert page.locator("#chart a.bar").first.get_attribute("aria-label") == "01 May 2024: 1 memory, 1 no domain"
+    page.locator("#chart a.bar").first.click()
+    page.wait_for_url("**/dashboard/memories?since=2024-05-01*time_field=occurred")
+    assert page.locator("#memory-list .memory-text").all_inner_texts() == ["Hiked the Rota Vicentina."]
+    page.goto(auth_server.url + "/dashboard/timeline?by=domain")
+    assert page.locator("#legend li").all_inner_texts() == ["travel", "no domain"]
+
+
 def test_a_person_sees_kept_conversations_forgets_one_and_turns_capture_off(page, auth_server, github):
     sign_in_with_github(page, auth_server.url, github, 9812, "talker")
     with session_scope() as db:

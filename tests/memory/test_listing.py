@@ -1,0 +1,44 @@
+"""The account page's lists: memories over time by month or day, gaps
+included, and the browser's filters (a date range counts whole days)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from core.errors import InvalidInput
+from memory import listing, observations
+from tests.support import new_user, session_scope
+
+
+def test_the_timeline_counts_months_with_the_empty_ones_between_when_memories_span_more_than_two_months():
+    owner, _ = new_user()
+    with session_scope() as db:
+        for when in ("2024-01-05", "2024-01-20", "2024-04-02"):
+            observations.store_observation(db, owner_id=owner, observation=f"Happened on {when}", occurred_at=when)
+    with session_scope() as db:
+        chart = listing.timeline(db, owner_id=owner, time_field="occurred")
+    assert chart["unit"] == "month" and chart["labels"] == ["observation"]
+    assert [(p["start"], p["end"], p["total"]) for p in chart["periods"]] == [
+        (date(2024, 1, 1), date(2024, 1, 31), 2),
+        (date(2024, 2, 1), date(2024, 2, 29), 0),
+        (date(2024, 3, 1), date(2024, 3, 31), 0),
+        (date(2024, 4, 1), date(2024, 4, 30), 1),
+    ]
+    with session_scope() as db, pytest.raises(InvalidInput, match="by"):
+        listing.timeline(db, owner_id=owner, by="colour")
+
+
+def test_a_period_lists_what_the_timeline_counted():
+    owner, _ = new_user()
+    with session_scope() as db:
+        observations.store_observation(db, owner_id=owner, observation="Late that day", occurred_at="2024-01-31T23:30")
+        observations.store_observation(db, owner_id=owner, observation="Next month", occurred_at="2024-02-01T00:10")
+    with session_scope() as db:
+        january = listing.browse(
+            db, owner_id=owner, since="2024-01-01", until="2024-01-31T23:59:59.999999+00:00", time_field="occurred"
+        )
+        assert [memory["text"] for memory in january["memories"]] == ["Late that day"]
+        with pytest.raises(InvalidInput, match="kind"):
+            listing.browse(db, owner_id=owner, kind="thought")
