@@ -202,3 +202,59 @@ def _period_end(start: date, unit: str) -> date:
     if unit == "day":
         return start
     return (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+# The graph shows at most this many concepts, the most connected first.
+MAX_GRAPH_CONCEPTS = 5_000
+GRAPH_TEXT_CHARS = 300
+GRAPH_ALIASES = 10
+
+
+def concept_graph(db: Session, *, owner_id: uuid.UUID, limit: int = MAX_GRAPH_CONCEPTS) -> dict[str, Any]:
+    """The owner's current concepts and the relationships between them, for
+    the account page's graph: the ``limit`` most connected concepts (then the
+    newest), each with its type, description, aliases and degree."""
+    nodes = db.execute(
+        sql_text(
+            "SELECT c.id, c.name, c.type, left(coalesce(c.description, ''), :chars) AS description, "
+            "(SELECT count(*) FROM concept_relationships r WHERE r.owner_id = :owner "
+            " AND (r.from_concept_id = c.id OR r.to_concept_id = c.id)) AS degree, "
+            "(SELECT coalesce(array_agg(a.alias ORDER BY a.alias), '{}') FROM "
+            " (SELECT alias FROM concept_aliases WHERE owner_id = :owner AND concept_id = c.id "
+            "  ORDER BY alias LIMIT :aliases) AS a) AS aliases "
+            "FROM concepts c WHERE c.owner_id = :owner AND c.archived_at IS NULL "
+            "ORDER BY degree DESC, c.id DESC LIMIT :limit"
+        ),
+        {"owner": owner_id, "chars": GRAPH_TEXT_CHARS, "aliases": GRAPH_ALIASES, "limit": limit + 1},
+    ).all()
+    shown = nodes[:limit]
+    ids = [row.id for row in shown]
+    edges = db.execute(
+        sql_text(
+            "SELECT from_concept_id, to_concept_id, rel_type FROM concept_relationships "
+            "WHERE owner_id = :owner AND from_concept_id = ANY(:ids) AND to_concept_id = ANY(:ids) ORDER BY id"
+        ),
+        {"owner": owner_id, "ids": ids},
+    ).all()
+    return {
+        "nodes": [
+            {
+                "id": f"concept:{row.id}",
+                "name": row.name,
+                "type": row.type,
+                "description": row.description,
+                "aliases": list(row.aliases),
+                "degree": row.degree,
+            }
+            for row in shown
+        ],
+        "edges": [
+            {
+                "source": f"concept:{edge.from_concept_id}",
+                "target": f"concept:{edge.to_concept_id}",
+                "type": edge.rel_type,
+            }
+            for edge in edges
+        ],
+        "truncated": len(nodes) > limit,
+    }

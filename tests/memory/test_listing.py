@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from core.errors import InvalidInput
-from memory import listing, observations
+from memory import knowledge, listing, observations
 from tests.support import new_user, session_scope
 
 
@@ -42,3 +42,25 @@ def test_a_period_lists_what_the_timeline_counted():
         assert [memory["text"] for memory in january["memories"]] == ["Late that day"]
         with pytest.raises(InvalidInput, match="kind"):
             listing.browse(db, owner_id=owner, kind="thought")
+
+
+def test_the_graph_holds_the_most_connected_concepts_and_only_their_relationships():
+    owner, _ = new_user()
+    stranger, _ = new_user()
+    with session_scope() as db:
+        for name in ("Ann", "Porto", "Acme", "Lisbon"):
+            knowledge.store_concept(db, owner_id=owner, name=name, concept_type="thing", description=name)
+        knowledge.store_concept(db, owner_id=stranger, name="Secret", concept_type="thing", description="x")
+        knowledge.add_relationship(db, owner_id=owner, from_concept="Ann", to_concept="Porto", rel_type="related_to")
+        knowledge.add_relationship(db, owner_id=owner, from_concept="Ann", to_concept="Acme", rel_type="part_of")
+        knowledge.add_alias(db, owner_id=owner, concept_name="Ann", alias="Annie")
+    with session_scope() as db:
+        whole = listing.concept_graph(db, owner_id=owner)
+        first_two = listing.concept_graph(db, owner_id=owner, limit=2)
+    assert {node["name"] for node in whole["nodes"]} == {"Ann", "Porto", "Acme", "Lisbon"}  # never another's
+    assert whole["nodes"][0]["name"] == "Ann" and whole["nodes"][0]["degree"] == 2
+    assert whole["nodes"][0]["aliases"] == ["Annie"] and not whole["truncated"]
+    assert {edge["type"] for edge in whole["edges"]} == {"related_to", "part_of"}
+    assert first_two["truncated"] and len(first_two["nodes"]) == 2
+    shown = {node["id"] for node in first_two["nodes"]}
+    assert all(edge["source"] in shown and edge["target"] in shown for edge in first_two["edges"])

@@ -130,6 +130,15 @@ async def test_a_patterns_edit_is_a_new_version_and_markup_stays_text_on_memory_
     assert foreign.status_code == 403
 
 
+def test_the_graphs_data_is_for_the_signed_in_person_only(auth_server, github, new_browser):
+    assert httpx.get(auth_server.url + "/dashboard/graph.json").status_code == 401
+    assert httpx.get(auth_server.url + "/dashboard/graph", follow_redirects=False).status_code == 303
+    browser, _, _ = _signed_in(auth_server, github, new_browser, 9709)
+    data = browser.get(auth_server.url + "/dashboard/graph.json")
+    assert data.status_code == 200 and data.headers["cache-control"] == "no-store"
+    assert data.json() == {"nodes": [], "edges": [], "truncated": False}
+
+
 def test_page_headers_forbid_inline_scripts_and_framing(auth_server, github, new_browser):
     _, page, _ = _signed_in(auth_server, github, new_browser, 9705)
     policy = page.headers["content-security-policy"]

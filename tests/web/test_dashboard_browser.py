@@ -150,9 +150,11 @@ def fits_every_screen(page: Page, name: str) -> None:
     a tablet, a laptop and a desktop screen; a screenshot of each for review."""
     for width in SCREEN_WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
+        page.evaluate(NEXT_FRAME)  # what redraws on a resize (the graph) has, as a person would see it
         assert page.evaluate(OVERFLOWING) == [], (width, page.evaluate(OVERFLOWING))
         page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
+    page.evaluate(NEXT_FRAME)
 
 
 def sign_in_with_github(page: Page, server_url: str, github, github_id: int, login: str) -> None:
@@ -195,6 +197,7 @@ WORD_LINES = """([id, word]) => {
 
 
 # What sticks out of its card (or makes a table or the page scroll sideways).
+NEXT_FRAME = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
 OVERFLOWING = """() => {
   const found = [];
   for (const card of document.querySelectorAll(".card")) {
@@ -531,6 +534,83 @@ def test_a_person_reads_their_timeline_and_clicks_through_to_a_periods_memories(
     assert page.locator("#memory-list .memory-text").all_inner_texts() == ["Hiked the Rota Vicentina."]
     page.goto(auth_server.url + "/dashboard/timeline?by=domain")
     assert page.locator("#legend li").all_inner_texts() == ["travel", "no domain"]
+
+
+NODE_ON_SCREEN = """(id) => {
+  const node = window.memoryGraph.$id(id).renderedPosition();
+  const box = document.getElementById("graph").getBoundingClientRect();
+  return [box.left + node.x, box.top + node.y];
+}"""
+
+
+def test_a_person_explores_the_concept_graph(page, auth_server, github):
+    console_errors: list[str] = []
+    page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    sign_in_with_github(page, auth_server.url, github, 9813, "grapher")
+    key = new_key(user_id_for("grapher@example.com"))
+
+    async def seed() -> str:
+        async with mcp_client(auth_server.url, key) as client:
+            ann = await call(
+                client, "memory_store_concept", name="Ann", concept_type="person", description="A <b>friend</b>"
+            )
+            for name, kind in (("Porto", "place"), ("Acme", "organization"), ("Lisbon", "place")):
+                await call(client, "memory_store_concept", name=name, concept_type=kind, description=f"{name}.")
+            await call(client, "memory_add_concept_alias", concept_name="Ann", alias="Annie")
+            await call(
+                client, "memory_add_concept_relationship", from_concept="Ann", to_concept="Porto", rel_type="related_to"
+            )
+            await call(
+                client, "memory_add_concept_relationship", from_concept="Ann", to_concept="Acme", rel_type="part_of"
+            )
+            return ann["ref"]
+
+    ann = in_thread(seed)
+    page.goto(auth_server.url + "/dashboard")
+    page.get_by_role("navigation", name="Your account").get_by_role("link", name="Concept graph").click()
+    page.wait_for_url("**/dashboard/graph")
+    console_errors.clear()  # (the account page's avatar comes from a host these tests cannot reach)
+    page.wait_for_selector("body[data-graph-drawn-ms]")
+    assert page.inner_text("#graph-status").startswith("4 concepts, 2 relationships.")
+    fits_every_screen(page, "graph")
+    page.reload()  # laid out afresh at a desktop's width, as a person opening it there sees it
+    page.wait_for_selector("body[data-graph-drawn-ms]")
+
+    x, y = page.evaluate(NODE_ON_SCREEN, ann)
+    page.mouse.click(x, y)  # a real click on the drawn node
+    details = page.locator("#node-details")
+    expect(details.locator("h2")).to_have_text("Ann")
+    assert "A <b>friend</b>" in details.inner_text() and details.locator("b").count() == 0  # text, not markup
+    assert "Also called Annie" in details.inner_text()
+    assert details.locator(".relations li").all_inner_texts() == ["Ann related_to Porto", "Ann part_of Acme"]
+    shot(page, "graph-ann", phone_too=True)
+    details.get_by_role("link", name="Porto").click()  # along a relationship
+    expect(details.locator("h2")).to_have_text("Porto")
+    assert details.locator(".relations li").all_inner_texts() == ["Ann related_to Porto"]
+
+    zoom = page.evaluate("window.memoryGraph.zoom()")
+    box = page.locator("#graph").bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 20)
+    page.mouse.wheel(0, -400)
+    expect_change = page.evaluate("window.memoryGraph.zoom()")
+    assert expect_change > zoom  # scrolling zooms
+    pan = page.evaluate("window.memoryGraph.pan()")
+    page.mouse.move(box["x"] + 15, box["y"] + box["height"] - 15)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 120, box["y"] + box["height"] - 60, steps=8)
+    page.mouse.up()
+    assert page.evaluate("window.memoryGraph.pan()") != pan  # dragging the background pans
+
+    details.get_by_role("link", name="Memories that mention it").click()
+    page.wait_for_url("**/dashboard/memories?q=Porto")
+    page.go_back()
+    page.wait_for_selector("body[data-graph-drawn-ms]")
+    x, y = page.evaluate(NODE_ON_SCREEN, ann)
+    page.mouse.click(x, y)
+    page.locator("#node-details").get_by_role("link", name="Open this concept").click()
+    page.wait_for_url(f"**/dashboard/memories/{ann}")
+    assert console_errors == []  # nothing refused by the page's content security policy, no script error
 
 
 def test_a_person_sees_kept_conversations_forgets_one_and_turns_capture_off(page, auth_server, github):

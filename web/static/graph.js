@@ -1,0 +1,110 @@
+// The concept graph of the account page: /dashboard/graph.json drawn with
+// Cytoscape.js (vendored in /static/vendor, MIT). Text is only ever set as
+// text (textContent), never as markup.
+(function () {
+  "use strict";
+  const container = document.getElementById("graph");
+  if (!container || typeof cytoscape !== "function") return;
+  const status = document.getElementById("graph-status");
+  const details = document.getElementById("node-details");
+  // Force-directed layout reads best but grows with the square of the
+  // graph; past this many concepts they are placed in rings by how
+  // connected they are, which stays fast at thousands.
+  const FORCE_LAYOUT_UP_TO = 300;
+
+  function element(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function link(href, text) {
+    const anchor = element("a", text);
+    anchor.href = href;
+    return anchor;
+  }
+
+  function show(cy, node) {
+    const data = node.data();
+    details.replaceChildren();
+    details.append(element("h2", data.name), element("p", data.type, "muted"));
+    if (data.description && data.description !== data.name) details.append(element("p", data.description));
+    if (data.aliases.length) details.append(element("p", "Also called " + data.aliases.join(", ")));
+    const relations = element("ul", undefined, "plain relations");
+    node.connectedEdges().forEach(function (edge) {
+      const outgoing = edge.source().id() === node.id();
+      const other = outgoing ? edge.target() : edge.source();
+      const item = element("li");
+      item.append(outgoing ? data.name + " " + edge.data("type") + " " : "");
+      const otherLink = link("#", other.data("name"));
+      otherLink.addEventListener("click", function (event) {
+        event.preventDefault();
+        cy.$(":selected").unselect();
+        other.select();
+        cy.animate({ center: { eles: other } }, { duration: 200 });
+        show(cy, other);
+      });
+      item.append(otherLink, outgoing ? "" : " " + edge.data("type") + " " + data.name);
+      relations.append(item);
+    });
+    if (relations.children.length) details.append(element("h3", "Relationships"), relations);
+    const actions = element("p", undefined, "graph-actions");
+    actions.append(
+      link("/dashboard/memories/" + data.id, "Open this concept"),  // a ref: concept:<digits>
+      " · ",
+      link("/dashboard/memories?q=" + encodeURIComponent(data.name), "Memories that mention it")
+    );
+    details.append(actions);
+  }
+
+  fetch("/dashboard/graph.json", { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then(function (response) {
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      return response.json();
+    })
+    .then(function (graph) {
+      if (!graph.nodes.length) {
+        status.textContent = "No concepts yet: agents store them with memory_store_concept.";
+        container.hidden = true;
+        return;
+      }
+      const elements = graph.nodes
+        .map(function (node) { return { group: "nodes", data: node }; })
+        .concat(graph.edges.map(function (edge, n) {
+          return { group: "edges", data: { id: "e" + n, source: edge.source, target: edge.target, type: edge.type } };
+        }));
+      const large = graph.nodes.length > FORCE_LAYOUT_UP_TO;
+      const cy = cytoscape({
+        container: container,
+        elements: elements,
+        wheelSensitivity: 0.4,
+        textureOnViewport: large,
+        hideEdgesOnViewport: large,
+        style: [
+          { selector: "node", style: { label: "data(name)", "font-size": 11, "background-color": "#2563eb",
+            width: "mapData(degree, 0, 20, 14, 40)", height: "mapData(degree, 0, 20, 14, 40)",
+            color: "#1f2937", "text-valign": "bottom", "text-margin-y": 3, "min-zoomed-font-size": 8 } },
+          { selector: "node:selected", style: { "background-color": "#d97706", "border-width": 3, "border-color": "#92400e" } },
+          { selector: "edge", style: { width: 1.2, "line-color": "#94a3b8", "target-arrow-color": "#94a3b8",
+            "target-arrow-shape": "triangle", "curve-style": large ? "haystack" : "bezier", label: large ? "" : "data(type)",
+            "font-size": 9, color: "#64748b", "text-rotation": "autorotate" } },
+        ],
+        layout: large
+          ? { name: "concentric", concentric: function (node) { return node.data("degree"); },
+              levelWidth: function () { return 2; }, minNodeSpacing: 12, animate: false }
+          : { name: "cose", animate: false, randomize: false, nodeRepulsion: 8000, idealEdgeLength: 90 },
+      });
+      cy.on("tap", "node", function (event) { show(cy, event.target); });
+      // Redrawn at the container's size whenever it changes (a phone turned, a window resized).
+      new ResizeObserver(function () { cy.resize(); }).observe(container);
+      window.memoryGraph = cy;  // for the page's own tests
+      const drawn = Math.round(performance.now());  // from the start of the page's navigation
+      status.textContent = graph.nodes.length + " concepts, " + graph.edges.length + " relationships" +
+        (graph.truncated ? " (the most connected shown)" : "") + ". Drag to pan, scroll to zoom, choose a concept.";
+      document.body.dataset.graphDrawnMs = String(drawn);
+    })
+    .catch(function (error) {
+      status.textContent = "The graph could not be loaded (" + error.message + "). Reload to try again.";
+    });
+})();
