@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from core.errors import MemoryGateError
@@ -20,7 +20,6 @@ from memory.embeddings import NoEmbeddings
 from web import pages
 from web.dashboard import NOTICES, undo_of
 from web.dependencies import DB, SignedIn, SignedInForm, csrf_token, current_session
-from web.pages import NO_STORE
 
 router = APIRouter(include_in_schema=False)  # pages for a person, as the rest of /dashboard
 
@@ -167,19 +166,13 @@ def timeline_page(request: Request, db: DB, time_field: str = "recorded", by: st
 
 @router.get("/dashboard/graph")
 def graph_page(request: Request, db: DB) -> Response:
-    """Concepts and their relationships, drawn by /static/graph.js from graph.json."""
+    """Concepts and their relationships, drawn by /static/graph.js from the
+    data the page carries (escaped for HTML by ``tojson``)."""
     signed_in = current_session(request, db)
     if signed_in is None:
         return RedirectResponse("/dashboard", status_code=303)
-    return pages.render("graph.html", csrf=csrf_token(signed_in.session_token))
-
-
-@router.get("/dashboard/graph.json")
-def graph_data(request: Request, db: DB) -> Response:
-    signed_in = current_session(request, db)
-    if signed_in is None:
-        return JSONResponse({"detail": "Not signed in."}, status_code=401, headers=NO_STORE)
-    return JSONResponse(listing.concept_graph(db, owner_id=signed_in.user.id), headers=NO_STORE)
+    graph = listing.concept_graph(db, owner_id=signed_in.user.id)
+    return pages.render("graph.html", csrf=csrf_token(signed_in.session_token), graph=graph)
 
 
 @router.get("/dashboard/memories/{ref}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import httpx
@@ -130,13 +131,17 @@ async def test_a_patterns_edit_is_a_new_version_and_markup_stays_text_on_memory_
     assert foreign.status_code == 403
 
 
-def test_the_graphs_data_is_for_the_signed_in_person_only(auth_server, github, new_browser):
-    assert httpx.get(auth_server.url + "/dashboard/graph.json").status_code == 401
+async def test_the_graph_page_carries_the_signed_in_persons_concepts_escaped(auth_server, github, new_browser):
     assert httpx.get(auth_server.url + "/dashboard/graph", follow_redirects=False).status_code == 303
-    browser, _, _ = _signed_in(auth_server, github, new_browser, 9709)
-    data = browser.get(auth_server.url + "/dashboard/graph.json")
-    assert data.status_code == 200 and data.headers["cache-control"] == "no-store"
-    assert data.json() == {"nodes": [], "edges": [], "truncated": False}
+    browser, _, csrf = _signed_in(auth_server, github, new_browser, 9709)
+    key = _key_from_the_page(auth_server.url, browser, csrf, "agent")
+    async with mcp_client(auth_server.url, key) as client:
+        await call(client, "memory_store_concept", name="</script><b>x</b>", concept_type="test", description="y")
+    page = browser.get(auth_server.url + "/dashboard/graph")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    carried = found(r'<script type="application/json" id="graph-data">(.*?)</script>', page.text)
+    assert "</script>" not in carried and "<b>" not in carried  # cannot end the data block or become markup
+    assert json.loads(carried)["nodes"][0]["name"] == "</script><b>x</b>"
 
 
 def test_page_headers_forbid_inline_scripts_and_framing(auth_server, github, new_browser):

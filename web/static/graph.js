@@ -8,9 +8,19 @@
   const status = document.getElementById("graph-status");
   const details = document.getElementById("node-details");
   // Force-directed layout reads best but grows with the square of the
-  // graph; past this many concepts they are placed in rings by how
-  // connected they are, which stays fast at thousands.
+  // graph; past this many concepts they are laid out as a sunflower
+  // (below), which stays fast at thousands.
   const FORCE_LAYOUT_UP_TO = 300;
+
+  function sunflower(nodes) {
+    const positions = {};
+    const turn = Math.PI * (3 - Math.sqrt(5));  // the golden angle
+    nodes.forEach(function (node, n) {
+      const radius = 28 * Math.sqrt(n);
+      positions[node.id] = { x: radius * Math.cos(n * turn), y: radius * Math.sin(n * turn) };
+    });
+    return positions;
+  }
 
   function element(tag, text, className) {
     const node = document.createElement(tag);
@@ -58,11 +68,8 @@
     details.append(actions);
   }
 
-  fetch("/dashboard/graph.json", { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then(function (response) {
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      return response.json();
-    })
+  // The page carries its graph (a JSON data block, never run as script): no second request.
+  Promise.resolve(JSON.parse(document.getElementById("graph-data").textContent))
     .then(function (graph) {
       if (!graph.nodes.length) {
         status.textContent = "No concepts yet: agents store them with memory_store_concept.";
@@ -82,17 +89,21 @@
         textureOnViewport: large,
         hideEdgesOnViewport: large,
         style: [
-          { selector: "node", style: { label: "data(name)", "font-size": 11, "background-color": "#2563eb",
+          // Labels are measured as the graph is built: in a large one only the chosen concept's is drawn.
+          { selector: "node", style: { label: large ? "" : "data(name)", "font-size": 11, "background-color": "#2563eb",
             width: "mapData(degree, 0, 20, 14, 40)", height: "mapData(degree, 0, 20, 14, 40)",
             color: "#1f2937", "text-valign": "bottom", "text-margin-y": 3, "min-zoomed-font-size": 8 } },
-          { selector: "node:selected", style: { "background-color": "#d97706", "border-width": 3, "border-color": "#92400e" } },
+          { selector: "node:selected", style: { label: "data(name)", "background-color": "#d97706", "border-width": 3,
+            "border-color": "#92400e" } },
           { selector: "edge", style: { width: 1.2, "line-color": "#94a3b8", "target-arrow-color": "#94a3b8",
             "target-arrow-shape": "triangle", "curve-style": large ? "haystack" : "bezier", label: large ? "" : "data(type)",
             "font-size": 9, color: "#64748b", "text-rotation": "autorotate" } },
         ],
+        // A large graph is laid out as a sunflower, the most connected concepts
+        // (the server sends them first) in the middle: one pass, where a
+        // force-directed or ring layout grows with the graph.
         layout: large
-          ? { name: "concentric", concentric: function (node) { return node.data("degree"); },
-              levelWidth: function () { return 2; }, minNodeSpacing: 12, animate: false }
+          ? { name: "preset", positions: sunflower(graph.nodes), fit: true, padding: 20 }
           : { name: "cose", animate: false, randomize: false, nodeRepulsion: 8000, idealEdgeLength: 90 },
       });
       cy.on("tap", "node", function (event) { show(cy, event.target); });
@@ -105,6 +116,6 @@
       document.body.dataset.graphDrawnMs = String(drawn);
     })
     .catch(function (error) {
-      status.textContent = "The graph could not be loaded (" + error.message + "). Reload to try again.";
+      status.textContent = "The graph could not be drawn (" + error.message + "). Reload to try again.";
     });
 })();
