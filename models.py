@@ -262,8 +262,11 @@ class Concept(Base):
     last_accessed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set while the memory is in cold storage: kept, but out of search and recall.
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Its aliases, space-separated, kept by a trigger on concept_aliases
+    # (migration 0026) so a concept is found by any name it goes by.
+    aliases_text: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("''"))
     search_tsv: Mapped[Any] = search_tsv_column(
-        "coalesce(name, '') || ' ' || coalesce(description, '') || ' ' || coalesce(domain, '')"
+        "coalesce(name, '') || ' ' || aliases_text || ' ' || coalesce(description, '') || ' ' || coalesce(domain, '')"
     )
 
     aliases: Mapped[list[ConceptAlias]] = relationship(

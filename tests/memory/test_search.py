@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from memory import indexing
 from memory.local_models import DEFAULT_MODEL, LOCAL_MODELS
@@ -334,3 +334,27 @@ async def test_relationships_are_found_as_the_statements_they_make(local_embedde
         assert indexing.pending_count(db, model=local_embedder.model, owner_id=owner) == 0
         vectors = db.scalar(select(func.count()).where(Embedding.owner_id == owner, Embedding.source_type == "concept"))
     assert vectors == 0  # Ann is only a name again
+
+
+async def test_a_concept_is_found_by_the_words_of_its_aliases_however_they_were_added(local_embedder):
+    owner, _ = new_user()
+
+    async def matched(query: str) -> set[str]:
+        async with tool_client(owner, embedder=local_embedder) as client:
+            found = await call(client, "memory_search", query=query, min_similarity=0)
+        return {hit["matched"] for hit in found["results"] if hit["ref"] == robert["ref"]}
+
+    async with tool_client(owner, embedder=local_embedder) as client:
+        robert = await call(
+            client, "memory_store_concept", name="Robert", concept_type="person", description="A colleague"
+        )
+    assert await matched("Bobby") <= {"meaning"}  # no word of it says Bobby
+    async with tool_client(owner, embedder=local_embedder) as client:
+        await call(client, "memory_add_concept_alias", concept_name="Robert", alias="Bobby")
+    assert await matched("Bobby") & {"keywords", "both"}
+    with session_scope() as db:  # written by an import or an undo, not the tool: the same
+        db.execute(
+            text("INSERT INTO concept_aliases (owner_id, concept_id, alias) VALUES (:o, :c, 'Robbie')"),
+            {"o": owner, "c": int(robert["ref"].split(":")[1])},
+        )
+    assert await matched("Robbie") & {"keywords", "both"}
