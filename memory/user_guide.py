@@ -82,6 +82,10 @@ GUIDE: dict[str, Any] = {
         "a fact changed (moved, new job, changed mind)": "memory_store the new fact with supersedes='observation:N' "
         "of the old one: the old version is kept (memory_get shows the chain) but leaves search and recall; "
         "include_history=true brings it back.",
+        "memory_store answered possible_conflicts": "a current observation about the same subject may be what the "
+        "new one replaces (Ann lives in Porto, stored as Ann moved to Lisbon): nothing was changed. If it is replaced "
+        "(ask the person when unsure), call memory_store again with the same observation and supersedes=its ref; the "
+        "one just stored becomes its replacement, with no second copy.",
         "storing something already known": "Just store it: a current observation with the same words (case, "
         "punctuation and small words aside) is strengthened instead (seen_count, higher confidence, evidence "
         "merged; the answer says duplicate_of). Contradictions are never merged; allow_duplicate=true forces a row.",
