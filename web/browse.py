@@ -26,7 +26,6 @@ router = APIRouter(include_in_schema=False)  # pages for a person, as the rest o
 EDITABLE = ("observation", "pattern")
 DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 NO_EMBEDDINGS = NoEmbeddings()  # archiving by ref searches nothing
-FILTERS = ("q", "kind", "domain", "since", "until", "time_field", "archived")
 
 
 @router.get("/dashboard/memories")
@@ -216,7 +215,8 @@ def edit(ref: str, db: DB, request: Request, form: SignedInForm, text: Annotated
             made = observations.store_observation(
                 db, owner_id=owner, observation=text, supersedes=ref, embedder=request.app.state.embedder
             )
-            new_ref = made["ref"]
+            # Words a current observation already says: that one becomes the replacement.
+            new_ref = made.get("ref") or made["duplicate_of"]
         elif kind == "pattern":
             current = listing.memory(db, owner_id=owner, ref=ref)
             made = knowledge.update_pattern(

@@ -112,6 +112,12 @@ async def test_a_patterns_edit_is_a_new_version_and_markup_stays_text_on_memory_
             client, "memory_update_pattern", category="work", pattern_name="mornings", pattern_text="Codes early"
         )
         concept = await call(client, "memory_store_concept", name="Ann", concept_type="person", description=markup)
+        tea = await call(client, "memory_store", observation="Drinks tea.")
+        coffee = await call(client, "memory_store", observation="Drinks coffee.")
+    onto = browser.post(  # edited into what another current observation says: that one replaces it
+        f"{auth_server.url}/dashboard/memories/{tea['ref']}/edit", data={"csrf_token": csrf, "text": "Drinks coffee."}
+    )
+    assert onto.status_code == 303 and onto.headers["location"].startswith(f"/dashboard/memories/{coffee['ref']}?")
     edited = browser.post(
         f"{auth_server.url}/dashboard/memories/{made['ref']}/edit", data={"csrf_token": csrf, "text": "Codes late"}
     )
