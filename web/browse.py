@@ -18,7 +18,7 @@ from memory import archive, hybrid_search, indexing, knowledge, listing, observa
 from memory import validation as check
 from memory.embeddings import NoEmbeddings
 from web import pages
-from web.dashboard import NOTICES, undo_of
+from web.dashboard import MAX_PAGE, NOTICES, undo_of
 from web.dependencies import DB, SignedIn, SignedInForm, csrf_token, current_session
 
 router = APIRouter(include_in_schema=False)  # pages for a person, as the rest of /dashboard
@@ -55,7 +55,7 @@ def browser(
         "time_field": time_field,
         "archived": archived,
     }
-    number = int(page) if page.isdigit() and int(page) <= 10_000 else 0
+    number = int(page) if page.isdigit() and int(page) <= MAX_PAGE else 0
     shown: dict[str, Any] = {"memories": [], "has_more": False, "mode": None}
     error = None
     try:

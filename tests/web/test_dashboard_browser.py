@@ -383,7 +383,7 @@ def test_a_person_sets_and_clears_a_retention_policy(page, auth_server, github):
 
 
 def test_a_person_browses_filters_edits_archives_and_forgets_with_undo(page, auth_server, github):
-    sign_in_with_github(page, auth_server.url, github, 9811, "browser2")
+    sign_in_with_github(page, auth_server.url, github, 9814, "browser2")
     key = new_key(user_id_for("browser2@example.com"))
 
     async def seed() -> dict[str, str]:
@@ -500,7 +500,7 @@ def test_a_person_browses_filters_edits_archives_and_forgets_with_undo(page, aut
 
 
 def test_a_person_reads_their_timeline_and_clicks_through_to_a_periods_memories(page, auth_server, github):
-    sign_in_with_github(page, auth_server.url, github, 9812, "timeline")
+    sign_in_with_github(page, auth_server.url, github, 9815, "timeline")
     key = new_key(user_id_for("timeline@example.com"))
 
     async def seed() -> None:
@@ -621,7 +621,12 @@ def test_a_person_sees_kept_conversations_forgets_one_and_turns_capture_off(page
     said = [{"speaker": "user", "text": "Let us plan the allotment"}, {"speaker": "assistant", "text": "Sure."}]
     for conversation in ("garden-chat", "tax-chat"):
         assert api.post(f"/conversations/{conversation}/turns", json={"turns": said}).status_code == 200
-    page.reload()
+    page.goto(auth_server.url + "/dashboard/memories?kind=turn")  # a turn's page says where it was said
+    page.locator("#memory-list a", has_text="allotment").first.click()
+    page.wait_for_url("**/dashboard/memories/turn:*")
+    assert page.inner_text("#conversation").endswith("(kept)")
+    page.locator("#conversation").get_by_role("link", name="(kept)").click()
+    page.wait_for_url(auth_server.url + "/dashboard#conversations")
     rows = page.locator("#captured tbody tr")
     expect(rows).to_have_count(2)
     tax = rows.filter(has_text="tax-chat")
@@ -915,7 +920,7 @@ def _previewed_job(page) -> str:
 
 
 def test_an_interrupted_import_is_tried_again_from_its_page(page, auth_server, github, tmp_path):
-    sign_in_with_github(page, auth_server.url, github, 9822, "retrier")
+    sign_in_with_github(page, auth_server.url, github, 9824, "retrier")
     upload = tmp_path / "memory.jsonl"
     upload.write_text(
         '{"type": "entity", "name": "Ada", "entityType": "person", "observations": ["Writes programs"]}\n'
