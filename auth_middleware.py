@@ -17,6 +17,7 @@ tokens for the MCP resource:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -286,7 +287,12 @@ def _verify_against_database(db: Session, raw: str, prefix: str, now: datetime) 
 
 def _principal(key: api_keys.VerifiedKey) -> Principal:
     return Principal(
-        user_id=key.user_id, email=key.email, scopes=key.scopes, credential_type="api_key", credential_id=key.key_id
+        user_id=key.user_id,
+        email=key.email,
+        scopes=key.scopes,
+        credential_type="api_key",
+        credential_id=key.key_id,
+        space_ids=key.space_ids,
     )
 
 
@@ -311,7 +317,9 @@ def authenticate(
     if check.principal is None:
         return None
     user = accounts.get_user(db, check.principal.user_id)
-    return Caller(user, check.principal.scopes, via_session=False) if user is not None else None
+    if user is None:
+        return None
+    return Caller(user, check.principal.scopes, via_session=False, space_ids=check.principal.space_ids)
 
 
 @dataclass(frozen=True)
@@ -321,3 +329,4 @@ class Caller:
     user: User
     scopes: frozenset[str]
     via_session: bool
+    space_ids: frozenset[uuid.UUID] | None = None  # the key's spaces (None: every space)

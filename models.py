@@ -1,7 +1,11 @@
 """The memory tables, on the one declarative Base shared with oauth_models.py.
 
-Every memory row has an ``owner_id`` referencing ``users.id``; uniqueness is
-always per owner, and every query in the service layer filters on it.
+Every memory row has an ``owner_id`` referencing ``spaces.id``: a space owns
+its memories, and an account owns its spaces (its default space has the
+account's own id, so a one-space account's memories name the account).
+Uniqueness is always per owner, and every query in the service layer filters
+on it, with an owner the caller's credential was found to reach
+(memory/spaces.py), never one the caller names.
 Searchable text gets a generated ``search_tsv`` column with a GIN index;
 vectors live in ``embeddings`` (see memory/search_indexes.py for their HNSW indexes).
 """
@@ -38,7 +42,8 @@ class Base(DeclarativeBase):
 
 
 def owner_column() -> Mapped[uuid.UUID]:
-    return mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    """The space a row belongs to (deleting the space deletes the row)."""
+    return mapped_column(UUID(as_uuid=True), ForeignKey("spaces.id", ondelete="CASCADE"), nullable=False, index=True)
 
 
 def created_column() -> Mapped[datetime]:
@@ -83,6 +88,31 @@ def owner_lexeme(owner_id: uuid.UUID) -> str:
 
 def confidence_check(table: str, column: str = "confidence") -> CheckConstraint:
     return CheckConstraint(f"{column} >= 0 AND {column} <= 1", name=f"ck_{table}_{column}_range")
+
+
+class Space(Base):
+    """A part of an account's memory kept apart from the rest: its own
+    memories, concepts, conversations and retention. Every account has a
+    default space whose id is the account's (made by a trigger on users,
+    migration 0027), which cannot be deleted."""
+
+    __tablename__ = "spaces"
+    __table_args__ = (UniqueConstraint("owner_user_id", "name_key", name="uq_spaces_owner_name_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    owner_user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    # The name as compared: two names that read the same are one (memory/spaces.py name_key).
+    name_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Archive observations unused for this many days (None: never).
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = created_column()
+
+    @property
+    def is_default(self) -> bool:
+        return self.id == self.owner_user_id
 
 
 class AIInstance(Base):

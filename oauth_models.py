@@ -24,7 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import Base
@@ -57,8 +57,6 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     created_at: Mapped[datetime] = _now()
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Archive observations unused for this many days (None: never; set on the account page).
-    retention_days: Mapped[int | None] = mapped_column(Integer)
     # Keep the turns of conversations that clients append (off: appends store nothing).
     capture_conversations: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     metadata_: Mapped[dict[str, Any]] = mapped_column(
@@ -81,7 +79,6 @@ class UserSession(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(500))
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
-
     user: Mapped[User] = relationship()
 
 
@@ -103,6 +100,8 @@ class APIKey(Base):
     usage_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # The spaces it may reach (None: every space of the account, present and future).
+    space_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
 
     user: Mapped[User] = relationship()
 
@@ -183,6 +182,8 @@ class OAuthGrant(Base):
     created_at: Mapped[datetime] = _now()
     last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # The spaces its tokens may reach (None: every space of the account, present and future).
+    space_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
 
 
 class OAuthAuthorizationCode(Base):

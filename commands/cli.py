@@ -4,10 +4,11 @@ python server.py                              # run (embedded DB by default)
 python server.py stdio                        # MCP over stdin/stdout, as the local owner
 python server.py migrate                      # upgrade the schema (Fly's release command)
 python server.py create-key [--email you@example.com] [--name laptop]
-                            [--rights read,write,forget,manage | --read-only] [--expires-days 90]
+                            [--rights read,write,forget,manage | --read-only] [--spaces work,home]
+                            [--expires-days 90]
 python server.py delete-account --email someone@example.com [--yes]
-python server.py export [--email you@example.com] [--output FILE] [--embeddings]
-python server.py import FILE [--email you@example.com] [--dry-run]
+python server.py export [--email you@example.com] [--space NAME] [--output FILE] [--embeddings]
+python server.py import FILE [--email you@example.com] [--space NAME] [--dry-run]
 python server.py embeddings [--drop-other-models]
 
 Only ``serve`` logs to stdout; every other command logs to stderr, so what
@@ -35,6 +36,7 @@ from core.logs import configure_logging, uvicorn_log_config
 from core.principal import ALL_SCOPES, FORGET_SCOPE, MANAGE_SCOPE, READ_SCOPE, WRITE_SCOPE, Principal
 from core.settings import Settings, UnsafeConfiguration
 from identity import accounts, api_keys, deletion
+from memory import spaces
 from memory.embeddings import build_provider
 from memory.mcp_tools import build_mcp_server
 from oauth_models import User
@@ -70,12 +72,16 @@ def _parser() -> argparse.ArgumentParser:
         f"default: {','.join(KEY_DEFAULT_RIGHTS)}",
     )
     create.add_argument("--read-only", action="store_true", help="the same as --rights read")
+    create.add_argument(
+        "--spaces", help="the spaces it may reach, by name, comma-separated (default: every space, now and later)"
+    )
     create.add_argument("--expires-days", type=int, default=None, help="expire after this many days")
     leave = commands.add_parser("delete-account", help="delete an account and everything in it (asks to confirm)")
     leave.add_argument("--email", required=True, help="the account's e-mail address")
     leave.add_argument("--yes", action="store_true", help="do not ask to type the address again")
     export = commands.add_parser("export", help="write an account's whole memory as JSON Lines")
     export.add_argument("--email", help="the account (default in local mode: the local owner)")
+    export.add_argument("--space", help="the space to export, by name (default: the account's default space)")
     export.add_argument("--output", "-o", help="the file to write (default: standard output)")
     export.add_argument("--embeddings", action="store_true", help="include the vectors (large; not needed to import)")
     bring = commands.add_parser(
@@ -89,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         "or a folder of Claude Code transcripts (e.g. ~/.claude/projects)",
     )
     bring.add_argument("--email", help="the account (default in local mode: the local owner)")
+    bring.add_argument("--space", help="the space to import into, by name (default: the account's default space)")
     bring.add_argument("--dry-run", action="store_true", help="show what would be added, and add nothing")
     embeddings.add_parser(commands)
     hooks.add_parser(commands)
@@ -267,15 +274,24 @@ def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
     expires_at = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
     with database(settings) as connected, connected.session_scope() as session:
         user = accounts.local_owner(session) if args.email is None else accounts.user_for_email(session, args.email)
+        account_spaces = {spaces.name_key(space.name): space for space in spaces.of_account(session, user.id)}
+        wanted = [name.strip() for name in (args.spaces or "").split(",") if name.strip()]
+        missing = [name for name in wanted if spaces.name_key(name) not in account_spaces]
+        if missing or (args.spaces is not None and not wanted):
+            known = ", ".join(space.name for space in account_spaces.values())
+            print(f"error: --spaces takes names of this account's spaces ({known}), not {missing}", file=sys.stderr)
+            return 2
+        space_ids = [account_spaces[spaces.name_key(name)].id for name in wanted] if wanted else None
         _, raw = api_keys.create_key(
             session,
             user_id=user.id,
             name=args.name,
             expires_at=expires_at,
             scopes=scopes,
+            space_ids=space_ids,
             bcrypt_rounds=settings.bcrypt_rounds,
         )
-        owner = _account_words(user)
+        owner = _account_words(user) + (f", in {', '.join(wanted)}" if wanted else "")
     print(
         f"An API key for {owner} that may {', '.join(name for name in RIGHT_SCOPES if name in named)}; "
         "shown once, store it now.\n"

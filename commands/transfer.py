@@ -22,7 +22,7 @@ from commands.progress import ProgressBar
 from core import audit
 from core.settings import Settings
 from identity import accounts
-from memory import indexing
+from memory import indexing, spaces
 from memory.embeddings import build_provider
 from oauth_models import User
 from portability import exporter, importer, jobs
@@ -33,15 +33,24 @@ class NoAccount(Exception):
     pass
 
 
-def _account(session: Session, settings: Settings, email: str | None) -> uuid.UUID:
+def _account(session: Session, settings: Settings, email: str | None, space: str | None = None) -> uuid.UUID:
+    """The space (of the account named by ``email``) an export or import is for."""
     if email is None:
         if not settings.is_local:
             raise NoAccount("--email is required when DATABASE_URL is set (there is no local owner)")
-        return accounts.local_owner(session).id
-    user = session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).one_or_none()
-    if user is None:
-        raise NoAccount(f"no account with e-mail {email.strip().lower()}")
-    return user.id
+        user_id = accounts.local_owner(session).id
+    else:
+        user = session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).one_or_none()
+        if user is None:
+            raise NoAccount(f"no account with e-mail {email.strip().lower()}")
+        user_id = user.id
+    if space is None:
+        return user_id  # the default space
+    listed = spaces.of_account(session, user_id)
+    found = next((each for each in listed if spaces.name_key(each.name) == spaces.name_key(space)), None)
+    if found is None:
+        raise NoAccount(f"no space named '{space}' (the account has {', '.join(each.name for each in listed)})")
+    return found.id
 
 
 def _say(message: str) -> None:
@@ -52,7 +61,7 @@ def export_command(settings: Settings, args: argparse.Namespace) -> int:
     with database(settings) as connected:
         try:
             with connected.session_scope() as session:
-                owner_id = _account(session, settings, args.email)
+                owner_id = _account(session, settings, args.email, args.space)
         except NoAccount as exc:
             _say(f"error: {exc}")
             return 1
@@ -64,7 +73,7 @@ def export_command(settings: Settings, args: argparse.Namespace) -> int:
             else:
                 sys.stdout.writelines(lines)
                 sys.stdout.flush()
-            audit.record(session, audit.MEMORY_EXPORTED, actor=owner_id, targets={"by": "operator"})
+            audit.record_in_space(session, audit.MEMORY_EXPORTED, space=owner_id, targets={"by": "operator"})
         bar.close()
     _say(f"Exported to {args.output}." if args.output else "Exported.")
     return 0
@@ -101,7 +110,7 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
     with database(settings, pool_size=2) as connected:
         try:
             with connected.session_scope() as session:
-                owner_id = _account(session, settings, args.email)
+                owner_id = _account(session, settings, args.email, args.space)
                 outcome = importer.plan(session, owner_id=owner_id, parsed=parsed)
         except NoAccount as exc:
             _say(f"error: {exc}")

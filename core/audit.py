@@ -12,11 +12,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, func, select
 from sqlalchemy.orm import Session
 
 from core.request_context import current_client_address, current_request_id
-from models import AuditEvent
+from models import AuditEvent, Space
 
 LOGIN = "login"
 LOGOUT = "logout"
@@ -65,16 +65,34 @@ def record(
     )
 
 
+def record_in_space(
+    db: Session,
+    event: str,
+    *,
+    space: uuid.UUID,
+    targets: dict[str, Any] | None = None,
+    actor: uuid.UUID | None = None,
+) -> None:
+    """An event about memories of ``space``, in its account's trail (the
+    actor by default: whoever owns the space), the space among its targets."""
+    if actor is None:
+        actor = db.scalar(select(Space.owner_user_id).where(Space.id == space))
+    record(db, event, actor=actor, targets={**(targets or {}), "space": space})
+
+
 def forgotten_since(
-    db: Session, *, user_id: uuid.UUID, since: datetime, limit: int = MAX_EVENTS_PAGE
+    db: Session, *, space: uuid.UUID, since: datetime, limit: int = MAX_EVENTS_PAGE
 ) -> list[tuple[str, datetime]]:
-    """(ref, when) of the memories this account deleted since ``since``,
+    """(ref, when) of the memories of ``space`` deleted since ``since``,
     newest first: a deleted memory leaves only its audit event behind. One
     brought back since (undo on the account page) is not among them."""
+    # Events from before spaces name no space: they were the account's, now its default space (same id).
+    in_space = func.coalesce(AuditEvent.targets["space"].astext, func.cast(AuditEvent.actor_user_id, Text))
     rows = db.execute(
         select(AuditEvent.event, AuditEvent.targets["ref"].astext, AuditEvent.occurred_at)
         .where(
-            AuditEvent.actor_user_id == user_id,
+            AuditEvent.actor_user_id == select(Space.owner_user_id).where(Space.id == space).scalar_subquery(),
+            in_space == str(space),
             AuditEvent.event.in_((MEMORY_DELETED, MEMORY_RESTORED)),
             AuditEvent.occurred_at >= since,
         )

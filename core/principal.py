@@ -46,6 +46,9 @@ class Principal:
     # "api_key", "oauth_token", or "local" (REQUIRE_MCP_AUTH=false, or over stdio).
     credential_type: str
     credential_id: uuid.UUID | None = None
+    # The spaces the credential may reach (None: every space of the account);
+    # memory/spaces.py turns them into the rows a call may touch.
+    space_ids: frozenset[uuid.UUID] | None = None
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes

@@ -82,6 +82,7 @@ class VerifiedKey:
     email: str
     scopes: frozenset[str]
     expires_at: datetime | None
+    space_ids: frozenset[uuid.UUID] | None = None
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -285,9 +286,11 @@ def create_key(
     name: str,
     expires_at: datetime | None = None,
     scopes: tuple[str, ...] = ALL_SCOPES,
+    space_ids: list[uuid.UUID] | None = None,
     bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS,
 ) -> tuple[APIKey, str]:
-    """Create a key; the raw key is returned once and never stored."""
+    """Create a key (reaching ``space_ids``, or every space when None); the
+    raw key is returned once and never stored."""
     raw, prefix = generate_key()
     row = APIKey(
         user_id=user_id,
@@ -296,6 +299,7 @@ def create_key(
         key_hash=hash_key(raw, bcrypt_rounds),
         scopes=list(scopes),
         expires_at=expires_at,
+        space_ids=space_ids,
     )
     db.add(row)
     db.flush()
@@ -348,7 +352,12 @@ def verified_key(key: APIKey, user: User, now: datetime) -> VerifiedKey | None:
     if key.revoked or not user.is_active or (key.expires_at is not None and key.expires_at <= now):
         return None
     return VerifiedKey(
-        key_id=key.id, user_id=user.id, email=user.email, scopes=frozenset(key.scopes), expires_at=key.expires_at
+        key_id=key.id,
+        user_id=user.id,
+        email=user.email,
+        scopes=frozenset(key.scopes),
+        expires_at=key.expires_at,
+        space_ids=None if key.space_ids is None else frozenset(key.space_ids),
     )
 
 
@@ -397,6 +406,7 @@ def key_view(key: APIKey) -> dict:
         "name": key.name,
         "key_prefix": key.key_prefix,
         "scopes": key.scopes,
+        "space_ids": None if key.space_ids is None else [str(space) for space in key.space_ids],
         "created_at": key.created_at.isoformat() if key.created_at else None,
         "last_used": key.last_used.isoformat() if key.last_used else None,
         "usage_count": key.usage_count,

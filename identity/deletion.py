@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from identity import oauth_records as records
-from models import Concept, Document, Observation, Pattern, Turn
+from models import Concept, Document, Observation, Pattern, Space, Turn
 from oauth_models import APIKey, OAuthGrant, User
 
 COUNTED: dict[str, type[Observation | Pattern | Concept | Document | Turn]] = {
@@ -30,11 +30,13 @@ COUNTED: dict[str, type[Observation | Pattern | Concept | Document | Turn]] = {
 
 
 def delete_account(db: Session, user_id: uuid.UUID, *, by: str) -> dict[str, int]:
-    """Delete the account; returns what it held, by kind."""
+    """Delete the account (its spaces and their memories with it); returns what it held, by kind."""
+    its_spaces = select(Space.id).where(Space.owner_user_id == user_id)
     held = {
-        name: db.execute(select(func.count()).where(model.owner_id == user_id)).scalar_one()
+        name: db.execute(select(func.count()).where(model.owner_id.in_(its_spaces))).scalar_one()
         for name, model in COUNTED.items()
     }
+    held["spaces"] = db.execute(select(func.count()).select_from(its_spaces.subquery())).scalar_one()
     held["api_keys"] = db.execute(select(func.count()).where(APIKey.user_id == user_id)).scalar_one()
     held["oauth_grants"] = db.execute(select(func.count()).where(OAuthGrant.user_id == user_id)).scalar_one()
     held["client_registrations"] = records.forget_clients_of(db, user_id)

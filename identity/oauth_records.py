@@ -420,7 +420,7 @@ def revoke_token(db: Session, token: OAuthToken) -> None:
 
 def verify_access_token(db: Session, raw: str, *, audience: str) -> Principal | None:
     row = db.execute(
-        select(OAuthToken, User)
+        select(OAuthToken, User, OAuthGrant.space_ids)
         .join(User, User.id == OAuthToken.user_id)
         .join(OAuthGrant, OAuthGrant.id == OAuthToken.grant_id)
         .where(
@@ -434,7 +434,7 @@ def verify_access_token(db: Session, raw: str, *, audience: str) -> Principal | 
     ).one_or_none()
     if row is None:
         return None
-    token, user = row
+    token, user, space_ids = row
     if token.audience.rstrip("/") != audience.rstrip("/"):
         return None
     return Principal(
@@ -443,6 +443,7 @@ def verify_access_token(db: Session, raw: str, *, audience: str) -> Principal | 
         scopes=frozenset(token.scopes),
         credential_type="oauth_token",
         credential_id=token.grant_id,
+        space_ids=None if space_ids is None else frozenset(space_ids),
     )
 
 

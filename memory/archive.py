@@ -67,7 +67,7 @@ def _set_archived(db: Session, *, owner_id: uuid.UUID, refs: list[str], archived
         changed.append(ref)
     if changed:
         event = audit.MEMORY_ARCHIVED if archived else audit.MEMORY_REHYDRATED
-        audit.record(db, event, actor=owner_id, targets={"refs": changed})
+        audit.record_in_space(db, event, space=owner_id, targets={"refs": changed})
     verb = "archived" if archived else "rehydrated"
     result: dict[str, Any] = {verb: changed}
     if unchanged:
@@ -135,22 +135,22 @@ MAX_RETENTION_DAYS = 36_500
 
 
 def apply_retention(db: Session) -> dict[uuid.UUID, int]:
-    """Archive, for every account with a retention policy, the current
-    memories of every kind not used for its number of days. Nothing is
-    deleted. Returns how many were archived, by account."""
+    """Archive, in every space with a retention policy, the current memories
+    of every kind not used for its number of days. Nothing is deleted.
+    Returns how many were archived, by space."""
     counts: dict[uuid.UUID, int] = {}
     for kind, (table, _, last_used, _) in KIND_SQL.items():
         archived = db.execute(
             text(
                 f"UPDATE {table} SET archived_at = now() "
-                "WHERE owner_id IN (SELECT id FROM users WHERE retention_days IS NOT NULL) "
+                "WHERE owner_id IN (SELECT id FROM spaces WHERE retention_days IS NOT NULL) "
                 f"AND {_current(kind)} AND {last_used} < now() - make_interval(days => "
-                f"(SELECT u.retention_days FROM users AS u WHERE u.id = {table}.owner_id)) "
+                f"(SELECT s.retention_days FROM spaces AS s WHERE s.id = {table}.owner_id)) "
                 "RETURNING owner_id"
             )
         ).scalars()
-        for owner in archived:
-            counts[owner] = counts.get(owner, 0) + 1
-    for owner, count in counts.items():
-        audit.record(db, audit.RETENTION_ARCHIVED, actor=owner, targets={"archived": count})
+        for space in archived:
+            counts[space] = counts.get(space, 0) + 1
+    for space, count in counts.items():
+        audit.record_in_space(db, audit.RETENTION_ARCHIVED, space=space, targets={"archived": count})
     return counts

@@ -17,7 +17,7 @@ nothing (not even access counts), so the same memories give the same brief.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import InvalidInput
-from memory import hybrid_search, item_types, token_count
+from memory import hybrid_search, item_types, spaces, token_count
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
@@ -64,7 +64,7 @@ class Section:
 def brief(
     db: Session,
     *,
-    owner_id: uuid.UUID,
+    owner_id: spaces.Owners,
     embedder: EmbeddingProvider,
     topic: str | None = None,
     max_tokens: int = DEFAULT_MAX_TOKENS,
@@ -77,20 +77,23 @@ def brief(
         raise InvalidInput("max_tokens", f"must be a whole number from {MIN_TOKENS} to {MAX_TOKENS}")
     conversation_id = check.text("conversation_id", conversation_id, max_chars=500, required=False)
     given = check.moment("since", since) if since else None
-    start, basis = (given, "given") if given else _last_session(db, owner_id, credential_id, conversation_id)
+    owners = spaces.owners(owner_id)
+    start, basis = (given, "given") if given else _last_session(db, owners, credential_id, conversation_id)
+    # Over several spaces, each line names its space.
+    named_space = spaces.names(db, owners).get if len(owners) > 1 else None
 
     sections = []
     if topic:
-        hits = _on_topic(db, owner_id=owner_id, embedder=embedder, topic=topic)
+        hits = _on_topic(db, owners=owners, embedder=embedder, topic=topic)
         named = item_types.shortened(" ".join(topic.split()), 100)  # one line: a topic cannot start a line of its own
         more = f'memory_search(query="{named}", limit=N) pages on'
         sections.append(Section("topic", f"## On “{named}”", hits, 0.5, more))
-    changes = _changes(db, owner_id=owner_id, since=start)
+    changes = _changes(db, owners=owners, since=start, named_space=named_space)
     more = "memory_recall(since=...) and memory_search(since=...) list the rest"
     sections.append(
         Section("changes", f"## Changed since {start.date().isoformat()}", changes, 0.2 if topic else 0.4, more)
     )
-    about = _about_the_person(db, owner_id=owner_id)
+    about = _about_the_person(db, owners=owners, named_space=named_space)
     sections.append(
         Section(
             "about",
@@ -117,7 +120,7 @@ def brief(
 
 
 def _last_session(
-    db: Session, owner_id: uuid.UUID, credential_id: uuid.UUID | None, conversation_id: str | None
+    db: Session, owners: tuple[uuid.UUID, ...], credential_id: uuid.UUID | None, conversation_id: str | None
 ) -> tuple[datetime, str]:
     """When this client (its credential) was last active in a conversation
     other than the current one; else a week ago."""
@@ -126,7 +129,7 @@ def _last_session(
         if credential_id is None
         else ConversationSession.credential_id == credential_id
     )
-    query = select(ConversationSession.last_active).where(ConversationSession.owner_id == owner_id, credential)
+    query = select(ConversationSession.last_active).where(ConversationSession.owner_id.in_(owners), credential)
     if conversation_id:
         query = query.where(ConversationSession.conversation_id != conversation_id)
     last = db.scalars(query.order_by(ConversationSession.last_active.desc()).limit(1)).first()
@@ -137,23 +140,32 @@ def _last_session(
     return week_ago, "a week ago (no earlier conversation)"
 
 
-def _line(ref: str, when: datetime | str, text: str, prefix: str = "") -> tuple[str, str]:
-    """One memory as one line: its ref and date, then its text on one line."""
+def _line(ref: str, when: datetime | str, text: str, prefix: str = "", space: str | None = None) -> tuple[str, str]:
+    """One memory as one line: its ref, its space (when the brief spans
+    several) and date, then its text on one line."""
     date = (when if isinstance(when, str) else when.isoformat())[:10]
-    return ref, f"- {prefix}[{ref} · {date}] {' '.join(item_types.shortened(text, LINE_CHARS).split())}"
+    where = f"{ref} · {space}" if space else ref
+    return ref, f"- {prefix}[{where} · {date}] {' '.join(item_types.shortened(text, LINE_CHARS).split())}"
 
 
-def _about_the_person(db: Session, *, owner_id: uuid.UUID) -> list[tuple[str, str]]:
+SpaceNamer = Callable[[uuid.UUID], str | None] | None
+
+
+def _space(named_space: SpaceNamer, item: item_types.MemoryItem) -> str | None:
+    return named_space(item.owner_id) if named_space else None
+
+
+def _about_the_person(db: Session, *, owners: tuple[uuid.UUID, ...], named_space: SpaceNamer) -> list[tuple[str, str]]:
     current = Scope()
     patterns = db.scalars(
         select(Pattern)
-        .where(Pattern.owner_id == owner_id, *[sql_text(c) for c in current.sql("pattern")])
+        .where(Pattern.owner_id.in_(owners), *[sql_text(c) for c in current.sql("pattern")])
         .order_by(Pattern.confidence.desc(), Pattern.last_updated.desc(), Pattern.id.desc())
         .limit(CANDIDATES)
     ).all()
     facts = db.scalars(
         select(Observation)
-        .where(Observation.owner_id == owner_id, *[sql_text(c) for c in current.sql("observation")])
+        .where(Observation.owner_id.in_(owners), *[sql_text(c) for c in current.sql("observation")])
         .order_by(
             Observation.seen_count.desc(),
             Observation.confidence.desc(),
@@ -163,18 +175,34 @@ def _about_the_person(db: Session, *, owner_id: uuid.UUID) -> list[tuple[str, st
         .limit(CANDIDATES)
     ).all()
     lines = [
-        _line(item_types.ref("pattern", p.id), p.last_updated, f"{p.pattern_name}: {p.pattern_text}") for p in patterns
+        _line(
+            item_types.ref("pattern", p.id),
+            p.last_updated,
+            f"{p.pattern_name}: {p.pattern_text}",
+            space=_space(named_space, p),
+        )
+        for p in patterns
     ]
-    lines += [_line(item_types.ref("observation", o.id), o.occurred_at or o.created_at, o.observation) for o in facts]
+    lines += [
+        _line(
+            item_types.ref("observation", o.id),
+            o.occurred_at or o.created_at,
+            o.observation,
+            space=_space(named_space, o),
+        )
+        for o in facts
+    ]
     return lines
 
 
-def _changes(db: Session, *, owner_id: uuid.UUID, since: datetime) -> list[tuple[str, str]]:
+def _changes(
+    db: Session, *, owners: tuple[uuid.UUID, ...], since: datetime, named_space: SpaceNamer
+) -> list[tuple[str, str]]:
     """Recorded, replaced or archived since then, newest first; then what was forgotten."""
     found: list[tuple[datetime, str, int, str, item_types.MemoryItem]] = []
     for kind in item_types.CURATED:
         model = item_types.ITEM_MODELS[kind]
-        mine = model.owner_id == owner_id
+        mine = model.owner_id.in_(owners)
         recorded = db.scalars(
             select(model)
             .where(mine, model.created_at >= since, model.archived_at.is_(None))
@@ -198,12 +226,14 @@ def _changes(db: Session, *, owner_id: uuid.UUID, since: datetime) -> list[tuple
             found.append((item.archived_at, kind, item.id, "archived: ", item))
     found.sort(key=lambda change: change[:3], reverse=True)
     lines = [
-        _line(item_types.ref(kind, item_id), when, _shown(item), verb) for when, kind, item_id, verb, item in found
+        _line(item_types.ref(kind, item_id), when, _shown(item), verb, _space(named_space, item))
+        for when, kind, item_id, verb, item in found
     ]
     # What was deleted leaves only its ref: said last, so it never crowds out what is there.
     lines += [
-        _line(ref, when, "(deleted)", "forgotten: ")
-        for ref, when in audit.forgotten_since(db, user_id=owner_id, since=since, limit=CANDIDATES)
+        _line(ref, when, "(deleted)", "forgotten: ", named_space(owner) if named_space else None)
+        for owner in owners
+        for ref, when in audit.forgotten_since(db, space=owner, since=since, limit=CANDIDATES)
     ]
     return lines
 
@@ -216,12 +246,19 @@ def _titled(title: str | None, text: str) -> str:
     return f"{title}: {text}" if title and title != text else text
 
 
-def _on_topic(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider, topic: str) -> list[tuple[str, str]]:
+def _on_topic(
+    db: Session, *, owners: tuple[uuid.UUID, ...], embedder: EmbeddingProvider, topic: str
+) -> list[tuple[str, str]]:
     found = hybrid_search.search(
-        db, owner_id=owner_id, embedder=embedder, query=topic, limit=CANDIDATES // 2, count_reads=False
+        db, owner_id=owners, embedder=embedder, query=topic, limit=CANDIDATES // 2, count_reads=False
     )
     return [
-        _line(hit["ref"], hit.get("occurred_at") or hit["recorded_at"], _titled(hit.get("title"), hit["text"]))
+        _line(
+            hit["ref"],
+            hit.get("occurred_at") or hit["recorded_at"],
+            _titled(hit.get("title"), hit["text"]),
+            space=hit.get("space"),
+        )
         for hit in found["results"]
     ]
 

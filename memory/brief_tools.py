@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.principal import READ_SCOPE, Principal
-from memory import brief, items, knowledge
+from memory import brief, items, knowledge, spaces
 from memory import tool_results as results
-from memory.tool_calls import READ_ONLY, UnitOfWork
+from memory.tool_calls import READ_ONLY, SpacesRead, UnitOfWork
 from models import Concept
 
 Topic = Annotated[
@@ -48,6 +48,7 @@ def register(
             returns=results.Brief,
             needs=READ_SCOPE,
             pass_credential=True,
+            spans=True,
             embedder=run.embedder,
             topic=topic,
             **options,
@@ -63,6 +64,7 @@ def register(
         conversation_id: Annotated[
             str | None, Field(max_length=500, description="This conversation's id, so it is not taken as the last.")
         ] = None,
+        space: SpacesRead = None,
         run: UnitOfWork = work,
     ) -> results.Brief:
         """Call at the start of a conversation: what to know about the person right now, within max_tokens.
@@ -72,7 +74,7 @@ def register(
         last conversation (recorded, replaced, archived), and with a topic the memories most relevant to it.
         The answer says what each section left out and which tool lists the rest.
         """
-        return the_brief(run, topic, max_tokens=max_tokens, since=since, conversation_id=conversation_id)
+        return the_brief(run, topic, max_tokens=max_tokens, since=since, conversation_id=conversation_id, space=space)
 
     @mcp.resource("memorygate://brief", name="brief", mime_type="text/markdown")
     def brief_resource(run: UnitOfWork = work) -> str:
@@ -119,10 +121,11 @@ def register(
         if principal is None or not principal.can(READ_SCOPE):
             return []
         with session_factory() as db:
+            reached = [space.id for space in spaces.reachable(db, principal)]
             return list(
                 db.scalars(
                     select(Concept.name)
-                    .where(Concept.owner_id == principal.user_id, Concept.name.ilike(_like_prefix(prefix)))
+                    .where(Concept.owner_id.in_(reached), Concept.name.ilike(_like_prefix(prefix)))
                     .order_by(Concept.name)
                     .limit(MAX_COMPLETIONS)
                 )

@@ -11,7 +11,7 @@ from pydantic import Field
 from core.principal import FORGET_SCOPE, READ_SCOPE, WRITE_SCOPE
 from memory import tool_results as results
 from memory import turns as conversation_turns
-from memory.tool_calls import ADDITIVE, DESTRUCTIVE, READ_ONLY, Limit, Offset, OptionalName, UnitOfWork
+from memory.tool_calls import ADDITIVE, DESTRUCTIVE, READ_ONLY, Limit, Offset, OptionalName, SpaceName, UnitOfWork
 
 ConversationId = Annotated[
     str,
@@ -38,6 +38,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         title: Annotated[str | None, Field(description="The conversation's title, if it has one.")] = None,
         ai_name: OptionalName = None,
         ai_platform: OptionalName = None,
+        space: SpaceName = None,
         run: UnitOfWork = work,
     ) -> results.Appended:
         """Keep a conversation's new turns as memory, searchable by meaning and words (type 'turn').
@@ -51,6 +52,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             conversation_turns.append,
             returns=results.Appended,
             needs=WRITE_SCOPE,
+            space=space,
             pass_credential=True,
             conversation_id=conversation_id,
             turns=[turn.model_dump(exclude_none=True) for turn in turns],
@@ -61,13 +63,18 @@ def register(mcp: FastMCP, work: Any) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     def memory_conversation(
-        conversation_id: ConversationId, offset: Offset = 0, limit: Limit = 50, run: UnitOfWork = work
+        conversation_id: ConversationId,
+        offset: Offset = 0,
+        limit: Limit = 50,
+        space: SpaceName = None,
+        run: UnitOfWork = work,
     ) -> results.ConversationTurns:
         """Read a kept conversation's turns in the order they were said, a page at a time. Read-only."""
         return run(
             conversation_turns.read,
             returns=results.ConversationTurns,
             needs=READ_SCOPE,
+            space=space,
             conversation_id=conversation_id,
             offset=offset,
             limit=limit,
@@ -75,7 +82,7 @@ def register(mcp: FastMCP, work: Any) -> None:
 
     @mcp.tool(annotations=DESTRUCTIVE)
     def memory_forget_conversation(
-        conversation_id: ConversationId, run: UnitOfWork = work
+        conversation_id: ConversationId, space: SpaceName = None, run: UnitOfWork = work
     ) -> results.ConversationForgotten:
         """Forget a conversation permanently: every turn kept from it and their search vectors; it cannot be
         restored. Observations stored during it stay. Use when the person asks to forget a conversation."""
@@ -83,5 +90,6 @@ def register(mcp: FastMCP, work: Any) -> None:
             conversation_turns.forget,
             returns=results.ConversationForgotten,
             needs=FORGET_SCOPE,
+            space=space,
             conversation_id=conversation_id,
         )

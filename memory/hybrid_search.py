@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import EmbeddingUnavailable, InvalidInput
-from memory import access, concept_statements, item_types, search_candidates, search_fusion
+from memory import access, concept_statements, item_types, search_candidates, search_fusion, spaces
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
@@ -48,7 +48,7 @@ class SearchTimings:
 def search(
     db: Session,
     *,
-    owner_id: uuid.UUID,
+    owner_id: spaces.Owners,
     embedder: EmbeddingProvider,
     query: str,
     limit: int = 5,
@@ -68,8 +68,11 @@ def search(
     as_of: str | None = None,
     changed_since: str | None = None,
 ) -> dict[str, Any]:
-    """The hits for ``query``; each counts as read (``count_reads``) unless
-    the caller only composes from them (the brief)."""
+    """The hits for ``query`` in the space ``owner_id`` (or in several: each
+    is searched as an owner of its own, every candidate is ranked together,
+    and each hit names its space); each counts as read (``count_reads``)
+    unless the caller only composes from them (the brief)."""
+    owners = spaces.owners(owner_id)
     query = check.required_text("query", query, max_chars=check.MAX_QUERY_CHARS)
     scope = Scope.parse(include_history, since, until, time_field, archived, as_of, changed_since)
     if recency_half_life_days is not None and not 0 < recency_half_life_days <= MAX_HALF_LIFE_DAYS:
@@ -100,35 +103,36 @@ def search(
     narrow = scope.bounded or scope.archived == "only"
     vector_k = wanted * BOUNDED_VECTOR_FACTOR if narrow else wanted
     candidates: dict[tuple[str, int], search_fusion.Candidate] = {}
-    if vector is not None:
-        for kind, item_id, distance in search_candidates.vector_candidates(
-            db, owner_id=owner_id, model=embedder.model or "", vector=vector, kinds=kinds, k=vector_k
+    for owner in owners:
+        found_by_meaning = []
+        if vector is not None:
+            for kind, item_id, distance in search_candidates.vector_candidates(
+                db, owner_id=owner, model=embedder.model or "", vector=vector, kinds=kinds, k=vector_k
+            ):
+                hit = candidates.setdefault((kind, item_id), search_fusion.Candidate(kind, item_id))
+                hit.similarity = round(1.0 - distance, 4)
+                found_by_meaning.append((kind, item_id))
+        for kind, item_id, keyword_rank, keyword_distance in search_candidates.keyword_candidates(
+            db,
+            owner_id=owner,
+            query=query,
+            kinds=kinds,
+            k=wanted,
+            min_confidence=min_confidence,
+            domain=domain,
+            scope=scope,
+            also=found_by_meaning,
+            vector=None if vector is None else (embedder.model, vector),
         ):
             hit = candidates.setdefault((kind, item_id), search_fusion.Candidate(kind, item_id))
-            hit.similarity = round(1.0 - distance, 4)
-    for kind, item_id, keyword_rank, keyword_distance in search_candidates.keyword_candidates(
-        db,
-        owner_id=owner_id,
-        query=query,
-        kinds=kinds,
-        k=wanted,
-        min_confidence=min_confidence,
-        domain=domain,
-        scope=scope,
-        also=list(candidates),
-        vector=None if vector is None else (embedder.model, vector),
-    ):
-        hit = candidates.setdefault((kind, item_id), search_fusion.Candidate(kind, item_id))
-        hit.keyword_rank = round(keyword_rank, 4)
-        if keyword_distance is not None:
-            hit.similarity = round(1.0 - keyword_distance, 4)
+            hit.keyword_rank = round(keyword_rank, 4)
+            if keyword_distance is not None:
+                hit.similarity = round(1.0 - keyword_distance, 4)
     search_fusion.fuse(candidates.values(), semantic_weight=embedder.semantic_weight)
     ranked = search_fusion.ranked_best_first(candidates.values())
 
     def load(window: list[search_fusion.Candidate]) -> search_fusion.Items:
-        return _hydrate(
-            db, owner_id=owner_id, candidates=window, min_confidence=min_confidence, domain=domain, scope=scope
-        )
+        return _hydrate(db, owners=owners, candidates=window, min_confidence=min_confidence, domain=domain, scope=scope)
 
     every_item: search_fusion.Items = {}
     if recency_half_life_days is not None:
@@ -143,8 +147,14 @@ def search(
         for candidate, item in found
     ]
     _add_statements(db, results)
+    if len(owners) > 1:
+        space_names = spaces.names(db, owners)
+        for result, (_, item) in zip(results, found, strict=True):
+            result["space"] = space_names[item.owner_id]
     if count_reads:
-        access.mark_accessed(db, owner_id=owner_id, hits=[(c.kind, c.item_id) for c, _ in found])
+        for owner in owners:
+            read = [(c.kind, c.item_id) for c, item in found if item.owner_id == owner]
+            access.mark_accessed(db, owner_id=owner, hits=read)
     timings.database_ms = (time.perf_counter() - started) * 1000
     response: dict[str, Any] = {
         "mode": "hybrid" if vector is not None else "keyword",
@@ -155,8 +165,8 @@ def search(
     if notice:
         response["notice"] = notice
     if scope.changed_since is not None:
-        forgotten = audit.forgotten_since(db, user_id=owner_id, since=scope.changed_since)
-        response["forgotten"] = [ref for ref, _ in forgotten]
+        forgotten = [audit.forgotten_since(db, space=owner, since=scope.changed_since) for owner in owners]
+        response["forgotten"] = [ref for each in forgotten for ref, _ in each]
     return response
 
 
@@ -186,7 +196,7 @@ def _embed_query(
 def _hydrate(
     db: Session,
     *,
-    owner_id: uuid.UUID,
+    owners: tuple[uuid.UUID, ...],
     candidates: list[search_fusion.Candidate],
     min_confidence: float,
     domain: str | None,
@@ -202,7 +212,7 @@ def _hydrate(
         in_scope = [sql_text(condition) for condition in scope.sql(kind)]  # the conditions recall applies
         found = db.scalars(
             select(model_class)
-            .where(model_class.owner_id == owner_id, model_class.id.in_(ids), *in_scope)
+            .where(model_class.owner_id.in_(owners), model_class.id.in_(ids), *in_scope)
             .params(**scope.params)
         )
         for item in cast(Iterable[item_types.MemoryItem], found):

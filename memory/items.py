@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import NotFound
-from memory import access, concept_statements, conversations, indexing, item_types, turns
+from memory import access, concept_statements, conversations, indexing, item_types, spaces, turns
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
@@ -81,16 +81,17 @@ def delete_item(db: Session, *, owner_id: uuid.UUID, ref: str) -> dict[str, Any]
     model_class = item_types.ITEM_MODELS[kind]
     db.execute(delete(model_class).where(model_class.id == item.id, model_class.owner_id == owner_id))
     indexing.reindex_concepts(db, owner_id=owner_id, concept_ids=related)
-    audit.record(db, audit.MEMORY_DELETED, actor=owner_id, targets={"ref": item_types.ref(kind, item.id)})
+    audit.record_in_space(db, audit.MEMORY_DELETED, space=owner_id, targets={"ref": item_types.ref(kind, item.id)})
     return {"deleted": True, "ref": item_types.ref(kind, item.id)}
 
 
-def item_counts(db: Session, *, owner_id: uuid.UUID) -> dict[str, int]:
-    """Current memories by type: what search and recall see by default."""
+def item_counts(db: Session, *, owner_id: spaces.Owners) -> dict[str, int]:
+    """Current memories by type (in one space or several): what search and recall see by default."""
     counts = {}
     for kind, model_class in item_types.ITEM_MODELS.items():
         current = [sql_text(condition) for condition in Scope().sql(kind)]
-        query = select(func.count()).select_from(model_class).where(model_class.owner_id == owner_id, *current)
+        mine = model_class.owner_id.in_(spaces.owners(owner_id))
+        query = select(func.count()).select_from(model_class).where(mine, *current)
         counts[kind + "s"] = db.execute(query).scalar_one()
     return counts
 
@@ -111,6 +112,7 @@ def set_aside_counts(db: Session, *, owner_id: uuid.UUID) -> dict[str, int]:
 
 def stats(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider) -> dict[str, Any]:
     counts = item_counts(db, owner_id=owner_id)
+    space_name = spaces.names(db, [owner_id])[owner_id]
     domains = db.execute(
         select(Observation.domain, func.count())
         .where(Observation.owner_id == owner_id)
@@ -123,6 +125,7 @@ def stats(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider) -> d
     )
     sessions = db.execute(select(func.count()).where(ConversationSession.owner_id == owner_id)).scalar_one()
     return {
+        "space": space_name,
         "counts": counts,
         **set_aside_counts(db, owner_id=owner_id),
         "sessions": sessions,
@@ -139,9 +142,16 @@ def stats(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider) -> d
 
 
 def bootstrap(
-    db: Session, *, owner_id: uuid.UUID, ai_name: str | None = None, ai_platform: str | None = None
+    db: Session,
+    *,
+    owner_id: uuid.UUID,
+    reached: list[spaces.SpaceInfo],
+    ai_name: str | None = None,
+    ai_platform: str | None = None,
 ) -> dict[str, Any]:
-    """What an agent needs on first contact; registers the instance if named."""
+    """What an agent needs on first contact, from the space ``owner_id``
+    (the credential's default), and the spaces it ``reached``; registers the
+    instance if named."""
     instance = None
     is_new = None
     if ai_name:
@@ -159,6 +169,7 @@ def bootstrap(
         instance = conversations.upsert_ai_instance(db, owner_id=owner_id, name=name, platform=platform)
     counts = item_counts(db, owner_id=owner_id)
     result: dict[str, Any] = {
+        "spaces": [{"name": space.name, "default": space.id == owner_id or None} for space in reached],
         "memory_counts": counts,
         "recent_changes": recent_changes(db, owner_id=owner_id),
         "recommended_first_steps": _first_steps(is_new, counts),

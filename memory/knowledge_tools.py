@@ -22,6 +22,7 @@ from memory.tool_calls import (
     MinConfidence,
     Name,
     Offset,
+    SpaceName,
     UnitOfWork,
     metadata_object,
 )
@@ -37,6 +38,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         key_concepts: list[str] | None = None,
         publication_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
         metadata: Metadata = None,
+        space: SpaceName = None,
         run: UnitOfWork = work,
     ) -> results.DocumentStored:
         """Remember a document by reference: title, type, URL, your summary and its key concepts."""
@@ -44,6 +46,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             knowledge.store_document,
             returns=results.DocumentStored,
             needs=WRITE_SCOPE,
+            space=space,
             title=title,
             doc_type=doc_type,
             content_summary=content_summary,
@@ -64,6 +67,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         domain: str | None = None,
         status: Annotated[str | None, Field(description="e.g. active, archived.")] = None,
         metadata: Metadata = None,
+        space: SpaceName = None,
         run: UnitOfWork = work,
     ) -> results.Upserted:
         """Create a named concept, or update the existing one with this name (names are case-insensitive).
@@ -75,6 +79,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             knowledge.store_concept,
             returns=results.Upserted,
             needs=WRITE_SCOPE,
+            space=space,
             name=name,
             concept_type=concept_type,
             description=description,
@@ -84,15 +89,22 @@ def register(mcp: FastMCP, work: Any) -> None:
         )
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_get_concept(name: Name, run: UnitOfWork = work) -> results.ConceptRecord:
+    def memory_get_concept(name: Name, space: SpaceName = None, run: UnitOfWork = work) -> results.ConceptRecord:
         """Read a concept by name or alias, with its aliases and relationships."""
-        return run(knowledge.get_concept, returns=results.ConceptRecord, needs=READ_SCOPE, name=name)
+        return run(knowledge.get_concept, returns=results.ConceptRecord, needs=READ_SCOPE, space=space, name=name)
 
     @mcp.tool(annotations=ADDITIVE)
-    def memory_add_concept_alias(concept_name: Name, alias: Name, run: UnitOfWork = work) -> results.AliasAdded:
+    def memory_add_concept_alias(
+        concept_name: Name, alias: Name, space: SpaceName = None, run: UnitOfWork = work
+    ) -> results.AliasAdded:
         """Add another name the concept can be found by."""
         return run(
-            knowledge.add_alias, returns=results.AliasAdded, needs=WRITE_SCOPE, concept_name=concept_name, alias=alias
+            knowledge.add_alias,
+            returns=results.AliasAdded,
+            needs=WRITE_SCOPE,
+            space=space,
+            concept_name=concept_name,
+            alias=alias,
         )
 
     @mcp.tool(annotations=UPSERT)
@@ -102,6 +114,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         rel_type: knowledge.RelationshipType,
         weight: Annotated[float, Field(ge=0.0, le=1.0, description="Strength of the link, 0 to 1.")] = 0.5,
         description: str | None = None,
+        space: SpaceName = None,
         run: UnitOfWork = work,
     ) -> results.Linked:
         """Link two concepts; calling again with the same pair and type updates weight and description.
@@ -112,6 +125,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             knowledge.add_relationship,
             returns=results.Linked,
             needs=WRITE_SCOPE,
+            space=space,
             from_concept=from_concept,
             to_concept=to_concept,
             rel_type=rel_type,
@@ -124,6 +138,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         concept_name: Name,
         rel_type: knowledge.RelationshipType | None = None,
         min_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0,
+        space: SpaceName = None,
         run: UnitOfWork = work,
     ) -> results.Related:
         """Concepts linked to this one, in both directions, strongest first (at most 100)."""
@@ -131,6 +146,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             knowledge.related_concepts,
             returns=results.Related,
             needs=READ_SCOPE,
+            space=space,
             concept_name=concept_name,
             rel_type=rel_type,
             min_weight=min_weight,
@@ -145,6 +161,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         evidence_observation_ids: Annotated[
             list[int] | None, Field(description="Ids of your observations that support it.")
         ] = None,
+        space: SpaceName = None,
         run: UnitOfWork = work,
     ) -> results.Upserted:
         """Create the pattern (category, pattern_name), a synthesis of several observations. A new text for an
@@ -155,6 +172,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             knowledge.update_pattern,
             returns=results.Upserted,
             needs=WRITE_SCOPE,
+            space=space,
             category=category,
             pattern_name=pattern_name,
             pattern_text=pattern_text,
@@ -163,12 +181,15 @@ def register(mcp: FastMCP, work: Any) -> None:
         )
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_get_pattern(category: Name, pattern_name: Name, run: UnitOfWork = work) -> results.PatternRecord:
+    def memory_get_pattern(
+        category: Name, pattern_name: Name, space: SpaceName = None, run: UnitOfWork = work
+    ) -> results.PatternRecord:
         """Read one pattern by category and name."""
         return run(
             knowledge.get_pattern,
             returns=results.PatternRecord,
             needs=READ_SCOPE,
+            space=space,
             category=category,
             pattern_name=pattern_name,
         )
@@ -179,6 +200,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         min_confidence: MinConfidence = 0.0,
         limit: Limit = 20,
         offset: Offset = 0,
+        space: SpaceName = None,
         run: UnitOfWork = work,
     ) -> results.Patterns:
         """List patterns, most confident first, optionally within one category."""
@@ -186,6 +208,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             knowledge.list_patterns,
             returns=results.Patterns,
             needs=READ_SCOPE,
+            space=space,
             category=category,
             min_confidence=min_confidence,
             limit=limit,

@@ -18,7 +18,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from memory import item_types, items, knowledge, search_candidates
+from memory import item_types, items, knowledge, search_candidates, spaces
 from memory import validation as check
 from memory.scope import TABLES, Scope
 from models import Observation, Turn
@@ -30,7 +30,7 @@ PAGE_SIZE = 25
 def browse(
     db: Session,
     *,
-    owner_id: uuid.UUID,
+    owner_id: spaces.Owners,
     kind: str = "",
     domain: str = "",
     since: str | None = None,
@@ -50,7 +50,7 @@ def browse(
     for each in kinds:
         model_class = item_types.ITEM_MODELS[each]
         query = select(model_class.created_at, model_class.id).where(
-            model_class.owner_id == owner_id, *[sql_text(condition) for condition in scope.sql(each)]
+            model_class.owner_id.in_(spaces.owners(owner_id)), *[sql_text(condition) for condition in scope.sql(each)]
         )
         domain_column = search_candidates.KEYWORD_TABLES[each][2]
         if domain and domain_column:
@@ -60,6 +60,11 @@ def browse(
     newest.sort(key=lambda row: (row[0], row[2]), reverse=True)
     page = newest[offset : offset + limit]
     shown = [_summary(item_types.get(db, each, item_id)) for _, each, item_id in page]
+    owners = spaces.owners(owner_id)
+    space_names = spaces.names(db, owners) if len(owners) > 1 else {}  # over several, each names its space
+    for row in shown:
+        if row:
+            row["space"] = space_names.get(row.pop("owner_id"))
     return {"memories": [row for row in shown if row], "offset": offset, "has_more": len(newest) > offset + limit}
 
 
@@ -77,6 +82,7 @@ def _summary(item: item_types.MemoryItem | None) -> dict[str, Any] | None:
         "occurred_at": getattr(item, "occurred_at", None),
         "archived": item.archived_at is not None,
         "replaced": getattr(item, "superseded_by_id", None) is not None,
+        "owner_id": item.owner_id,
     }
 
 
@@ -121,7 +127,7 @@ DAYS_SHOWN_AS_DAYS = 62
 TOP_DOMAINS = 6
 
 
-def timeline(db: Session, *, owner_id: uuid.UUID, time_field: str = "recorded", by: str = "kind") -> dict[str, Any]:
+def timeline(db: Session, *, owner_id: spaces.Owners, time_field: str = "recorded", by: str = "kind") -> dict[str, Any]:
     """How many current memories fall in each month (each day, when they
     span two months or less), split by type or by domain: the bars of the
     account page's timeline, each a period the browser can list."""
@@ -137,14 +143,14 @@ def timeline(db: Session, *, owner_id: uuid.UUID, time_field: str = "recorded", 
         label = (
             f"{table}.{domain_column}" if by == "domain" and domain_column else f"'{kind}'" if by == "kind" else "NULL"
         )
-        conditions = " AND ".join([f"{table}.owner_id = :owner", f"{when} IS NOT NULL", *scope.sql(kind)])
+        conditions = " AND ".join([f"{table}.owner_id = ANY(:owners)", f"{when} IS NOT NULL", *scope.sql(kind)])
         statement = sql_text(
             f"SELECT date_trunc('day', {when} AT TIME ZONE 'UTC') AS day, {label} AS label, count(*) "
             f"FROM {table} WHERE {conditions} GROUP BY 1, 2"
         )
         rows += [
             (day.date(), label, count)
-            for day, label, count in db.execute(statement, {"owner": owner_id, **scope.params})
+            for day, label, count in db.execute(statement, {"owners": list(spaces.owners(owner_id)), **scope.params})
         ]
     if not rows:
         return {"unit": "month", "periods": [], "labels": []}
@@ -210,31 +216,36 @@ GRAPH_TEXT_CHARS = 300
 GRAPH_ALIASES = 10
 
 
-def concept_graph(db: Session, *, owner_id: uuid.UUID, limit: int = MAX_GRAPH_CONCEPTS) -> dict[str, Any]:
+def concept_graph(db: Session, *, owner_id: spaces.Owners, limit: int = MAX_GRAPH_CONCEPTS) -> dict[str, Any]:
     """The owner's current concepts and the relationships between them, for
     the account page's graph: the ``limit`` most connected concepts (then the
     newest), each with its type, description, aliases and degree."""
     nodes = db.execute(
         sql_text(
             "SELECT c.id, c.name, c.type, left(coalesce(c.description, ''), :chars) AS description, "
-            "(SELECT count(*) FROM concept_relationships r WHERE r.owner_id = :owner "
+            "(SELECT count(*) FROM concept_relationships r WHERE r.owner_id = ANY(:owners) "
             " AND (r.from_concept_id = c.id OR r.to_concept_id = c.id)) AS degree, "
             "(SELECT coalesce(array_agg(a.alias ORDER BY a.alias), '{}') FROM "
-            " (SELECT alias FROM concept_aliases WHERE owner_id = :owner AND concept_id = c.id "
+            " (SELECT alias FROM concept_aliases WHERE owner_id = ANY(:owners) AND concept_id = c.id "
             "  ORDER BY alias LIMIT :aliases) AS a) AS aliases "
-            "FROM concepts c WHERE c.owner_id = :owner AND c.archived_at IS NULL "
+            "FROM concepts c WHERE c.owner_id = ANY(:owners) AND c.archived_at IS NULL "
             "ORDER BY degree DESC, c.id DESC LIMIT :limit"
         ),
-        {"owner": owner_id, "chars": GRAPH_TEXT_CHARS, "aliases": GRAPH_ALIASES, "limit": limit + 1},
+        {
+            "owners": list(spaces.owners(owner_id)),
+            "chars": GRAPH_TEXT_CHARS,
+            "aliases": GRAPH_ALIASES,
+            "limit": limit + 1,
+        },
     ).all()
     shown = nodes[:limit]
     ids = [row.id for row in shown]
     edges = db.execute(
         sql_text(
             "SELECT from_concept_id, to_concept_id, rel_type FROM concept_relationships "
-            "WHERE owner_id = :owner AND from_concept_id = ANY(:ids) AND to_concept_id = ANY(:ids) ORDER BY id"
+            "WHERE owner_id = ANY(:owners) AND from_concept_id = ANY(:ids) AND to_concept_id = ANY(:ids) ORDER BY id"
         ),
-        {"owner": owner_id, "ids": ids},
+        {"owners": list(spaces.owners(owner_id)), "ids": ids},
     ).all()
     return {
         "nodes": [

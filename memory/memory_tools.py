@@ -9,7 +9,7 @@ from fastmcp import FastMCP
 from pydantic import Field
 
 from core.principal import FORGET_SCOPE, READ_SCOPE, WRITE_SCOPE
-from memory import archive, conversations, hybrid_search, items, observations, user_guide
+from memory import archive, conversations, hybrid_search, items, observations, spaces, user_guide
 from memory import tool_results as results
 from memory import validation as limits
 from memory.embeddings import OPENAI_MIN_SIMILARITY
@@ -30,6 +30,8 @@ from memory.tool_calls import (
     OptionalName,
     Ref,
     Since,
+    SpaceName,
+    SpacesRead,
     TimeField,
     UnitOfWork,
     Until,
@@ -73,6 +75,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         allow_duplicate: Annotated[
             bool, Field(description="Store a new row even if a current observation already says the same.")
         ] = False,
+        space: SpaceName = None,
         run: UnitOfWork = work,
     ) -> results.Stored:
         """Store one observation about the user or their work so any AI can recall it later.
@@ -91,6 +94,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             observations.store_observation,
             returns=results.Stored,
             needs=WRITE_SCOPE,
+            space=space,
             pass_credential=True,
             observation=observation,
             confidence=confidence,
@@ -120,6 +124,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         archived: Archived = "exclude",
         as_of: AsOf = None,
         changed_since: ChangedSince = None,
+        space: SpacesRead = None,
         run: UnitOfWork = work,
     ) -> results.Recalled:
         """List current observations, newest first, optionally filtered by domain, confidence, the AI that stored
@@ -128,6 +133,8 @@ def register(mcp: FastMCP, work: Any) -> None:
             observations.recall,
             returns=results.Recalled,
             needs=READ_SCOPE,
+            spans=True,
+            space=space,
             domain=domain,
             min_confidence=min_confidence,
             limit=limit,
@@ -180,6 +187,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         ] = False,
         as_of: AsOf = None,
         changed_since: ChangedSince = None,
+        space: SpacesRead = None,
         run: UnitOfWork = work,
     ) -> results.Found:
         """Search all memories by meaning and keywords together (observations, patterns, concepts, documents, and
@@ -195,6 +203,8 @@ def register(mcp: FastMCP, work: Any) -> None:
             hybrid_search.search,
             returns=results.Found,
             needs=READ_SCOPE,
+            spans=True,
+            space=space,
             embedder=run.embedder,
             query=query,
             limit=limit,
@@ -228,6 +238,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             str | None, Field(description="Instead of refs: preview what this search finds; archives nothing.")
         ] = None,
         limit: Limit = 10,
+        space: SpaceName = None,
         run: UnitOfWork = work,
     ) -> results.Archived:
         """Move memories to cold storage: kept whole, but out of search, recall and bootstrap until rehydrated.
@@ -240,6 +251,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             archive.archive,
             returns=results.Archived,
             needs=WRITE_SCOPE,
+            space=space,
             embedder=run.embedder,
             refs=refs,
             query=query,
@@ -255,13 +267,15 @@ def register(mcp: FastMCP, work: Any) -> None:
         return run(archive.rehydrate, returns=results.Rehydrated, needs=WRITE_SCOPE, refs=refs)
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_archive_candidates(limit: Limit = 20, run: UnitOfWork = work) -> results.Candidates:
+    def memory_archive_candidates(
+        limit: Limit = 20, space: SpaceName = None, run: UnitOfWork = work
+    ) -> results.Candidates:
         """List current memories of every type that could be archived, stalest first. Read-only; archives nothing.
 
         staleness = days since last used (read, found, restated or changed) x (2 - confidence) / (1 + times read);
         concepts and documents count as confidence 0.8.
         """
-        return run(archive.candidates, returns=results.Candidates, needs=READ_SCOPE, limit=limit)
+        return run(archive.candidates, returns=results.Candidates, needs=READ_SCOPE, space=space, limit=limit)
 
     @mcp.tool(annotations=DESTRUCTIVE)
     def memory_delete(ref: Ref, run: UnitOfWork = work) -> results.Deleted:
@@ -273,9 +287,9 @@ def register(mcp: FastMCP, work: Any) -> None:
         return run(items.delete_item, returns=results.Deleted, needs=FORGET_SCOPE, ref=ref)
 
     @mcp.tool(annotations=READ_ONLY)
-    def memory_stats(run: UnitOfWork = work) -> results.Stats:
+    def memory_stats(space: SpaceName = None, run: UnitOfWork = work) -> results.Stats:
         """Counts of memories by type, the main domains, known AI instances and embedding status."""
-        return run(items.stats, returns=results.Stats, needs=READ_SCOPE, embedder=run.embedder)
+        return run(items.stats, returns=results.Stats, needs=READ_SCOPE, space=space, embedder=run.embedder)
 
     @mcp.tool(annotations=REFRESH)
     def memory_init_session(
@@ -284,6 +298,7 @@ def register(mcp: FastMCP, work: Any) -> None:
         ai_name: str = "Unknown",
         ai_platform: str = "Unknown",
         source_url: str | None = None,
+        space: SpaceName = None,
         run: UnitOfWork = work,
     ) -> results.Session:
         """Register (or refresh) the current conversation and the AI instance taking part in it.
@@ -295,6 +310,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             conversations.init_session,
             returns=results.Session,
             needs=WRITE_SCOPE,
+            space=space,
             pass_credential=True,
             conversation_id=conversation_id,
             title=title,
@@ -310,7 +326,14 @@ def register(mcp: FastMCP, work: Any) -> None:
         """Call first: whether this AI instance is new, when it was first and last seen, what memory holds,
         and the recommended first steps."""
         needs = WRITE_SCOPE if ai_name else READ_SCOPE
-        return run(items.bootstrap, returns=results.Bootstrap, needs=needs, ai_name=ai_name, ai_platform=ai_platform)
+        return run(
+            items.bootstrap,
+            returns=results.Bootstrap,
+            needs=needs,
+            reached=spaces.reachable(run.db, run.principal),
+            ai_name=ai_name,
+            ai_platform=ai_platform,
+        )
 
     @mcp.tool(annotations=READ_ONLY)
     def memory_user_guide(format: Literal["markdown", "json"] = "markdown", run: UnitOfWork = work) -> results.Guide:

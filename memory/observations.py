@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from core import audit
 from core.db import take_turns
 from core.errors import EmbeddingUnavailable, InvalidInput, NotFound
-from memory import access, conflicts, conversations, indexing, item_types
+from memory import access, conflicts, conversations, indexing, item_types, spaces
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
@@ -197,7 +197,7 @@ def _strengthen(row: Observation, *, confidence: float, evidence: list[str]) -> 
 def recall(
     db: Session,
     *,
-    owner_id: uuid.UUID,
+    owner_id: spaces.Owners,
     domain: str | None = None,
     min_confidence: float = 0.0,
     limit: int = 10,
@@ -217,11 +217,12 @@ def recall(
     limit = check.limit("limit", limit)
     offset = check.offset("offset", offset)
     ai_name = check.text("ai_name", ai_name, max_chars=check.MAX_NAME_CHARS, required=False)
+    owners = spaces.owners(owner_id)
 
     query = (
         select(Observation)
         .options(selectinload(Observation.ai_instance), selectinload(Observation.session))
-        .where(Observation.owner_id == owner_id, Observation.confidence >= min_confidence)
+        .where(Observation.owner_id.in_(owners), Observation.confidence >= min_confidence)
     )
     if domain:
         query = query.where(Observation.domain == domain)
@@ -235,15 +236,18 @@ def recall(
     )
     has_more = len(rows) > limit
     rows = rows[:limit]
-    access.mark_accessed(db, owner_id=owner_id, hits=[("observation", row.id) for row in rows])
+    for owner in owners:
+        access.mark_accessed(
+            db, owner_id=owner, hits=[("observation", row.id) for row in rows if row.owner_id == owner]
+        )
     ended = item_types.valid_until(db, "observation", rows)
-    listed: dict[str, Any] = {
-        "count": len(rows),
-        "offset": offset,
-        "has_more": has_more,
-        "observations": [item_types.observation_dict(row, ended.get(row.id)) for row in rows],
-    }
+    shown = [item_types.observation_dict(row, ended.get(row.id)) for row in rows]
+    if len(owners) > 1:
+        space_names = spaces.names(db, owners)
+        for observation, row in zip(shown, rows, strict=True):
+            observation["space"] = space_names[row.owner_id]
+    listed: dict[str, Any] = {"count": len(rows), "offset": offset, "has_more": has_more, "observations": shown}
     if scope.changed_since is not None:
-        forgotten = audit.forgotten_since(db, user_id=owner_id, since=scope.changed_since)
-        listed["forgotten"] = [ref for ref, _ in forgotten if ref.startswith("observation:")]
+        forgotten = [audit.forgotten_since(db, space=owner, since=scope.changed_since) for owner in owners]
+        listed["forgotten"] = [ref for each in forgotten for ref, _ in each if ref.startswith("observation:")]
     return listed

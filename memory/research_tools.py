@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.principal import READ_SCOPE
-from memory import access, hybrid_search, item_types, items
+from memory import access, hybrid_search, item_types, items, spaces
 from memory import tool_results as results
 from memory.embeddings import EmbeddingProvider
 from memory.tool_calls import READ_ONLY, UnitOfWork
@@ -34,7 +34,12 @@ def register(mcp: FastMCP, work: Any) -> None:
         """Search the person's memories by meaning and keywords; read-only. Returns up to 10 results, best first,
         each with an id to pass to fetch. (For ChatGPT deep research and connectors; memory_search has filters.)"""
         return run(
-            research_search, returns=results.ResearchResults, needs=READ_SCOPE, embedder=run.embedder, query=query
+            research_search,
+            returns=results.ResearchResults,
+            needs=READ_SCOPE,
+            spans=True,
+            embedder=run.embedder,
+            query=query,
         )
 
     @mcp.tool(annotations=READ_ONLY)
@@ -47,13 +52,15 @@ def register(mcp: FastMCP, work: Any) -> None:
         return run(research_fetch, returns=results.ResearchDocument, needs=READ_SCOPE, ref=id)
 
 
-def research_search(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider, query: str) -> dict[str, Any]:
+def research_search(db: Session, *, owner_id: spaces.Owners, embedder: EmbeddingProvider, query: str) -> dict[str, Any]:
     hits = hybrid_search.search(db, owner_id=owner_id, embedder=embedder, query=query, limit=RESULTS)["results"]
     documents = [int(hit["ref"].split(":")[1]) for hit in hits if hit["type"] == "document"]
     urls = {
         item_types.ref("document", document_id): url
         for document_id, url in db.execute(
-            select(Document.id, Document.url).where(Document.owner_id == owner_id, Document.id.in_(documents))
+            select(Document.id, Document.url).where(
+                Document.owner_id.in_(spaces.owners(owner_id)), Document.id.in_(documents)
+            )
         )
         if url
     }

@@ -80,6 +80,22 @@ ChangedSince = Annotated[
         "memories included; the answer's 'forgotten' lists what was deleted). Not with as_of."
     ),
 ]
+SpaceName = Annotated[
+    str | None,
+    Field(
+        max_length=limits.MAX_NAME_CHARS,
+        description="The space (by name) it acts on; default: the one holding the memory it names, else this "
+        "credential's default space. memory_bootstrap lists the spaces.",
+    ),
+]
+SpacesRead = Annotated[
+    str | None,
+    Field(
+        max_length=limits.MAX_NAME_CHARS,
+        description="Only this space (by name); default or '*': every space this credential reaches, each hit "
+        "naming its space when there are several.",
+    ),
+]
 TimeField = Annotated[
     Literal["recorded", "occurred"],
     Field(description="What since/until compare: when stored, or when it happened (observations' occurred_at)."),
@@ -133,6 +149,7 @@ class UnitOfWork:
         needs: str,
         returns: type[Answer],
         pass_credential: bool = False,
+        spans: bool = False,
         **arguments: Any,
     ) -> Answer:
         try:
@@ -143,6 +160,7 @@ class UnitOfWork:
                 operation,
                 needs=needs,
                 pass_credential=pass_credential,
+                spans=spans,
                 **arguments,
             )
         except MemoryGateError as exc:

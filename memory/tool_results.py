@@ -89,6 +89,7 @@ class Hit(Result):
         None, description="What a concept's relationships say ('Ann lives in Porto'), up to 10."
     )
     why: Why | None = Field(None, description="With explain=true: the parts of its score.")
+    space: str | None = Field(None, description="The space it is in, when the search spanned several.")
 
 
 class Memory(Result):
@@ -127,6 +128,7 @@ class ObservationRecord(Memory, VersionLinks):
     last_accessed: str | None = None
     seen_count: int = Field(description="How often this was stored or restated.")
     last_seen_at: str | None = None
+    space: str | None = Field(None, description="The space it is in, when the answer spans several.")
 
 
 class Version(Result):
@@ -358,8 +360,9 @@ class Counts(Result):
 
 
 class Stats(Result):
-    """The account's memory in figures."""
+    """A space's memory in figures."""
 
+    space: str = Field(description="The space counted.")
     counts: Counts
     archived: int
     superseded: int
@@ -409,9 +412,15 @@ class Instance(Result):
     observations: int
 
 
+class SpaceReached(Result):
+    name: str
+    default: bool | None = Field(None, description="True for where writes go when no space is named.")
+
+
 class Bootstrap(Result):
     """What an agent needs on first contact."""
 
+    spaces: list[SpaceReached] = Field(description="The spaces this credential reaches; pass a name as 'space'.")
     memory_counts: Counts
     recent_changes: RecentChanges
     recommended_first_steps: list[str]

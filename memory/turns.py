@@ -281,10 +281,10 @@ def forget(db: Session, *, owner_id: uuid.UUID, conversation_id: Any) -> dict[st
     removed = db.execute(delete(Turn).where(Turn.owner_id == owner_id, Turn.session_id == session.id))
     forgotten = int(removed.rowcount)  # type: ignore[attr-defined]
     db.delete(session)
-    audit.record(
+    audit.record_in_space(
         db,
         audit.CONVERSATION_FORGOTTEN,
-        actor=owner_id,
+        space=owner_id,
         targets={"conversation_id": session.conversation_id, "turns": forgotten},
     )
     return {"forgotten": True, "conversation_id": session.conversation_id, "turns": forgotten}

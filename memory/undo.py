@@ -22,7 +22,7 @@ from sqlalchemy.types import Uuid as UuidType
 
 from core import audit
 from core.errors import NotFound
-from memory import indexing, item_types, items
+from memory import indexing, item_types, items, spaces
 from models import ConceptAlias, ConceptRelationship, Embedding, ForgottenMemory
 
 UNDO_WINDOW = timedelta(minutes=10)
@@ -42,15 +42,17 @@ def forget(db: Session, *, owner_id: uuid.UUID, ref: str) -> uuid.UUID:
     return copy.id
 
 
-def restore(db: Session, *, owner_id: uuid.UUID, undo_id: uuid.UUID) -> str:
-    """Put the forgotten memory back as it was; returns its ref."""
+def restore(db: Session, *, owner_id: spaces.Owners, undo_id: uuid.UUID) -> str:
+    """Put the forgotten memory back as it was, in its space (one of
+    ``owner_id``); returns its ref."""
     copy = db.scalars(
         select(ForgottenMemory)
-        .where(ForgottenMemory.id == undo_id, ForgottenMemory.owner_id == owner_id)
+        .where(ForgottenMemory.id == undo_id, ForgottenMemory.owner_id.in_(spaces.owners(owner_id)))
         .with_for_update()
     ).one_or_none()
     if copy is None or copy.expires_at <= datetime.now(UTC):
         raise NotFound(TOO_LATE)
+    owner_id = copy.owner_id
     kept = copy.snapshot
     kind = kept["kind"]
     model_class = item_types.ITEM_MODELS[kind]
@@ -73,7 +75,7 @@ def restore(db: Session, *, owner_id: uuid.UUID, undo_id: uuid.UUID) -> str:
         related |= {row["to_concept_id"] for row in kept.get("relationships", [])}
         indexing.reindex_concepts(db, owner_id=owner_id, concept_ids=related - {kept["row"]["id"]})
     db.delete(copy)
-    audit.record(db, audit.MEMORY_RESTORED, actor=owner_id, targets={"ref": kept["ref"]})
+    audit.record_in_space(db, audit.MEMORY_RESTORED, space=owner_id, targets={"ref": kept["ref"]})
     return str(kept["ref"])
 
 

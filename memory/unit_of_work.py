@@ -1,6 +1,7 @@
 """One operation for one caller, as every edge runs it (the MCP tools, the
-/api routes): check the caller's scope, run the service operation for the
-caller's account, commit, then embed what it stored and commit the vectors.
+/api routes): check the caller's scope, find the space it acts on (or the
+spaces a read spans) among those its credential reaches, run the service
+operation there, commit, then embed what it stored and commit the vectors.
 Service errors pass through (``core.errors``); each edge words them."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InsufficientScope
 from core.principal import Principal
-from memory import indexing
+from memory import indexing, spaces
 from memory.embeddings import EmbeddingProvider
 
 DATABASE_UNAVAILABLE = "The memory database is unavailable right now; nothing was changed. Try again shortly."
@@ -28,14 +29,21 @@ def run_operation(  # positional-only: an operation's own arguments may share th
     *,
     needs: str,
     pass_credential: bool = False,
+    spans: bool = False,
     **arguments: Any,
 ) -> dict[str, Any]:
+    """``space`` among the arguments names the space (else the one holding
+    the refs the call names, else the credential's default); an operation
+    that ``spans`` is given every space the credential reaches unless one
+    is named."""
     if not principal.can(needs):
         raise InsufficientScope(INSUFFICIENT_SCOPE.format(scope=needs))
     if pass_credential:
         arguments["credential_id"] = principal.credential_id
+    space = arguments.pop("space", None)
     try:
-        result = operation(db, owner_id=principal.user_id, **arguments)
+        owner = spaces.owner_for_call(db, principal, space=space, spans=spans, **_refs_named(arguments))
+        result = operation(db, owner_id=owner, **arguments)
         db.commit()
     except BaseException:
         db.rollback()
@@ -45,3 +53,17 @@ def run_operation(  # positional-only: an operation's own arguments may share th
     if status is not None:
         result["embedding"] = status
     return result
+
+
+REF_ARGUMENTS = ("ref", "refs", "supersedes")
+
+
+def _refs_named(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The memory refs a call names, and the argument that names them."""
+    for field in REF_ARGUMENTS:
+        value = arguments.get(field)
+        if isinstance(value, str):
+            return {"refs": [value], "ref_field": field}
+        if isinstance(value, list) and all(isinstance(ref, str) for ref in value):
+            return {"refs": value, "ref_field": field}
+    return {"refs": [], "ref_field": "ref"}

@@ -76,6 +76,11 @@ GUIDE: dict[str, Any] = {
         "or prompts offer the same brief as the resource memorygate://brief (memorygate://brief/{topic}) and the "
         "prompt 'brief'.",
         "learning something durable": "memory_store with a domain and honest confidence; cite evidence.",
+        "the person keeps spaces (work, personal, a project)": "memory_bootstrap lists the spaces this credential "
+        "reaches; writes go to the default one unless you pass space='<name>', a memory named by ref is acted on "
+        "in its own space, and search, recall and the brief cover every space (each hit names its space) unless "
+        "you pass one. Store work facts in the work space when the person keeps one. Concepts, patterns, "
+        "conversations and duplicates are per space.",
         "seeing a repeated theme": "memory_update_pattern citing the observation ids as evidence; when the "
         "theme changes, call it again with the new text: the earlier version is kept (memory_get_pattern shows "
         "the chain).",
@@ -94,8 +99,8 @@ GUIDE: dict[str, Any] = {
         "memory_search(recency_half_life_days=N).",
         "memory grows cluttered": "memory_archive_candidates, or memory_archive(query=...) to preview; then "
         "memory_archive(refs=[...]). Archived memories are searchable with memory_search(archived='only') and "
-        "come back with memory_rehydrate. The user may also set a retention policy on their account page, which "
-        "archives memories unused for N days. Nothing is deleted except by memory_delete.",
+        "come back with memory_rehydrate. The user may also set a retention policy for each space on their account "
+        "page, which archives memories unused for N days. Nothing is deleted except by memory_delete.",
         "the user wants their memory elsewhere": "Their account page exports everything as one JSON Lines file and "
         "imports one (a MemoryGate export, or the MCP reference memory server's memory.jsonl) after a preview; "
         "no tool does this, since it is the person's decision.",

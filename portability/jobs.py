@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.db import Database, try_take_turns
 from core.errors import MemoryGateError
-from memory import indexing
+from memory import indexing, spaces
 from memory.embeddings import EmbeddingProvider
 from models import ImportJob
 from portability import importer
@@ -70,16 +70,18 @@ def stage(
     return job
 
 
-def waiting_uploads(db: Session, *, owner_id: uuid.UUID) -> int:
+def waiting_uploads(db: Session, *, owner_id: spaces.Owners) -> int:
     """Uploads this account keeps that were never imported (previewed or failed)."""
     query = select(func.count()).where(
-        ImportJob.owner_id == owner_id, ImportJob.status.in_(STARTABLE), ImportJob.content.is_not(None)
+        ImportJob.owner_id.in_(spaces.owners(owner_id)), ImportJob.status.in_(STARTABLE), ImportJob.content.is_not(None)
     )
     return db.execute(query).scalar_one()
 
 
-def find(db: Session, *, owner_id: uuid.UUID, job_id: uuid.UUID) -> ImportJob | None:
-    return db.scalars(select(ImportJob).where(ImportJob.id == job_id, ImportJob.owner_id == owner_id)).one_or_none()
+def find(db: Session, *, owner_id: spaces.Owners, job_id: uuid.UUID) -> ImportJob | None:
+    """The job, if it imports into one of the spaces ``owner_id``."""
+    mine = ImportJob.owner_id.in_(spaces.owners(owner_id))
+    return db.scalars(select(ImportJob).where(ImportJob.id == job_id, mine)).one_or_none()
 
 
 def state(job: ImportJob, now: datetime | None = None) -> str:
@@ -174,7 +176,7 @@ def execute(
             if not _still_ours(db, job_id, attempt, lock=True):
                 raise Abandoned
             added = sum(outcome.added.values())
-            audit.record(db, audit.MEMORY_IMPORTED, actor=owner_id, targets={"added": added, "by": by})
+            audit.record_in_space(db, audit.MEMORY_IMPORTED, space=owner_id, targets={"added": added, "by": by})
             embedding = _pending_vectors(db, owner_id, embedder)
             db.execute(
                 update(ImportJob)

@@ -167,13 +167,21 @@ def new_user(label: str = "user") -> tuple[uuid.UUID, str]:
         return user.id, email
 
 
-def new_key(user_id: uuid.UUID, *, scopes: tuple[str, ...] = ALL_SCOPES, expires_at=None, name: str = "test") -> str:
+def new_key(
+    user_id: uuid.UUID,
+    *,
+    scopes: tuple[str, ...] = ALL_SCOPES,
+    expires_at=None,
+    name: str = "test",
+    space_ids: list[uuid.UUID] | None = None,
+) -> str:
     with session_scope() as session:
         _, raw = api_keys.create_key(
             session,
             user_id=user_id,
             name=name,
             scopes=scopes,
+            space_ids=space_ids,
             expires_at=expires_at,
             bcrypt_rounds=TEST_BCRYPT_ROUNDS,
         )

@@ -53,6 +53,14 @@ ConversationId = Annotated[
         description="The client's conversation id.",
     ),
 ]
+SpaceQuery = Annotated[
+    str | None,
+    Query(
+        max_length=limits.MAX_NAME_CHARS,
+        description="A space, by name. Reads default to every space the credential reaches ('*' says so), "
+        "writes to its default space.",
+    ),
+]
 Moment = Annotated[
     datetime | date | None,
     Query(description="A date or date-time (ISO 8601; UTC when no zone is given)."),
@@ -109,6 +117,7 @@ def get_brief(
     max_tokens: Annotated[int, Query(ge=brief.MIN_TOKENS, le=brief.MAX_TOKENS)] = brief.DEFAULT_MAX_TOKENS,
     since: Moment = None,
     conversation_id: Annotated[str | None, Query(max_length=500)] = None,
+    space: SpaceQuery = None,
 ) -> results.Brief:
     """The brief (as the memory_brief tool): what to know now, within max_tokens."""
     return _run(
@@ -119,6 +128,8 @@ def get_brief(
         needs=READ_SCOPE,
         returns=results.Brief,
         pass_credential=True,
+        spans=True,
+        space=space,
         embedder=request.app.state.embedder,
         topic=topic,
         max_tokens=max_tokens,
@@ -141,6 +152,7 @@ def search(
     explain: bool = False,
     as_of: Moment = None,
     changed_since: Moment = None,
+    space: SpaceQuery = None,
 ) -> results.Found:
     """Search every memory by meaning and keywords (as the memory_search tool);
     ``explain=true`` gives each hit the parts of its score."""
@@ -151,6 +163,8 @@ def search(
         hybrid_search.search,
         needs=READ_SCOPE,
         returns=results.Found,
+        spans=True,
+        space=space,
         embedder=request.app.state.embedder,
         query=query,
         limit=limit,
@@ -175,6 +189,7 @@ class NewObservation(BaseModel):
     supersedes: str | None = Field(None, pattern=r"^observation:[1-9][0-9]{0,17}$")
     conversation_id: str | None = Field(None, max_length=500)
     allow_duplicate: bool = False
+    space: str | None = Field(None, max_length=limits.MAX_NAME_CHARS, description="Default: the credential's.")
 
 
 @router.post("/memories", response_model_exclude_none=True)
@@ -213,6 +228,7 @@ class NewTurns(BaseModel):
     title: str | None = Field(None, max_length=limits.MAX_TITLE_CHARS)
     ai_name: str | None = Field(None, max_length=limits.MAX_NAME_CHARS)
     ai_platform: str | None = Field(None, max_length=limits.MAX_NAME_CHARS)
+    space: str | None = Field(None, max_length=limits.MAX_NAME_CHARS, description="Default: the credential's.")
 
 
 @router.post("/conversations/{conversation_id}/turns", response_model_exclude_none=True)
@@ -235,6 +251,7 @@ def append_turns(
         title=body.title,
         ai_name=body.ai_name,
         ai_platform=body.ai_platform,
+        space=body.space,
     )
 
 
@@ -246,6 +263,7 @@ def read_turns(
     conversation_id: ConversationId,
     offset: Annotated[int, Query(ge=0, le=limits.MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=limits.MAX_LIMIT)] = 50,
+    space: SpaceQuery = None,
 ) -> results.ConversationTurns:
     """A page of a kept conversation's turns, in order (as the memory_conversation tool)."""
     return _run(
@@ -258,12 +276,13 @@ def read_turns(
         conversation_id=conversation_id,
         offset=offset,
         limit=limit,
+        space=space,
     )
 
 
 @router.delete("/conversations/{conversation_id}", response_model_exclude_none=True)
 def forget_conversation(
-    request: Request, db: DB, principal: ApiPrincipal, conversation_id: ConversationId
+    request: Request, db: DB, principal: ApiPrincipal, conversation_id: ConversationId, space: SpaceQuery = None
 ) -> results.ConversationForgotten:
     """Forget a kept conversation and every turn in it (as the memory_forget_conversation tool)."""
     return _run(
@@ -274,4 +293,5 @@ def forget_conversation(
         needs=FORGET_SCOPE,
         returns=results.ConversationForgotten,
         conversation_id=conversation_id,
+        space=space,
     )

@@ -106,12 +106,15 @@ def create_api_key(
         headers = {"Retry-After": str(math.ceil(wait))} if wait else None
         raise HTTPException(status_code=status, detail=reason, headers=headers)
     expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    # Nor reach spaces it does not: a key minted by a key limited to some spaces is limited to them.
+    reached = request.state.caller.space_ids
     key, raw = api_keys.create_key(
         db,
         user_id=user.id,
         name=body.name.strip() or "key",
         expires_at=expires_at,
         scopes=scopes,
+        space_ids=None if reached is None else sorted(reached),
         bcrypt_rounds=settings_of(request).bcrypt_rounds,
     )
     return JSONResponse({"api_key": raw, **api_keys.key_view(key)}, status_code=201, headers=NO_STORE)

@@ -58,7 +58,10 @@ async def test_security_events_are_recorded_for_the_actor_without_secrets(auth_s
     ):
         assert expected in kinds, (expected, kinds)
     deleted = next(e for e in events if e["event"] == "memory_deleted")
-    assert deleted["targets"] == {"ref": stored["ref"]} and deleted["client_address"] == "127.0.0.1"
+    me = browser.get(auth_server.url + "/auth/me").json()
+    # The memory's space: the account's default one, whose id is the account's.
+    assert deleted["targets"] == {"ref": stored["ref"], "space": me["id"]}
+    assert deleted["client_address"] == "127.0.0.1"
     assert deleted["request_id"]
     key_created = next(e for e in events if e["event"] == "api_key_created")
     assert key_created["request_id"] == "req-audit-0001"

@@ -91,7 +91,7 @@ async def test_an_operator_deletes_an_account_and_nothing_of_it_remains(auth_ser
     done = run_cli("delete-account", "--email", "Leaver@Example.com", "--yes", env=env)
     assert done.returncode == 0, done.stderr
     deleted_line = (
-        "Deleted leaver@example.com: observations 2, patterns 1, concepts 2, documents 1, turns 1, api keys 1"
+        "Deleted leaver@example.com: observations 2, patterns 1, concepts 2, documents 1, turns 1, spaces 1, api keys 1"
     )
     assert deleted_line in done.stderr
 

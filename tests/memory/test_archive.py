@@ -89,7 +89,7 @@ async def test_a_retention_policy_archives_what_went_unused_and_deletes_nothing(
     from sqlalchemy import update
 
     from memory import archive
-    from oauth_models import User
+    from models import Space
 
     owner, key = user_with_key()
     _, bystander_key = user_with_key("no-policy")
@@ -98,7 +98,7 @@ async def test_a_retention_policy_archives_what_went_unused_and_deletes_nothing(
         fresh = await call(client, "memory_store", observation="Uses a smartphone")
         theirs = await call(bystander, "memory_store", observation="Also used a flip phone")
         with session_scope() as db:
-            db.execute(update(User).where(User.id == owner).values(retention_days=30))
+            db.execute(update(Space).where(Space.id == owner).values(retention_days=30))
             db.execute(
                 text("UPDATE observations SET created_at = now() - interval '45 days' WHERE id = ANY(:ids)"),
                 {"ids": [int(stale["id"]), int(theirs["id"])]},
@@ -123,7 +123,7 @@ async def test_retention_and_candidates_cover_every_kind_and_reads_keep_a_memory
     from sqlalchemy import update
 
     from memory import archive
-    from oauth_models import User
+    from models import Space
 
     owner, key = user_with_key()
     async with mcp_client(server.url, key) as client:
@@ -150,7 +150,7 @@ async def test_retention_and_candidates_cover_every_kind_and_reads_keep_a_memory
             db.execute(
                 text("UPDATE patterns SET last_updated = now() - interval '45 days' WHERE owner_id = :o"), {"o": owner}
             )
-            db.execute(update(User).where(User.id == owner).values(retention_days=30))
+            db.execute(update(Space).where(Space.id == owner).values(retention_days=30))
         listed = await call(client, "memory_archive_candidates", limit=10)
         assert {c["ref"] for c in listed["candidates"]} == {
             concept["ref"],

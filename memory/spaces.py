@@ -1,0 +1,247 @@
+"""Spaces: an account's memory in parts kept apart, and which of them a
+credential reaches.
+
+A space owns its memories (every memory table's ``owner_id`` is a space).
+An account's default space has the account's own id and cannot be deleted.
+A credential reaches every space of its account unless it was limited to
+some (``Principal.space_ids``); what a call may touch is worked out here,
+from the database, on every call, so a deleted or renamed space takes effect
+at once in every process. Nothing the caller sends is trusted as an owner:
+a space name is looked up among the spaces the credential reaches.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, InvalidInput, NotFound
+from core.principal import Principal
+from memory import item_types
+from memory import validation as check
+from models import Space
+
+DEFAULT_NAME = "personal"  # the default space's name until its owner renames it (migration 0027)
+MAX_NAME_CHARS = 64
+MAX_SPACES = 50  # an account's; each is a query per search that spans them
+EVERY_SPACE = "*"  # a read's space argument meaning every space the credential reaches
+# One id or several: what a read that may span spaces is given as its owner.
+Owners = uuid.UUID | Sequence[uuid.UUID]
+
+
+def owners(owner_id: Owners) -> tuple[uuid.UUID, ...]:
+    return (owner_id,) if isinstance(owner_id, uuid.UUID) else tuple(owner_id)
+
+
+def name_key(name: str) -> str:
+    """A name as compared: compatibility forms folded (NFKC: a full-width
+    'Ｗork' is 'Work'), case folded, runs of white space made one space."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def checked_name(field: str, value: Any) -> tuple[str, str]:
+    """(name as shown, name as compared), or InvalidInput naming ``field``."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be a string")
+    shown = " ".join(unicodedata.normalize("NFKC", value).split())
+    if not shown:
+        raise InvalidInput(field, "must not be empty")
+    if len(shown) > MAX_NAME_CHARS:
+        raise InvalidInput(field, f"must be at most {MAX_NAME_CHARS} characters")
+    if any(unicodedata.category(char).startswith("C") for char in shown):
+        raise InvalidInput(field, "must not contain control or invisible characters")
+    if shown == EVERY_SPACE or re.fullmatch(r"[\W_]+", shown):
+        raise InvalidInput(field, "must contain a letter or digit")
+    return shown, name_key(shown)
+
+
+@dataclass(frozen=True)
+class SpaceInfo:
+    id: uuid.UUID
+    name: str
+    is_default: bool
+    retention_days: int | None
+
+
+def _info(space: Space) -> SpaceInfo:
+    return SpaceInfo(space.id, space.name, space.is_default, space.retention_days)
+
+
+# --- an account's spaces ---------------------------------------------------------
+
+
+def of_account(db: Session, user_id: uuid.UUID) -> list[SpaceInfo]:
+    """The account's spaces, the default first, then by name."""
+    rows = db.scalars(select(Space).where(Space.owner_user_id == user_id).order_by(Space.name_key))
+    return sorted((_info(row) for row in rows), key=lambda space: not space.is_default)
+
+
+def ids_of_account(db: Session, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """Every space of the account: what its own pages (a browser session) reach."""
+    return list(db.scalars(select(Space.id).where(Space.owner_user_id == user_id)))
+
+
+def owned(db: Session, *, user_id: uuid.UUID, space_id: uuid.UUID) -> Space:
+    space = db.scalars(select(Space).where(Space.id == space_id, Space.owner_user_id == user_id)).one_or_none()
+    if space is None:
+        raise NotFound("No such space in this account.")
+    return space
+
+
+def create(db: Session, *, user_id: uuid.UUID, name: Any, field: str = "name") -> SpaceInfo:
+    shown, key = checked_name(field, name)
+    count = db.scalar(select(func.count()).select_from(Space).where(Space.owner_user_id == user_id)) or 0
+    if count >= MAX_SPACES:
+        raise Conflict(f"This account already has {count} spaces, the most it may have; delete one first.")
+    space = Space(owner_user_id=user_id)
+    _save_named(db, space, shown, key, field)
+    return _info(space)
+
+
+def rename(db: Session, *, user_id: uuid.UUID, space_id: uuid.UUID, name: Any, field: str = "name") -> SpaceInfo:
+    space = owned(db, user_id=user_id, space_id=space_id)
+    _save_named(db, space, *checked_name(field, name), field)
+    return _info(space)
+
+
+def _save_named(db: Session, space: Space, name: str, key: str, field: str) -> None:
+    """Name the space and flush, in a savepoint: a name that reads the same
+    as another of the account's spaces is one line, and changes nothing."""
+    try:
+        with db.begin_nested():
+            space.name, space.name_key = name, key
+            db.add(space)
+            db.flush()
+    except IntegrityError:
+        raise InvalidInput(field, f"'{name}' reads the same as a space this account already has") from None
+
+
+def set_retention(db: Session, *, user_id: uuid.UUID, space_id: uuid.UUID, days: int | None) -> None:
+    owned(db, user_id=user_id, space_id=space_id).retention_days = days
+
+
+def contents(db: Session, space_id: uuid.UUID) -> dict[str, int]:
+    """How many memories of each type the space holds, every version and the archive included."""
+    return {
+        kind: db.scalar(select(func.count()).select_from(model).where(model.owner_id == space_id)) or 0
+        for kind, model in item_types.ITEM_MODELS.items()
+    }
+
+
+def delete_space(db: Session, *, user_id: uuid.UUID, space_id: uuid.UUID) -> dict[str, int]:
+    """Delete a space and, with it, every memory, concept and conversation it
+    holds (they are not moved anywhere); returns what was deleted. The
+    default space cannot be deleted (the account's deletion takes it)."""
+    space = owned(db, user_id=user_id, space_id=space_id)
+    if space.is_default:
+        raise InvalidInput("space", "the default space cannot be deleted (rename it, or delete the account)")
+    deleted = contents(db, space_id)
+    db.execute(delete(Space).where(Space.id == space.id))  # the database's cascade takes its rows
+    return deleted
+
+
+# --- what a credential reaches ---------------------------------------------------
+
+
+def reachable(db: Session, principal: Principal) -> list[SpaceInfo]:
+    """The spaces this credential may use, the default first."""
+    spaces = of_account(db, principal.user_id)
+    if principal.space_ids is None:
+        return spaces
+    return [space for space in spaces if space.id in principal.space_ids]
+
+
+def _no_space(field: str) -> InvalidInput:
+    return InvalidInput(field, "this credential reaches no space (its spaces were deleted); ask for a new one")
+
+
+def named(db: Session, principal: Principal, name: Any, *, field: str = "space") -> SpaceInfo:
+    """The reachable space called ``name`` (compared as name_key compares)."""
+    if not isinstance(name, str):
+        raise InvalidInput(field, "must be a space name")
+    spaces = reachable(db, principal)
+    key = name_key(name)
+    for space in spaces:
+        if name_key(space.name) == key:
+            return space
+    choices = ", ".join(f"'{space.name}'" for space in spaces) or "none"
+    raise InvalidInput(field, f"no space named '{name}' that this credential reaches (it reaches {choices})")
+
+
+def default_for(db: Session, principal: Principal) -> SpaceInfo:
+    """Where a write goes when no space is named: the account's default
+    space, or, for a credential limited to others, the first of those."""
+    spaces = reachable(db, principal)
+    if not spaces:
+        raise _no_space("space")
+    return spaces[0]
+
+
+def holding(db: Session, within: list[SpaceInfo], refs: list[str], *, field: str) -> SpaceInfo | None:
+    """Which of the spaces ``within`` holds these memories, or None when none
+    of them is in one (the operation then answers "not found" as for any
+    unknown ref). Refs in two spaces are refused: one call, one space."""
+    by_id = {space.id: space for space in within}
+    found: set[uuid.UUID] = set()
+    for ref in refs:
+        kind, item_id = check.parse_ref(field, ref)
+        model = item_types.ITEM_MODELS[kind]
+        owner = db.scalar(select(model.owner_id).where(model.id == item_id, model.owner_id.in_(list(by_id))))
+        if owner is not None:
+            found.add(owner)
+    if len(found) > 1:
+        raise InvalidInput(field, "must all be in one space; call once per space")
+    return by_id[found.pop()] if found else None
+
+
+def of_account_chosen(db: Session, user_id: uuid.UUID, chosen: Any) -> SpaceInfo:
+    """The account's space whose id a page's form sent, else its default space."""
+    listed = of_account(db, user_id)
+    return next((space for space in listed if str(space.id) == chosen), listed[0])
+
+
+def space_of(db: Session, user_id: uuid.UUID, ref: str) -> uuid.UUID:
+    """The space of this account holding ``ref`` (the default space when none
+    does, where looking it up answers "not found")."""
+    holder = holding(db, of_account(db, user_id), [ref], field="ref")
+    return holder.id if holder is not None else user_id
+
+
+def owner_for_call(
+    db: Session, principal: Principal, *, space: Any, refs: list[str], ref_field: str, spans: bool
+) -> Owners:
+    """The space (or, for a read that spans, the spaces) a call acts on:
+    the one named; else the one holding the refs it names; else, for a read,
+    every reachable space, and for anything else the credential's default."""
+    if space is not None and space != EVERY_SPACE:
+        chosen = named(db, principal, space)
+        if refs:
+            holder = holding(db, reachable(db, principal), refs, field=ref_field)
+            if holder is not None and holder.id != chosen.id:
+                raise InvalidInput(ref_field, f"is not in space '{chosen.name}'")
+        return chosen.id
+    if space == EVERY_SPACE and not spans:
+        raise InvalidInput("space", "'*' (every space) is only for reads; name one space")
+    if refs:
+        holder = holding(db, reachable(db, principal), refs, field=ref_field)
+        if holder is not None:
+            return holder.id
+    if spans:
+        reached = [space.id for space in reachable(db, principal)]
+        if not reached:
+            raise _no_space("space")
+        return reached
+    return default_for(db, principal).id
+
+
+def names(db: Session, space_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = db.execute(select(Space.id, Space.name).where(Space.id.in_(list(space_ids))))
+    return {space_id: name for space_id, name in rows}
