@@ -6,6 +6,7 @@ back, or forgets it (with an undo: memory/undo.py)."""
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -14,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from core.errors import MemoryGateError
-from memory import archive, hybrid_search, indexing, knowledge, listing, observations
+from memory import archive, hybrid_search, indexing, knowledge, listing, observations, spaces
 from memory import validation as check
 from memory.embeddings import NoEmbeddings
 from web import pages
@@ -39,6 +40,7 @@ def browser(
     until: str = "",
     time_field: str = "recorded",
     archived: str = "exclude",
+    space: str = "",
     page: str = "0",
     notice: str | None = None,
     undo_id: Annotated[str, Query(alias="undo")] = "",
@@ -46,7 +48,9 @@ def browser(
     signed_in = current_session(request, db)
     if signed_in is None:
         return RedirectResponse("/dashboard", status_code=303)
+    account_spaces = spaces.of_account(db, signed_in.user.id)
     filters = {
+        "space": space if space in {str(each.id) for each in account_spaces} else "",
         "q": q.strip(),
         "kind": kind,
         "domain": domain.strip(),
@@ -68,6 +72,7 @@ def browser(
         status_code=400 if error else 200,
         csrf=csrf_token(signed_in.session_token),
         kinds=listing.KINDS,
+        spaces=account_spaces,
         filters=filters,
         memories=shown["memories"],
         mode=shown["mode"],
@@ -87,10 +92,17 @@ def _through(until: str) -> str:
     return f"{until}T23:59:59.999999+00:00" if DATE_ONLY.fullmatch(until) else until
 
 
+def _shown_spaces(db: Session, signed_in: SignedIn, filters: dict[str, str]) -> spaces.Owners:
+    """The space chosen (an id of the account's, checked), else every one."""
+    if filters.get("space"):
+        return uuid.UUID(filters["space"])
+    return spaces.ids_of_account(db, signed_in.user.id)
+
+
 def _page(db: Session, signed_in: SignedIn, filters: dict[str, str], number: int) -> dict[str, Any]:
     found = listing.browse(
         db,
-        owner_id=signed_in.user.id,
+        owner_id=_shown_spaces(db, signed_in, filters),
         kind=filters["kind"],
         domain=filters["domain"],
         since=filters["since"],
@@ -106,7 +118,7 @@ def _search(request: Request, db: Session, signed_in: SignedIn, filters: dict[st
     """A search within the filters: the best matches, as search ranks them (no read is counted)."""
     found = hybrid_search.search(
         db,
-        owner_id=signed_in.user.id,
+        owner_id=_shown_spaces(db, signed_in, filters),
         embedder=request.app.state.embedder,
         query=filters["q"],
         source_types=[filters["kind"]] if filters["kind"] else None,
@@ -128,6 +140,7 @@ def _search(request: Request, db: Session, signed_in: SignedIn, filters: dict[st
             "created_at": hit.get("recorded_at"),
             "archived": False,  # a hit does not say; the memory's page does
             "replaced": bool(hit.get("superseded_by")),
+            "space": hit.get("space"),
         }
         for hit in found["results"]
     ]
@@ -140,6 +153,7 @@ def _page_link(filters: dict[str, str], number: int) -> str:
 
 @router.get("/dashboard/timeline")
 def timeline_page(request: Request, db: DB, time_field: str = "recorded", by: str = "kind") -> Response:
+    # Over every space of the account (each bar leads to the memory browser, which can narrow it to one).
     """Memories over time, a bar a period, each bar a link to that period's memories."""
     signed_in = current_session(request, db)
     if signed_in is None:
@@ -147,7 +161,7 @@ def timeline_page(request: Request, db: DB, time_field: str = "recorded", by: st
     error: str | None = None
     chart: dict[str, Any] = {"unit": "month", "periods": [], "labels": []}
     try:
-        chart = listing.timeline(db, owner_id=signed_in.user.id, time_field=time_field, by=by)
+        chart = listing.timeline(db, owner_id=_shown_spaces(db, signed_in, {}), time_field=time_field, by=by)
     except MemoryGateError as exc:
         error = exc.message
     tallest = max((period["total"] for period in chart["periods"]), default=0)
@@ -170,7 +184,7 @@ def graph_page(request: Request, db: DB) -> Response:
     signed_in = current_session(request, db)
     if signed_in is None:
         return RedirectResponse("/dashboard", status_code=303)
-    graph = listing.concept_graph(db, owner_id=signed_in.user.id)
+    graph = listing.concept_graph(db, owner_id=_shown_spaces(db, signed_in, {}))
     return pages.render("graph.html", csrf=csrf_token(signed_in.session_token), graph=graph)
 
 
@@ -191,7 +205,7 @@ def _memory_page(
     db: Session, signed_in: SignedIn, ref: str, *, notice: str | None = None, error: str | None = None
 ) -> HTMLResponse:
     try:
-        shown = listing.memory(db, owner_id=signed_in.user.id, ref=ref)
+        shown = listing.memory(db, owner_id=spaces.space_of(db, signed_in.user.id, ref), ref=ref)
     except MemoryGateError as exc:
         return pages.message_page("Memory not found", exc.message, status_code=404)
     return pages.render(
@@ -208,9 +222,9 @@ def _memory_page(
 @router.post("/dashboard/memories/{ref}/edit")
 def edit(ref: str, db: DB, request: Request, form: SignedInForm, text: Annotated[str, Form()] = "") -> Response:
     """A new version with the new text; the old one kept, replaced by it."""
-    owner = form.user.id
     try:
         kind, _ = check.parse_ref("ref", ref)
+        owner = spaces.space_of(db, form.user.id, ref)
         if kind == "observation":
             made = observations.store_observation(
                 db, owner_id=owner, observation=text, supersedes=ref, embedder=request.app.state.embedder
@@ -250,10 +264,11 @@ def rehydrate_memory(ref: str, db: DB, form: SignedInForm) -> Response:
 
 def _set_aside(db: Session, form: SignedIn, ref: str, *, archived: bool) -> Response:
     try:
+        owner = spaces.space_of(db, form.user.id, ref)
         if archived:
-            archive.archive(db, owner_id=form.user.id, embedder=NO_EMBEDDINGS, refs=[ref])
+            archive.archive(db, owner_id=owner, embedder=NO_EMBEDDINGS, refs=[ref])
         else:
-            archive.rehydrate(db, owner_id=form.user.id, refs=[ref])
+            archive.rehydrate(db, owner_id=owner, refs=[ref])
     except MemoryGateError as exc:
         return _memory_page(db, form, ref, error=exc.message)
     return RedirectResponse(

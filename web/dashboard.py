@@ -30,7 +30,7 @@ from core.principal import ALL_SCOPES, MANAGE_SCOPE, RIGHTS
 from identity import accounts, api_keys, deletion, provider_login
 from identity import oauth_records as records
 from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
-from memory import archive, hybrid_search, items, observations, turns, undo
+from memory import hybrid_search, items, observations, spaces, turns, undo
 from oauth_models import User
 from web import pages
 from web.dependencies import DB, SignedInForm, csrf_token, current_session, key_creation_refusal
@@ -170,16 +170,22 @@ def dashboard_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     settings = request.app.state.settings
+    account_spaces = spaces.of_account(db, user.id)
+    every_space = [space.id for space in account_spaces]
     search = None
     if query:
         try:
             search = hybrid_search.search(
-                db, owner_id=user.id, embedder=request.app.state.embedder, query=query, limit=PAGE_SIZE
+                db, owner_id=every_space, embedder=request.app.state.embedder, query=query, limit=PAGE_SIZE
             )
         except MemoryGateError as exc:
             error = exc.message
-    recent = observations.recall(db, owner_id=user.id, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
-    keys = [api_keys.key_view(key) for key in api_keys.list_keys(db, user_id=user.id)]
+    recent = observations.recall(db, owner_id=every_space, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+    space_names = {space.id: space.name for space in account_spaces}
+    keys = [
+        {**api_keys.key_view(key), "spaces": _names(key.space_ids, space_names)}
+        for key in api_keys.list_keys(db, user_id=user.id)
+    ]
     events = audit.events_for(db, user_id=user.id, limit=10)
     _describe(db, events, keys)
     return pages.render(
@@ -192,7 +198,8 @@ def dashboard_page(
         key_default_rights=[scope for scope in ALL_SCOPES if scope != MANAGE_SCOPE],
         keys=keys,
         connections=records.list_connections(db, user_id=user.id, settings=settings),
-        counts=items.item_counts(db, owner_id=user.id),
+        counts=items.item_counts(db, owner_id=every_space),
+        spaces=account_spaces,
         captured=turns.captured(db, owner_id=user.id),
         query=query or "",
         search=search,
@@ -272,10 +279,14 @@ def create_key(
     name: Annotated[str, Form()] = "",
     expires_days: Annotated[str, Form()] = "",
     rights: Annotated[list[str] | None, Form()] = None,
+    reach: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     user, token = form.user, form.session_token
     rights = rights or []
-    problem = _key_form_problem(name, expires_days, rights)
+    space_ids = _key_spaces(db, user.id, reach or [])
+    problem = _key_form_problem(name, expires_days, rights) or (
+        "Spaces: tick every space, or the spaces it may reach." if space_ids == [] else None
+    )
     if problem:
         return dashboard_page(request, db, user, token, error=problem, status_code=400)
     refusal = key_creation_refusal(request, db, user.id)
@@ -288,6 +299,7 @@ def create_key(
         name=name.strip(),
         expires_at=expires_at,
         scopes=tuple(scope for scope in ALL_SCOPES if scope in rights),
+        space_ids=space_ids,
         bcrypt_rounds=request.app.state.settings.bcrypt_rounds,
     )
     response = back("key-created", "#new-key")
@@ -302,6 +314,20 @@ def create_key(
         samesite="lax",
     )
     return response
+
+
+def _names(space_ids: list[uuid.UUID] | None, space_names: dict[uuid.UUID, str]) -> list[str] | None:
+    """The names of a credential's spaces that still exist (None: every space)."""
+    return None if space_ids is None else [space_names[i] for i in space_ids if i in space_names]
+
+
+def _key_spaces(db: Session, user_id: uuid.UUID, reach: list[str]) -> list[uuid.UUID] | None:
+    """The spaces ticked for a new key, as ids of this account's spaces
+    (None: every space, present and future; [] when none was ticked)."""
+    if spaces.EVERY_SPACE in reach:
+        return None
+    ticked = set(reach)
+    return [space.id for space in spaces.of_account(db, user_id) if str(space.id) in ticked]
 
 
 def _key_form_problem(name: str, expires_days: str, rights: list[str]) -> str | None:
@@ -350,7 +376,7 @@ def forget(
 ) -> Response:
     """Forget now, with an Undo on the page it returns to (memory/undo.py)."""
     try:
-        undo_id = undo.forget(db, owner_id=form.user.id, ref=ref)
+        undo_id = undo.forget(db, owner_id=spaces.space_of(db, form.user.id, ref), ref=ref)
     except MemoryGateError as exc:
         return dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
     path = safe_back(back_to)
@@ -366,7 +392,7 @@ def undo_forget(request: Request, db: DB, form: SignedInForm, undo_id: UndoId = 
     try:
         if parsed is None:
             raise NotFound(undo.TOO_LATE)
-        ref = undo.restore(db, owner_id=form.user.id, undo_id=parsed)
+        ref = undo.restore(db, owner_id=spaces.ids_of_account(db, form.user.id), undo_id=parsed)
     except MemoryGateError as exc:
         return dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
     return RedirectResponse(f"/dashboard/memories/{ref}?notice=restored", status_code=303)
@@ -403,17 +429,6 @@ def logout(db: DB, form: SignedInForm, everywhere: Annotated[str, Form()] = "") 
     response = RedirectResponse("/dashboard", status_code=303)
     response.delete_cookie(accounts.SESSION_COOKIE, path="/")
     return response
-
-
-@router.post("/dashboard/retention")
-def set_retention(request: Request, db: DB, form: SignedInForm, days: Annotated[str, Form()] = "") -> Response:
-    """Archive memories unused for this many days (empty: never)."""
-    chosen = days.strip()
-    if chosen and not (chosen.isdigit() and 1 <= int(chosen) <= archive.MAX_RETENTION_DAYS):
-        problem = f"Retention: a whole number of days from 1 to {archive.MAX_RETENTION_DAYS}, or empty for never."
-        return dashboard_page(request, db, form.user, form.session_token, error=problem, status_code=400)
-    form.user.retention_days = int(chosen) if chosen else None
-    return back("retention-saved", "#retention")
 
 
 @router.post("/dashboard/account/delete")

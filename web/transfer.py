@@ -18,6 +18,7 @@ and starts a bounded number an hour (IMPORT_RATE_LIMIT).
 from __future__ import annotations
 
 import math
+import re
 import tempfile
 import threading
 import uuid
@@ -35,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 
 from core import audit
 from core.db import Database
+from memory import spaces
 from models import ImportJob
 from portability import exporter, history, importer, jobs
 from portability.jsonl_schema import FileRejected, ParsedFile
@@ -80,7 +82,7 @@ _checking = threading.BoundedSemaphore(UPLOADS_AT_ONCE)
 
 
 @router.get("/dashboard/export")
-async def export(request: Request) -> Response:
+async def export(request: Request, space: str = "") -> Response:
     """The whole memory as a download. It is written to a temporary file
     first (one short transaction), then sent from that file, so a reader
     that stalls holds no database session; an account runs a couple at once."""
@@ -88,14 +90,16 @@ async def export(request: Request) -> Response:
     if signed_in is None:
         return RedirectResponse("/dashboard", status_code=303)
     owner_id = signed_in.user.id
+    chosen = await run_in_threadpool(_chosen_space, request, owner_id, space)
     if not _exporting.claim(owner_id):
         return pages.message_page("Busy", EXPORTS_BUSY, status_code=429)
     try:
-        written = await run_in_threadpool(_write_export, request.app.state.database, owner_id)
+        written = await run_in_threadpool(_write_export, request.app.state.database, chosen.id)
     except BaseException:
         _exporting.release(owner_id)
         raise
-    name = f"memorygate-{datetime.now(UTC):%Y-%m-%d}.jsonl"
+    named = "" if chosen.is_default else "-" + re.sub(r"[^A-Za-z0-9._-]+", "-", chosen.name).strip("-")[:40]
+    name = f"memorygate{named}-{datetime.now(UTC):%Y-%m-%d}.jsonl"
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
     return _Download(written, on_close=lambda: _exporting.release(owner_id), headers=headers)
 
@@ -125,9 +129,9 @@ def _write_export(database: Database, owner_id: uuid.UUID) -> IO[bytes]:
     written = tempfile.SpooledTemporaryFile(max_size=EXPORT_CHUNK_BYTES * 16)  # noqa: SIM115 (it is sent, then closed, by the response)
     try:
         with database.session_scope() as db:
-            audit.record(db, audit.MEMORY_EXPORTED, actor=owner_id, targets={"by": "self"})
-            for line in exporter.export_lines(db, owner_id=owner_id):
+            for line in exporter.export_lines(db, owner_id=owner_id):  # first: it sets the snapshot's isolation
                 written.write(line.encode())
+            audit.record_in_space(db, audit.MEMORY_EXPORTED, space=owner_id, targets={"by": "self"})
         written.seek(0)
         return written
     except BaseException:
@@ -178,11 +182,17 @@ async def upload(request: Request) -> Response:
                 return csrf_refused()
             if not isinstance(file, UploadFile) or not file.filename:
                 return await run_in_threadpool(_refused, request, signed_in, "Import: choose a file to upload.")
-            return await run_in_threadpool(_stage, request, signed_in, file.filename, file.file)
+            into = await run_in_threadpool(_chosen_space, request, signed_in.user.id, form.get("space"))
+            return await run_in_threadpool(_stage, request, signed_in, file.filename, file.file, into.id)
         finally:
             await form.close()
     finally:
         _checking.release()
+
+
+def _chosen_space(request: Request, user_id: uuid.UUID, chosen: Any) -> spaces.SpaceInfo:
+    with request.app.state.database.session_scope() as db:
+        return spaces.of_account_chosen(db, user_id, chosen)
 
 
 def _signed_in(request: Request) -> SignedIn | None:
@@ -204,14 +214,14 @@ def _refused(request: Request, signed_in: SignedIn, error: str, *, status_code: 
         )
 
 
-def _stage(request: Request, signed_in: SignedIn, file_name: str, file: BinaryIO) -> Response:
-    """Read the spooled upload a line at a time, plan it, and keep it until confirmed."""
-    owner_id = signed_in.user.id
+def _stage(request: Request, signed_in: SignedIn, file_name: str, file: BinaryIO, owner_id: uuid.UUID) -> Response:
+    """Read the spooled upload a line at a time, plan it against the space
+    ``owner_id``, and keep it until confirmed."""
     with request.app.state.database.session_scope() as db:
-        waiting = jobs.waiting_uploads(db, owner_id=owner_id)
+        waiting = jobs.waiting_uploads(db, owner_id=spaces.ids_of_account(db, signed_in.user.id))
     if waiting >= MAX_WAITING_UPLOADS:
         return _refused(request, signed_in, TOO_MANY_WAITING.format(count=waiting), status_code=409)
-    wait = request.app.state.auth_state.import_rate.hit(f"user:{owner_id}")
+    wait = request.app.state.auth_state.import_rate.hit(f"user:{signed_in.user.id}")
     if wait is not None:
         response = _refused(request, signed_in, TOO_OFTEN, status_code=429)
         response.headers["Retry-After"] = str(math.ceil(wait))
@@ -290,7 +300,7 @@ def start(request: Request, job_id: str, db: DB, form: SignedInForm) -> Response
     job = _job(db, form.user.id, job_id)
     if job is None:
         return pages.message_page("Not found", "There is no such import.", status_code=404)
-    attempt = jobs.claim(db, owner_id=form.user.id, job_id=job.id)
+    attempt = jobs.claim(db, owner_id=job.owner_id, job_id=job.id)
     if attempt is not None:
         db.commit()  # the runner's own session must see the claim
         request.app.state.imports.submit(job.id, attempt)
@@ -302,7 +312,7 @@ def cancel(job_id: str, db: DB, form: SignedInForm) -> Response:
     job = _job(db, form.user.id, job_id)
     if job is None:
         return pages.message_page("Not found", "There is no such import.", status_code=404)
-    if not jobs.cancel(db, owner_id=form.user.id, job_id=job.id):  # running or done: nothing to cancel
+    if not jobs.cancel(db, owner_id=job.owner_id, job_id=job.id):  # running or done: nothing to cancel
         return RedirectResponse(f"/dashboard/import/{job.id}", status_code=303)
     return back("import-cancelled", "#transfer")
 
@@ -312,4 +322,4 @@ def _job(db: DB, owner_id: uuid.UUID, raw_id: str) -> ImportJob | None:
         job_id = uuid.UUID(raw_id)
     except ValueError:
         return None
-    return jobs.find(db, owner_id=owner_id, job_id=job_id)
+    return jobs.find(db, owner_id=spaces.ids_of_account(db, owner_id), job_id=job_id)

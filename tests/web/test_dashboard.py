@@ -34,7 +34,7 @@ def _signed_in(auth_server, github, new_browser, github_id: int):
 
 def _key_from_the_page(server_url: str, browser: httpx.Client, csrf: str, name: str) -> str:
     """Create a key on the account page, as a person does, and read it off the page."""
-    form = {"name": name, "csrf_token": csrf, "rights": list(MEMORY_SCOPES)}  # as the page comes, ticked
+    form = {"name": name, "csrf_token": csrf, "rights": list(MEMORY_SCOPES), "reach": ["*"]}  # as the page comes
     page = browser.post(server_url + "/dashboard/keys", data=form, follow_redirects=True)
     return found(r'<code id="new-key-value">(mg_[^<]+)</code>', page.text)
 
@@ -57,7 +57,8 @@ def test_forms_need_this_sessions_csrf_token(auth_server, github, new_browser):
     assert "No keys yet." in browser.get(auth_server.url + "/dashboard").text
 
     created = browser.post(
-        auth_server.url + "/dashboard/keys", data={"name": "laptop", "csrf_token": csrf, "rights": ["memory:read"]}
+        auth_server.url + "/dashboard/keys",
+        data={"name": "laptop", "csrf_token": csrf, "rights": ["memory:read"], "reach": ["*"]},
     )
     # Post/redirect/get: reloading the page that follows cannot create a second key.
     assert created.status_code == 303 and created.headers["location"] == "/dashboard?notice=key-created#new-key"

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from models import ForgottenMemory, ImportJob
+from models import ForgottenMemory, ImportJob, Observation, Space
 from oauth_models import User
 from tests.fakes import github_profile
 from tests.oauth_support import MemoryTokenStorage, authorize_url, exchange_code, pkce_pair, register_client
@@ -363,23 +363,86 @@ def test_google_sign_in_and_sign_out_everywhere(browser_contexts, auth_server, g
     assert phone.get_by_role("link", name="Sign in with Google").is_visible()
 
 
-def test_a_person_sets_and_clears_a_retention_policy(page, auth_server, github):
+def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_server, github, tmp_path):
     sign_in_with_github(page, auth_server.url, github, 9811, "tidy")
-    days = page.locator("#retention input[name=days]")
-    days.fill("forever")
-    page.locator("#retention").get_by_role("button", name="Save").click()
+    owner = user_id_for("tidy@example.com")
+    page.locator("#retention").get_by_role("link", name="Spaces").click()
+    page.wait_for_url(auth_server.url + "/dashboard/spaces")
+    assert page.locator("#space-list > li").count() == 1  # the default space, which has no Delete
+    assert page.locator("#space-list details").count() == 0
+
+    page.locator("#new-space input[name=name]").fill("Clients")
+    page.get_by_role("button", name="Make space").click()
+    assert notice(page) == "Space made."
+    page.locator("#new-space input[name=name]").fill("  CLIENTS ")
+    page.get_by_role("button", name="Make space").click()
+    assert "'CLIENTS' reads the same as a space this account already has" in page.inner_text(".error")
+    clients = page.locator("#space-list > li[data-space=Clients]")
+    clients.locator("input[name=name]").fill("Client work")
+    clients.get_by_role("button", name="Rename").click()
+    assert notice(page) == "Space renamed."
+    work = page.locator("#space-list > li[data-space='Client work']")
+
+    work.locator("input[name=days]").fill("forever")
+    work.get_by_role("button", name="Save").click()
     assert "Retention: a whole number of days" in page.inner_text(".error")
-    page.locator("#retention input[name=days]").fill("90")
-    page.locator("#retention").get_by_role("button", name="Save").click()
+    work = page.locator("#space-list > li[data-space='Client work']")
+    work.locator("input[name=days]").fill("90")
+    work.get_by_role("button", name="Save").click()
     assert notice(page) == "Retention saved."
-    assert page.locator("#retention input[name=days]").input_value() == "90"
     with session_scope() as db:
-        assert db.scalars(select(User.retention_days).where(User.email == "tidy@example.com")).one() == 90
-    page.locator("#retention input[name=days]").fill("")
-    page.locator("#retention").get_by_role("button", name="Save").click()
-    assert page.locator("#retention input[name=days]").input_value() == ""
+        retention = dict(db.execute(select(Space.name, Space.retention_days).where(Space.owner_user_id == owner)).all())
+    assert retention == {"personal": None, "Client work": 90}
+    work = page.locator("#space-list > li[data-space='Client work']")
+    work.locator("input[name=days]").fill("")
+    work.get_by_role("button", name="Save").click()
+    assert page.locator("#space-list > li[data-space='Client work'] input[name=days]").input_value() == ""
+
+    # A key that reaches only that space stores there.
+    page.get_by_role("link", name="Account").click()
+    page.locator("#key-spaces").get_by_label("every space, and those you make later").uncheck()
+    page.locator("#key-spaces").get_by_label("only Client work").check()
+    page.fill("input[name=name]", "client-agent")
+    page.get_by_role("button", name="Create key").click()
+    key = page.inner_text("#new-key code")
+    assert "in Client work" in page.inner_text("#keys tbody")
+    stored = store_memories(auth_server.url, key, ["The Acme contract renews in June"])[0]
+    store_memories(auth_server.url, new_key(owner), ["Plays the cello on Sundays"])
+    page.goto(auth_server.url + "/dashboard")
+    assert "Client work · " in page.inner_text("#recent")  # the account page spans every space
+    page.get_by_role("link", name="Memories").first.click()
+    page.select_option("#browser select[name=space]", label="personal")
+    page.get_by_role("button", name="Show").click()
+    assert "cello" in page.inner_text("#memory-list") and "Acme" not in page.inner_text("#memory-list")
+
+    page.get_by_role("link", name="Spaces").click()
+    work = page.locator("#space-list > li[data-space='Client work']")
+    assert "1 observation" in work.inner_text()
+    work.get_by_role("link", name="See its memories").click()
+    assert "Acme" in page.inner_text("#memory-list") and "cello" not in page.inner_text("#memory-list")
+    page.go_back()
+    work = page.locator("#space-list > li[data-space='Client work']")
+    with page.expect_download() as download:
+        work.get_by_role("link", name="Export it").click()
+    exported = tmp_path / download.value.suggested_filename
+    download.value.save_as(exported)
+    assert exported.name.startswith("memorygate-Client-work-") and "Acme" in exported.read_text()
+    assert "cello" not in exported.read_text()
+    fits_every_screen(page, "spaces")
+
+    work.get_by_text("Delete", exact=True).click()
+    assert "are deleted with it, for good" in work.inner_text()
+    work.locator("input[name=confirm_name]").fill("client")
+    work.get_by_role("button", name="Yes, delete Client work").click()
+    assert "type its name exactly" in page.inner_text(".error")
+    work = page.locator("#space-list > li[data-space='Client work']")
+    work.get_by_text("Delete", exact=True).click()
+    work.locator("input[name=confirm_name]").fill("client work")
+    work.get_by_role("button", name="Yes, delete Client work").click()
+    assert notice(page) == "Space deleted, and every memory that was in it."
+    assert page.locator("#space-list > li").count() == 1
     with session_scope() as db:
-        assert db.scalars(select(User.retention_days).where(User.email == "tidy@example.com")).one() is None
+        assert db.get(Observation, stored["id"]) is None
 
 
 def test_a_person_browses_filters_edits_archives_and_forgets_with_undo(page, auth_server, github):
