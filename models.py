@@ -46,6 +46,18 @@ def owner_column() -> Mapped[uuid.UUID]:
     return mapped_column(UUID(as_uuid=True), ForeignKey("spaces.id", ondelete="CASCADE"), nullable=False, index=True)
 
 
+# Who stored a memory, when it was a member of a space it does not own:
+# filled by the database from the setting a call makes (memory/unit_of_work.py).
+ACTING_MEMBER = "nullif(current_setting('memorygate.actor', true), '')::uuid"
+
+
+def stored_by_column() -> Mapped[uuid.UUID | None]:
+    """The member who stored it (NULL: the space's owner, or a member since gone)."""
+    return mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"), server_default=text(ACTING_MEMBER)
+    )
+
+
 def created_column() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
@@ -113,6 +125,36 @@ class Space(Base):
     @property
     def is_default(self) -> bool:
         return self.id == self.owner_user_id
+
+
+class SpaceMember(Base):
+    """Another account a space is shared with, as reader or writer."""
+
+    __tablename__ = "space_members"
+
+    space_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("spaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(10), nullable=False)  # reader or writer
+    created_at: Mapped[datetime] = created_column()
+
+
+class SpaceInvitation(Base):
+    """An invitation to a space, for whoever signs in with this e-mail address."""
+
+    __tablename__ = "space_invitations"
+    __table_args__ = (UniqueConstraint("space_id", "email", name="uq_space_invitations_space_email"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    space_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("spaces.id", ondelete="CASCADE"), nullable=False
+    )
+    email: Mapped[str] = mapped_column(String(320), nullable=False, index=True)  # lowercased
+    role: Mapped[str] = mapped_column(String(10), nullable=False)
+    created_at: Mapped[datetime] = created_column()
 
 
 class AIInstance(Base):
@@ -188,6 +230,7 @@ class Observation(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     owner_id: Mapped[uuid.UUID] = owner_column()
+    stored_by: Mapped[uuid.UUID | None] = stored_by_column()
     observation: Mapped[str] = mapped_column(Text, nullable=False)
     confidence: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0.8"))
     domain: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -243,6 +286,7 @@ class Pattern(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     owner_id: Mapped[uuid.UUID] = owner_column()
+    stored_by: Mapped[uuid.UUID | None] = stored_by_column()
     category: Mapped[str] = mapped_column(String(200), nullable=False)
     pattern_name: Mapped[str] = mapped_column(String(200), nullable=False)
     pattern_text: Mapped[str] = mapped_column(Text, nullable=False)
@@ -278,6 +322,7 @@ class Concept(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     owner_id: Mapped[uuid.UUID] = owner_column()
+    stored_by: Mapped[uuid.UUID | None] = stored_by_column()
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     type: Mapped[str] = mapped_column(String(100), nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
@@ -348,6 +393,7 @@ class Document(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     owner_id: Mapped[uuid.UUID] = owner_column()
+    stored_by: Mapped[uuid.UUID | None] = stored_by_column()
     title: Mapped[str] = mapped_column(String(500), nullable=False)
     doc_type: Mapped[str] = mapped_column(String(100), nullable=False)
     url: Mapped[str | None] = mapped_column(String(2000))
@@ -382,6 +428,7 @@ class Turn(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     owner_id: Mapped[uuid.UUID] = owner_column()
+    stored_by: Mapped[uuid.UUID | None] = stored_by_column()
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False)
     # Order within the conversation, from 0, given at append.
     position: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -527,3 +574,12 @@ class ForgottenMemory(Base):
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[datetime] = created_column()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+
+
+# Few rows name a member (stored_by): deleting an account finds its rows through these.
+for _stored in (Observation, Pattern, Concept, Document, Turn):
+    Index(
+        f"ix_{_stored.__tablename__}_stored_by",
+        _stored.stored_by,
+        postgresql_where=text("stored_by IS NOT NULL"),
+    )

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, func, select
+from sqlalchemy import Text, func, select, text
 from sqlalchemy.orm import Session
 
 from core.request_context import current_client_address, current_request_id
@@ -42,6 +42,14 @@ ACCOUNT_DELETED = "account_deleted"
 RETENTION_ARCHIVED = "retention_archived"
 MEMORY_EXPORTED = "memory_exported"
 MEMORY_IMPORTED = "memory_imported"
+SPACE_INVITED = "space_invited"
+SPACE_JOINED = "space_joined"
+SPACE_INVITATION_DECLINED = "space_invitation_declined"
+SPACE_INVITATION_CANCELLED = "space_invitation_cancelled"
+SPACE_ROLE_CHANGED = "space_role_changed"
+SPACE_MEMBER_REMOVED = "space_member_removed"
+SPACE_LEFT = "space_left"
+SPACE_GONE = "space_gone"  # in a member's trail: its owner deleted the space (or their account)
 
 MAX_EVENTS_PAGE = 100
 
@@ -73,10 +81,12 @@ def record_in_space(
     targets: dict[str, Any] | None = None,
     actor: uuid.UUID | None = None,
 ) -> None:
-    """An event about memories of ``space``, in its account's trail (the
-    actor by default: whoever owns the space), the space among its targets."""
+    """An event about memories of ``space``, the space among its targets, in
+    the trail of who acted: by default the member acting in a space shared
+    with them (the transaction's memorygate.actor), else the space's owner."""
     if actor is None:
-        actor = db.scalar(select(Space.owner_user_id).where(Space.id == space))
+        member = db.scalar(text("SELECT nullif(current_setting('memorygate.actor', true), '')"))
+        actor = uuid.UUID(member) if member else db.scalar(select(Space.owner_user_id).where(Space.id == space))
     record(db, event, actor=actor, targets={**(targets or {}), "space": space})
 
 
@@ -106,6 +116,17 @@ def forgotten_since(
         elif ref and ref not in restored:
             forgotten.append((ref, when))
     return forgotten
+
+
+def events_of_kind(db: Session, *, user_id: uuid.UUID, event: str, limit: int = 10) -> list[dict[str, Any]]:
+    """This account's latest events of one kind: when, and their targets."""
+    rows = db.execute(
+        select(AuditEvent.occurred_at, AuditEvent.targets)
+        .where(AuditEvent.actor_user_id == user_id, AuditEvent.event == event)
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return [{"occurred_at": when, **targets} for when, targets in rows]
 
 
 def events_for(db: Session, *, user_id: uuid.UUID, before_id: int | None = None, limit: int = 50) -> list[dict]:

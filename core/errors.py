@@ -38,6 +38,12 @@ class InsufficientScope(MemoryGateError):
     code = "insufficient_scope"
 
 
+class Forbidden(MemoryGateError):
+    """The caller's role in a space does not allow this (a scope would not help)."""
+
+    code = "forbidden"
+
+
 class EmbeddingUnavailable(MemoryGateError):
     """The embedding provider failed; memories are kept, vectors stay pending."""
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from identity import oauth_records as records
+from memory import spaces
 from models import Concept, Document, Observation, Pattern, Space, Turn
 from oauth_models import APIKey, OAuthGrant, User
 
@@ -40,6 +41,8 @@ def delete_account(db: Session, user_id: uuid.UUID, *, by: str) -> dict[str, int
     held["api_keys"] = db.execute(select(func.count()).where(APIKey.user_id == user_id)).scalar_one()
     held["oauth_grants"] = db.execute(select(func.count()).where(OAuthGrant.user_id == user_id)).scalar_one()
     held["client_registrations"] = records.forget_clients_of(db, user_id)
+    # Its spaces go with it: their members are told. What it stored in others' spaces stays there.
+    spaces.tell_members_it_is_gone(db, list(db.scalars(its_spaces)))
     db.execute(delete(User).where(User.id == user_id))
     audit.record(db, audit.ACCOUNT_DELETED, targets={"account": str(user_id), "by": by, **held})
     return held

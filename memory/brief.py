@@ -71,6 +71,7 @@ def brief(
     since: str | None = None,
     conversation_id: str | None = None,
     credential_id: uuid.UUID | None = None,
+    viewer: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     topic = check.text("topic", topic, max_chars=check.MAX_QUERY_CHARS, required=False)
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not MIN_TOKENS <= max_tokens <= MAX_TOKENS:
@@ -80,11 +81,11 @@ def brief(
     owners = spaces.owners(owner_id)
     start, basis = (given, "given") if given else _last_session(db, owners, credential_id, conversation_id)
     # Over several spaces, each line names its space.
-    named_space = spaces.names(db, owners).get if len(owners) > 1 else None
+    named_space = spaces.names(db, owners, viewer).get if len(owners) > 1 else None
 
     sections = []
     if topic:
-        hits = _on_topic(db, owners=owners, embedder=embedder, topic=topic)
+        hits = _on_topic(db, owners=owners, embedder=embedder, topic=topic, viewer=viewer)
         named = item_types.shortened(" ".join(topic.split()), 100)  # one line: a topic cannot start a line of its own
         more = f'memory_search(query="{named}", limit=N) pages on'
         sections.append(Section("topic", f"## On “{named}”", hits, 0.5, more))
@@ -247,10 +248,10 @@ def _titled(title: str | None, text: str) -> str:
 
 
 def _on_topic(
-    db: Session, *, owners: tuple[uuid.UUID, ...], embedder: EmbeddingProvider, topic: str
+    db: Session, *, owners: tuple[uuid.UUID, ...], embedder: EmbeddingProvider, topic: str, viewer: uuid.UUID | None
 ) -> list[tuple[str, str]]:
     found = hybrid_search.search(
-        db, owner_id=owners, embedder=embedder, query=topic, limit=CANDIDATES // 2, count_reads=False
+        db, owner_id=owners, embedder=embedder, query=topic, limit=CANDIDATES // 2, count_reads=False, viewer=viewer
     )
     return [
         _line(

@@ -67,6 +67,7 @@ def search(
     explain: bool = False,
     as_of: str | None = None,
     changed_since: str | None = None,
+    viewer: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """The hits for ``query`` in the space ``owner_id`` (or in several: each
     is searched as an owner of its own, every candidate is ranked together,
@@ -147,8 +148,13 @@ def search(
         for candidate, item in found
     ]
     _add_statements(db, results)
+    stored_by = spaces.storers(db, [item for _, item in found])
+    for result, (_, item) in zip(results, found, strict=True):
+        member = getattr(item, "stored_by", None)
+        if member is not None:  # a member of a shared space stored it
+            result["stored_by"] = stored_by[member]
     if len(owners) > 1:
-        space_names = spaces.names(db, owners)
+        space_names = spaces.names(db, owners, viewer)
         for result, (_, item) in zip(results, found, strict=True):
             result["space"] = space_names[item.owner_id]
     if count_reads:

@@ -169,7 +169,14 @@ def bootstrap(
         instance = conversations.upsert_ai_instance(db, owner_id=owner_id, name=name, platform=platform)
     counts = item_counts(db, owner_id=owner_id)
     result: dict[str, Any] = {
-        "spaces": [{"name": space.name, "default": space.id == owner_id or None} for space in reached],
+        "spaces": [
+            {
+                "name": space.label,
+                "default": space.id == owner_id or None,
+                "role": None if space.shared_by is None else space.role,
+            }
+            for space in reached
+        ],
         "memory_counts": counts,
         "recent_changes": recent_changes(db, owner_id=owner_id),
         "recommended_first_steps": _first_steps(is_new, counts),

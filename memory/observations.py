@@ -210,6 +210,7 @@ def recall(
     archived: str = "exclude",
     as_of: str | None = None,
     changed_since: str | None = None,
+    viewer: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     scope = Scope.parse(include_history, since, until, time_field, archived, as_of, changed_since)
     domain = check.text("domain", domain, max_chars=check.MAX_NAME_CHARS, required=False)
@@ -242,8 +243,12 @@ def recall(
         )
     ended = item_types.valid_until(db, "observation", rows)
     shown = [item_types.observation_dict(row, ended.get(row.id)) for row in rows]
+    stored_by = spaces.storers(db, rows)
+    for observation, row in zip(shown, rows, strict=True):
+        if row.stored_by:  # a member of a shared space stored it
+            observation["stored_by"] = stored_by[row.stored_by]
     if len(owners) > 1:
-        space_names = spaces.names(db, owners)
+        space_names = spaces.names(db, owners, viewer)
         for observation, row in zip(shown, rows, strict=True):
             observation["space"] = space_names[row.owner_id]
     listed: dict[str, Any] = {"count": len(rows), "offset": offset, "has_more": has_more, "observations": shown}

@@ -52,8 +52,11 @@ def register(mcp: FastMCP, work: Any) -> None:
         return run(research_fetch, returns=results.ResearchDocument, needs=READ_SCOPE, ref=id)
 
 
-def research_search(db: Session, *, owner_id: spaces.Owners, embedder: EmbeddingProvider, query: str) -> dict[str, Any]:
-    hits = hybrid_search.search(db, owner_id=owner_id, embedder=embedder, query=query, limit=RESULTS)["results"]
+def research_search(
+    db: Session, *, owner_id: spaces.Owners, embedder: EmbeddingProvider, query: str, viewer: uuid.UUID | None = None
+) -> dict[str, Any]:
+    found = hybrid_search.search(db, owner_id=owner_id, embedder=embedder, query=query, limit=RESULTS, viewer=viewer)
+    hits = found["results"]
     documents = [int(hit["ref"].split(":")[1]) for hit in hits if hit["type"] == "document"]
     urls = {
         item_types.ref("document", document_id): url

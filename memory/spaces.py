@@ -23,11 +23,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.errors import Conflict, InvalidInput, NotFound
-from core.principal import Principal
+from core.principal import MEMORY_SCOPES, READ_SCOPE, WRITE_SCOPE, Principal
 from memory import item_types
 from memory import validation as check
-from models import Space
+from models import Space, SpaceMember
+from oauth_models import User
 
 DEFAULT_NAME = "personal"  # the default space's name until its owner renames it (migration 0027)
 MAX_NAME_CHARS = 64
@@ -60,15 +62,38 @@ def checked_name(field: str, value: Any) -> tuple[str, str]:
         raise InvalidInput(field, "must not contain control or invisible characters")
     if shown == EVERY_SPACE or re.fullmatch(r"[\W_]+", shown):
         raise InvalidInput(field, "must contain a letter or digit")
+    if "/" in shown:  # it parts a shared space's owner from its name
+        raise InvalidInput(field, "must not contain '/'")
     return shown, name_key(shown)
+
+
+OWNER, WRITER, READER = "owner", "writer", "reader"
+# What each role may do in a space. A member never deletes for good: that stays with the owner.
+ROLE_RIGHTS = {
+    OWNER: frozenset(MEMORY_SCOPES),
+    WRITER: frozenset({READ_SCOPE, WRITE_SCOPE}),
+    READER: frozenset({READ_SCOPE}),
+}
 
 
 @dataclass(frozen=True)
 class SpaceInfo:
     id: uuid.UUID
-    name: str
+    name: str  # as its owner named it
     is_default: bool
     retention_days: int | None
+    role: str = OWNER  # the viewer's
+    shared_by: str | None = None  # the owner's e-mail address, when the viewer is a member
+
+    @property
+    def label(self) -> str:
+        """How the viewer names it: its name, or for a space shared with
+        them 'owner@example.com/name' (never the same as one of theirs)."""
+        return self.name if self.shared_by is None else f"{self.shared_by}/{self.name}"
+
+    @property
+    def rights(self) -> frozenset[str]:
+        return ROLE_RIGHTS[self.role]
 
 
 def _info(space: Space) -> SpaceInfo:
@@ -144,16 +169,47 @@ def delete_space(db: Session, *, user_id: uuid.UUID, space_id: uuid.UUID) -> dic
     if space.is_default:
         raise InvalidInput("space", "the default space cannot be deleted (rename it, or delete the account)")
     deleted = contents(db, space_id)
+    tell_members_it_is_gone(db, [space.id])
     db.execute(delete(Space).where(Space.id == space.id))  # the database's cascade takes its rows
     return deleted
+
+
+def tell_members_it_is_gone(db: Session, space_ids: list[uuid.UUID]) -> None:
+    """Before spaces go: each member's trail says so, which their Spaces page shows."""
+    rows = db.execute(
+        select(SpaceMember.user_id, Space.id, Space.name, User.email)
+        .join(Space, Space.id == SpaceMember.space_id)
+        .join(User, User.id == Space.owner_user_id)
+        .where(SpaceMember.space_id.in_(space_ids))
+    )
+    for member, space_id, name, owner_email in rows:
+        audit.record(
+            db, audit.SPACE_GONE, actor=member, targets={"space": space_id, "space_name": name, "owner": owner_email}
+        )
 
 
 # --- what a credential reaches ---------------------------------------------------
 
 
+def shared_with(db: Session, user_id: uuid.UUID) -> list[SpaceInfo]:
+    """The spaces other accounts share with this one, by owner and name."""
+    rows = db.execute(
+        select(Space, SpaceMember.role, User.email)
+        .join(SpaceMember, SpaceMember.space_id == Space.id)
+        .join(User, User.id == Space.owner_user_id)
+        .where(SpaceMember.user_id == user_id)
+        .order_by(User.email, Space.name_key)
+    )
+    return [
+        SpaceInfo(space.id, space.name, False, space.retention_days, role=role, shared_by=email)
+        for space, role, email in rows
+    ]
+
+
 def reachable(db: Session, principal: Principal) -> list[SpaceInfo]:
-    """The spaces this credential may use, the default first."""
-    spaces = of_account(db, principal.user_id)
+    """The spaces this credential may use: its account's (the default
+    first), then those shared with the account; less any it was not given."""
+    spaces = of_account(db, principal.user_id) + shared_with(db, principal.user_id)
     if principal.space_ids is None:
         return spaces
     return [space for space in spaces if space.id in principal.space_ids]
@@ -170,9 +226,9 @@ def named(db: Session, principal: Principal, name: Any, *, field: str = "space")
     spaces = reachable(db, principal)
     key = name_key(name)
     for space in spaces:
-        if name_key(space.name) == key:
+        if name_key(space.label) == key:
             return space
-    choices = ", ".join(f"'{space.name}'" for space in spaces) or "none"
+    choices = ", ".join(f"'{space.label}'" for space in spaces) or "none"
     raise InvalidInput(field, f"no space named '{name}' that this credential reaches (it reaches {choices})")
 
 
@@ -215,10 +271,10 @@ def space_of(db: Session, user_id: uuid.UUID, ref: str) -> uuid.UUID:
     return holder.id if holder is not None else user_id
 
 
-def owner_for_call(
+def spaces_for_call(
     db: Session, principal: Principal, *, space: Any, refs: list[str], ref_field: str, spans: bool
-) -> Owners:
-    """The space (or, for a read that spans, the spaces) a call acts on:
+) -> list[SpaceInfo]:
+    """The space a call acts on (or, for a read that spans, the spaces):
     the one named; else the one holding the refs it names; else, for a read,
     every reachable space, and for anything else the credential's default."""
     if space is not None and space != EVERY_SPACE:
@@ -226,22 +282,37 @@ def owner_for_call(
         if refs:
             holder = holding(db, reachable(db, principal), refs, field=ref_field)
             if holder is not None and holder.id != chosen.id:
-                raise InvalidInput(ref_field, f"is not in space '{chosen.name}'")
-        return chosen.id
+                raise InvalidInput(ref_field, f"is not in space '{chosen.label}'")
+        return [chosen]
     if space == EVERY_SPACE and not spans:
         raise InvalidInput("space", "'*' (every space) is only for reads; name one space")
     if refs:
         holder = holding(db, reachable(db, principal), refs, field=ref_field)
         if holder is not None:
-            return holder.id
+            return [holder]
     if spans:
-        reached = [space.id for space in reachable(db, principal)]
+        reached = reachable(db, principal)
         if not reached:
             raise _no_space("space")
         return reached
-    return default_for(db, principal).id
+    return [default_for(db, principal)]
 
 
-def names(db: Session, space_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = db.execute(select(Space.id, Space.name).where(Space.id.in_(list(space_ids))))
-    return {space_id: name for space_id, name in rows}
+def names(db: Session, space_ids: Sequence[uuid.UUID], viewer: uuid.UUID | None = None) -> dict[uuid.UUID, str]:
+    """How ``viewer`` names these spaces (SpaceInfo.label): theirs by name,
+    others' as 'owner@example.com/name'."""
+    rows = db.execute(
+        select(Space.id, Space.name, Space.owner_user_id, User.email)
+        .join(User, User.id == Space.owner_user_id)
+        .where(Space.id.in_(list(space_ids)))
+    )
+    return {
+        space_id: name if viewer is None or owner == viewer else f"{email}/{name}"
+        for space_id, name, owner, email in rows
+    }
+
+
+def storers(db: Session, items: Sequence[Any]) -> dict[uuid.UUID, str]:
+    """The e-mail addresses of the members who stored these memories (stored_by)."""
+    ids = {item.stored_by for item in items if getattr(item, "stored_by", None)}
+    return dict(db.execute(select(User.id, User.email).where(User.id.in_(ids))).all()) if ids else {}

@@ -90,6 +90,7 @@ class Hit(Result):
     )
     why: Why | None = Field(None, description="With explain=true: the parts of its score.")
     space: str | None = Field(None, description="The space it is in, when the search spanned several.")
+    stored_by: str | None = Field(None, description="Who stored it, when a member of a shared space did.")
 
 
 class Memory(Result):
@@ -129,6 +130,7 @@ class ObservationRecord(Memory, VersionLinks):
     seen_count: int = Field(description="How often this was stored or restated.")
     last_seen_at: str | None = None
     space: str | None = Field(None, description="The space it is in, when the answer spans several.")
+    stored_by: str | None = Field(None, description="Who stored it, when a member of a shared space did.")
 
 
 class Version(Result):
@@ -413,8 +415,11 @@ class Instance(Result):
 
 
 class SpaceReached(Result):
-    name: str
+    name: str = Field(description="Pass it as 'space'; a space shared with the person is 'owner@example.com/name'.")
     default: bool | None = Field(None, description="True for where writes go when no space is named.")
+    role: Literal["reader", "writer"] | None = Field(
+        None, description="In a space shared with the person: reader (read only) or writer (read, store, change)."
+    )
 
 
 class Bootstrap(Result):

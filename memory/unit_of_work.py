@@ -6,13 +6,15 @@ Service errors pass through (``core.errors``); each edge words them."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.errors import InsufficientScope
-from core.principal import Principal
+from core.errors import Forbidden, InsufficientScope
+from core.principal import FORGET_SCOPE, READ_SCOPE, WRITE_SCOPE, Principal
 from memory import indexing, spaces
 from memory.embeddings import EmbeddingProvider
 
@@ -42,7 +44,12 @@ def run_operation(  # positional-only: an operation's own arguments may share th
         arguments["credential_id"] = principal.credential_id
     space = arguments.pop("space", None)
     try:
-        owner = spaces.owner_for_call(db, principal, space=space, spans=spans, **_refs_named(arguments))
+        reached = spaces.spaces_for_call(db, principal, space=space, spans=spans, **_refs_named(arguments))
+        owner: spaces.Owners
+        if spans:  # a read: every role may read
+            owner, arguments["viewer"] = [each.id for each in reached], principal.user_id
+        else:
+            owner = _may_act_in(db, principal, reached[0], needs)
         result = operation(db, owner_id=owner, **arguments)
         db.commit()
     except BaseException:
@@ -53,6 +60,21 @@ def run_operation(  # positional-only: an operation's own arguments may share th
     if status is not None:
         result["embedding"] = status
     return result
+
+
+NOT_ALLOWED = "Not allowed: '{space}' is shared with you as {role}, who may not {what} there; nothing changed."
+RIGHT_WORDS = {READ_SCOPE: "read", WRITE_SCOPE: "store or change memories", FORGET_SCOPE: "delete memories"}
+
+
+def _may_act_in(db: Session, principal: Principal, space: spaces.SpaceInfo, needs: str) -> uuid.UUID:
+    """The space, once the caller's role there allows ``needs``. What a
+    member writes is marked as theirs (the database fills stored_by from
+    the transaction's memorygate.actor)."""
+    if needs not in space.rights:
+        raise Forbidden(NOT_ALLOWED.format(space=space.label, role=space.role, what=RIGHT_WORDS.get(needs, needs)))
+    if space.shared_by is not None:
+        db.execute(text("SELECT set_config('memorygate.actor', :actor, true)"), {"actor": str(principal.user_id)})
+    return space.id
 
 
 REF_ARGUMENTS = ("ref", "refs", "supersedes")

@@ -21,7 +21,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 
-from core.errors import Conflict, InsufficientScope, MemoryGateError, NotFound
+from core.errors import Conflict, Forbidden, InsufficientScope, MemoryGateError, NotFound
 from core.principal import FORGET_SCOPE, READ_SCOPE, WRITE_SCOPE, step_up_scopes
 from memory import brief, hybrid_search, items, observations
 from memory import tool_results as results
@@ -36,7 +36,7 @@ router = APIRouter(
     responses={
         400: {"description": "An argument breaks its rule; the detail names it"},
         401: {"description": "No valid API key or access token"},
-        403: {"description": "The credential lacks the scope this needs"},
+        403: {"description": "The credential lacks the scope this needs, or the role in a shared space does"},
         404: {"description": "No such memory of yours"},
         429: {"description": "Too many requests; see Retry-After"},
     },
@@ -86,6 +86,8 @@ def _run(
         raise HTTPException(status_code=404, detail=exc.message) from None
     except Conflict as exc:
         raise HTTPException(status_code=409, detail=exc.message) from None
+    except Forbidden as exc:  # a role's limit, not a scope's: asking for more scope would not help
+        raise HTTPException(status_code=403, detail=exc.message) from None
     except MemoryGateError as exc:
         raise HTTPException(status_code=400, detail=exc.message) from None
     except OperationalError:

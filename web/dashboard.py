@@ -96,6 +96,14 @@ EVENT_WORDS = {
     audit.RETENTION_ARCHIVED: "Unused memories archived by your retention setting",
     audit.MEMORY_EXPORTED: "Memory exported",
     audit.MEMORY_IMPORTED: "Memory imported",
+    audit.SPACE_INVITED: "Invitation to a space",
+    audit.SPACE_JOINED: "Space joined",
+    audit.SPACE_INVITATION_DECLINED: "Invitation to a space declined",
+    audit.SPACE_INVITATION_CANCELLED: "Invitation to a space taken back",
+    audit.SPACE_ROLE_CHANGED: "Role in a space changed",
+    audit.SPACE_MEMBER_REMOVED: "Member removed from a space",
+    audit.SPACE_LEFT: "Space left",
+    audit.SPACE_GONE: "Shared space deleted by its owner",
 }
 
 
@@ -256,6 +264,10 @@ def _describe(db: Session, events: list[dict], keys: list[dict]) -> None:
             event["subject"] = targets["ref"]
         elif "conversation_id" in targets:
             event["subject"] = targets["conversation_id"]
+        elif "space_name" in targets:  # a sharing step: the space, and who else took part
+            event["subject"] = " · ".join(
+                filter(None, [targets["space_name"], targets.get("email"), targets.get("role")])
+            )
 
 
 BackTo = Annotated[str, Form(alias="back")]

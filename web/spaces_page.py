@@ -1,19 +1,24 @@
 """The Spaces page of the account: an account's spaces listed with what
-each holds, made, renamed, given a retention, exported, and deleted (after
-the person types its name, told that its memories go with it)."""
+each holds, made, renamed, given a retention, exported, shared (invite by
+address as reader or writer, change a role, remove), and deleted (after the
+person types its name, told that its memories go with it); the spaces
+shared with the person, to leave; invitations waiting for them; and the
+shared spaces their owners deleted."""
 
 from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.errors import MemoryGateError
-from memory import archive, spaces
+from memory import archive, sharing, spaces
 from web import pages
 from web.dependencies import DB, SignedIn, SignedInForm, csrf_token, current_session
 
@@ -38,15 +43,25 @@ def spaces_page(request: Request, db: DB, notice: str | None = None) -> Response
 
 
 def _page(db: Session, signed_in: SignedIn, *, notice: str | None = None, error: str | None = None) -> Response:
+    user = signed_in.user
     listed = [
-        {"space": space, "contents": spaces.contents(db, space.id)}
-        for space in spaces.of_account(db, signed_in.user.id)
+        {
+            "space": space,
+            "contents": spaces.contents(db, space.id),
+            "members": sharing.members(db, space.id),
+            "invitations": sharing.invitations_of(db, space.id),
+        }
+        for space in spaces.of_account(db, user.id)
     ]
+    shared = [{"space": space, "contents": spaces.contents(db, space.id)} for space in spaces.shared_with(db, user.id)]
     return pages.render(
         "spaces.html",
         status_code=400 if error else 200,
         csrf=csrf_token(signed_in.session_token),
         listed=listed,
+        shared=shared,
+        invitations=sharing.invitations_for(db, user),
+        gone=audit.events_of_kind(db, user_id=user.id, event=audit.SPACE_GONE, limit=10),
         max_spaces=spaces.MAX_SPACES,
         notice=notice,
         error=error,
@@ -111,3 +126,81 @@ def delete_space(space_id: str, db: DB, form: SignedInForm, confirm_name: Annota
     except MemoryGateError as exc:
         return _page(db, form, error=exc.message)
     return _done("deleted")
+
+
+# --- sharing -----------------------------------------------------------------------
+
+SHARING_NOTICES = {
+    "invited": "Invitation sent: it waits on their Spaces page when they sign in with that address.",
+    "invitation-cancelled": "Invitation taken back.",
+    "accepted": "You joined the space: it is now in your search and brief.",
+    "declined": "Invitation declined.",
+    "role-changed": "Role changed.",
+    "removed": "Removed from the space: what they stored stays in it.",
+    "left": "You left the space: what you stored stays in it.",
+}
+SPACE_NOTICES.update(SHARING_NOTICES)
+
+
+def _shared(db: Session, form: SignedIn, notice: str, act: Callable[[], object]) -> Response:
+    """Run one sharing step for the signed-in person; its refusal shown on the page."""
+    try:
+        act()
+    except MemoryGateError as exc:
+        db.rollback()
+        return _page(db, form, error=exc.message)
+    return _done(notice)
+
+
+@router.post("/dashboard/spaces/{space_id}/invite")
+def invite(
+    space_id: str,
+    db: DB,
+    form: SignedInForm,
+    email: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+) -> Response:
+    chosen = _space_id(space_id) or uuid.UUID(int=0)
+    return _shared(
+        db, form, "invited", lambda: sharing.invite(db, owner=form.user, space_id=chosen, email=email, role=role)
+    )
+
+
+@router.post("/dashboard/spaces/invitations/{invitation_id}/{answer}")
+def answer_invitation(invitation_id: str, answer: str, db: DB, form: SignedInForm) -> Response:
+    """Accept or decline an invitation to this person (or, its sender: take it back)."""
+    chosen = _space_id(invitation_id) or uuid.UUID(int=0)
+    steps: dict[str, tuple[str, Callable[[], object]]] = {
+        "accept": ("accepted", lambda: sharing.accept(db, user=form.user, invitation_id=chosen)),
+        "decline": ("declined", lambda: sharing.decline(db, user=form.user, invitation_id=chosen)),
+        "cancel": ("invitation-cancelled", lambda: sharing.cancel(db, owner=form.user, invitation_id=chosen)),
+    }
+    if answer not in steps:
+        return pages.message_page("Not found", "There is no such page.", status_code=404)
+    notice, act = steps[answer]
+    return _shared(db, form, notice, act)
+
+
+@router.post("/dashboard/spaces/{space_id}/members/{member_id}/role")
+def change_role(
+    space_id: str, member_id: str, db: DB, form: SignedInForm, role: Annotated[str, Form()] = ""
+) -> Response:
+    space, member = _space_id(space_id) or uuid.UUID(int=0), _space_id(member_id) or uuid.UUID(int=0)
+    return _shared(
+        db,
+        form,
+        "role-changed",
+        lambda: sharing.change_role(db, owner=form.user, space_id=space, member_id=member, role=role),
+    )
+
+
+@router.post("/dashboard/spaces/{space_id}/members/{member_id}/remove")
+def remove_member(space_id: str, member_id: str, db: DB, form: SignedInForm) -> Response:
+    space, member = _space_id(space_id) or uuid.UUID(int=0), _space_id(member_id) or uuid.UUID(int=0)
+    return _shared(db, form, "removed", lambda: sharing.remove(db, owner=form.user, space_id=space, member_id=member))
+
+
+@router.post("/dashboard/spaces/{space_id}/leave")
+def leave(space_id: str, db: DB, form: SignedInForm) -> Response:
+    space = _space_id(space_id) or uuid.UUID(int=0)
+    return _shared(db, form, "left", lambda: sharing.leave(db, user=form.user, space_id=space))

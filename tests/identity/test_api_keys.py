@@ -59,7 +59,9 @@ async def test_key_lifecycle_create_list_use_and_revoke(auth_server, signed_in):
         "usage_count",
         "expires_at",
         "revoked",
+        "space_ids",
     }
+    assert listed[0]["space_ids"] is None  # every space of the account
     assert key not in str(listed)
 
     with session_scope() as session:

@@ -369,7 +369,7 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
     page.locator("#retention").get_by_role("link", name="Spaces").click()
     page.wait_for_url(auth_server.url + "/dashboard/spaces")
     assert page.locator("#space-list > li").count() == 1  # the default space, which has no Delete
-    assert page.locator("#space-list details").count() == 0
+    assert page.locator("#space-list summary", has_text="Delete").count() == 0
 
     page.locator("#new-space input[name=name]").fill("Clients")
     page.get_by_role("button", name="Make space").click()
@@ -443,6 +443,88 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
     assert page.locator("#space-list > li").count() == 1
     with session_scope() as db:
         assert db.get(Observation, stored["id"]) is None
+
+
+def test_two_people_share_a_space_change_a_role_remove_and_leave(browser_contexts, auth_server, github):
+    owner, member = browser_contexts().new_page(), browser_contexts().new_page()
+    sign_in_with_github(owner, auth_server.url, github, 9830, "sharer")
+    sign_in_with_github(member, auth_server.url, github, 9831, "joiner")
+    owner.goto(auth_server.url + "/dashboard/spaces")
+    owner.locator("#new-space input[name=name]").fill("Family")
+    owner.get_by_role("button", name="Make space").click()
+    family = owner.locator("#space-list > li[data-space=Family]")
+    family.get_by_text("Share", exact=True).click()
+    family.locator("input[name=email]").fill("Joiner@Example.com")
+    family.locator("select[name=role]").select_option("reader")
+    family.get_by_role("button", name="Invite").click()
+    assert notice(owner).startswith("Invitation sent")
+    family = owner.locator("#space-list > li[data-space=Family]")
+    family.get_by_text("Share (1)").click()
+    assert "joiner@example.com invited as reader" in family.inner_text()
+    owner_key = new_key(user_id_for("sharer@example.com"))
+
+    async def store_in_family() -> None:
+        async with mcp_client(auth_server.url, owner_key) as client:
+            await call(client, "memory_store", observation="Grandma's recipe uses brown butter", space="Family")
+
+    in_thread(store_in_family)
+
+    member.goto(auth_server.url + "/dashboard/spaces")
+    invitation = member.locator("#invitations li[data-invitation=Family]")
+    assert "sharer@example.com invites you to Family as reader." in invitation.inner_text()
+    invitation.get_by_role("button", name="Accept").click()
+    assert notice(member) == "You joined the space: it is now in your search and brief."
+    shared = member.locator("#shared-spaces li[data-shared='sharer@example.com/Family']")
+    assert "shared by sharer@example.com; you are a reader" in shared.inner_text()
+    assert "1 observation" in shared.inner_text()
+    fits_every_screen(member, "spaces-shared")
+
+    owner.reload()
+    family = owner.locator("#space-list > li[data-space=Family]")
+    family.get_by_text("Share (1)").click()
+    person = family.locator("li[data-member='joiner@example.com']")
+    person.locator("select[name=role]").select_option("writer")
+    person.get_by_role("button", name="Change role").click()
+    assert notice(owner) == "Role changed."
+    member.reload()
+    assert "you are a writer" in member.locator("#shared-spaces").inner_text()
+
+    family = owner.locator("#space-list > li[data-space=Family]")
+    family.get_by_text("Share (1)").click()
+    family.get_by_role("button", name="Remove joiner@example.com").click()
+    assert notice(owner) == "Removed from the space: what they stored stays in it."
+    member.reload()
+    assert member.locator("#shared-spaces").count() == 0
+
+    family = owner.locator("#space-list > li[data-space=Family]")
+    family.get_by_text("Share", exact=True).click()
+    family.locator("input[name=email]").fill("joiner@example.com")
+    family.get_by_role("button", name="Invite").click()
+    member.reload()
+    member.locator("#invitations").get_by_role("button", name="Decline").click()
+    assert notice(member) == "Invitation declined."
+    owner.reload()
+    family = owner.locator("#space-list > li[data-space=Family]")
+    family.get_by_text("Share", exact=True).click()
+    family.locator("input[name=email]").fill("joiner@example.com")
+    family.get_by_role("button", name="Invite").click()
+    family = owner.locator("#space-list > li[data-space=Family]")
+    family.get_by_text("Share (1)").click()
+    family.get_by_role("button", name="Take back").click()
+    assert notice(owner) == "Invitation taken back."
+    family = owner.locator("#space-list > li[data-space=Family]")
+    family.get_by_text("Share", exact=True).click()
+    family.locator("input[name=email]").fill("joiner@example.com")
+    family.get_by_role("button", name="Invite").click()
+    member.reload()
+    member.locator("#invitations").get_by_role("button", name="Accept").click()
+    shared = member.locator("#shared-spaces li[data-shared='sharer@example.com/Family']")
+    shared.get_by_text("Leave", exact=True).click()
+    shared.get_by_role("button", name="Yes, leave Family").click()
+    assert notice(member) == "You left the space: what you stored stays in it."
+    member.get_by_role("link", name="Account").click()
+    activity = member.inner_text("#activity")
+    assert "Space left" in activity and "Family" in activity
 
 
 def test_a_person_browses_filters_edits_archives_and_forgets_with_undo(page, auth_server, github):
