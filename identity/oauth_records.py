@@ -286,10 +286,20 @@ def take_pending(db: Session, *, request_id: str, session_token: str, csrf: str)
     return pending
 
 
-def approve(db: Session, *, pending: OAuthPendingAuthorization, user_id: uuid.UUID, scopes: list[str]) -> str:
+def approve(
+    db: Session,
+    *,
+    pending: OAuthPendingAuthorization,
+    user_id: uuid.UUID,
+    scopes: list[str],
+    space_ids: list[uuid.UUID] | None = None,
+) -> str:
     """Record the consent, for the ``scopes`` the person granted of those
-    asked, as a grant and return a fresh authorization code."""
-    grant = OAuthGrant(user_id=user_id, client_id=pending.client_id, scopes=scopes, resource=pending.resource)
+    asked and the spaces it reaches (None: every space), as a grant and
+    return a fresh authorization code."""
+    grant = OAuthGrant(
+        user_id=user_id, client_id=pending.client_id, scopes=scopes, resource=pending.resource, space_ids=space_ids
+    )
     db.add(grant)
     db.flush()
     code = new_secret()
@@ -467,6 +477,7 @@ def list_connections(db: Session, *, user_id: uuid.UUID, settings: Settings) -> 
                 "redirect_host": destination_host(client.redirect_uris[0]) if client and client.redirect_uris else None,
                 "registered_at": client.registered_at.isoformat() if client and client.registered_at else None,
                 "scopes": grant.scopes,
+                "space_ids": None if grant.space_ids is None else [str(space) for space in grant.space_ids],
                 "connected_at": grant.created_at.isoformat(),
                 "last_used": grant.last_used.isoformat() if grant.last_used else None,
             }
@@ -474,14 +485,34 @@ def list_connections(db: Session, *, user_id: uuid.UUID, settings: Settings) -> 
     return connections
 
 
-def narrow(db: Session, *, user_id: uuid.UUID, grant_id: uuid.UUID, keep: set[str]) -> bool:
+def narrow(
+    db: Session,
+    *,
+    user_id: uuid.UUID,
+    grant_id: uuid.UUID,
+    keep: set[str],
+    keep_spaces: list[uuid.UUID] | None = None,
+) -> bool:
     """Take rights away from a connected client: its grant and every token
     of it (refresh tokens too, so none can win them back) keep only ``keep``
-    of what they hold, from the next request on. False when the grant is not
-    this user's live one; never widens."""
+    of what they hold, and only ``keep_spaces`` of the spaces it reaches
+    (None: as they are), from the next request on (tokens are checked
+    against their grant on every request). False when the grant is not this
+    user's live one; never widens."""
     grant = db.get(OAuthGrant, grant_id, with_for_update=True)
     if grant is None or grant.user_id != user_id or grant.revoked:
         return False
+    if keep_spaces is not None:
+        held = grant.space_ids
+        narrower = keep_spaces if held is None else [space for space in held if space in keep_spaces]
+        if narrower != held:
+            grant.space_ids = narrower
+            audit.record(
+                db,
+                audit.OAUTH_GRANT_NARROWED,
+                actor=user_id,
+                targets={"grant_id": grant_id, "client_id": grant.client_id, "spaces": len(narrower)},
+            )
     kept = [scope for scope in grant.scopes if scope in keep]
     removed = [scope for scope in grant.scopes if scope not in keep]
     if not removed:

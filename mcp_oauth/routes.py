@@ -37,11 +37,13 @@ from identity import accounts, provider_login
 from identity import oauth_records as records
 from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
 from mcp_oauth.provider import HashedSecretAuthenticator, PostgresOAuthProvider, is_loopback_http
+from memory import spaces
 from web import pages
 from web.pages import NO_STORE
 
 MAX_STATE_CHARS = 1_000
 NOTHING_CHOSEN = "Tick at least one thing it may do, or choose Deny."
+NO_SPACE_CHOSEN = "Tick every space, or the spaces it may reach, or choose Deny."
 
 
 def _too_many(description: str, wait: float) -> Response:
@@ -215,6 +217,8 @@ class OAuthEndpoints:
                 "redirect_uri": pending.redirect_uri,
                 "scopes": pending.scopes,
                 "user": user.email if user else None,
+                # With more than one space, the person chooses which the client reaches.
+                "spaces": [] if user is None else spaces.of_account(db, user.id),
             }
             if user is not None and session_token:
                 view["csrf"] = records.bind_consent(pending, session_token)
@@ -234,6 +238,7 @@ class OAuthEndpoints:
             request_id=request_id,
             csrf=view["csrf"],
             problem=problem,
+            spaces=view["spaces"] if len(view["spaces"]) > 1 else [],
         )
 
     def _sign_in(self, request: Request, request_id: str, view: dict[str, Any]) -> Response:
@@ -272,13 +277,16 @@ class OAuthEndpoints:
         form = await request.form()
         request_id, csrf, decision = form.get("request"), form.get("csrf_token"), form.get("decision")
         chosen = {scope for scope in form.getlist("scope") if isinstance(scope, str)}
+        reach = [space for space in form.getlist("reach") if isinstance(space, str)]
+        spaces_offered = form.get("reach_offered") == "1"
         session_token = request.cookies.get(accounts.SESSION_COOKIE)
         if not (isinstance(request_id, str) and isinstance(csrf, str) and request_id and csrf and session_token):
             return pages.message_page("Not allowed", "This consent form is incomplete.", status_code=403)
-        if decision == "approve" and not chosen:  # asked again; the request stays open
+        nothing = NOTHING_CHOSEN if not chosen else NO_SPACE_CHOSEN if spaces_offered and not reach else None
+        if decision == "approve" and nothing:  # asked again; the request stays open
             if not records.consent_form_ok(request_id=request_id, session_token=session_token, csrf=csrf):
                 return pages.message_page("Not allowed", records.NOT_YOUR_FORM, status_code=403)
-            return await self._consent(request, request_id, problem=NOTHING_CHOSEN)
+            return await self._consent(request, request_id, problem=nothing)
 
         def decide(db: Session) -> str:
             user = accounts.user_for_session_token(db, session_token)
@@ -289,7 +297,11 @@ class OAuthEndpoints:
             if decision == "approve":
                 # Only rights the client asked for: a form cannot widen them.
                 granted = [scope for scope in pending.scopes if scope in chosen]
-                params["code"] = records.approve(db, pending=pending, user_id=user.id, scopes=granted)
+                # Only this account's own spaces: a form cannot name another's.
+                reached = spaces.ticked(db, user.id, reach) if spaces_offered else None
+                params["code"] = records.approve(
+                    db, pending=pending, user_id=user.id, scopes=granted, space_ids=reached
+                )
             else:
                 params["error"] = "access_denied"
             return construct_redirect_uri(pending.redirect_uri, **params)

@@ -258,6 +258,16 @@ def holding(db: Session, within: list[SpaceInfo], refs: list[str], *, field: str
     return by_id[found.pop()] if found else None
 
 
+def ticked(db: Session, user_id: uuid.UUID, reach: list[str]) -> list[uuid.UUID] | None:
+    """The spaces a form's "reach" boxes chose for a credential, as ids of
+    the account's spaces (None: every space, now and later, the box '*';
+    [] when none was ticked)."""
+    if EVERY_SPACE in reach:
+        return None
+    chosen = set(reach)
+    return [space.id for space in of_account(db, user_id) if str(space.id) in chosen]
+
+
 def of_account_chosen(db: Session, user_id: uuid.UUID, chosen: Any) -> SpaceInfo:
     """The account's space whose id a page's form sent, else its default space."""
     listed = of_account(db, user_id)

@@ -56,6 +56,7 @@ NOTICES = {
     "disconnected": "Client disconnected.",
     "narrowed": "Client's rights changed.",
     "rights-needed": "Rights: keep at least one; to take them all away, disconnect the client.",
+    "spaces-needed": "Spaces: keep at least one; to take them all away, disconnect the client.",
     "connection-not-found": "Connection not found.",
     "forgotten": "Memory forgotten.",
     "restored": "Memory brought back.",
@@ -205,7 +206,10 @@ def dashboard_page(
         rights=RIGHTS,
         key_default_rights=[scope for scope in ALL_SCOPES if scope != MANAGE_SCOPE],
         keys=keys,
-        connections=records.list_connections(db, user_id=user.id, settings=settings),
+        connections=[
+            {**connection, "spaces": _names(connection["space_ids"], space_names)}
+            for connection in records.list_connections(db, user_id=user.id, settings=settings)
+        ],
         counts=items.item_counts(db, owner_id=every_space),
         spaces=account_spaces,
         captured=turns.captured(db, owner_id=user.id),
@@ -295,7 +299,7 @@ def create_key(
 ) -> Response:
     user, token = form.user, form.session_token
     rights = rights or []
-    space_ids = _key_spaces(db, user.id, reach or [])
+    space_ids = spaces.ticked(db, user.id, reach or [])
     problem = _key_form_problem(name, expires_days, rights) or (
         "Spaces: tick every space, or the spaces it may reach." if space_ids == [] else None
     )
@@ -328,18 +332,11 @@ def create_key(
     return response
 
 
-def _names(space_ids: list[uuid.UUID] | None, space_names: dict[uuid.UUID, str]) -> list[str] | None:
+def _names(space_ids: list[uuid.UUID] | list[str] | None, space_names: dict[uuid.UUID, str]) -> list[str] | None:
     """The names of a credential's spaces that still exist (None: every space)."""
-    return None if space_ids is None else [space_names[i] for i in space_ids if i in space_names]
-
-
-def _key_spaces(db: Session, user_id: uuid.UUID, reach: list[str]) -> list[uuid.UUID] | None:
-    """The spaces ticked for a new key, as ids of this account's spaces
-    (None: every space, present and future; [] when none was ticked)."""
-    if spaces.EVERY_SPACE in reach:
+    if space_ids is None:
         return None
-    ticked = set(reach)
-    return [space.id for space in spaces.of_account(db, user_id) if str(space.id) in ticked]
+    return [space_names[uuid.UUID(str(i))] for i in space_ids if uuid.UUID(str(i)) in space_names]
 
 
 def _key_form_problem(name: str, expires_days: str, rights: list[str]) -> str | None:
@@ -371,13 +368,23 @@ def disconnect(grant_id: str, db: DB, form: SignedInForm) -> Response:
 
 @router.post("/dashboard/connections/{grant_id}/rights")
 def narrow_connection(
-    grant_id: str, db: DB, form: SignedInForm, rights: Annotated[list[str] | None, Form()] = None
+    grant_id: str,
+    db: DB,
+    form: SignedInForm,
+    rights: Annotated[list[str] | None, Form()] = None,
+    reach: Annotated[list[str] | None, Form()] = None,
+    reach_offered: Annotated[str, Form()] = "",
 ) -> Response:
-    """Keep only the ticked rights of a connected client (never more than it holds)."""
+    """Keep only the ticked rights and spaces of a connected client (never more than it holds)."""
     parsed = _uuid(grant_id)
     if not rights:
         return back("rights-needed", "#connections")
-    if parsed is None or not records.narrow(db, user_id=form.user.id, grant_id=parsed, keep=set(rights)):
+    keep_spaces = spaces.ticked(db, form.user.id, reach or []) if reach_offered else None
+    if keep_spaces == []:
+        return back("spaces-needed", "#connections")
+    if parsed is None or not records.narrow(
+        db, user_id=form.user.id, grant_id=parsed, keep=set(rights), keep_spaces=keep_spaces
+    ):
         return back("connection-not-found")
     return back("narrowed", "#connections")
 

@@ -77,8 +77,10 @@ def consent_page(
     csrf: str,
     verified_host: str | None = None,
     problem: str | None = None,
+    spaces: list[Any] | None = None,
 ) -> HTMLResponse:
-    """The person sees each right the client asks for, ticked, and may untick any."""
+    """The person sees each right the client asks for, ticked, and may untick
+    any; and, with more than one space, chooses the spaces it reaches."""
     return render(
         "consent.html",
         csp=CONSENT_CSP,
@@ -91,6 +93,7 @@ def consent_page(
         request_id=request_id,
         csrf=csrf,
         problem=problem,
+        spaces=spaces or [],
     )
 
 

@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from memory import spaces
 from models import ForgottenMemory, ImportJob, Observation, Space
 from oauth_models import User
 from tests.fakes import github_profile
@@ -864,6 +865,71 @@ def test_consent_allow_disconnect_and_deny_in_the_browser(page, auth_server, git
     assert parse_qs(urlsplit(page.url).query)["error"] == ["access_denied"]
     page.goto(auth_server.url + "/dashboard")
     assert "Nosy Agent" not in page.inner_text("#connections")
+
+
+def test_a_person_connects_a_client_to_one_space_on_the_consent_page(page, auth_server, github, callback):
+    redirect = callback.url + "/callback"
+    sign_in_with_github(page, auth_server.url, github, 9832, "one-space")
+    owner = user_id_for("one-space@example.com")
+    with session_scope() as db:
+        spaces.create(db, user_id=owner, name="Work")
+    store_memories(auth_server.url, new_key(owner), ["Keeps a diary in Portuguese"])  # in personal
+    client_id = register_client(auth_server.url, client_name="Work Agent", redirect_uris=[redirect]).json()["client_id"]
+    verifier, challenge = pkce_pair()
+    page.goto(authorize_url(auth_server.url, client_id, challenge, redirect_uri=redirect))
+    choices = page.locator("#consent-spaces")
+    choices.get_by_label("every space, and those you make later").uncheck()
+    page.get_by_role("button", name="Allow").click()
+    assert "Tick every space, or the spaces it may reach" in page.inner_text("[role=alert]")
+    page.locator("#consent-spaces").get_by_label("every space, and those you make later").uncheck()
+    page.locator("#consent-spaces").get_by_label("only Work").check()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(redirect + "?*")
+    code = parse_qs(urlsplit(page.url).query)["code"][0]
+    token = exchange_code(auth_server.url, client_id, code, verifier, redirect_uri=redirect).json()["access_token"]
+
+    async def use_it() -> tuple[list[dict], dict, list[str]]:
+        async with mcp_client(auth_server.url, token) as client:
+            spaces_reached = (await call(client, "memory_bootstrap"))["spaces"]
+            stored = await call(client, "memory_store", observation="Sprint demo on Thursday")
+            found = await call(client, "memory_search", query="diary Portuguese", min_similarity=0)
+            return spaces_reached, stored, [hit["text"] for hit in found["results"]]
+
+    reached, stored, texts = in_thread(use_it)
+    assert reached == [{"name": "Work", "default": True}]
+    assert "Keeps a diary in Portuguese" not in texts
+    with session_scope() as db:
+        work = db.scalars(select(Space.id).where(Space.owner_user_id == owner, Space.name == "Work")).one()
+        assert db.get(Observation, stored["id"]).owner_id == work
+    page.goto(auth_server.url + "/dashboard")
+    row = page.locator("#connections tbody tr", has_text="Work Agent")
+    assert "in Work" in row.locator("td[data-label=Rights]").inner_text()
+
+    # Another client, given every space, is narrowed to one from the account page.
+    home_id = register_client(auth_server.url, client_name="Home Agent", redirect_uris=[redirect]).json()["client_id"]
+    verifier, challenge = pkce_pair()
+    page.goto(authorize_url(auth_server.url, home_id, challenge, redirect_uri=redirect))
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(redirect + "?*")
+    code = parse_qs(urlsplit(page.url).query)["code"][0]
+    home_token = exchange_code(auth_server.url, home_id, code, verifier, redirect_uri=redirect).json()["access_token"]
+    page.goto(auth_server.url + "/dashboard")
+    row = page.locator("#connections tbody tr", has_text="Home Agent")
+    assert " in " not in row.locator("td[data-label=Rights]").inner_text()  # every space
+    row.locator("summary", has_text="Change").click()
+    row.get_by_label("every space, and those you make later").uncheck()
+    row.get_by_label("only personal").check()
+    row.get_by_role("button", name="Keep only these").click()
+    assert notice(page) == "Client's rights changed."
+    row = page.locator("#connections tbody tr", has_text="Home Agent")
+    assert "in personal" in row.locator("td[data-label=Rights]").inner_text()
+
+    async def search_home() -> list[str]:
+        async with mcp_client(auth_server.url, home_token) as client:
+            found = await call(client, "memory_search", query="sprint demo Thursday", min_similarity=0)
+            return [hit["text"] for hit in found["results"]]
+
+    assert "Sprint demo on Thursday" not in in_thread(search_home)  # the next request: work is out of reach
 
 
 def test_each_sign_in_choice_on_the_oauth_page_leads_to_consent(browser_contexts, auth_server, google, github):
