@@ -290,8 +290,10 @@ def forget(db: Session, *, owner_id: uuid.UUID, conversation_id: Any) -> dict[st
     return {"forgotten": True, "conversation_id": session.conversation_id, "turns": forgotten}
 
 
-def captured(db: Session, *, owner_id: uuid.UUID, limit: int = 100) -> list[dict[str, Any]]:
-    """The conversations with turns kept, most recently active first."""
+def captured(db: Session, *, owner_id: uuid.UUID | list[uuid.UUID], limit: int = 100) -> list[dict[str, Any]]:
+    """The conversations with turns kept (in one space or several), most
+    recently active first, each with its space's id."""
+    owners = [owner_id] if isinstance(owner_id, uuid.UUID) else owner_id
     rows = db.execute(
         select(
             ConversationSession.conversation_id,
@@ -299,13 +301,15 @@ def captured(db: Session, *, owner_id: uuid.UUID, limit: int = 100) -> list[dict
             func.count(Turn.id),
             func.min(Turn.occurred_at),
             func.max(Turn.occurred_at),
+            ConversationSession.owner_id,
         )
         .join(Turn, Turn.session_id == ConversationSession.id)
-        .where(ConversationSession.owner_id == owner_id, Turn.owner_id == owner_id)
+        .where(ConversationSession.owner_id.in_(owners), Turn.owner_id.in_(owners))
         .group_by(ConversationSession.id)
         .order_by(func.max(Turn.occurred_at).desc())
         .limit(limit)
     ).all()
     return [
-        {"conversation_id": row[0], "title": row[1], "turns": row[2], "first": row[3], "last": row[4]} for row in rows
+        {"conversation_id": row[0], "title": row[1], "turns": row[2], "first": row[3], "last": row[4], "space": row[5]}
+        for row in rows
     ]

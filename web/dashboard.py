@@ -212,7 +212,8 @@ def dashboard_page(
         ],
         counts=items.item_counts(db, owner_id=every_space),
         spaces=account_spaces,
-        captured=turns.captured(db, owner_id=user.id),
+        space_names=space_names,
+        captured=turns.captured(db, owner_id=every_space),
         query=query or "",
         search=search,
         recent=recent,
@@ -419,10 +420,15 @@ def undo_forget(request: Request, db: DB, form: SignedInForm, undo_id: UndoId = 
 
 @router.post("/dashboard/conversations/forget")
 def forget_conversation(
-    request: Request, db: DB, form: SignedInForm, conversation_id: Annotated[str, Form()] = ""
+    request: Request,
+    db: DB,
+    form: SignedInForm,
+    conversation_id: Annotated[str, Form()] = "",
+    space: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        turns.forget(db, owner_id=form.user.id, conversation_id=conversation_id)
+        owner = spaces.of_account_chosen(db, form.user.id, space).id  # one of the person's own, else the default
+        turns.forget(db, owner_id=owner, conversation_id=conversation_id)
     except MemoryGateError as exc:
         return dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
     return back("conversation-forgotten", "#conversations")

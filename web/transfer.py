@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 import tempfile
 import threading
 import uuid
+import zipfile
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -90,26 +92,60 @@ async def export(request: Request, space: str = "") -> Response:
     if signed_in is None:
         return RedirectResponse("/dashboard", status_code=303)
     owner_id = signed_in.user.id
+    every = space == spaces.EVERY_SPACE
     chosen = await run_in_threadpool(_chosen_space, request, owner_id, space)
     if not _exporting.claim(owner_id):
         return pages.message_page("Busy", EXPORTS_BUSY, status_code=429)
     try:
-        written = await run_in_threadpool(_write_export, request.app.state.database, chosen.id)
+        if every:  # a ZIP with each space's file, each importable into a space of its own
+            written = await run_in_threadpool(_write_every_space, request.app.state.database, owner_id)
+        else:
+            written = await run_in_threadpool(_write_export, request.app.state.database, chosen.id)
     except BaseException:
         _exporting.release(owner_id)
         raise
-    named = "" if chosen.is_default else "-" + re.sub(r"[^A-Za-z0-9._-]+", "-", chosen.name).strip("-")[:40]
-    name = f"memorygate{named}-{datetime.now(UTC):%Y-%m-%d}.jsonl"
+    today = f"{datetime.now(UTC):%Y-%m-%d}"
+    named = "" if chosen.is_default or every else "-" + _file_name(chosen.name)
+    name = f"memorygate-{today}.zip" if every else f"memorygate{named}-{today}.jsonl"
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
-    return _Download(written, on_close=lambda: _exporting.release(owner_id), headers=headers)
+    media_type = "application/zip" if every else "application/x-ndjson"
+    return _Download(written, on_close=lambda: _exporting.release(owner_id), headers=headers, media_type=media_type)
+
+
+def _file_name(space_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", space_name).strip("-")[:40] or "space"
+
+
+def _write_every_space(database: Database, user_id: uuid.UUID) -> IO[bytes]:
+    """Every space of the account, a JSON Lines file each (each read in a snapshot of its own)."""
+    with database.session_scope() as db:
+        listed = spaces.of_account(db, user_id)
+    archive = tempfile.SpooledTemporaryFile(max_size=EXPORT_CHUNK_BYTES * 16)  # noqa: SIM115 (sent, then closed)
+    try:
+        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+            used: set[str] = set()
+            for space in listed:
+                name = _file_name(space.name)
+                while name.lower() in used:  # names that differ only in what a file name cannot hold
+                    name += "-"
+                used.add(name.lower())
+                with _write_export(database, space.id) as one, bundle.open(f"{name}.jsonl", "w") as entry:
+                    shutil.copyfileobj(one, entry)
+        archive.seek(0)
+        return archive
+    except BaseException:
+        archive.close()
+        raise
 
 
 class _Download(StreamingResponse):
     """A spooled file sent in chunks, closed (and ``on_close`` called) however
     the response ends: sent, the client gone, or the server stopping."""
 
-    def __init__(self, file: IO[bytes], *, on_close: Callable[[], None], headers: dict[str, str]) -> None:
-        super().__init__(self._chunks(file), media_type="application/x-ndjson", headers=headers)
+    def __init__(
+        self, file: IO[bytes], *, on_close: Callable[[], None], headers: dict[str, str], media_type: str
+    ) -> None:
+        super().__init__(self._chunks(file), media_type=media_type, headers=headers)
         self.file, self.on_close = file, on_close
 
     @staticmethod

@@ -429,6 +429,13 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
     download.value.save_as(exported)
     assert exported.name.startswith("memorygate-Client-work-") and "Acme" in exported.read_text()
     assert "cello" not in exported.read_text()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export every space").click()
+    bundle = tmp_path / download.value.suggested_filename
+    download.value.save_as(bundle)
+    with zipfile.ZipFile(bundle) as files:
+        assert sorted(files.namelist()) == ["Client-work.jsonl", "personal.jsonl"]
+        assert "cello" in files.read("personal.jsonl").decode() and "Acme" in files.read("Client-work.jsonl").decode()
     fits_every_screen(page, "spaces")
 
     work.get_by_text("Delete", exact=True).click()
