@@ -293,6 +293,7 @@ def _principal(key: api_keys.VerifiedKey) -> Principal:
         credential_type="api_key",
         credential_id=key.key_id,
         space_ids=key.space_ids,
+        space_scopes=key.space_scopes,
     )
 
 
@@ -319,7 +320,10 @@ def authenticate(
     user = accounts.get_user(db, check.principal.user_id)
     if user is None:
         return None
-    return Caller(user, check.principal.scopes, via_session=False, space_ids=check.principal.space_ids)
+    principal = check.principal
+    return Caller(
+        user, principal.scopes, via_session=False, space_ids=principal.space_ids, space_scopes=principal.space_scopes
+    )
 
 
 @dataclass(frozen=True)
@@ -330,3 +334,4 @@ class Caller:
     scopes: frozenset[str]
     via_session: bool
     space_ids: frozenset[uuid.UUID] | None = None  # the key's spaces (None: every space)
+    space_scopes: Mapping[str, frozenset[str]] | None = None  # its rights per space, when fewer in some

@@ -102,6 +102,8 @@ class APIKey(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     # The spaces it may reach (None: every space of the account, present and future).
     space_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
+    # Fewer rights in some spaces: space id (or "*", every other) -> scopes (migration 0029).
+    space_scopes: Mapped[dict[str, list[str]] | None] = mapped_column(JSONB)
 
     user: Mapped[User] = relationship()
 
@@ -184,6 +186,8 @@ class OAuthGrant(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     # The spaces its tokens may reach (None: every space of the account, present and future).
     space_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
+    # Fewer rights in some spaces: space id (or "*", every other) -> scopes (migration 0029).
+    space_scopes: Mapped[dict[str, list[str]] | None] = mapped_column(JSONB)
 
 
 class OAuthAuthorizationCode(Base):

@@ -73,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--read-only", action="store_true", help="the same as --rights read")
     create.add_argument(
-        "--spaces", help="the spaces it may reach, by name, comma-separated (default: every space, now and later)"
+        "--spaces",
+        help="the spaces it may reach, by name, comma-separated, each with ':read' for reads only there "
+        "(default: every space, now and later)",
     )
     create.add_argument("--expires-days", type=int, default=None, help="expire after this many days")
     leave = commands.add_parser("delete-account", help="delete an account and everything in it (asks to confirm)")
@@ -276,12 +278,18 @@ def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
         user = accounts.local_owner(session) if args.email is None else accounts.user_for_email(session, args.email)
         account_spaces = {spaces.name_key(space.name): space for space in spaces.of_account(session, user.id)}
         wanted = [name.strip() for name in (args.spaces or "").split(",") if name.strip()]
-        missing = [name for name in wanted if spaces.name_key(name) not in account_spaces]
+        how = {name: "read" if name.endswith(":read") else "all" for name in wanted}
+        names = {name: name.removesuffix(":read").strip() for name in wanted}
+        missing = [names[name] for name in wanted if spaces.name_key(names[name]) not in account_spaces]
         if missing or (args.spaces is not None and not wanted):
             known = ", ".join(space.name for space in account_spaces.values())
             print(f"error: --spaces takes names of this account's spaces ({known}), not {missing}", file=sys.stderr)
             return 2
-        space_ids = [account_spaces[spaces.name_key(name)].id for name in wanted] if wanted else None
+        space_ids, space_scopes = None, None
+        if wanted:  # only the spaces named, as the account page's "nothing" for the rest
+            chosen = [f"{account_spaces[spaces.name_key(names[name])].id}:{how[name]}" for name in wanted]
+            others = [f"{space.id}:none" for space in account_spaces.values()]
+            space_ids, space_scopes = spaces.reach_and_rights(session, user.id, [*others, *chosen, "*:none"])
         _, raw = api_keys.create_key(
             session,
             user_id=user.id,
@@ -289,6 +297,7 @@ def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
             expires_at=expires_at,
             scopes=scopes,
             space_ids=space_ids,
+            space_scopes=space_scopes,
             bcrypt_rounds=settings.bcrypt_rounds,
         )
         owner = _account_words(user) + (f", in {', '.join(wanted)}" if wanted else "")

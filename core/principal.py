@@ -7,11 +7,12 @@ and never take a user id from the caller.
 from __future__ import annotations
 
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 SCOPE_KEY = "memorygate.principal"
+EVERY_OTHER_SPACE = "*"  # in space_scopes: the spaces a credential's rights do not name
 # A credential's rights, as OAuth scopes. Forgetting is apart from writing
 # so a client may store but never delete; managing the account's keys is
 # apart from both, so a key that reads and writes cannot mint others.
@@ -49,9 +50,24 @@ class Principal:
     # The spaces the credential may reach (None: every space of the account);
     # memory/spaces.py turns them into the rows a call may touch.
     space_ids: frozenset[uuid.UUID] | None = None
+    # Fewer rights in some spaces: a space's id as text (or "*", every space
+    # not named) -> the scopes held there; None: ``scopes`` everywhere.
+    space_scopes: Mapping[str, frozenset[str]] | None = None
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def scopes_in(self, space_id: uuid.UUID) -> frozenset[str]:
+        """What this credential may do in one space."""
+        if self.space_scopes is None:
+            return self.scopes
+        held = self.space_scopes.get(str(space_id), self.space_scopes.get(EVERY_OTHER_SPACE, self.scopes))
+        return self.scopes & held
+
+
+def space_scopes_of(stored: Mapping[str, list[str]] | None) -> Mapping[str, frozenset[str]] | None:
+    """A credential's stored rights per space, as a Principal holds them."""
+    return None if stored is None else {space: frozenset(scopes) for space, scopes in stored.items()}
 
 
 def from_scope(scope: MutableMapping[str, Any]) -> Principal | None:

@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from core import audit, rate_limits
 from core.db import after_commit
-from core.principal import ALL_SCOPES
+from core.principal import ALL_SCOPES, space_scopes_of
 from oauth_models import APIKey, User
 
 log = logging.getLogger("memorygate.auth")
@@ -83,6 +83,7 @@ class VerifiedKey:
     scopes: frozenset[str]
     expires_at: datetime | None
     space_ids: frozenset[uuid.UUID] | None = None
+    space_scopes: Mapping[str, frozenset[str]] | None = None
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -287,6 +288,7 @@ def create_key(
     expires_at: datetime | None = None,
     scopes: tuple[str, ...] = ALL_SCOPES,
     space_ids: list[uuid.UUID] | None = None,
+    space_scopes: dict[str, list[str]] | None = None,
     bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS,
 ) -> tuple[APIKey, str]:
     """Create a key (reaching ``space_ids``, or every space when None); the
@@ -300,6 +302,7 @@ def create_key(
         scopes=list(scopes),
         expires_at=expires_at,
         space_ids=space_ids,
+        space_scopes=space_scopes,
     )
     db.add(row)
     db.flush()
@@ -358,6 +361,7 @@ def verified_key(key: APIKey, user: User, now: datetime) -> VerifiedKey | None:
         scopes=frozenset(key.scopes),
         expires_at=key.expires_at,
         space_ids=None if key.space_ids is None else frozenset(key.space_ids),
+        space_scopes=space_scopes_of(key.space_scopes),
     )
 
 
@@ -407,6 +411,7 @@ def key_view(key: APIKey) -> dict:
         "key_prefix": key.key_prefix,
         "scopes": key.scopes,
         "space_ids": None if key.space_ids is None else [str(space) for space in key.space_ids],
+        "space_scopes": key.space_scopes,
         "created_at": key.created_at.isoformat() if key.created_at else None,
         "last_used": key.last_used.isoformat() if key.last_used else None,
         "usage_count": key.usage_count,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from core import audit, crypto
 from core.crypto import sha256_hex
-from core.principal import Principal
+from core.principal import Principal, space_scopes_of
 from core.settings import Settings
 from oauth_models import (
     OAuthAuthorizationCode,
@@ -293,12 +293,18 @@ def approve(
     user_id: uuid.UUID,
     scopes: list[str],
     space_ids: list[uuid.UUID] | None = None,
+    space_scopes: dict[str, list[str]] | None = None,
 ) -> str:
     """Record the consent, for the ``scopes`` the person granted of those
     asked and the spaces it reaches (None: every space), as a grant and
     return a fresh authorization code."""
     grant = OAuthGrant(
-        user_id=user_id, client_id=pending.client_id, scopes=scopes, resource=pending.resource, space_ids=space_ids
+        user_id=user_id,
+        client_id=pending.client_id,
+        scopes=scopes,
+        resource=pending.resource,
+        space_ids=space_ids,
+        space_scopes=space_scopes,
     )
     db.add(grant)
     db.flush()
@@ -430,7 +436,7 @@ def revoke_token(db: Session, token: OAuthToken) -> None:
 
 def verify_access_token(db: Session, raw: str, *, audience: str) -> Principal | None:
     row = db.execute(
-        select(OAuthToken, User, OAuthGrant.space_ids)
+        select(OAuthToken, User, OAuthGrant.space_ids, OAuthGrant.space_scopes)
         .join(User, User.id == OAuthToken.user_id)
         .join(OAuthGrant, OAuthGrant.id == OAuthToken.grant_id)
         .where(
@@ -444,7 +450,7 @@ def verify_access_token(db: Session, raw: str, *, audience: str) -> Principal | 
     ).one_or_none()
     if row is None:
         return None
-    token, user, space_ids = row
+    token, user, space_ids, space_scopes = row
     if token.audience.rstrip("/") != audience.rstrip("/"):
         return None
     return Principal(
@@ -454,6 +460,7 @@ def verify_access_token(db: Session, raw: str, *, audience: str) -> Principal | 
         credential_type="oauth_token",
         credential_id=token.grant_id,
         space_ids=None if space_ids is None else frozenset(space_ids),
+        space_scopes=space_scopes_of(space_scopes),
     )
 
 
@@ -478,6 +485,7 @@ def list_connections(db: Session, *, user_id: uuid.UUID, settings: Settings) -> 
                 "registered_at": client.registered_at.isoformat() if client and client.registered_at else None,
                 "scopes": grant.scopes,
                 "space_ids": None if grant.space_ids is None else [str(space) for space in grant.space_ids],
+                "space_scopes": grant.space_scopes,
                 "connected_at": grant.created_at.isoformat(),
                 "last_used": grant.last_used.isoformat() if grant.last_used else None,
             }

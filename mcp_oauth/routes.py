@@ -43,7 +43,7 @@ from web.pages import NO_STORE
 
 MAX_STATE_CHARS = 1_000
 NOTHING_CHOSEN = "Tick at least one thing it may do, or choose Deny."
-NO_SPACE_CHOSEN = "Tick every space, or the spaces it may reach, or choose Deny."
+NO_SPACE_CHOSEN = "Let it reach at least one space, or choose Deny."
 
 
 def _too_many(description: str, wait: float) -> Response:
@@ -282,7 +282,8 @@ class OAuthEndpoints:
         session_token = request.cookies.get(accounts.SESSION_COOKIE)
         if not (isinstance(request_id, str) and isinstance(csrf, str) and request_id and csrf and session_token):
             return pages.message_page("Not allowed", "This consent form is incomplete.", status_code=403)
-        nothing = NOTHING_CHOSEN if not chosen else NO_SPACE_CHOSEN if spaces_offered and not reach else None
+        nowhere = spaces_offered and all(choice.endswith(":none") for choice in reach)
+        nothing = NOTHING_CHOSEN if not chosen else NO_SPACE_CHOSEN if nowhere else None
         if decision == "approve" and nothing:  # asked again; the request stays open
             if not records.consent_form_ok(request_id=request_id, session_token=session_token, csrf=csrf):
                 return pages.message_page("Not allowed", records.NOT_YOUR_FORM, status_code=403)
@@ -298,9 +299,9 @@ class OAuthEndpoints:
                 # Only rights the client asked for: a form cannot widen them.
                 granted = [scope for scope in pending.scopes if scope in chosen]
                 # Only this account's own spaces: a form cannot name another's.
-                reached = spaces.ticked(db, user.id, reach) if spaces_offered else None
+                reached, held = spaces.reach_and_rights(db, user.id, reach) if spaces_offered else (None, None)
                 params["code"] = records.approve(
-                    db, pending=pending, user_id=user.id, scopes=granted, space_ids=reached
+                    db, pending=pending, user_id=user.id, scopes=granted, space_ids=reached, space_scopes=held
                 )
             else:
                 params["error"] = "access_denied"

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import NotFound
+from core.principal import WRITE_SCOPE
 from memory import access, concept_statements, conversations, indexing, item_types, spaces, turns
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
@@ -174,6 +175,7 @@ def bootstrap(
                 "name": space.label,
                 "default": space.id == owner_id or None,
                 "role": None if space.shared_by is None else space.role,
+                "read_only": True if space.held is not None and WRITE_SCOPE not in space.rights else None,
             }
             for space in reached
         ],

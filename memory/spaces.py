@@ -16,7 +16,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import Conflict, InvalidInput, NotFound
-from core.principal import MEMORY_SCOPES, READ_SCOPE, WRITE_SCOPE, Principal
+from core.principal import ALL_SCOPES, EVERY_OTHER_SPACE, MEMORY_SCOPES, READ_SCOPE, WRITE_SCOPE, Principal
 from memory import item_types
 from memory import validation as check
 from models import Space, SpaceMember
@@ -84,6 +84,7 @@ class SpaceInfo:
     retention_days: int | None
     role: str = OWNER  # the viewer's
     shared_by: str | None = None  # the owner's e-mail address, when the viewer is a member
+    held: frozenset[str] | None = None  # what the credential holds here (None: not worked out: a person's page)
 
     @property
     def label(self) -> str:
@@ -93,7 +94,9 @@ class SpaceInfo:
 
     @property
     def rights(self) -> frozenset[str]:
-        return ROLE_RIGHTS[self.role]
+        """What a call may do here: what the role allows, of what the credential holds here."""
+        allowed = ROLE_RIGHTS[self.role]
+        return allowed if self.held is None else allowed & self.held
 
 
 def _info(space: Space) -> SpaceInfo:
@@ -210,9 +213,9 @@ def reachable(db: Session, principal: Principal) -> list[SpaceInfo]:
     """The spaces this credential may use: its account's (the default
     first), then those shared with the account; less any it was not given."""
     spaces = of_account(db, principal.user_id) + shared_with(db, principal.user_id)
-    if principal.space_ids is None:
-        return spaces
-    return [space for space in spaces if space.id in principal.space_ids]
+    if principal.space_ids is not None:
+        spaces = [space for space in spaces if space.id in principal.space_ids]
+    return [replace(space, held=principal.scopes_in(space.id)) for space in spaces]
 
 
 def _no_space(field: str) -> InvalidInput:
@@ -234,11 +237,12 @@ def named(db: Session, principal: Principal, name: Any, *, field: str = "space")
 
 def default_for(db: Session, principal: Principal) -> SpaceInfo:
     """Where a write goes when no space is named: the account's default
-    space, or, for a credential limited to others, the first of those."""
+    space, or, for a credential limited to others or that may write only in
+    others, the first of those it may write in."""
     spaces = reachable(db, principal)
     if not spaces:
         raise _no_space("space")
-    return spaces[0]
+    return next((space for space in spaces if WRITE_SCOPE in space.rights), spaces[0])
 
 
 def holding(db: Session, within: list[SpaceInfo], refs: list[str], *, field: str) -> SpaceInfo | None:
@@ -266,6 +270,35 @@ def ticked(db: Session, user_id: uuid.UUID, reach: list[str]) -> list[uuid.UUID]
         return None
     chosen = set(reach)
     return [space.id for space in of_account(db, user_id) if str(space.id) in chosen]
+
+
+REACH_CHOICES = ("all", "read", "none")  # in a space: everything the credential may, reads only, nothing
+
+
+def reach_and_rights(
+    db: Session, user_id: uuid.UUID, choices: list[str]
+) -> tuple[list[uuid.UUID] | None, dict[str, list[str]] | None]:
+    """What a form's per-space choices ("<space id>:all|read|none", and
+    "*:…" for the spaces made later and those shared with the account) give
+    a credential: the spaces it reaches (None: every space, now and later;
+    [] when it was given nothing anywhere) and its rights per space (None:
+    the same everywhere). A space the form does not name gets "all"."""
+    own = [str(space.id) for space in of_account(db, user_id)]
+    picked = {}
+    for choice in choices:
+        space, _, how = choice.rpartition(":")
+        if (space in own or space == EVERY_OTHER_SPACE) and how in REACH_CHOICES:
+            picked[space] = how
+    given = {space: picked.get(space, "all") for space in [*own, EVERY_OTHER_SPACE]}
+    reached = [uuid.UUID(space) for space in own if given[space] != "none"]
+    space_ids = None if given[EVERY_OTHER_SPACE] != "none" else reached
+    if "read" not in given.values():
+        return space_ids, None
+    everything = sorted(ALL_SCOPES)
+    space_scopes = {
+        space: [READ_SCOPE] if how == "read" else everything for space, how in given.items() if how != "none"
+    }
+    return space_ids, space_scopes
 
 
 def of_account_chosen(db: Session, user_id: uuid.UUID, chosen: Any) -> SpaceInfo:

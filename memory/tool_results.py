@@ -420,6 +420,7 @@ class SpaceReached(Result):
     role: Literal["reader", "writer"] | None = Field(
         None, description="In a space shared with the person: reader (read only) or writer (read, store, change)."
     )
+    read_only: bool | None = Field(None, description="True where this credential may only read.")
 
 
 class Bootstrap(Result):

@@ -46,8 +46,11 @@ def run_operation(  # positional-only: an operation's own arguments may share th
     try:
         reached = spaces.spaces_for_call(db, principal, space=space, spans=spans, **_refs_named(arguments))
         owner: spaces.Owners
-        if spans:  # a read: every role may read
-            owner, arguments["viewer"] = [each.id for each in reached], principal.user_id
+        if spans:  # a read, of the spaces the credential may read
+            readable = [each.id for each in reached if READ_SCOPE in each.rights]
+            if not readable:
+                raise Forbidden(NOTHING_READABLE)
+            owner, arguments["viewer"] = readable, principal.user_id
         else:
             owner = _may_act_in(db, principal, reached[0], needs)
         result = operation(db, owner_id=owner, **arguments)
@@ -63,6 +66,8 @@ def run_operation(  # positional-only: an operation's own arguments may share th
 
 
 NOT_ALLOWED = "Not allowed: '{space}' is shared with you as {role}, who may not {what} there; nothing changed."
+NOT_GIVEN = "Not allowed: this credential may not {what} in space '{space}'; nothing changed."
+NOTHING_READABLE = "Not allowed: this credential may read no space; nothing was read."
 RIGHT_WORDS = {READ_SCOPE: "read", WRITE_SCOPE: "store or change memories", FORGET_SCOPE: "delete memories"}
 
 
@@ -71,7 +76,10 @@ def _may_act_in(db: Session, principal: Principal, space: spaces.SpaceInfo, need
     member writes is marked as theirs (the database fills stored_by from
     the transaction's memorygate.actor)."""
     if needs not in space.rights:
-        raise Forbidden(NOT_ALLOWED.format(space=space.label, role=space.role, what=RIGHT_WORDS.get(needs, needs)))
+        what = RIGHT_WORDS.get(needs, needs)
+        if needs in spaces.ROLE_RIGHTS[space.role]:  # the role would allow it: the credential was given less here
+            raise Forbidden(NOT_GIVEN.format(space=space.label, what=what))
+        raise Forbidden(NOT_ALLOWED.format(space=space.label, role=space.role, what=what))
     if space.shared_by is not None:
         db.execute(text("SELECT set_config('memorygate.actor', :actor, true)"), {"actor": str(principal.user_id)})
     return space.id

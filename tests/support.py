@@ -174,6 +174,7 @@ def new_key(
     expires_at=None,
     name: str = "test",
     space_ids: list[uuid.UUID] | None = None,
+    space_scopes: dict[str, list[str]] | None = None,
 ) -> str:
     with session_scope() as session:
         _, raw = api_keys.create_key(
@@ -182,6 +183,7 @@ def new_key(
             name=name,
             scopes=scopes,
             space_ids=space_ids,
+            space_scopes=space_scopes,
             expires_at=expires_at,
             bcrypt_rounds=TEST_BCRYPT_ROUNDS,
         )

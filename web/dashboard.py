@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from core import audit, crypto
 from core.db import after_commit
 from core.errors import MemoryGateError, NotFound
-from core.principal import ALL_SCOPES, MANAGE_SCOPE, RIGHTS
+from core.principal import ALL_SCOPES, MANAGE_SCOPE, READ_SCOPE, RIGHTS
 from identity import accounts, api_keys, deletion, provider_login
 from identity import oauth_records as records
 from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
@@ -192,7 +192,11 @@ def dashboard_page(
     recent = observations.recall(db, owner_id=every_space, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
     space_names = {space.id: space.name for space in account_spaces}
     keys = [
-        {**api_keys.key_view(key), "spaces": _names(key.space_ids, space_names)}
+        {
+            **api_keys.key_view(key),
+            "spaces": _names(key.space_ids, space_names),
+            "reads_only": _reads_only(key.space_scopes, space_names),
+        }
         for key in api_keys.list_keys(db, user_id=user.id)
     ]
     events = audit.events_for(db, user_id=user.id, limit=10)
@@ -207,12 +211,17 @@ def dashboard_page(
         key_default_rights=[scope for scope in ALL_SCOPES if scope != MANAGE_SCOPE],
         keys=keys,
         connections=[
-            {**connection, "spaces": _names(connection["space_ids"], space_names)}
+            {
+                **connection,
+                "spaces": _names(connection["space_ids"], space_names),
+                "reads_only": _reads_only(connection["space_scopes"], space_names),
+            }
             for connection in records.list_connections(db, user_id=user.id, settings=settings)
         ],
         counts=items.item_counts(db, owner_id=every_space),
         spaces=account_spaces,
         space_names=space_names,
+        reach_choices=pages.REACH_WORDS,
         captured=turns.captured(db, owner_id=every_space),
         query=query or "",
         search=search,
@@ -300,9 +309,9 @@ def create_key(
 ) -> Response:
     user, token = form.user, form.session_token
     rights = rights or []
-    space_ids = spaces.ticked(db, user.id, reach or [])
+    space_ids, space_scopes = spaces.reach_and_rights(db, user.id, reach or [])
     problem = _key_form_problem(name, expires_days, rights) or (
-        "Spaces: tick every space, or the spaces it may reach." if space_ids == [] else None
+        "Spaces: let it reach at least one space." if space_ids == [] else None
     )
     if problem:
         return dashboard_page(request, db, user, token, error=problem, status_code=400)
@@ -317,6 +326,7 @@ def create_key(
         expires_at=expires_at,
         scopes=tuple(scope for scope in ALL_SCOPES if scope in rights),
         space_ids=space_ids,
+        space_scopes=space_scopes,
         bcrypt_rounds=request.app.state.settings.bcrypt_rounds,
     )
     response = back("key-created", "#new-key")
@@ -331,6 +341,12 @@ def create_key(
         samesite="lax",
     )
     return response
+
+
+def _reads_only(held: dict[str, list[str]] | None, space_names: dict[uuid.UUID, str]) -> list[str]:
+    """Where a credential was given reads only: its spaces' names ("other spaces" for '*')."""
+    names = {str(space_id): name for space_id, name in space_names.items()}
+    return [names.get(space, "other spaces") for space, scopes in (held or {}).items() if scopes == [READ_SCOPE]]
 
 
 def _names(space_ids: list[uuid.UUID] | list[str] | None, space_names: dict[uuid.UUID, str]) -> list[str] | None:

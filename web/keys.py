@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -115,9 +116,15 @@ def create_api_key(
         expires_at=expires_at,
         scopes=scopes,
         space_ids=None if reached is None else sorted(reached),
+        space_scopes=_held_per_space(request.state.caller.space_scopes),
         bcrypt_rounds=settings_of(request).bcrypt_rounds,
     )
     return JSONResponse({"api_key": raw, **api_keys.key_view(key)}, status_code=201, headers=NO_STORE)
+
+
+def _held_per_space(held: Mapping[str, frozenset[str]] | None) -> dict[str, list[str]] | None:
+    """A minting key's rights per space, handed on as they are (never more)."""
+    return None if held is None else {space: sorted(scopes) for space, scopes in held.items()}
 
 
 @router.get("/api-keys")

@@ -67,6 +67,10 @@ def message_page(title: str, message: str, *, status_code: int, home: str = "/da
     return render("message.html", status_code=status_code, title=title, message=message, home=home)
 
 
+# A credential's choice in each space (memory/spaces.py reach_and_rights), on the consent page and for keys.
+REACH_WORDS = (("all", "all it may"), ("read", "reads only"), ("none", "nothing"))
+
+
 def consent_page(
     *,
     client: str,
@@ -94,6 +98,7 @@ def consent_page(
         csrf=csrf,
         problem=problem,
         spaces=spaces or [],
+        reach_choices=REACH_WORDS,
     )
 
 

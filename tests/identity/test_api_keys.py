@@ -60,8 +60,9 @@ async def test_key_lifecycle_create_list_use_and_revoke(auth_server, signed_in):
         "expires_at",
         "revoked",
         "space_ids",
+        "space_scopes",
     }
-    assert listed[0]["space_ids"] is None  # every space of the account
+    assert listed[0]["space_ids"] is None and listed[0]["space_scopes"] is None  # every space, every right
     assert key not in str(listed)
 
     with session_scope() as session:

@@ -64,7 +64,7 @@ async def test_a_reader_reads_a_shared_space_and_is_refused_writes(server):
     label = f"{owner_email}/Team"
     async with mcp_client(server.url, new_key(member)) as client:
         reached = (await call(client, "memory_bootstrap"))["spaces"]
-        assert reached == [{"name": "personal", "default": True}, {"name": label, "role": "reader"}]
+        assert reached == [{"name": "personal", "default": True}, {"name": label, "role": "reader", "read_only": True}]
         found = await call(client, "memory_search", query="when is the launch", min_similarity=0)
         hit = next(hit for hit in found["results"] if hit["ref"] == shared["ref"])
         assert hit["space"] == label

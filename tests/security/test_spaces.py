@@ -6,6 +6,7 @@ takes its memories and cuts the keys that reached only it."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import httpx
@@ -15,7 +16,8 @@ from sqlalchemy import func, select, text
 from core.errors import InvalidInput
 from memory import archive, spaces
 from models import Observation, Space
-from tests.support import call, call_error, mcp_client, new_key, new_user, session_scope
+from oauth_models import APIKey
+from tests.support import call, call_error, mcp_client, new_key, new_user, run_cli, session_scope, subprocess_env
 
 
 def make_space(owner: uuid.UUID, name: str) -> uuid.UUID:
@@ -211,3 +213,56 @@ def test_a_key_limited_to_a_space_mints_keys_limited_to_it(server):
     assert made.status_code == 201 and made.json()["space_ids"] == [str(work_id)]
     whole = httpx.post(server.url + "/auth/api-keys", json={"name": "whole"}, headers=_bearer(new_key(owner)))
     assert whole.json()["space_ids"] is None  # every space, as its creator
+
+
+async def test_a_key_may_hold_fewer_rights_in_some_spaces(server):
+    owner, _ = new_user("spaces-rights")
+    work_id = make_space(owner, "work")
+    with session_scope() as session:  # as the account page's "reads only" in personal, "all it may" in work
+        reach, held = spaces.reach_and_rights(session, owner, [f"{owner}:read", f"{work_id}:all", "*:none"])
+    assert sorted(map(str, reach or [])) == sorted([str(owner), str(work_id)])
+    async with mcp_client(server.url, new_key(owner)) as client:
+        diary = await call(client, "memory_store", observation="Diary: ran 10 km on Sunday")
+    key = new_key(owner, space_ids=reach, space_scopes=held)
+    async with mcp_client(server.url, key) as client:
+        assert (await call(client, "memory_bootstrap"))["spaces"] == [
+            {"name": "personal", "read_only": True},
+            {"name": "work", "default": True},  # where it may write
+        ]
+        refused = await call_error(client, "memory_store", observation="Into personal", space="personal")
+        assert refused == (
+            "Not allowed: this credential may not store or change memories in space 'personal'; nothing changed."
+        )
+        assert "may not store" in await call_error(client, "memory_archive", refs=[diary["ref"]])
+        stored = await call(client, "memory_store", observation="Standup at 9:30")  # no space named: work
+        found = await call(client, "memory_search", query="running on Sunday", min_similarity=0)
+        assert diary["ref"] in [hit["ref"] for hit in found["results"]]  # it may read personal
+    with session_scope() as session:
+        assert session.get(Observation, diary["id"]).archived_at is None
+        assert session.get(Observation, stored["id"]).owner_id == work_id
+    # A space that was given nothing, and the spaces made later, are out of reach.
+    with session_scope() as session:
+        reach, held = spaces.reach_and_rights(session, owner, [f"{owner}:none", f"{work_id}:read", "*:none"])
+    assert reach == [work_id] and held == {str(work_id): ["memory:read"]}
+    with session_scope() as session:
+        assert spaces.reach_and_rights(session, owner, [f"{owner}:none", f"{work_id}:none", "*:none"])[0] == []
+        assert spaces.reach_and_rights(session, owner, []) == (None, None)  # not asked: every space, every right
+
+
+def test_create_key_names_its_spaces_and_where_it_only_reads():
+    owner, email = new_user("spaces-cli")
+    make_space(owner, "work")
+    env = subprocess_env(DATABASE_URL=os.environ["MEMORYGATE_TEST_DATABASE_URL"])
+    made = run_cli("create-key", "--email", email, "--spaces", "work,personal:read", env=env)
+    assert made.returncode == 0, made.stderr
+    with session_scope() as session:
+        key = session.scalars(select(APIKey).where(APIKey.user_id == owner)).one()
+        assert sorted(map(str, key.space_ids or [])) == sorted([str(owner), str(make_space_id(owner, "work"))])
+        assert key.space_scopes is not None and key.space_scopes[str(owner)] == ["memory:read"]
+    wrong = run_cli("create-key", "--email", email, "--spaces", "holidays", env=env)
+    assert wrong.returncode == 2 and "--spaces takes names of this account's spaces (personal, work)" in wrong.stderr
+
+
+def make_space_id(owner: uuid.UUID, name: str) -> uuid.UUID:
+    with session_scope() as session:
+        return next(space.id for space in spaces.of_account(session, owner) if space.name == name)

@@ -401,8 +401,10 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
 
     # A key that reaches only that space stores there.
     page.get_by_role("link", name="Account").click()
-    page.locator("#key-spaces").get_by_label("every space, and those you make later").uncheck()
-    page.locator("#key-spaces").get_by_label("only Client work").check()
+    choices = page.locator("#key-spaces")
+    choices.get_by_label("personal").select_option(label="nothing")
+    choices.get_by_label("spaces you make later, and those shared with you").select_option(label="nothing")
+    assert choices.get_by_label("Client work").input_value().endswith(":all")
     page.fill("input[name=name]", "client-agent")
     page.get_by_role("button", name="Create key").click()
     key = page.inner_text("#new-key code")
@@ -884,12 +886,12 @@ def test_a_person_connects_a_client_to_one_space_on_the_consent_page(page, auth_
     client_id = register_client(auth_server.url, client_name="Work Agent", redirect_uris=[redirect]).json()["client_id"]
     verifier, challenge = pkce_pair()
     page.goto(authorize_url(auth_server.url, client_id, challenge, redirect_uri=redirect))
-    choices = page.locator("#consent-spaces")
-    choices.get_by_label("every space, and those you make later").uncheck()
+    for space in ("personal", "Work", "spaces you make later, and those shared with you"):
+        page.locator("#consent-spaces").get_by_label(space).select_option(label="nothing")
     page.get_by_role("button", name="Allow").click()
-    assert "Tick every space, or the spaces it may reach" in page.inner_text("[role=alert]")
-    page.locator("#consent-spaces").get_by_label("every space, and those you make later").uncheck()
-    page.locator("#consent-spaces").get_by_label("only Work").check()
+    assert "Let it reach at least one space" in page.inner_text("[role=alert]")  # the request stays open
+    for space in ("personal", "spaces you make later, and those shared with you"):
+        page.locator("#consent-spaces").get_by_label(space).select_option(label="nothing")
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(redirect + "?*")
     code = parse_qs(urlsplit(page.url).query)["code"][0]
@@ -903,7 +905,7 @@ def test_a_person_connects_a_client_to_one_space_on_the_consent_page(page, auth_
             return spaces_reached, stored, [hit["text"] for hit in found["results"]]
 
     reached, stored, texts = in_thread(use_it)
-    assert reached == [{"name": "Work", "default": True}]
+    assert reached == [{"name": "Work", "default": True}]  # "all it may" there, nothing elsewhere
     assert "Keeps a diary in Portuguese" not in texts
     with session_scope() as db:
         work = db.scalars(select(Space.id).where(Space.owner_user_id == owner, Space.name == "Work")).one()
