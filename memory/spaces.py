@@ -307,6 +307,11 @@ def of_account_chosen(db: Session, user_id: uuid.UUID, chosen: Any) -> SpaceInfo
     return next((space for space in listed if str(space.id) == chosen), listed[0])
 
 
+def of_person(db: Session, user_id: uuid.UUID) -> list[SpaceInfo]:
+    """What a person's own pages show: their spaces, then those shared with them."""
+    return of_account(db, user_id) + shared_with(db, user_id)
+
+
 def space_of(db: Session, user_id: uuid.UUID, ref: str) -> uuid.UUID:
     """The space of this account holding ``ref`` (the default space when none
     does, where looking it up answers "not found")."""

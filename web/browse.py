@@ -205,15 +205,19 @@ def _memory_page(
     db: Session, signed_in: SignedIn, ref: str, *, notice: str | None = None, error: str | None = None
 ) -> HTMLResponse:
     try:
-        shown = listing.memory(db, owner_id=spaces.space_of(db, signed_in.user.id, ref), ref=ref)
+        # Shown from the person's spaces and those shared with them; changed only in their own.
+        holder = spaces.holding(db, spaces.of_person(db, signed_in.user.id), [ref], field="ref")
+        shown = listing.memory(db, owner_id=holder.id if holder else signed_in.user.id, ref=ref)
     except MemoryGateError as exc:
         return pages.message_page("Memory not found", exc.message, status_code=404)
+    shared_from = holder if holder is not None and holder.shared_by is not None else None
     return pages.render(
         "memory.html",
         status_code=400 if error else 200,
         csrf=csrf_token(signed_in.session_token),
         memory=shown,
-        editable=shown["type"] in EDITABLE,
+        shared_from=shared_from,
+        editable=shown["type"] in EDITABLE and shared_from is None,
         notice=notice,
         error=error,
     )

@@ -181,15 +181,22 @@ def dashboard_page(
     settings = request.app.state.settings
     account_spaces = spaces.of_account(db, user.id)
     every_space = [space.id for space in account_spaces]
+    shared = spaces.shared_with(db, user.id)
+    readable = every_space + [space.id for space in shared]  # searched and listed, never changed, here
     search = None
     if query:
         try:
             search = hybrid_search.search(
-                db, owner_id=every_space, embedder=request.app.state.embedder, query=query, limit=PAGE_SIZE
+                db,
+                owner_id=readable,
+                embedder=request.app.state.embedder,
+                query=query,
+                limit=PAGE_SIZE,
+                viewer=user.id,
             )
         except MemoryGateError as exc:
             error = exc.message
-    recent = observations.recall(db, owner_id=every_space, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+    recent = observations.recall(db, owner_id=readable, limit=PAGE_SIZE, offset=page * PAGE_SIZE, viewer=user.id)
     space_names = {space.id: space.name for space in account_spaces}
     keys = [
         {
@@ -221,6 +228,7 @@ def dashboard_page(
         counts=items.item_counts(db, owner_id=every_space),
         spaces=account_spaces,
         space_names=space_names,
+        shared_labels={space.label for space in shared},
         reach_choices=pages.REACH_WORDS,
         captured=turns.captured(db, owner_id=every_space),
         query=query or "",

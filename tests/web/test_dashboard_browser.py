@@ -473,11 +473,14 @@ def test_two_people_share_a_space_change_a_role_remove_and_leave(browser_context
     assert "joiner@example.com invited as reader" in family.inner_text()
     owner_key = new_key(user_id_for("sharer@example.com"))
 
-    async def store_in_family() -> None:
+    async def store_in_family() -> str:
         async with mcp_client(auth_server.url, owner_key) as client:
-            await call(client, "memory_store", observation="Grandma's recipe uses brown butter", space="Family")
+            stored = await call(
+                client, "memory_store", observation="Grandma's recipe uses brown butter", space="Family"
+            )
+            return stored["ref"]
 
-    in_thread(store_in_family)
+    recipe = in_thread(store_in_family)
 
     member.goto(auth_server.url + "/dashboard/spaces")
     invitation = member.locator("#invitations li[data-invitation=Family]")
@@ -488,6 +491,15 @@ def test_two_people_share_a_space_change_a_role_remove_and_leave(browser_context
     assert "shared by sharer@example.com; you are a reader" in shared.inner_text()
     assert "1 observation" in shared.inner_text()
     fits_every_screen(member, "spaces-shared")
+    member.goto(auth_server.url + "/dashboard")
+    member.get_by_role("textbox", name="Search").fill("grandma's recipe")
+    member.get_by_role("button", name="Search").click()
+    results = member.locator("#search-results")
+    assert "sharer@example.com/Family · observation" in results.inner_text()
+    assert results.locator("summary", has_text="Forget").count() == 0  # theirs to read, the owner's to change
+    member.goto(auth_server.url + f"/dashboard/memories/{recipe}")
+    assert "shared with you by sharer@example.com" in member.inner_text("#shared-from")
+    assert member.get_by_role("button", name="Archive").count() == 0
 
     owner.reload()
     family = owner.locator("#space-list > li[data-space=Family]")
@@ -496,7 +508,7 @@ def test_two_people_share_a_space_change_a_role_remove_and_leave(browser_context
     person.locator("select[name=role]").select_option("writer")
     person.get_by_role("button", name="Change role").click()
     assert notice(owner) == "Role changed."
-    member.reload()
+    member.goto(auth_server.url + "/dashboard/spaces")
     assert "you are a writer" in member.locator("#shared-spaces").inner_text()
 
     family = owner.locator("#space-list > li[data-space=Family]")
@@ -535,6 +547,23 @@ def test_two_people_share_a_space_change_a_role_remove_and_leave(browser_context
     member.get_by_role("link", name="Account").click()
     activity = member.inner_text("#activity")
     assert "Space left" in activity and "Family" in activity
+
+    # Invited once more and a member, they are told when the owner deletes the space.
+    owner.reload()
+    family = owner.locator("#space-list > li[data-space=Family]")
+    family.get_by_text("Share", exact=True).click()
+    family.locator("input[name=email]").fill("joiner@example.com")
+    family.get_by_role("button", name="Invite").click()
+    member.goto(auth_server.url + "/dashboard/spaces")
+    member.locator("#invitations").get_by_role("button", name="Accept").click()
+    owner.reload()
+    family = owner.locator("#space-list > li[data-space=Family]")
+    family.get_by_text("Delete", exact=True).click()
+    family.locator("input[name=confirm_name]").fill("Family")
+    family.get_by_role("button", name="Yes, delete Family").click()
+    member.reload()
+    assert "Family, shared by sharer@example.com, was deleted by its owner" in member.inner_text("#gone")
+    assert member.locator("#shared-spaces").count() == 0
 
 
 def test_a_person_browses_filters_edits_archives_and_forgets_with_undo(page, auth_server, github):
