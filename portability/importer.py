@@ -121,6 +121,9 @@ def _read_zip(file: BinaryIO) -> ParsedFile:
             with archive.open(exports[0]) as inner:
                 return history.from_export(_json(inner, exports[0].filename))
         transcripts = sorted(m.filename for m in members if m.filename.endswith(".jsonl"))
+        spaces_exported = [name for name in transcripts if _is_memorygate_export(archive, name)]
+        if spaces_exported:  # the account page's "every space" download: a file a space
+            raise FileRejected([EVERY_SPACE_ZIP.format(files=", ".join(spaces_exported))])
         if not transcripts:
             raise FileRejected(["the archive has no conversations.json and no Claude Code transcripts (*.jsonl)"])
 
@@ -129,6 +132,22 @@ def _read_zip(file: BinaryIO) -> ParsedFile:
                 yield from history.json_lines(inner)
 
         return history.from_transcripts(lines_of(name) for name in transcripts)
+
+
+EVERY_SPACE_ZIP = (
+    "this ZIP is a MemoryGate export of every space ({files}): unzip it and import each file into its own space "
+    "(choose the space under Into)"
+)
+
+
+def _is_memorygate_export(archive: zipfile.ZipFile, name: str) -> bool:
+    with archive.open(name) as inner:
+        first = inner.readline(4096)
+    try:
+        header = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(header, dict) and header.get("format") == records.FORMAT
 
 
 def _json(file: IO[bytes], name: str) -> Any:

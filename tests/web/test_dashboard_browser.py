@@ -438,6 +438,11 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
     with zipfile.ZipFile(bundle) as files:
         assert sorted(files.namelist()) == ["Client-work.jsonl", "personal.jsonl"]
         assert "cello" in files.read("personal.jsonl").decode() and "Acme" in files.read("Client-work.jsonl").decode()
+    page.get_by_role("link", name="Account").click()
+    page.set_input_files("#transfer input[type=file]", str(bundle))
+    page.get_by_role("button", name="Preview import").click()  # a file a space: imported one at a time
+    assert "export of every space (Client-work.jsonl, personal.jsonl): unzip it" in page.inner_text(".error")
+    page.goto(auth_server.url + "/dashboard/spaces")
     fits_every_screen(page, "spaces")
 
     work.get_by_text("Delete", exact=True).click()
