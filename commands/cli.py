@@ -36,7 +36,7 @@ from core.logs import configure_logging, uvicorn_log_config
 from core.principal import ALL_SCOPES, FORGET_SCOPE, MANAGE_SCOPE, READ_SCOPE, WRITE_SCOPE, Principal
 from core.settings import Settings, UnsafeConfiguration
 from identity import accounts, api_keys, deletion
-from memory import spaces
+from memory import space_access, spaces
 from memory.embeddings import build_provider
 from memory.mcp_tools import build_mcp_server
 from oauth_models import User
@@ -289,7 +289,7 @@ def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
         if wanted:  # only the spaces named, as the account page's "nothing" for the rest
             chosen = [f"{account_spaces[spaces.name_key(names[name])].id}:{how[name]}" for name in wanted]
             others = [f"{space.id}:none" for space in account_spaces.values()]
-            space_ids, space_scopes = spaces.reach_and_rights(session, user.id, [*others, *chosen, "*:none"])
+            space_ids, space_scopes = space_access.reach_and_rights(session, user.id, [*others, *chosen, "*:none"])
         _, raw = api_keys.create_key(
             session,
             user_id=user.id,

@@ -37,7 +37,7 @@ from identity import accounts, provider_login
 from identity import oauth_records as records
 from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
 from mcp_oauth.provider import HashedSecretAuthenticator, PostgresOAuthProvider, is_loopback_http
-from memory import spaces
+from memory import space_access, spaces
 from web import pages
 from web.pages import NO_STORE
 
@@ -299,7 +299,7 @@ class OAuthEndpoints:
                 # Only rights the client asked for: a form cannot widen them.
                 granted = [scope for scope in pending.scopes if scope in chosen]
                 # Only this account's own spaces: a form cannot name another's.
-                reached, held = spaces.reach_and_rights(db, user.id, reach) if spaces_offered else (None, None)
+                reached, held = space_access.reach_and_rights(db, user.id, reach) if spaces_offered else (None, None)
                 params["code"] = records.approve(
                     db, pending=pending, user_id=user.id, scopes=granted, space_ids=reached, space_scopes=held
                 )

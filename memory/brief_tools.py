@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.principal import READ_SCOPE, Principal
-from memory import brief, items, knowledge, spaces
+from memory import brief, items, knowledge, space_access
 from memory import tool_results as results
 from memory.tool_calls import READ_ONLY, SpacesRead, UnitOfWork
 from models import Concept
@@ -121,7 +121,7 @@ def register(
         if principal is None or not principal.can(READ_SCOPE):
             return []
         with session_factory() as db:
-            reached = [space.id for space in spaces.reachable(db, principal)]
+            reached = [space.id for space in space_access.reachable(db, principal)]
             return list(
                 db.scalars(
                     select(Concept.name)

@@ -9,7 +9,7 @@ from fastmcp import FastMCP
 from pydantic import Field
 
 from core.principal import FORGET_SCOPE, READ_SCOPE, WRITE_SCOPE
-from memory import archive, conversations, hybrid_search, items, observations, spaces, user_guide
+from memory import archive, conversations, hybrid_search, items, observations, space_access, user_guide
 from memory import tool_results as results
 from memory import validation as limits
 from memory.embeddings import OPENAI_MIN_SIMILARITY
@@ -330,7 +330,7 @@ def register(mcp: FastMCP, work: Any) -> None:
             items.bootstrap,
             returns=results.Bootstrap,
             needs=needs,
-            reached=spaces.reachable(run.db, run.principal),
+            reached=space_access.reachable(run.db, run.principal),
             ai_name=ai_name,
             ai_platform=ai_platform,
         )

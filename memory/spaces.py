@@ -1,13 +1,10 @@
-"""Spaces: an account's memory in parts kept apart, and which of them a
-credential reaches.
+"""Spaces: an account's memory in parts kept apart.
 
 A space owns its memories (every memory table's ``owner_id`` is a space).
 An account's default space has the account's own id and cannot be deleted.
-A credential reaches every space of its account unless it was limited to
-some (``Principal.space_ids``); what a call may touch is worked out here,
-from the database, on every call, so a deleted or renamed space takes effect
-at once in every process. Nothing the caller sends is trusted as an owner:
-a space name is looked up among the spaces the credential reaches.
+Here: names (how they are checked and compared), an account's spaces made,
+renamed, given a retention and deleted, those shared with a person, and how
+a person names each. Which of them a call reaches is memory/space_access.py.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -25,9 +22,8 @@ from sqlalchemy.orm import Session, aliased
 
 from core import audit
 from core.errors import Conflict, InvalidInput, NotFound
-from core.principal import ALL_SCOPES, EVERY_OTHER_SPACE, MEMORY_SCOPES, READ_SCOPE, WRITE_SCOPE, Principal
+from core.principal import MEMORY_SCOPES, READ_SCOPE, WRITE_SCOPE
 from memory import item_types
-from memory import validation as check
 from models import Space, SpaceMember
 from oauth_models import User
 
@@ -191,114 +187,12 @@ def tell_members_it_is_gone(db: Session, space_ids: list[uuid.UUID]) -> None:
         )
 
 
-# --- what a credential reaches ---------------------------------------------------
+# --- the spaces a person reaches ------------------------------------------------
 
 
 def shared_with(db: Session, user_id: uuid.UUID) -> list[SpaceInfo]:
     """The spaces other accounts share with this one, by owner and name."""
-    rows = db.execute(
-        select(Space, SpaceMember.role, User.email)
-        .join(SpaceMember, SpaceMember.space_id == Space.id)
-        .join(User, User.id == Space.owner_user_id)
-        .where(SpaceMember.user_id == user_id)
-        .order_by(User.email, Space.name_key)
-    )
-    return [
-        SpaceInfo(space.id, space.name, False, space.retention_days, role=role, shared_by=email)
-        for space, role, email in rows
-    ]
-
-
-def reachable(db: Session, principal: Principal) -> list[SpaceInfo]:
-    """The spaces this credential may use: its account's (the default
-    first), then those shared with the account; less any it was not given."""
-    spaces = of_person(db, principal.user_id)
-    if principal.space_ids is not None:
-        spaces = [space for space in spaces if space.id in principal.space_ids]
-    return [replace(space, held=principal.scopes_in(space.id)) for space in spaces]
-
-
-def _no_space(field: str) -> InvalidInput:
-    return InvalidInput(field, "this credential reaches no space (its spaces were deleted); ask for a new one")
-
-
-def named(db: Session, principal: Principal, name: Any, *, field: str = "space") -> SpaceInfo:
-    """The reachable space called ``name`` (compared as name_key compares)."""
-    if not isinstance(name, str):
-        raise InvalidInput(field, "must be a space name")
-    spaces = reachable(db, principal)
-    key = name_key(name)
-    for space in spaces:
-        if name_key(space.label) == key:
-            return space
-    choices = ", ".join(f"'{space.label}'" for space in spaces) or "none"
-    raise InvalidInput(field, f"no space named '{name}' that this credential reaches (it reaches {choices})")
-
-
-def default_for(db: Session, principal: Principal) -> SpaceInfo:
-    """Where a write goes when no space is named: the account's default
-    space, or, for a credential limited to others or that may write only in
-    others, the first of those it may write in."""
-    spaces = reachable(db, principal)
-    if not spaces:
-        raise _no_space("space")
-    return next((space for space in spaces if WRITE_SCOPE in space.rights), spaces[0])
-
-
-def holding(db: Session, within: list[SpaceInfo], refs: list[str], *, field: str) -> SpaceInfo | None:
-    """Which of the spaces ``within`` holds these memories, or None when none
-    of them is in one (the operation then answers "not found" as for any
-    unknown ref). Refs in two spaces are refused: one call, one space."""
-    by_id = {space.id: space for space in within}
-    found: set[uuid.UUID] = set()
-    for ref in refs:
-        kind, item_id = check.parse_ref(field, ref)
-        model = item_types.ITEM_MODELS[kind]
-        owner = db.scalar(select(model.owner_id).where(model.id == item_id, model.owner_id.in_(list(by_id))))
-        if owner is not None:
-            found.add(owner)
-    if len(found) > 1:
-        raise InvalidInput(field, "must all be in one space; call once per space")
-    return by_id[found.pop()] if found else None
-
-
-def ticked(db: Session, user_id: uuid.UUID, reach: list[str]) -> list[uuid.UUID] | None:
-    """The spaces a form's "reach" boxes chose for a credential, as ids of
-    the account's spaces (None: every space, now and later, the box '*';
-    [] when none was ticked)."""
-    if EVERY_SPACE in reach:
-        return None
-    chosen = set(reach)
-    return [space.id for space in of_account(db, user_id) if str(space.id) in chosen]
-
-
-REACH_CHOICES = ("all", "read", "none")  # in a space: everything the credential may, reads only, nothing
-
-
-def reach_and_rights(
-    db: Session, user_id: uuid.UUID, choices: list[str]
-) -> tuple[list[uuid.UUID] | None, dict[str, list[str]] | None]:
-    """What a form's per-space choices ("<space id>:all|read|none", and
-    "*:…" for the spaces made later and those shared with the account) give
-    a credential: the spaces it reaches (None: every space, now and later;
-    [] when it was given nothing anywhere) and its rights per space (None:
-    the same everywhere). A space the form does not name gets "all"."""
-    own = [str(space.id) for space in of_account(db, user_id)]
-    picked = {}
-    for choice in choices:
-        space, _, how = choice.rpartition(":")
-        if (space in own or space == EVERY_OTHER_SPACE) and how in REACH_CHOICES:
-            picked[space] = how
-    given = {space: picked.get(space, "all") for space in [*own, EVERY_OTHER_SPACE]}
-    reached = [uuid.UUID(space) for space in own if given[space] != "none"]
-    space_ids = None if given[EVERY_OTHER_SPACE] != "none" else reached
-    if "read" not in given.values():
-        return space_ids, None
-    everything = sorted(ALL_SCOPES)
-    space_scopes = {
-        space: [READ_SCOPE] if how == "read" else everything for space, how in given.items() if how != "none"
-    }
-    return space_ids, space_scopes
+    return [space for space in of_person(db, user_id) if space.shared_by is not None]
 
 
 def of_account_chosen(db: Session, user_id: uuid.UUID, chosen: Any) -> SpaceInfo:
@@ -330,40 +224,6 @@ def of_person(db: Session, user_id: uuid.UUID) -> list[SpaceInfo]:
         key=lambda space: (space.shared_by or "", name_key(space.name)),
     )
     return own + shared
-
-
-def space_of(db: Session, user_id: uuid.UUID, ref: str) -> uuid.UUID:
-    """The space of this account holding ``ref`` (the default space when none
-    does, where looking it up answers "not found")."""
-    holder = holding(db, of_account(db, user_id), [ref], field="ref")
-    return holder.id if holder is not None else user_id
-
-
-def spaces_for_call(
-    db: Session, principal: Principal, *, space: Any, refs: list[str], ref_field: str, spans: bool
-) -> list[SpaceInfo]:
-    """The space a call acts on (or, for a read that spans, the spaces):
-    the one named; else the one holding the refs it names; else, for a read,
-    every reachable space, and for anything else the credential's default."""
-    if space is not None and space != EVERY_SPACE:
-        chosen = named(db, principal, space)
-        if refs:
-            holder = holding(db, reachable(db, principal), refs, field=ref_field)
-            if holder is not None and holder.id != chosen.id:
-                raise InvalidInput(ref_field, f"is not in space '{chosen.label}'")
-        return [chosen]
-    if space == EVERY_SPACE and not spans:
-        raise InvalidInput("space", "'*' (every space) is only for reads; name one space")
-    if refs:
-        holder = holding(db, reachable(db, principal), refs, field=ref_field)
-        if holder is not None:
-            return [holder]
-    if spans:
-        reached = reachable(db, principal)
-        if not reached:
-            raise _no_space("space")
-        return reached
-    return [default_for(db, principal)]
 
 
 def names(db: Session, space_ids: Sequence[uuid.UUID], viewer: uuid.UUID | None = None) -> dict[uuid.UUID, str]:

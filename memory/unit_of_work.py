@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Forbidden, InsufficientScope
 from core.principal import FORGET_SCOPE, READ_SCOPE, WRITE_SCOPE, Principal
-from memory import indexing, spaces
+from memory import indexing, space_access, spaces
 from memory.embeddings import EmbeddingProvider
 
 DATABASE_UNAVAILABLE = "The memory database is unavailable right now; nothing was changed. Try again shortly."
@@ -44,7 +44,7 @@ def run_operation(  # positional-only: an operation's own arguments may share th
         arguments["credential_id"] = principal.credential_id
     space = arguments.pop("space", None)
     try:
-        reached = spaces.spaces_for_call(db, principal, space=space, spans=spans, **_refs_named(arguments))
+        reached = space_access.spaces_for_call(db, principal, space=space, spans=spans, **_refs_named(arguments))
         owner: spaces.Owners
         if spans:  # a read, of the spaces the credential may read
             readable = [each.id for each in reached if READ_SCOPE in each.rights]

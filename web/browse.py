@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from core.errors import MemoryGateError
-from memory import archive, hybrid_search, indexing, knowledge, listing, observations, spaces
+from memory import archive, hybrid_search, indexing, knowledge, listing, observations, space_access, spaces
 from memory import validation as check
 from memory.embeddings import NoEmbeddings
 from web import pages
@@ -206,7 +206,7 @@ def _memory_page(
 ) -> HTMLResponse:
     try:
         # Shown from the person's spaces and those shared with them; changed only in their own.
-        holder = spaces.holding(db, spaces.of_person(db, signed_in.user.id), [ref], field="ref")
+        holder = space_access.holding(db, spaces.of_person(db, signed_in.user.id), [ref], field="ref")
         shown = listing.memory(db, owner_id=holder.id if holder else signed_in.user.id, ref=ref)
     except MemoryGateError as exc:
         return pages.message_page("Memory not found", exc.message, status_code=404)
@@ -228,7 +228,7 @@ def edit(ref: str, db: DB, request: Request, form: SignedInForm, text: Annotated
     """A new version with the new text; the old one kept, replaced by it."""
     try:
         kind, _ = check.parse_ref("ref", ref)
-        owner = spaces.space_of(db, form.user.id, ref)
+        owner = space_access.space_of(db, form.user.id, ref)
         if kind == "observation":
             made = observations.store_observation(
                 db, owner_id=owner, observation=text, supersedes=ref, embedder=request.app.state.embedder
@@ -268,7 +268,7 @@ def rehydrate_memory(ref: str, db: DB, form: SignedInForm) -> Response:
 
 def _set_aside(db: Session, form: SignedIn, ref: str, *, archived: bool) -> Response:
     try:
-        owner = spaces.space_of(db, form.user.id, ref)
+        owner = space_access.space_of(db, form.user.id, ref)
         if archived:
             archive.archive(db, owner_id=owner, embedder=NO_EMBEDDINGS, refs=[ref])
         else:

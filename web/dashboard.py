@@ -30,7 +30,7 @@ from core.principal import ALL_SCOPES, MANAGE_SCOPE, READ_SCOPE, RIGHTS
 from identity import accounts, api_keys, deletion, provider_login
 from identity import oauth_records as records
 from identity.browser_sign_in import local_login_form, local_login_refusal, local_owner_allowed, set_session_cookie
-from memory import hybrid_search, items, observations, spaces, turns, undo
+from memory import hybrid_search, items, observations, space_access, spaces, turns, undo
 from oauth_models import User
 from web import pages
 from web.dependencies import DB, SignedInForm, csrf_token, current_session, key_creation_refusal
@@ -317,7 +317,7 @@ def create_key(
 ) -> Response:
     user, token = form.user, form.session_token
     rights = rights or []
-    space_ids, space_scopes = spaces.reach_and_rights(db, user.id, reach or [])
+    space_ids, space_scopes = space_access.reach_and_rights(db, user.id, reach or [])
     problem = _key_form_problem(name, expires_days, rights) or (
         "Spaces: let it reach at least one space." if space_ids == [] else None
     )
@@ -404,7 +404,7 @@ def narrow_connection(
     parsed = _uuid(grant_id)
     if not rights:
         return back("rights-needed", "#connections")
-    keep_spaces = spaces.ticked(db, form.user.id, reach or []) if reach_offered else None
+    keep_spaces = space_access.ticked(db, form.user.id, reach or []) if reach_offered else None
     if keep_spaces == []:
         return back("spaces-needed", "#connections")
     if parsed is None or not records.narrow(
@@ -420,7 +420,7 @@ def forget(
 ) -> Response:
     """Forget now, with an Undo on the page it returns to (memory/undo.py)."""
     try:
-        undo_id = undo.forget(db, owner_id=spaces.space_of(db, form.user.id, ref), ref=ref)
+        undo_id = undo.forget(db, owner_id=space_access.space_of(db, form.user.id, ref), ref=ref)
     except MemoryGateError as exc:
         return dashboard_page(request, db, form.user, form.session_token, error=exc.message, status_code=400)
     path = safe_back(back_to)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from core.errors import InvalidInput
-from memory import archive, spaces
+from memory import archive, space_access, spaces
 from models import Observation, Space
 from oauth_models import APIKey
 from tests.support import call, call_error, mcp_client, new_key, new_user, run_cli, session_scope, subprocess_env
@@ -219,7 +219,7 @@ async def test_a_key_may_hold_fewer_rights_in_some_spaces(server):
     owner, _ = new_user("spaces-rights")
     work_id = make_space(owner, "work")
     with session_scope() as session:  # as the account page's "reads only" in personal, "all it may" in work
-        reach, held = spaces.reach_and_rights(session, owner, [f"{owner}:read", f"{work_id}:all", "*:none"])
+        reach, held = space_access.reach_and_rights(session, owner, [f"{owner}:read", f"{work_id}:all", "*:none"])
     assert sorted(map(str, reach or [])) == sorted([str(owner), str(work_id)])
     async with mcp_client(server.url, new_key(owner)) as client:
         diary = await call(client, "memory_store", observation="Diary: ran 10 km on Sunday")
@@ -242,11 +242,11 @@ async def test_a_key_may_hold_fewer_rights_in_some_spaces(server):
         assert session.get(Observation, stored["id"]).owner_id == work_id
     # A space that was given nothing, and the spaces made later, are out of reach.
     with session_scope() as session:
-        reach, held = spaces.reach_and_rights(session, owner, [f"{owner}:none", f"{work_id}:read", "*:none"])
+        reach, held = space_access.reach_and_rights(session, owner, [f"{owner}:none", f"{work_id}:read", "*:none"])
     assert reach == [work_id] and held == {str(work_id): ["memory:read"]}
     with session_scope() as session:
-        assert spaces.reach_and_rights(session, owner, [f"{owner}:none", f"{work_id}:none", "*:none"])[0] == []
-        assert spaces.reach_and_rights(session, owner, []) == (None, None)  # not asked: every space, every right
+        assert space_access.reach_and_rights(session, owner, [f"{owner}:none", f"{work_id}:none", "*:none"])[0] == []
+        assert space_access.reach_and_rights(session, owner, []) == (None, None)  # not asked: every space, every right
 
 
 def test_create_key_names_its_spaces_and_where_it_only_reads():
