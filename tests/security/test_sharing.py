@@ -2,12 +2,13 @@
 invitation only the invited address can accept; a reader reads and is
 refused writes; a writer writes, and their memories say who stored them; a
 role change, a removal and leaving take effect on the next request in both
-server apps (each with its own key cache); both accounts' trails record each
+server apps (each with its own key cache) and in two `server.py` processes; both accounts' trails record each
 step; a member's memories stay when they go; an owner's deletion tells the
 members and takes the space from them."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import httpx
@@ -20,7 +21,16 @@ from identity import deletion
 from memory import sharing, spaces
 from models import AuditEvent, Observation
 from oauth_models import User
-from tests.support import call, call_error, mcp_client, new_key, new_user, session_scope
+from tests.support import (
+    ServerProcess,
+    call,
+    call_error,
+    mcp_client,
+    new_key,
+    new_user,
+    session_scope,
+    subprocess_env,
+)
 
 
 def _user(user_id: uuid.UUID) -> User:
@@ -209,3 +219,26 @@ async def test_an_owners_deletion_tells_the_members_and_takes_the_space(server):
     with session_scope() as session:
         gone = audit.events_of_kind(session, user_id=member, event=audit.SPACE_GONE)
     assert [(event["space_name"], event["owner"]) for event in gone] == [("Book club", owner_email)]
+
+
+@pytest.mark.slow
+async def test_a_removal_takes_effect_at_once_in_two_server_processes():
+    owner, owner_email = new_user("two-processes-owner")
+    member, member_email = new_user("two-processes-member")
+    space_id = _share(owner, member_email, "writer", name="Crew")
+    label, key = f"{owner_email}/Crew", new_key(member)
+    env = subprocess_env(DATABASE_URL=os.environ["MEMORYGATE_TEST_DATABASE_URL"], EMBEDDING_PROVIDER="none")
+    servers = [ServerProcess(env).start(), ServerProcess(env).start()]
+    try:
+        for server in servers:  # each process verifies and caches the key, and stores through it
+            async with mcp_client(server.url, key) as client:
+                assert (await call(client, "memory_store", observation=f"From {server.port}", space=label))["stored"]
+        with session_scope() as session:
+            sharing.remove(session, owner=_user(owner), space_id=space_id, member_id=member)
+        for server in servers:  # the next request, in either process
+            async with mcp_client(server.url, key) as client:
+                assert "no space named" in await call_error(client, "memory_store", observation="Again", space=label)
+                assert (await call(client, "memory_bootstrap"))["spaces"] == [{"name": "personal", "default": True}]
+    finally:
+        for server in servers:
+            server.terminate()
