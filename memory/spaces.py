@@ -104,8 +104,7 @@ def _info(space: Space) -> SpaceInfo:
 
 def of_account(db: Session, user_id: uuid.UUID) -> list[SpaceInfo]:
     """The account's spaces, the default first, then by name."""
-    rows = db.scalars(select(Space).where(Space.owner_user_id == user_id).order_by(Space.name_key))
-    return sorted((_info(row) for row in rows), key=lambda space: not space.is_default)
+    return [space for space in of_person(db, user_id) if space.shared_by is None]
 
 
 def ids_of_account(db: Session, user_id: uuid.UUID) -> list[uuid.UUID]:

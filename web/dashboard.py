@@ -179,10 +179,11 @@ def dashboard_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     settings = request.app.state.settings
-    account_spaces = spaces.of_account(db, user.id)
+    reached = spaces.of_person(db, user.id)
+    account_spaces = [space for space in reached if space.shared_by is None]
+    shared = [space for space in reached if space.shared_by is not None]
     every_space = [space.id for space in account_spaces]
-    shared = spaces.shared_with(db, user.id)
-    readable = every_space + [space.id for space in shared]  # searched and listed, never changed, here
+    readable = [space.id for space in reached]  # the shared ones searched and listed, never changed, here
     search = None
     if query:
         try:
@@ -197,7 +198,7 @@ def dashboard_page(
         except MemoryGateError as exc:
             error = exc.message
     recent = observations.recall(db, owner_id=readable, limit=PAGE_SIZE, offset=page * PAGE_SIZE, viewer=user.id)
-    space_names = {space.id: space.name for space in account_spaces}
+    space_names = {str(space.id): space.name for space in account_spaces}  # by id as text: forms and JSON carry it so
     keys = [
         {
             **api_keys.key_view(key),
@@ -351,17 +352,16 @@ def create_key(
     return response
 
 
-def _reads_only(held: dict[str, list[str]] | None, space_names: dict[uuid.UUID, str]) -> list[str]:
+def _reads_only(held: dict[str, list[str]] | None, space_names: dict[str, str]) -> list[str]:
     """Where a credential was given reads only: its spaces' names ("other spaces" for '*')."""
-    names = {str(space_id): name for space_id, name in space_names.items()}
-    return [names.get(space, "other spaces") for space, scopes in (held or {}).items() if scopes == [READ_SCOPE]]
+    return [space_names.get(space, "other spaces") for space, scopes in (held or {}).items() if scopes == [READ_SCOPE]]
 
 
-def _names(space_ids: list[uuid.UUID] | list[str] | None, space_names: dict[uuid.UUID, str]) -> list[str] | None:
+def _names(space_ids: list[uuid.UUID] | list[str] | None, space_names: dict[str, str]) -> list[str] | None:
     """The names of a credential's spaces that still exist (None: every space)."""
     if space_ids is None:
         return None
-    return [space_names[uuid.UUID(str(i))] for i in space_ids if uuid.UUID(str(i)) in space_names]
+    return [space_names[str(i)] for i in space_ids if str(i) in space_names]
 
 
 def _key_form_problem(name: str, expires_days: str, rights: list[str]) -> str | None:

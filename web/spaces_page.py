@@ -44,6 +44,7 @@ def spaces_page(request: Request, db: DB, notice: str | None = None) -> Response
 
 def _page(db: Session, signed_in: SignedIn, *, notice: str | None = None, error: str | None = None) -> Response:
     user = signed_in.user
+    reached = spaces.of_person(db, user.id)
     listed = [
         {
             "space": space,
@@ -51,9 +52,10 @@ def _page(db: Session, signed_in: SignedIn, *, notice: str | None = None, error:
             "members": sharing.members(db, space.id),
             "invitations": sharing.invitations_of(db, space.id),
         }
-        for space in spaces.of_account(db, user.id)
+        for space in reached
+        if space.shared_by is None
     ]
-    shared = [{"space": space, "contents": spaces.contents(db, space.id)} for space in spaces.shared_with(db, user.id)]
+    shared = [{"space": space, "contents": spaces.contents(db, space.id)} for space in reached if space.shared_by]
     return pages.render(
         "spaces.html",
         status_code=400 if error else 200,
@@ -72,11 +74,12 @@ def _done(notice: str) -> Response:
     return RedirectResponse(f"/dashboard/spaces?notice={notice}", status_code=303)
 
 
-def _space_id(raw: str) -> uuid.UUID | None:
+def _id(raw: str) -> uuid.UUID:
+    """An id from the path; one that is not an id is the nil id, which names nothing of anyone's."""
     try:
         return uuid.UUID(raw)
     except ValueError:
-        return None
+        return uuid.UUID(int=0)
 
 
 @router.post("/dashboard/spaces")
@@ -91,7 +94,7 @@ def create_space(db: DB, form: SignedInForm, name: Annotated[str, Form()] = "") 
 @router.post("/dashboard/spaces/{space_id}/rename")
 def rename_space(space_id: str, db: DB, form: SignedInForm, name: Annotated[str, Form()] = "") -> Response:
     try:
-        spaces.rename(db, user_id=form.user.id, space_id=_space_id(space_id) or uuid.UUID(int=0), name=name)
+        spaces.rename(db, user_id=form.user.id, space_id=_id(space_id), name=name)
     except MemoryGateError as exc:
         return _page(db, form, error=exc.message)
     return _done("renamed")
@@ -107,7 +110,7 @@ def set_retention(space_id: str, db: DB, form: SignedInForm, days: Annotated[str
         spaces.set_retention(
             db,
             user_id=form.user.id,
-            space_id=_space_id(space_id) or uuid.UUID(int=0),
+            space_id=_id(space_id),
             days=int(chosen) if chosen else None,
         )
     except MemoryGateError as exc:
@@ -119,7 +122,7 @@ def set_retention(space_id: str, db: DB, form: SignedInForm, days: Annotated[str
 def delete_space(space_id: str, db: DB, form: SignedInForm, confirm_name: Annotated[str, Form()] = "") -> Response:
     """Delete a space and its memories, once its name is typed to confirm."""
     try:
-        space = spaces.owned(db, user_id=form.user.id, space_id=_space_id(space_id) or uuid.UUID(int=0))
+        space = spaces.owned(db, user_id=form.user.id, space_id=_id(space_id))
         if not hmac.compare_digest(spaces.name_key(confirm_name).encode(), space.name_key.encode()):
             return _page(db, form, error=NOT_CONFIRMED)
         spaces.delete_space(db, user_id=form.user.id, space_id=space.id)
@@ -160,7 +163,7 @@ def invite(
     email: Annotated[str, Form()] = "",
     role: Annotated[str, Form()] = "",
 ) -> Response:
-    chosen = _space_id(space_id) or uuid.UUID(int=0)
+    chosen = _id(space_id)
     return _shared(
         db, form, "invited", lambda: sharing.invite(db, owner=form.user, space_id=chosen, email=email, role=role)
     )
@@ -169,7 +172,7 @@ def invite(
 @router.post("/dashboard/spaces/invitations/{invitation_id}/{answer}")
 def answer_invitation(invitation_id: str, answer: str, db: DB, form: SignedInForm) -> Response:
     """Accept or decline an invitation to this person (or, its sender: take it back)."""
-    chosen = _space_id(invitation_id) or uuid.UUID(int=0)
+    chosen = _id(invitation_id)
     steps: dict[str, tuple[str, Callable[[], object]]] = {
         "accept": ("accepted", lambda: sharing.accept(db, user=form.user, invitation_id=chosen)),
         "decline": ("declined", lambda: sharing.decline(db, user=form.user, invitation_id=chosen)),
@@ -185,7 +188,7 @@ def answer_invitation(invitation_id: str, answer: str, db: DB, form: SignedInFor
 def change_role(
     space_id: str, member_id: str, db: DB, form: SignedInForm, role: Annotated[str, Form()] = ""
 ) -> Response:
-    space, member = _space_id(space_id) or uuid.UUID(int=0), _space_id(member_id) or uuid.UUID(int=0)
+    space, member = _id(space_id), _id(member_id)
     return _shared(
         db,
         form,
@@ -196,11 +199,11 @@ def change_role(
 
 @router.post("/dashboard/spaces/{space_id}/members/{member_id}/remove")
 def remove_member(space_id: str, member_id: str, db: DB, form: SignedInForm) -> Response:
-    space, member = _space_id(space_id) or uuid.UUID(int=0), _space_id(member_id) or uuid.UUID(int=0)
+    space, member = _id(space_id), _id(member_id)
     return _shared(db, form, "removed", lambda: sharing.remove(db, owner=form.user, space_id=space, member_id=member))
 
 
 @router.post("/dashboard/spaces/{space_id}/leave")
 def leave(space_id: str, db: DB, form: SignedInForm) -> Response:
-    space = _space_id(space_id) or uuid.UUID(int=0)
+    space = _id(space_id)
     return _shared(db, form, "left", lambda: sharing.leave(db, user=form.user, space_id=space))

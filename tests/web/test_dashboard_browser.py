@@ -179,6 +179,11 @@ def user_id_for(email: str):
         return db.scalars(select(User.id).where(User.email == email)).one()
 
 
+def stored_space(observation_id: int):
+    with session_scope() as db:
+        return db.scalars(select(Observation.owner_id).where(Observation.id == observation_id)).one()
+
+
 def notice(page: Page) -> str:
     return page.inner_text("[role=status] p")
 
@@ -442,6 +447,22 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
     page.set_input_files("#transfer input[type=file]", str(bundle))
     page.get_by_role("button", name="Preview import").click()  # a file a space: imported one at a time
     assert "export of every space (Client-work.jsonl, personal.jsonl): unzip it" in page.inner_text(".error")
+    # One space's file from the account page's own form, brought into another space.
+    page.locator("#export-form select[name=space]").select_option(label="Client work")
+    with page.expect_download() as download:
+        page.locator("#export-form").get_by_role("button", name="Download").click()
+    one = tmp_path / download.value.suggested_filename
+    download.value.save_as(one)
+    assert one.name.startswith("memorygate-Client-work-") and "Acme" in one.read_text()
+    page.set_input_files("#transfer input[type=file]", str(one))
+    page.locator("#transfer form[action='/dashboard/import'] select[name=space]").select_option(label="personal")
+    page.get_by_role("button", name="Preview import").click()
+    assert "1 observation" in page.inner_text("#import-summary")
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#import-status")).to_contain_text("Imported.")
+    with session_scope() as db:
+        homes = db.execute(select(Observation.owner_id).where(Observation.observation.like("The Acme contract%")))
+        assert sorted(map(str, homes.scalars())) == sorted([str(owner), str(stored_space(stored["id"]))])
     page.goto(auth_server.url + "/dashboard/spaces")
     fits_every_screen(page, "spaces")
 
