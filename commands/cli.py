@@ -83,7 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     leave.add_argument("--yes", action="store_true", help="do not ask to type the address again")
     export = commands.add_parser("export", help="write an account's whole memory as JSON Lines")
     export.add_argument("--email", help="the account (default in local mode: the local owner)")
-    export.add_argument("--space", help="the space to export, by name (default: the account's default space)")
+    export.add_argument(
+        "--space",
+        help="the space to export, by name, or '*' for every space as a ZIP of a file each, which import takes "
+        "back whole (default: the account's default space)",
+    )
     export.add_argument("--output", "-o", help="the file to write (default: standard output)")
     export.add_argument("--embeddings", action="store_true", help="include the vectors (large; not needed to import)")
     bring = commands.add_parser(
@@ -93,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     bring.add_argument(
         "file",
-        help="a .jsonl file, a ChatGPT or Claude.ai export (its .zip or conversations.json), "
+        help="a .jsonl file, the .zip of every space (each file into the space of its name, made when missing), "
+        "a ChatGPT or Claude.ai export (its .zip or conversations.json), "
         "or a folder of Claude Code transcripts (e.g. ~/.claude/projects)",
     )
     bring.add_argument("--email", help="the account (default in local mode: the local owner)")

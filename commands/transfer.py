@@ -11,8 +11,9 @@ import os
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,8 +26,9 @@ from identity import accounts
 from memory import indexing, spaces
 from memory.embeddings import build_provider
 from oauth_models import User
-from portability import exporter, importer, jobs
-from portability.jsonl_schema import FileRejected
+from portability import bundle, exporter, importer, jobs
+from portability.bundle import Bundle
+from portability.jsonl_schema import FileRejected, ParsedFile
 
 
 class NoAccount(Exception):
@@ -58,18 +60,26 @@ def _say(message: str) -> None:
 
 
 def export_command(settings: Settings, args: argparse.Namespace) -> int:
+    every = args.space == spaces.EVERY_SPACE
+    if every and not args.output:
+        _say("error: --output: every space is a ZIP; name the file to write")
+        return 1
     with database(settings) as connected:
         try:
             with connected.session_scope() as session:
-                owner_id = _account(session, settings, args.email, args.space)
+                owner_id = _account(session, settings, args.email, None if every else args.space)
         except NoAccount as exc:
             _say(f"error: {exc}")
             return 1
+        if every:
+            _write_whole(Path(args.output), lambda out: bundle.write_zip(connected, owner_id, out, by="operator"))
+            _say(f"Exported every space to {args.output}.")
+            return 0
         bar = ProgressBar("Exporting")
         with connected.session_scope() as session:
             lines = exporter.export_lines(session, owner_id=owner_id, embeddings=args.embeddings, progress=bar)
             if args.output:
-                _write_whole(Path(args.output), lines)
+                _write_whole(Path(args.output), lambda out: out.writelines(line.encode() for line in lines))
             else:
                 sys.stdout.writelines(lines)
                 sys.stdout.flush()
@@ -79,12 +89,12 @@ def export_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_whole(path: Path, lines: Iterable[str]) -> None:
+def _write_whole(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write beside the target and rename: a failed export leaves no partial file."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.writelines(lines)
+        with os.fdopen(handle, "wb") as out:
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
@@ -97,26 +107,29 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
         if path.is_dir():
-            parsed = importer.read_folder(path)
+            parsed: ParsedFile | Bundle = importer.read_folder(path)
         else:
             with path.open("rb") as source:
-                parsed = importer.read_upload(source)
+                parsed = bundle.read_upload(source)
     except OSError as exc:
         _say(f"error: cannot read {path}: {exc.strerror}")
         return 2
     except FileRejected as exc:
         _say(f"error: {path} cannot be imported; nothing was added:\n{exc}")
         return 1
+    if isinstance(parsed, Bundle) and args.space is not None:
+        _say(f"error: --space: {path} holds every space of an account, each imported into the space of its name")
+        return 1
     with database(settings, pool_size=2) as connected:
         try:
             with connected.session_scope() as session:
                 owner_id = _account(session, settings, args.email, args.space)
-                outcome = importer.plan(session, owner_id=owner_id, parsed=parsed)
-        except NoAccount as exc:
+                said, adds = _plan(session, owner_id, parsed, "would add" if args.dry_run else "adds")
+        except (NoAccount, FileRejected) as exc:
             _say(f"error: {exc}")
             return 1
-        _say(importer.describe(outcome, "would add" if args.dry_run else "adds"))
-        if args.dry_run or not outcome.added:
+        _say(said)
+        if args.dry_run or not adds:
             return 0
         with connected.session_scope() as session:
             job_id, attempt = jobs.begin(session, owner_id=owner_id, file_name=path.name, parsed=parsed)
@@ -138,9 +151,33 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
             vectors.close()
             embedder.close()
         with connected.session_scope() as session:
-            waiting = indexing.pending_count(session, model=embedder.model, owner_id=owner_id)
+            waiting = sum(
+                indexing.pending_count(session, model=embedder.model, owner_id=space)
+                for space in _imported_into(session, owner_id, parsed)
+            )
     _say(importer.describe(done, "added") + " " + _searchable(embedder.enabled, waiting))
     return 0
+
+
+def _plan(session: Session, owner_id: uuid.UUID, parsed: ParsedFile | Bundle, verb: str) -> tuple[str, bool]:
+    """What the import would do (a whole account's, space by space), and whether it adds anything."""
+    if isinstance(parsed, ParsedFile):
+        outcome = importer.plan(session, owner_id=owner_id, parsed=parsed)
+        return importer.describe(outcome, verb), bool(+outcome.added)
+    outcome, per_space = bundle.plan(session, user_id=owner_id, bundle=parsed)
+    lines = [importer.describe(outcome, verb)]
+    for space in per_space:
+        made = " (new: the import makes it)" if space["new"] else ""
+        lines.append(
+            f"  {space['name']}{made}: " + importer.describe(importer.Outcome.from_dict(space), verb, "its file")
+        )
+    return "\n".join(lines), bool(+outcome.added)
+
+
+def _imported_into(session: Session, owner_id: uuid.UUID, parsed: ParsedFile | Bundle) -> list[uuid.UUID]:
+    if isinstance(parsed, ParsedFile):
+        return [owner_id]
+    return [space.id for space in spaces.of_account(session, owner_id)]
 
 
 def _searchable(by_meaning: bool, waiting: int) -> str:

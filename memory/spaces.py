@@ -112,6 +112,11 @@ def ids_of_account(db: Session, user_id: uuid.UUID) -> list[uuid.UUID]:
     return list(db.scalars(select(Space.id).where(Space.owner_user_id == user_id)))
 
 
+def account_of(db: Session, space_id: uuid.UUID) -> uuid.UUID:
+    """The account that owns the space."""
+    return db.scalars(select(Space.owner_user_id).where(Space.id == space_id)).one()
+
+
 def owned(db: Session, *, user_id: uuid.UUID, space_id: uuid.UUID) -> Space:
     space = db.scalars(select(Space).where(Space.id == space_id, Space.owner_user_id == user_id)).one_or_none()
     if space is None:

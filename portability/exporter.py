@@ -27,6 +27,7 @@ from models import (
     Embedding,
     Observation,
     Pattern,
+    Space,
     Turn,
 )
 from portability.records import FORMAT, VERSION
@@ -199,12 +200,15 @@ def export_lines(
     ``db`` must be fresh: the export takes its snapshot at the first query."""
     db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     counted = counts(db, owner_id=owner_id, embeddings=embeddings)
+    space = db.get(Space, owner_id)
     header = {
         "format": FORMAT,
         "version": VERSION,
         "exported_at": datetime.now(UTC).isoformat(),
         "counts": counted,
         "embeddings": embeddings,
+        # Where it came from, so a whole account's files go back into spaces of the same names.
+        **({"space": space.name, "default_space": space.is_default} if space is not None else {}),
     }
     yield json.dumps(header, separators=(",", ":")) + "\n"
     written, total = 0, sum(counted.values())

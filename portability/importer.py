@@ -108,22 +108,13 @@ def read_folder(folder: Path) -> ParsedFile:
 
 
 def _read_zip(file: BinaryIO) -> ParsedFile:
-    try:
-        archive = zipfile.ZipFile(file)
-    except zipfile.BadZipFile:
-        raise FileRejected(["the file is not a readable ZIP archive"]) from None
-    with archive:
-        members = [info for info in archive.infolist() if not info.is_dir()]
-        if sum(info.file_size for info in members) > MAX_UNZIPPED_BYTES:
-            raise FileRejected([f"the archive unpacks to more than {MAX_UNZIPPED_BYTES // 2**20:,} MiB"])
+    with open_zip(file) as archive:
+        members = zip_members(archive)
         exports = sorted((m for m in members if m.filename.endswith("conversations.json")), key=lambda m: m.filename)
         if exports:
             with archive.open(exports[0]) as inner:
                 return history.from_export(_json(inner, exports[0].filename))
         transcripts = sorted(m.filename for m in members if m.filename.endswith(".jsonl"))
-        spaces_exported = [name for name in transcripts if _is_memorygate_export(archive, name)]
-        if spaces_exported:  # the account page's "every space" download: a file a space
-            raise FileRejected([EVERY_SPACE_ZIP.format(files=", ".join(spaces_exported))])
         if not transcripts:
             raise FileRejected(["the archive has no conversations.json and no Claude Code transcripts (*.jsonl)"])
 
@@ -134,20 +125,19 @@ def _read_zip(file: BinaryIO) -> ParsedFile:
         return history.from_transcripts(lines_of(name) for name in transcripts)
 
 
-EVERY_SPACE_ZIP = (
-    "this ZIP is a MemoryGate export of every space ({files}): unzip it and import each file into its own space "
-    "(choose the space under Into)"
-)
-
-
-def _is_memorygate_export(archive: zipfile.ZipFile, name: str) -> bool:
-    with archive.open(name) as inner:
-        first = inner.readline(4096)
+def open_zip(file: BinaryIO) -> zipfile.ZipFile:
     try:
-        header = json.loads(first)
-    except ValueError:
-        return False
-    return isinstance(header, dict) and header.get("format") == records.FORMAT
+        return zipfile.ZipFile(file)
+    except zipfile.BadZipFile:
+        raise FileRejected(["the file is not a readable ZIP archive"]) from None
+
+
+def zip_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The archive's files, refused whole when they unpack to too much."""
+    members = [info for info in archive.infolist() if not info.is_dir()]
+    if sum(info.file_size for info in members) > MAX_UNZIPPED_BYTES:
+        raise FileRejected([f"the archive unpacks to more than {MAX_UNZIPPED_BYTES // 2**20:,} MiB"])
+    return members
 
 
 def _json(file: IO[bytes], name: str) -> Any:
@@ -170,6 +160,11 @@ class Outcome:
     present: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
 
+    def add(self, other: Outcome) -> None:
+        self.added.update(other.added)
+        self.present.update(other.present)
+        self.skipped.update(other.skipped)
+
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {"added": dict(+self.added), "present": dict(+self.present), "skipped": dict(+self.skipped)}
 
@@ -179,6 +174,7 @@ class Outcome:
 
 
 KIND_WORDS = {
+    "space": ("space", "spaces"),  # made by importing a whole account
     "ai_instance": ("AI instance", "AI instances"),
     "session": ("conversation", "conversations"),
     "concept": ("concept", "concepts"),
@@ -198,9 +194,9 @@ def counted(counts: dict[str, int]) -> str:
     )
 
 
-def describe(outcome: Outcome, verb: str) -> str:
+def describe(outcome: Outcome, verb: str, subject: str = "This file") -> str:
     """'This file adds 3 observations, 1 concept. Already there: … Left out: …'"""
-    parts = [f"This file {verb} {counted(outcome.added) or 'nothing new'}."]
+    parts = [f"{subject} {verb} {counted(outcome.added) or 'nothing new'}."]
     if counted(outcome.present):
         parts.append(f"Already there: {counted(outcome.present)}.")
     if +outcome.skipped:

@@ -28,7 +28,8 @@ from core.errors import MemoryGateError
 from memory import indexing, spaces
 from memory.embeddings import EmbeddingProvider
 from models import ImportJob
-from portability import importer
+from portability import bundle, importer
+from portability.bundle import Bundle
 from portability.importer import Outcome
 from portability.jsonl_schema import FileRejected, ParsedFile
 
@@ -52,17 +53,20 @@ def stage(
     content: str,
     outcome: Outcome,
     uploaded: dict[str, Any] | None = None,
+    per_space: list[dict[str, Any]] | None = None,
 ) -> ImportJob:
     """Keep an upload (``source``: its format; ``total``: its records;
     ``uploaded``: what the person sent, in their terms — {"count": 5, "unit":
-    "line"}), with what it would add, until it is confirmed."""
+    "line"}; ``per_space``: a whole account's, what each space would get), with
+    what it would add, until it is confirmed."""
+    kept = {"uploaded": uploaded, "spaces": per_space}
     job = ImportJob(
         owner_id=owner_id,
         file_name=file_name[:300],
         source=source,
         status="previewed",
         content=content,
-        plan={**outcome.as_dict(), **({"uploaded": uploaded} if uploaded else {})},
+        plan={**outcome.as_dict(), **{part: value for part, value in kept.items() if value}},
         total_count=total,
     )
     db.add(job)
@@ -122,7 +126,7 @@ def cancel(db: Session, *, owner_id: uuid.UUID, job_id: uuid.UUID) -> bool:
     return bool(dropped.rowcount)  # type: ignore[attr-defined]
 
 
-def begin(db: Session, *, owner_id: uuid.UUID, file_name: str, parsed: ParsedFile) -> tuple[uuid.UUID, int]:
+def begin(db: Session, *, owner_id: uuid.UUID, file_name: str, parsed: ParsedFile | Bundle) -> tuple[uuid.UUID, int]:
     """A job for an import run here and now (the CLI), already running: its id and attempt."""
     job = ImportJob(
         owner_id=owner_id,
@@ -146,38 +150,40 @@ def execute(
     job_id: uuid.UUID,
     attempt: int,
     *,
-    parsed: ParsedFile | None = None,
+    parsed: ParsedFile | Bundle | None = None,
     by: str = "self",
     progress: importer.Progress | None = None,
     embedder: EmbeddingProvider | None = None,
     embedding_progress: importer.Progress | None = None,
 ) -> Outcome:
     """Run attempt ``attempt`` of a claimed job: everything or nothing in one
-    transaction; then, with an ``embedder``, the account's memories still
-    without vectors get them (so what the import added is searchable by
-    meaning when it says it is done); then done (the file dropped) or failed
-    (with why). ``parsed`` defaults to the job's stored upload. Abandoned
-    when the job stopped being this attempt's before it could commit
-    (nothing added). A run that dies while embedding leaves the records in;
-    started again, it adds nothing and embeds the rest."""
+    transaction (a whole account's bundle makes the spaces it needs in it
+    too); then, with an ``embedder``, the memories still without vectors in
+    the spaces it imported into get them (so what the import added is
+    searchable by meaning when it says it is done); then done (the file
+    dropped) or failed (with why). ``parsed`` defaults to the job's stored
+    upload. Abandoned when the job stopped being this attempt's before it
+    could commit (nothing added). A run that dies while embedding leaves the
+    records in; started again, it adds nothing and embeds the rest."""
     with database.session_scope() as db:
         job = db.get(ImportJob, job_id)
         if job is None or job.status != "running" or job.attempt != attempt:
             raise Abandoned
-        owner_id, content = job.owner_id, job.content
+        owner_id, content, source = job.owner_id, job.content, job.source
     reporter = _Reporter(database, job_id, attempt, progress)
     try:
         if parsed is None:
             assert content is not None
-            parsed = importer.read(content.split("\n"))
+            parsed = bundle.read_staged(content) if source == bundle.SOURCE else importer.read(content.split("\n"))
         with database.session_scope() as db:
-            _wait_for_turn(db, owner_id, reporter)
-            outcome = importer.apply(db, owner_id=owner_id, parsed=parsed, progress=reporter)
+            parts, made = _placed(db, owner_id, parsed)
+            for space_id, _ in parts:  # in one order (ids), so two imports never wait on each other
+                _wait_for_turn(db, space_id, reporter)
+            outcome = _apply(db, parts, reporter, by)
+            outcome.added["space"] += made
             if not _still_ours(db, job_id, attempt, lock=True):
                 raise Abandoned
-            added = sum(outcome.added.values())
-            audit.record_in_space(db, audit.MEMORY_IMPORTED, space=owner_id, targets={"added": added, "by": by})
-            embedding = _pending_vectors(db, owner_id, embedder)
+            embedding = sum(_pending_vectors(db, space_id, embedder) for space_id, _ in parts)
             db.execute(
                 update(ImportJob)
                 .where(ImportJob.id == job_id)
@@ -187,7 +193,7 @@ def execute(
                 .values(embedded_count=0, updated_at=datetime.now(UTC))
             )
         if embedding and embedder is not None:
-            _embed(database, owner_id, embedder, reporter, embedding, embedding_progress)
+            _embed(database, [space_id for space_id, _ in parts], embedder, reporter, embedding, embedding_progress)
         with database.session_scope() as db:
             if not _still_ours(db, job_id, attempt, lock=True):
                 raise Abandoned
@@ -206,6 +212,35 @@ def execute(
         raise
 
 
+def _placed(
+    db: Session, owner_id: uuid.UUID, parsed: ParsedFile | Bundle
+) -> tuple[list[tuple[uuid.UUID, ParsedFile]], int]:
+    """Each file with the space it goes into: one file, the job's space; a
+    bundle (whose job is the account's default space) its files' spaces,
+    made when the account lacks them. And how many spaces were made."""
+    if isinstance(parsed, ParsedFile):
+        return [(owner_id, parsed)], 0
+    user_id = spaces.account_of(db, owner_id)
+    found = bundle.targets(db, user_id=user_id, bundle=parsed)
+    return bundle.make_missing(db, user_id=user_id, found=found), sum(target.new for target in found)
+
+
+def _apply(db: Session, parts: list[tuple[uuid.UUID, ParsedFile]], reporter: _Reporter, by: str) -> Outcome:
+    outcome, done, total = Outcome(), 0, sum(part.total for _, part in parts)
+    for space_id, part in parts:
+
+        def handled(count: int, _: int, before: int = done) -> None:
+            reporter(before + count, total)
+
+        added = importer.apply(db, owner_id=space_id, parsed=part, progress=handled)
+        audit.record_in_space(
+            db, audit.MEMORY_IMPORTED, space=space_id, targets={"added": sum(added.added.values()), "by": by}
+        )
+        outcome.add(added)
+        done += part.total
+    return outcome
+
+
 def _pending_vectors(db: Session, owner_id: uuid.UUID, embedder: EmbeddingProvider | None) -> int:
     if embedder is None or not embedder.enabled:
         return 0
@@ -214,23 +249,26 @@ def _pending_vectors(db: Session, owner_id: uuid.UUID, embedder: EmbeddingProvid
 
 def _embed(
     database: Database,
-    owner_id: uuid.UUID,
+    space_ids: list[uuid.UUID],
     embedder: EmbeddingProvider,
     reporter: _Reporter,
     total: int,
     display: importer.Progress | None,
 ) -> None:
-    """Give the account's memories their vectors, a batch at a time, saying
+    """Give the spaces' memories their vectors, a batch at a time, saying
     how far it got; a failing provider leaves the rest to the background
     backfill (the import is done either way)."""
+    before = 0
+    for space_id in space_ids:
 
-    def embedded(done: int) -> None:
-        if display is not None:
-            display(min(done, total), total)
-        if not reporter.embedded(min(done, total)):
-            raise Abandoned
+        def embedded(done: int, before: int = before) -> None:
+            so_far = min(before + done, total)
+            if display is not None:
+                display(so_far, total)
+            if not reporter.embedded(so_far):
+                raise Abandoned
 
-    indexing.backfill_pending(database.sessions, embedder=embedder, owner_id=owner_id, progress=embedded)
+        before += indexing.backfill_pending(database.sessions, embedder=embedder, owner_id=space_id, progress=embedded)
 
 
 def _still_ours(db: Session, job_id: uuid.UUID, attempt: int, *, lock: bool = False) -> bool:
@@ -314,6 +352,7 @@ def view(job: ImportJob) -> dict[str, Any]:
         "embedded": job.embedded_count,
         "plan": job.plan,
         "uploaded": job.plan.get("uploaded"),
+        "spaces": job.plan.get("spaces"),
         "error": job.error,
     }
 

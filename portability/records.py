@@ -163,6 +163,10 @@ class Header(BaseModel):
     version: int = Field(ge=1, le=VERSION)
     exported_at: str | None = Field(None, json_schema_extra={"format": "date-time"})
     counts: dict[str, int] | None = Field(None, description="Records per kind, for a reader's progress.")
+    space: str | None = Field(None, description="The name of the space the file was exported from.")
+    default_space: bool | None = Field(
+        None, description="Whether that space was its account's default space (imported into the default)."
+    )
 
 
 class AIInstance(Line):

@@ -18,12 +18,9 @@ and starts a bounded number an hour (IMPORT_RATE_LIMIT).
 from __future__ import annotations
 
 import math
-import re
-import shutil
 import tempfile
 import threading
 import uuid
-import zipfile
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -40,7 +37,8 @@ from core import audit
 from core.db import Database
 from memory import spaces
 from models import ImportJob
-from portability import exporter, history, importer, jobs
+from portability import bundle, exporter, history, importer, jobs
+from portability.bundle import Bundle
 from portability.jsonl_schema import FileRejected, ParsedFile
 from web import pages
 from web.dashboard import back, dashboard_page
@@ -74,6 +72,7 @@ EXPORTS_BUSY = "Export: this account's earlier downloads are still running; let 
 
 SOURCE_WORDS = {
     "memorygate": "A MemoryGate export",
+    bundle.SOURCE: "A MemoryGate export of every space",
     "mcp-memory": "The MCP reference memory server's memory.jsonl",
     history.CHATGPT: "A ChatGPT data export",
     history.CLAUDE_AI: "A Claude.ai data export",
@@ -105,32 +104,17 @@ async def export(request: Request, space: str = "") -> Response:
         _exporting.release(owner_id)
         raise
     today = f"{datetime.now(UTC):%Y-%m-%d}"
-    named = "" if chosen.is_default or every else "-" + _file_name(chosen.name)
+    named = "" if chosen.is_default or every else "-" + bundle.file_name(chosen.name)
     name = f"memorygate-{today}.zip" if every else f"memorygate{named}-{today}.jsonl"
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
     media_type = "application/zip" if every else "application/x-ndjson"
     return _Download(written, on_close=lambda: _exporting.release(owner_id), headers=headers, media_type=media_type)
 
 
-def _file_name(space_name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", space_name).strip("-")[:40] or "space"
-
-
 def _write_every_space(database: Database, user_id: uuid.UUID) -> IO[bytes]:
-    """Every space of the account, a JSON Lines file each (each read in a snapshot of its own)."""
-    with database.session_scope() as db:
-        listed = spaces.of_account(db, user_id)
     archive = tempfile.SpooledTemporaryFile(max_size=EXPORT_CHUNK_BYTES * 16)  # noqa: SIM115 (sent, then closed)
     try:
-        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-            used: set[str] = set()
-            for space in listed:
-                name = _file_name(space.name)
-                while name.lower() in used:  # names that differ only in what a file name cannot hold
-                    name += "-"
-                used.add(name.lower())
-                with _write_export(database, space.id) as one, bundle.open(f"{name}.jsonl", "w") as entry:
-                    shutil.copyfileobj(one, entry)
+        bundle.write_zip(database, user_id, archive, by="self")
         archive.seek(0)
         return archive
     except BaseException:
@@ -263,12 +247,14 @@ def _stage(request: Request, signed_in: SignedIn, file_name: str, file: BinaryIO
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
     try:
-        parsed = importer.read_upload(file)
+        parsed = bundle.read_upload(file)
     except FileRejected as exc:
         shown = exc.problems[:MAX_PROBLEMS_ON_PAGE]
         more = f" … and {len(exc.problems) - len(shown)} more." if len(exc.problems) > len(shown) else ""
         error = f"Import: {file_name} cannot be imported; nothing was added. " + "; ".join(shown) + more
         return _refused(request, signed_in, error)
+    if isinstance(parsed, Bundle):  # a whole account: each file into the space of its name, not the one chosen
+        return _stage_bundle(request, signed_in, file_name, parsed)
     with request.app.state.database.session_scope() as db:
         outcome = importer.plan(db, owner_id=owner_id, parsed=parsed)
         source, total = parsed.source, parsed.total
@@ -284,6 +270,28 @@ def _stage(request: Request, signed_in: SignedIn, file_name: str, file: BinaryIO
             content=content,
             outcome=outcome,
             uploaded=sent,
+        )
+        return RedirectResponse(f"/dashboard/import/{job.id}", status_code=303)
+
+
+def _stage_bundle(request: Request, signed_in: SignedIn, file_name: str, parsed: Bundle) -> Response:
+    with request.app.state.database.session_scope() as db:
+        try:
+            outcome, per_space = bundle.plan(db, user_id=signed_in.user.id, bundle=parsed)
+        except FileRejected as exc:
+            db.rollback()
+            error = f"Import: {file_name} cannot be imported; nothing was added. " + "; ".join(exc.problems)
+            return _refused(request, signed_in, error)
+        job = jobs.stage(
+            db,
+            owner_id=signed_in.user.id,  # the default space; the files go where their spaces are
+            file_name=file_name,
+            source=parsed.source,
+            total=parsed.total,
+            content=bundle.staged(parsed),
+            outcome=outcome,
+            uploaded={"count": len(parsed.files), "unit": "space"},
+            per_space=per_space,
         )
         return RedirectResponse(f"/dashboard/import/{job.id}", status_code=303)
 
@@ -323,6 +331,10 @@ def status(request: Request, job_id: str, db: DB) -> Response:
         job=shown,
         source_words=SOURCE_WORDS.get(shown["source"], shown["source"]),
         summary=importer.describe(outcome, "adds" if shown["state"] != "done" else "added"),
+        space_summaries=[
+            importer.describe(importer.Outcome.from_dict(space), "adds", subject="its file")
+            for space in shown["spaces"] or []
+        ],
         nothing_new=not outcome.added,
         csrf=csrf_token(signed_in.session_token),
     )

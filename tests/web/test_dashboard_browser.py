@@ -444,9 +444,6 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
         assert sorted(files.namelist()) == ["Client-work.jsonl", "personal.jsonl"]
         assert "cello" in files.read("personal.jsonl").decode() and "Acme" in files.read("Client-work.jsonl").decode()
     page.get_by_role("link", name="Account").click()
-    page.set_input_files("#transfer input[type=file]", str(bundle))
-    page.get_by_role("button", name="Preview import").click()  # a file a space: imported one at a time
-    assert "export of every space (Client-work.jsonl, personal.jsonl): unzip it" in page.inner_text(".error")
     # One space's file from the account page's own form, brought into another space.
     page.locator("#export-form select[name=space]").select_option(label="Client work")
     with page.expect_download() as download:
@@ -479,6 +476,23 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
     assert page.locator("#space-list > li").count() == 1
     with session_scope() as db:
         assert db.get(Observation, stored["id"]) is None
+
+    # The every-space ZIP brings the whole account back in one go: the deleted space is made again.
+    page.get_by_role("link", name="Import and export").click()
+    page.set_input_files("#transfer input[type=file]", str(bundle))
+    page.get_by_role("button", name="Preview import").click()
+    assert page.inner_text("#import-source") == "A MemoryGate export of every space, 2 spaces."
+    assert page.inner_text("#import-summary").startswith("This file adds 1 space, 1 AI instance, 1 observation.")
+    listed = page.locator("#import-spaces li")
+    assert (
+        listed.nth(0).inner_text()
+        == "personal: its file adds nothing new. Already there: 1 AI instance, 1 observation."
+    )
+    assert listed.nth(1).inner_text() == "Client work (new): its file adds 1 space, 1 AI instance, 1 observation."
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#import-status")).to_contain_text("Imported into personal, Client work.")
+    page.goto(auth_server.url + "/dashboard/spaces")
+    assert "1 observation" in page.locator("#space-list > li[data-space='Client work']").inner_text()
 
 
 def test_two_people_share_a_space_change_a_role_remove_and_leave(browser_contexts, auth_server, github):
