@@ -111,9 +111,11 @@ def set_aside_counts(db: Session, *, owner_id: uuid.UUID) -> dict[str, int]:
     }
 
 
-def stats(db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider) -> dict[str, Any]:
+def stats(
+    db: Session, *, owner_id: uuid.UUID, embedder: EmbeddingProvider, viewer: uuid.UUID | None = None
+) -> dict[str, Any]:
     counts = item_counts(db, owner_id=owner_id)
-    space_name = spaces.names(db, [owner_id])[owner_id]
+    space_name = spaces.names(db, [owner_id], viewer)[owner_id]
     domains = db.execute(
         select(Observation.domain, func.count())
         .where(Observation.owner_id == owner_id)

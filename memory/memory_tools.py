@@ -289,7 +289,14 @@ def register(mcp: FastMCP, work: Any) -> None:
     @mcp.tool(annotations=READ_ONLY)
     def memory_stats(space: SpaceName = None, run: UnitOfWork = work) -> results.Stats:
         """Counts of memories by type, the main domains, known AI instances and embedding status."""
-        return run(items.stats, returns=results.Stats, needs=READ_SCOPE, space=space, embedder=run.embedder)
+        return run(
+            items.stats,
+            returns=results.Stats,
+            needs=READ_SCOPE,
+            space=space,
+            embedder=run.embedder,
+            viewer=run.principal.user_id,  # a space shared with the caller is named with its owner
+        )
 
     @mcp.tool(annotations=REFRESH)
     def memory_init_session(

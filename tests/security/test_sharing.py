@@ -81,6 +81,7 @@ async def test_a_reader_reads_a_shared_space_and_is_refused_writes(server):
         everything = " ".join(hit["text"] for hit in found["results"])
         assert "my own notes" not in everything  # the owner's other spaces are not shared
         assert shared["ref"] in (await call(client, "memory_brief", space=label))["text"]
+        assert (await call(client, "memory_stats", space=label))["space"] == label  # named as it is shared
         refused = await call_error(client, "memory_store", observation="Moved again", space=label)
         assert refused == (
             f"Not allowed: '{label}' is shared with you as reader, who may not store or change memories there; "
