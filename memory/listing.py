@@ -18,8 +18,9 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from memory import item_types, items, knowledge, search_candidates, spaces
+from memory import hybrid_search, item_types, items, knowledge, search_candidates, spaces
 from memory import validation as check
+from memory.embeddings import EmbeddingProvider
 from memory.scope import TABLES, Scope
 from models import Observation, Turn
 
@@ -39,8 +40,10 @@ def browse(
     archived: str = "exclude",
     offset: int = 0,
     limit: int = PAGE_SIZE,
+    viewer: uuid.UUID | None = None,
 ) -> dict[str, Any]:
-    """A page of memories, newest first; each with its ref, type, text, domain and times."""
+    """A page of memories, newest first; each with its ref, type, text, domain
+    and times (over several spaces, its space's name as ``viewer`` says it)."""
     if kind and kind not in KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(KINDS)}")
     scope = Scope.parse(False, since or None, until or None, time_field, archived)
@@ -61,11 +64,62 @@ def browse(
     page = newest[offset : offset + limit]
     shown = [_summary(item_types.get(db, each, item_id)) for _, each, item_id in page]
     owners = spaces.owners(owner_id)
-    space_names = spaces.names(db, owners) if len(owners) > 1 else {}  # over several, each names its space
+    space_names = spaces.names(db, owners, viewer) if len(owners) > 1 else {}  # over several, each names its space
     for row in shown:
         if row:
             row["space"] = space_names.get(row.pop("owner_id"))
     return {"memories": [row for row in shown if row], "offset": offset, "has_more": len(newest) > offset + limit}
+
+
+def page_for_app(
+    db: Session,
+    *,
+    owner_id: spaces.Owners,
+    viewer: uuid.UUID,
+    embedder: EmbeddingProvider,
+    query: str | None = None,
+    type: str | None = None,
+    archived: str = "exclude",
+    page: int = 0,
+) -> dict[str, Any]:
+    """A page of ``memory_browse``: the newest memories, or with ``query`` the
+    best matches (one page of them). Looking counts as no use, as on the page."""
+    if query and query.strip():
+        found = hybrid_search.search(
+            db,
+            owner_id=owner_id,
+            embedder=embedder,
+            query=query,
+            limit=PAGE_SIZE,
+            source_types=[type] if type else None,
+            archived=archived,
+            count_reads=False,
+            viewer=viewer,
+        )
+        hits = [{**_listed(hit), "at": hit["recorded_at"]} for hit in found["results"]]
+        return {"memories": hits, "page": 0, "more": False}
+    listed = browse(db, owner_id=owner_id, kind=type or "", archived=archived, offset=page * PAGE_SIZE, viewer=viewer)
+    rows = [
+        {
+            **_listed(row),
+            "at": row["created_at"].isoformat(),
+            "archived": row["archived"] or None,  # said only when so
+            "replaced": row["replaced"] or None,
+        }
+        for row in listed["memories"]
+    ]
+    return {"memories": rows, "page": page, "more": listed["has_more"]}
+
+
+def _listed(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ref": row["ref"],
+        "type": row["type"],
+        "title": row.get("title"),
+        "text": item_types.shortened(row["text"] or ""),
+        "domain": row.get("domain"),
+        "space": row.get("space"),
+    }
 
 
 def _summary(item: item_types.MemoryItem | None) -> dict[str, Any] | None:

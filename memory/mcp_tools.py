@@ -3,7 +3,8 @@
 ``build_mcp_server(session_factory=..., embedder=...)`` returns a FastMCP
 app with every tool: the memory tools (``memory_tools``), the knowledge
 tools (``knowledge_tools``), the conversation tools (``conversation_tools``),
-the brief and the research tools, each run as one unit of work (``tool_calls``).
+the brief and the research tools, and the memory browser app
+(``browser_app``), each run as one unit of work (``tool_calls``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.principal import Principal
 from core.settings import VERSION
-from memory import brief_tools, conversation_tools, knowledge_tools, memory_tools, research_tools
+from memory import brief_tools, browser_app, conversation_tools, knowledge_tools, memory_tools, research_tools
 from memory.embeddings import EmbeddingProvider
 from memory.tool_calls import (
     CredentialRights,
@@ -52,4 +53,5 @@ def build_mcp_server(
     conversation_tools.register(mcp, work)
     brief_tools.register(mcp, work, session_factory=session_factory, principal_source=principal_source)
     research_tools.register(mcp, work)
+    browser_app.register(mcp, work)
     return mcp

@@ -93,6 +93,28 @@ class Hit(Result):
     stored_by: str | None = Field(None, description="Who stored it, when a member of a shared space did.")
 
 
+class Listed(Result):
+    """A memory as memory_browse lists it."""
+
+    ref: str
+    type: Kind
+    text: str = Field(description="Its text, up to 2,000 characters (memory_get has it whole).")
+    title: str | None = Field(None, description="Pattern category/name, concept name or document title.")
+    domain: str | None = None
+    at: str = Field(description="When it was recorded (ISO 8601, UTC).")
+    space: str | None = Field(None, description="The space it is in, when the list spans several.")
+    archived: bool | None = Field(None, description="True when it is archived (left out of search and recall).")
+    replaced: bool | None = Field(None, description="True when a newer version replaced it.")
+
+
+class Browsed(Result):
+    """A page of memories to look through, newest first (or the best matches for a query)."""
+
+    memories: list[Listed]
+    page: int = Field(description="This page's number, from 0.")
+    more: bool = Field(description="Whether a next page has more.")
+
+
 class Memory(Result):
     """What every memory has, whole."""
 

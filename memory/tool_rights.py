@@ -26,6 +26,7 @@ TOOL_RIGHTS: dict[str, str] = {
     "memory_patterns": READ_SCOPE,
     "memory_conversation": READ_SCOPE,
     "memory_brief": READ_SCOPE,
+    "memory_browse": READ_SCOPE,
     "search": READ_SCOPE,
     "fetch": READ_SCOPE,
     # Writing: adding, changing, archiving (nothing is lost).

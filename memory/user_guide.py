@@ -28,6 +28,9 @@ GUIDE: dict[str, Any] = {
         "memory_recall": "List current observations, newest first, filtered by domain, confidence, AI or period.",
         "memory_search": "Find memories of every type by meaning and keywords together (hybrid search).",
         "memory_get": "Read one memory in full by ref, e.g. 'observation:42'.",
+        "memory_browse": "List memories newest first, 25 a page, or the best matches for a query, for the person "
+        "to look through; hosts that render MCP Apps show MemoryGate's memory browser, where they edit, archive or "
+        "forget what you remember.",
         "memory_delete": "Forget one memory by ref, including its vectors. Irreversible.",
         "memory_archive": "Move memories (by ref) to cold storage: kept, but out of search, recall and bootstrap; "
         "with a query instead, preview what would go.",
@@ -75,6 +78,9 @@ GUIDE: dict[str, Any] = {
         "budget, then memory_init_session; memory_search when a new topic comes up. Hosts that show MCP resources "
         "or prompts offer the same brief as the resource memorygate://brief (memorygate://brief/{topic}) and the "
         "prompt 'brief'.",
+        "the person wants to see or correct what you remember": "memory_browse: in hosts that render MCP Apps it "
+        "opens the memory browser beside the conversation (search, edit as a new version, archive, forget); "
+        "elsewhere show the list it answers.",
         "learning something durable": "memory_store with a domain and honest confidence; cite evidence.",
         "the person keeps spaces (work, personal, a project)": "memory_bootstrap lists the spaces this credential "
         "reaches; writes go to the default one unless you pass space='<name>', a memory named by ref is acted on "

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.tools  # the tool tier: scripts/check runs it
 
 EXPECTED_TOOLS = {
     "memory_brief",
+    "memory_browse",
     "search",
     "fetch",
     "memory_init_session",

@@ -43,7 +43,7 @@ async def test_every_tool_of_a_real_server_publishes_a_described_output_schema(s
     _, key = user_with_key("schemas")
     async with mcp_client(server.url, key) as client:
         tools = await client.list_tools()
-    assert len(tools) == 27
+    assert len(tools) == 28
     for tool in tools:
         schema = tool.output_schema
         assert schema is not None, tool.name
@@ -64,7 +64,7 @@ async def test_openai_agents_converts_every_tool_to_a_strict_schema(server):
     async with connection:
         agent = Agent(name="strict", mcp_servers=[connection], mcp_config={"convert_schemas_to_strict": True})
         tools = await agent.get_mcp_tools(RunContextWrapper(context=None))
-    assert len(tools) == 27
+    assert len(tools) == 28
     assert [tool.name for tool in tools if not tool.strict_json_schema] == []
 
 

@@ -53,6 +53,7 @@ def arguments(tool: str, ref: str) -> dict[str, Any]:
         "memory_conversation": {"conversation_id": "kept"},
         "memory_forget_conversation": {"conversation_id": "kept"},
         "memory_brief": {},
+        "memory_browse": {},
         "search": {"query": "rights"},
         "fetch": {"id": ref},
     }
