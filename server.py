@@ -40,7 +40,7 @@ from memory.access import TRACKER_KEY, AccessTracker
 from memory.embeddings import EmbeddingProvider, build_provider
 from memory.mcp_tools import build_mcp_server
 from portability import jobs
-from web import api, browse, dashboard, dependencies, spaces_page, transfer
+from web import api, browse, dashboard, dependencies, keys_page, settings_page, spaces_page, transfer
 from web.client_address import ForwardedClient
 from web.guards import (
     FixedPath,
@@ -271,6 +271,8 @@ def create_app(settings: Settings | None = None, *, banner: Callable[[list[str]]
     app.include_router(oauth_routes.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    app.include_router(keys_page.router)
+    app.include_router(settings_page.router)
     app.include_router(browse.router)
     app.include_router(spaces_page.router)
     app.include_router(transfer.router)

@@ -1,5 +1,6 @@
-"""The account page's export and import, over HTTP with the browser session.
+"""The account's export and import, over HTTP with the browser session.
 
+GET  /dashboard/transfer               the page: download, upload
 GET  /dashboard/export                 the whole memory as a JSON Lines download
 POST /dashboard/import                 upload (multipart ``file``): checked, then a preview
 GET  /dashboard/import/{id}            the preview, progress or result (JSON with Accept: application/json)
@@ -41,7 +42,7 @@ from portability import bundle, exporter, history, importer, jobs
 from portability.bundle import Bundle
 from portability.jsonl_schema import FileRejected, ParsedFile
 from web import pages
-from web.dashboard import back, dashboard_page
+from web.dashboard import NOTICES, back, section_page
 from web.dependencies import (
     DB,
     SignedIn,
@@ -55,6 +56,7 @@ from web.pages import NO_STORE
 
 router = APIRouter(include_in_schema=False)
 
+PAGE_PATH = "/dashboard/transfer"
 UPLOAD_PATH = "/dashboard/import"
 
 MAX_PROBLEMS_ON_PAGE = 10
@@ -80,6 +82,17 @@ SOURCE_WORDS = {
 }
 
 _checking = threading.BoundedSemaphore(UPLOADS_AT_ONCE)
+
+
+@router.get(PAGE_PATH)
+def transfer_page(request: Request, db: DB, notice: str | None = None) -> Response:
+    """Import and export: the page with both forms."""
+    signed_in = current_session(request, db)
+    if signed_in is None:
+        return RedirectResponse("/dashboard", status_code=303)
+    return section_page(
+        request, db, signed_in.user, signed_in.session_token, "transfer.html", notice=NOTICES.get(notice or "")
+    )
 
 
 @router.get("/dashboard/export")
@@ -229,8 +242,8 @@ def _busy() -> Response:
 
 def _refused(request: Request, signed_in: SignedIn, error: str, *, status_code: int = 400) -> Response:
     with request.app.state.database.session_scope() as db:
-        return dashboard_page(
-            request, db, signed_in.user, signed_in.session_token, error=error, status_code=status_code
+        return section_page(
+            request, db, signed_in.user, signed_in.session_token, "transfer.html", error=error, status_code=status_code
         )
 
 
@@ -362,7 +375,7 @@ def cancel(job_id: str, db: DB, form: SignedInForm) -> Response:
         return pages.message_page("Not found", "There is no such import.", status_code=404)
     if not jobs.cancel(db, owner_id=job.owner_id, job_id=job.id):  # running or done: nothing to cancel
         return RedirectResponse(f"/dashboard/import/{job.id}", status_code=303)
-    return back("import-cancelled", "#transfer")
+    return back("import-cancelled", to=PAGE_PATH)
 
 
 def _job(db: DB, owner_id: uuid.UUID, raw_id: str) -> ImportJob | None:

@@ -88,7 +88,7 @@ def test_a_dotenv_in_the_working_directory_is_not_read(tmp_path, monkeypatch):
 
 
 def test_only_a_public_https_address_is_offered_to_hosted_clients():
-    from web.dashboard import publicly_reachable
+    from web.keys_page import publicly_reachable
 
     assert publicly_reachable("https://memory.example.com/mcp")
     assert publicly_reachable("https://203.0.113.9/mcp") is False  # documentation range: not global

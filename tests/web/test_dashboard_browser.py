@@ -234,9 +234,12 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     sign_in_with_github(page, auth_server.url, github, 9801, "browseruser")
     assert "signed in with GitHub" in page.inner_text(".profile")
 
+    page.get_by_role("link", name="Keys and clients").click()
+    page.wait_for_url("**/dashboard/keys")
+    assert page.locator("nav.sections a[aria-current=page]").inner_text() == "Keys and clients"
     page.fill("input[name=name]", "browser key")
     page.get_by_role("button", name="Create key").click()
-    page.wait_for_url("**/dashboard?notice=key-created#new-key")  # post, redirect, get: loaded
+    page.wait_for_url("**/dashboard/keys?notice=key-created#new-key")  # post, redirect, get: loaded
     key = page.inner_text("#new-key-value").strip()
     assert key.startswith("mg_") and page.is_visible("text=shown only this once")
     assert notice(page) == "API key created."
@@ -260,7 +263,7 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     page.get_by_label("write: store, change and archive memories").uncheck()
     page.get_by_label("forget: delete memories and conversations for good").uncheck()
     page.get_by_role("button", name="Create key").click()
-    page.wait_for_url("**/dashboard?notice=key-created#new-key")
+    page.wait_for_url("**/dashboard/keys?notice=key-created#new-key")
     reader_key = page.inner_text("#new-key-value").strip()
     # Snippets wrap between words, never inside one ("Autho|rization"), at a desktop's width and a phone's.
     for width in (1280, 375):
@@ -328,6 +331,7 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     row.get_by_role("button", name=re.compile(r"^Yes, forget observation:\d+$")).click()
     assert notice(page) == "Memory forgotten." and "10 observations" in page.inner_text(".counts")
 
+    page.get_by_role("link", name="Keys and clients").click()
     browser_key_row = page.locator("#keys tbody tr", has_text="browser key")
     browser_key_row.locator("summary", has_text="Revoke").click()
     fits_every_screen(page, "dashboard-revoke-asks")  # the confirmation open
@@ -335,8 +339,9 @@ def test_a_person_manages_keys_and_memories_in_the_browser(browser_contexts, aut
     assert notice(page) == "Key revoked."
     assert "revoked" in page.locator("#keys tbody tr", has_text="browser key").inner_text()
     assert "revoked" not in page.locator("#keys tbody tr", has_text="reader").inner_text()
-    assert "API key revoked: “browser key” (mg_" in page.inner_text("#activity")  # events as words, named
     shot(page, "dashboard-5-revoked", phone_too=True)
+    page.get_by_role("link", name="Account").click()
+    assert "API key revoked: “browser key” (mg_" in page.inner_text("#activity")  # events as words, named
 
     refused = httpx.post(
         auth_server.url + "/mcp",
@@ -372,6 +377,7 @@ def test_google_sign_in_and_sign_out_everywhere(browser_contexts, auth_server, g
 def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_server, github, tmp_path):
     sign_in_with_github(page, auth_server.url, github, 9811, "tidy")
     owner = user_id_for("tidy@example.com")
+    page.get_by_role("link", name="Settings").click()
     page.locator("#retention").get_by_role("link", name="Spaces").click()
     page.wait_for_url(auth_server.url + "/dashboard/spaces")
     assert page.locator("#space-list > li").count() == 1  # the default space, which has no Delete
@@ -405,7 +411,7 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
     assert page.locator("#space-list > li[data-space='Client work'] input[name=days]").input_value() == ""
 
     # A key that reaches only that space stores there.
-    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Keys and clients").click()
     choices = page.locator("#key-spaces")
     choices.get_by_label("personal").select_option(label="nothing")
     choices.get_by_label("spaces you make later, and those shared with you").select_option(label="nothing")
@@ -443,7 +449,7 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
     with zipfile.ZipFile(bundle) as files:
         assert sorted(files.namelist()) == ["Client-work.jsonl", "personal.jsonl"]
         assert "cello" in files.read("personal.jsonl").decode() and "Acme" in files.read("Client-work.jsonl").decode()
-    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Import and export").click()
     # One space's file from the account page's own form, brought into another space.
     page.locator("#export-form select[name=space]").select_option(label="Client work")
     with page.expect_download() as download:
@@ -622,13 +628,15 @@ def test_a_person_browses_filters_edits_archives_and_forgets_with_undo(page, aut
 
     refs = in_thread(seed)
     for link, landing in (
-        ("Keys and clients", "/dashboard#keys"),
-        ("Import and export", "/dashboard#transfer"),
-        ("Settings", "/dashboard#settings"),
+        ("Keys and clients", "/dashboard/keys"),
+        ("Import and export", "/dashboard/transfer"),
+        ("Settings", "/dashboard/settings"),
         ("Account", "/dashboard"),
     ):
         page.get_by_role("navigation", name="Your account").get_by_role("link", name=link).click()
         page.wait_for_url(auth_server.url + landing)
+        assert page.locator("nav.sections a[aria-current=page]").inner_text() == link
+        fits_every_screen(page, "section-" + landing.rsplit("/", 1)[1])
     page.get_by_role("link", name="Browse every memory").click()
     page.wait_for_url("**/dashboard/memories")
     page.goto(auth_server.url + "/dashboard")
@@ -861,14 +869,17 @@ def test_a_person_sees_kept_conversations_forgets_one_and_turns_capture_off(page
     expect(page.locator("#captured tbody tr")).to_have_count(1)
     assert api.get("/conversations/tax-chat/turns").status_code == 404
 
-    page.locator("#conversations").get_by_role("button", name="Turn capture off").click()
+    page.locator("#conversations").get_by_role("link", name="setting").click()
+    page.wait_for_url("**/dashboard/settings#capture")
+    page.locator("#capture").get_by_role("button", name="Turn capture off").click()
     assert notice(page) == "Conversation capture is off: turns that clients send are not kept."
     assert page.inner_text("#capture-state") == "off"
     refused = api.post("/conversations/garden-chat/turns", json={"turns": said})
     assert refused.status_code == 409 and "capture is off" in refused.json()["detail"]
-    page.locator("#conversations").get_by_role("button", name="Turn capture on").click()
+    page.locator("#capture").get_by_role("button", name="Turn capture on").click()
     assert page.inner_text("#capture-state") == "on"
     assert api.post("/conversations/garden-chat/turns", json={"turns": said}).status_code == 200
+    page.get_by_role("link", name="Account").click()
     assert "Conversation capture turned off" in page.inner_text("#activity")
     api.close()
 
@@ -877,6 +888,7 @@ def test_a_person_deletes_their_account_after_typing_their_address(page, auth_se
     sign_in_with_github(page, auth_server.url, github, 9810, "departing")
     user_id = user_id_for("departing@example.com")
     store_memories(auth_server.url, new_key(user_id), ["Departing soon"])
+    page.get_by_role("link", name="Settings").click()
     page.fill("input[name=confirm_email]", "someone-else@example.com")
     page.get_by_role("button", name="Delete my account").click()
     assert "type your e-mail address exactly" in page.inner_text(".error")
@@ -911,7 +923,7 @@ def test_consent_allow_disconnect_and_deny_in_the_browser(page, auth_server, git
         exchanged = exchange_code(auth_server.url, client_id, code, verifier, redirect_uri=redirect)
         assert exchanged.status_code == 200 and exchanged.json()["scope"] == "memory:read memory:write"
 
-    page.goto(auth_server.url + "/dashboard")
+    page.goto(auth_server.url + "/dashboard/keys")
     rows = page.locator("#connections tbody tr", has_text="Pocket Agent")
     assert rows.count() == 2
     assert all(urlsplit(callback.url).netloc in rows.nth(n).inner_text() for n in range(2))
@@ -926,22 +938,23 @@ def test_consent_allow_disconnect_and_deny_in_the_browser(page, auth_server, git
     narrowed = page.locator("#connections tbody tr", has_text="Pocket Agent").first
     assert narrowed.locator("td[data-label=Rights]").inner_text().startswith("read")
     assert "write" not in narrowed.locator("td[data-label=Rights]").inner_text()
-    assert "Client's rights narrowed: Pocket Agent" in page.inner_text("#activity")
     store = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "memory_store", "arguments": {}}}
     headers = {"Authorization": f"Bearer {exchanged.json()['access_token']}", "Accept": "application/json"}
     refused = httpx.post(auth_server.url + "/mcp", json=store, headers=headers)  # the newest grant: the first row
     assert refused.status_code == 403 and 'error="insufficient_scope"' in refused.headers["www-authenticate"]
     rows.first.get_by_role("button", name="Disconnect").click()
     assert notice(page) == "Client disconnected."
-    assert "Client disconnected: Pocket Agent" in page.inner_text("#activity")  # the client by its name
     assert page.locator("#connections tbody tr", has_text="Pocket Agent").count() == 1
+    page.get_by_role("link", name="Account").click()
+    activity = page.inner_text("#activity")  # each client by its name
+    assert "Client's rights narrowed: Pocket Agent" in activity and "Client disconnected: Pocket Agent" in activity
 
     client_id = register_client(auth_server.url, client_name="Nosy Agent", redirect_uris=[redirect])
     page.goto(authorize_url(auth_server.url, client_id.json()["client_id"], pkce_pair()[1], redirect_uri=redirect))
     page.get_by_role("button", name="Deny").click()
     page.wait_for_url(redirect + "?*")
     assert parse_qs(urlsplit(page.url).query)["error"] == ["access_denied"]
-    page.goto(auth_server.url + "/dashboard")
+    page.goto(auth_server.url + "/dashboard/keys")
     assert "Nosy Agent" not in page.inner_text("#connections")
 
 
@@ -979,7 +992,7 @@ def test_a_person_connects_a_client_to_one_space_on_the_consent_page(page, auth_
     with session_scope() as db:
         work = db.scalars(select(Space.id).where(Space.owner_user_id == owner, Space.name == "Work")).one()
         assert db.get(Observation, stored["id"]).owner_id == work
-    page.goto(auth_server.url + "/dashboard")
+    page.goto(auth_server.url + "/dashboard/keys")
     row = page.locator("#connections tbody tr", has_text="Work Agent")
     assert "in Work" in row.locator("td[data-label=Rights]").inner_text()
 
@@ -991,7 +1004,7 @@ def test_a_person_connects_a_client_to_one_space_on_the_consent_page(page, auth_
     page.wait_for_url(redirect + "?*")
     code = parse_qs(urlsplit(page.url).query)["code"][0]
     home_token = exchange_code(auth_server.url, home_id, code, verifier, redirect_uri=redirect).json()["access_token"]
-    page.goto(auth_server.url + "/dashboard")
+    page.goto(auth_server.url + "/dashboard/keys")
     row = page.locator("#connections tbody tr", has_text="Home Agent")
     assert " in " not in row.locator("td[data-label=Rights]").inner_text()  # every space
     row.locator("summary", has_text="Change").click()
@@ -1057,6 +1070,8 @@ def test_the_local_owner_signs_in_on_the_account_page(page, local_server):
     page.wait_for_url(local_server.url + "/dashboard")
     assert "local@memorygate.internal" in page.inner_text(".profile")
     # Hosted clients cannot reach a server on this computer, and the page says so.
+    page.get_by_role("link", name="Connect a client").click()
+    page.wait_for_url(local_server.url + "/dashboard/keys#connect")
     said = page.inner_text("#not-public")
     assert "claude.ai and ChatGPT" in said and "public https:// address" in said and "docs/deploy.md" in said
     shot(page, "dashboard-local-owner")
@@ -1112,6 +1127,7 @@ async def test_a_loopback_mcp_client_connects_through_chromium_with_nothing_conf
             await page.goto(local_server.url + "/dashboard")
             assert "local@memorygate.internal" in await page.inner_text(".profile")
             assert "Connected from a loopback client" in await page.inner_text("#recent")
+            await page.get_by_role("link", name="Keys and clients").click()
             assert "Claude Code" in await page.inner_text("#connections")
             await page.screenshot(path=str(ARTIFACTS / "dashboard-local-story.png"), full_page=True)
         finally:
@@ -1122,6 +1138,7 @@ def test_a_person_downloads_their_memory_and_another_imports_it(browser_contexts
     leaving, arriving = browser_contexts().new_page(), browser_contexts().new_page()
     sign_in_with_github(leaving, auth_server.url, github, 9820, "mover")
     store_memories(auth_server.url, new_key(user_id_for("mover@example.com")), ["Keeps bees", "Speaks Basque"])
+    leaving.get_by_role("link", name="Import and export").click()
     with leaving.expect_download() as download:
         leaving.get_by_role("link", name="Download everything").click()
     exported = tmp_path / download.value.suggested_filename
@@ -1129,6 +1146,7 @@ def test_a_person_downloads_their_memory_and_another_imports_it(browser_contexts
     assert exported.name.startswith("memorygate-") and '"Speaks Basque"' in exported.read_text()
 
     sign_in_with_github(arriving, auth_server.url, github, 9821, "arriver")
+    arriving.get_by_role("link", name="Import and export").click()
     arriving.set_input_files("#transfer input[type=file]", str(exported))
     arriving.get_by_role("button", name="Preview import").click()
     assert "This file adds 1 AI instance, 2 observations." in arriving.inner_text("#import-summary")
@@ -1139,6 +1157,7 @@ def test_a_person_downloads_their_memory_and_another_imports_it(browser_contexts
     arriving.get_by_role("link", name="Back to your memory").click()
     assert "Speaks Basque" in arriving.inner_text("#recent")
 
+    arriving.get_by_role("link", name="Import and export").click()
     arriving.set_input_files("#transfer input[type=file]", str(exported))
     arriving.get_by_role("button", name="Preview import").click()
     assert "There is nothing to import." in arriving.inner_text("#import")
@@ -1159,6 +1178,7 @@ def test_a_person_brings_their_chatgpt_history_and_finds_it_by_meaning(page, aut
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("conversations.json", json.dumps(chatgpt_export()))
     sign_in_with_github(page, auth_server.url, github, 9822, "historian")
+    page.get_by_role("link", name="Import and export").click()
     page.set_input_files("#transfer input[type=file]", str(archive))
     page.get_by_role("button", name="Preview import").click()
     assert page.inner_text("#import-source") == "A ChatGPT data export, 2 conversations."
@@ -1181,6 +1201,7 @@ def test_an_import_interrupted_while_embedding_says_so_and_finishes_when_tried_a
     upload = tmp_path / "conversations.json"
     upload.write_text(json.dumps(claude_ai_export()))
     sign_in_with_github(page, auth_server.url, github, 9823, "embedder")
+    page.get_by_role("link", name="Import and export").click()
     page.set_input_files("#transfer input[type=file]", str(upload))
     page.get_by_role("button", name="Preview import").click()
     job_id = uuid.UUID(_previewed_job(page))
@@ -1210,6 +1231,7 @@ def _previewed_job(page) -> str:
 
 def test_an_interrupted_import_is_tried_again_from_its_page(page, auth_server, github, tmp_path):
     sign_in_with_github(page, auth_server.url, github, 9824, "retrier")
+    page.get_by_role("link", name="Import and export").click()
     upload = tmp_path / "memory.jsonl"
     upload.write_text(
         '{"type": "entity", "name": "Ada", "entityType": "person", "observations": ["Writes programs"]}\n'
@@ -1231,7 +1253,7 @@ def test_an_interrupted_import_is_tried_again_from_its_page(page, auth_server, g
         assert db.get(ImportJob, uuid.UUID(job_id)).content is None  # the file is not kept once imported
 
     upload.write_text(upload.read_text().replace("Ada", "Grace"))  # interrupted again, and given up this time
-    page.goto(auth_server.url + "/dashboard")
+    page.goto(auth_server.url + "/dashboard/transfer")
     page.set_input_files("#transfer input[type=file]", str(upload))
     page.get_by_role("button", name="Preview import").click()
     given_up = uuid.UUID(_previewed_job(page))
