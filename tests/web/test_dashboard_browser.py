@@ -32,7 +32,7 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 from playwright.async_api import async_playwright
 from playwright.sync_api import BrowserContext, Page, ViewportSize, expect, sync_playwright
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -843,6 +843,47 @@ def test_a_person_explores_the_concept_graph(page, auth_server, github):
     page.locator("#node-details").get_by_role("link", name="Open this concept").click()
     page.wait_for_url(f"**/dashboard/memories/{ann}")
     assert console_errors == []  # nothing refused by the page's content security policy, no script error
+
+
+def test_a_large_concept_graph_is_drawn_sized_by_connections_and_answers_a_click(page, auth_server, github):
+    """Past 300 concepts the graph is laid out in one pass, the most connected
+    in the middle, sized by how connected each is, labelled only when chosen."""
+    sign_in_with_github(page, auth_server.url, github, 9833, "cartographer")
+    owner = user_id_for("cartographer@example.com")
+    with session_scope() as db:
+        ids = [
+            db.execute(
+                text("INSERT INTO concepts (owner_id, name, type) VALUES (:o, :n, 'topic') RETURNING id"),
+                {"o": owner, "n": f"Topic {n:03d}"},
+            ).scalar_one()
+            for n in range(400)
+        ]
+        pairs = [(ids[0], ids[n]) for n in range(1, 26)]  # a hub with 25 relationships
+        pairs += [(ids[n], ids[n + 1]) for n in range(26, 399)]  # the rest in a chain
+        for source, target in pairs:
+            db.execute(
+                text(
+                    "INSERT INTO concept_relationships (owner_id, from_concept_id, to_concept_id, rel_type) "
+                    "VALUES (:o, :s, :t, 'related_to')"
+                ),
+                {"o": owner, "s": source, "t": target},
+            )
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(auth_server.url + "/dashboard/graph")
+    page.wait_for_selector("body[data-graph-drawn-ms]")
+    assert page.inner_text("#graph-status").startswith("400 concepts, 398 relationships.")
+    hub, leaf = f"concept:{ids[0]}", f"concept:{ids[399]}"
+    size = "(id) => window.memoryGraph.$id(id).width()"
+    assert page.evaluate(size, hub) == 40 and page.evaluate(size, leaf) == 14
+    assert page.evaluate("(id) => window.memoryGraph.$id(id).style('label')", leaf) == ""
+    x, y = page.evaluate(NODE_ON_SCREEN, hub)
+    page.mouse.click(x, y)
+    expect(page.locator("#node-details h2")).to_have_text("Topic 000")
+    assert page.locator("#node-details .relations li").count() == 25
+    assert page.evaluate("(id) => window.memoryGraph.$id(id).style('label')", hub) == "Topic 000"
+    fits_every_screen(page, "graph-large")
+    assert errors == []
 
 
 def test_a_person_sees_kept_conversations_forgets_one_and_turns_capture_off(page, auth_server, github):

@@ -22,6 +22,34 @@
     return positions;
   }
 
+  // Node size follows its degree. In a large graph each style property is
+  // resolved per element, so sizes come in a few classes (a selector each)
+  // rather than mapped from data, and edges carry no label or arrow.
+  const SELECTED = { selector: "node:selected", style: { label: "data(name)", "background-color": "#d97706",
+    "border-width": 3, "border-color": "#92400e" } };
+  const SMALL_STYLE = [
+    { selector: "node", style: { label: "data(name)", "font-size": 11, "background-color": "#2563eb",
+      width: "mapData(degree, 0, 20, 14, 40)", height: "mapData(degree, 0, 20, 14, 40)",
+      color: "#1f2937", "text-valign": "bottom", "text-margin-y": 3, "min-zoomed-font-size": 8 } },
+    SELECTED,
+    { selector: "edge", style: { width: 1.2, "line-color": "#94a3b8", "target-arrow-color": "#94a3b8",
+      "target-arrow-shape": "triangle", "curve-style": "bezier", label: "data(type)",
+      "font-size": 9, color: "#64748b", "text-rotation": "autorotate" } },
+  ];
+  const LARGE_STYLE = [
+    { selector: "node", style: { "background-color": "#2563eb", width: 14, height: 14, "font-size": 11,
+      color: "#1f2937", "text-valign": "bottom", "text-margin-y": 3 } },
+    { selector: "node.d1", style: { width: 22, height: 22 } },
+    { selector: "node.d2", style: { width: 30, height: 30 } },
+    { selector: "node.d3", style: { width: 40, height: 40 } },
+    SELECTED,
+    { selector: "edge", style: { width: 1, "line-color": "#94a3b8", "curve-style": "haystack" } },
+  ];
+
+  function sizeClass(degree) {
+    return degree >= 20 ? "d3" : degree >= 10 ? "d2" : degree >= 4 ? "d1" : "";
+  }
+
   function element(tag, text, className) {
     const node = document.createElement(tag);
     if (text !== undefined) node.textContent = text;
@@ -35,8 +63,12 @@
     return anchor;
   }
 
+  // What the details panel says of each concept, kept out of the elements:
+  // Cytoscape copies each element's data, so it holds only what drawing needs.
+  const concepts = new Map();
+
   function show(cy, node) {
-    const data = node.data();
+    const data = concepts.get(node.id());
     details.replaceChildren();
     details.append(element("h2", data.name), element("p", data.type, "muted"));
     if (data.description && data.description !== data.name) details.append(element("p", data.description));
@@ -77,7 +109,10 @@
         return;
       }
       const elements = graph.nodes
-        .map(function (node) { return { group: "nodes", data: node }; })
+        .map(function (node) {
+          concepts.set(node.id, node);
+          return { group: "nodes", data: { id: node.id, name: node.name, degree: node.degree }, classes: sizeClass(node.degree) };
+        })
         .concat(graph.edges.map(function (edge, n) {
           return { group: "edges", data: { id: "e" + n, source: edge.source, target: edge.target, type: edge.type } };
         }));
@@ -88,17 +123,7 @@
         wheelSensitivity: 0.4,
         textureOnViewport: large,
         hideEdgesOnViewport: large,
-        style: [
-          // Labels are measured as the graph is built: in a large one only the chosen concept's is drawn.
-          { selector: "node", style: { label: large ? "" : "data(name)", "font-size": 11, "background-color": "#2563eb",
-            width: "mapData(degree, 0, 20, 14, 40)", height: "mapData(degree, 0, 20, 14, 40)",
-            color: "#1f2937", "text-valign": "bottom", "text-margin-y": 3, "min-zoomed-font-size": 8 } },
-          { selector: "node:selected", style: { label: "data(name)", "background-color": "#d97706", "border-width": 3,
-            "border-color": "#92400e" } },
-          { selector: "edge", style: { width: 1.2, "line-color": "#94a3b8", "target-arrow-color": "#94a3b8",
-            "target-arrow-shape": "triangle", "curve-style": large ? "haystack" : "bezier", label: large ? "" : "data(type)",
-            "font-size": 9, color: "#64748b", "text-rotation": "autorotate" } },
-        ],
+        style: large ? LARGE_STYLE : SMALL_STYLE,
         // A large graph is laid out as a sunflower, the most connected concepts
         // (the server sends them first) in the middle: one pass, where a
         // force-directed or ring layout grows with the graph.
