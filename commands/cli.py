@@ -74,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--read-only", action="store_true", help="the same as --rights read")
     create.add_argument(
         "--spaces",
-        help="the spaces it may reach, by name, comma-separated, each with ':read' for reads only there "
+        help="the spaces it may reach, by name, comma-separated, each with ':read' for reads only there or "
+        "':write' to read and write but never delete there "
         "(default: every space, now and later)",
     )
     create.add_argument("--expires-days", type=int, default=None, help="expire after this many days")
@@ -259,6 +260,12 @@ def migrate_command(settings: Settings) -> int:
     return 0
 
 
+def _suffix(name: str) -> str | None:
+    """The rights a --spaces entry asks for there ("work:read" → "read", "work:write" → "write")."""
+    _, colon, how = name.rpartition(":")
+    return how if colon and how in ("read", "write") else None
+
+
 def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
     if args.email is None and not settings.is_local:
         print("error: --email is required when DATABASE_URL is set (there is no local owner)", file=sys.stderr)
@@ -283,8 +290,8 @@ def create_key_command(settings: Settings, args: argparse.Namespace) -> int:
         user = accounts.local_owner(session) if args.email is None else accounts.user_for_email(session, args.email)
         account_spaces = {spaces.name_key(space.name): space for space in spaces.of_account(session, user.id)}
         wanted = [name.strip() for name in (args.spaces or "").split(",") if name.strip()]
-        how = {name: "read" if name.endswith(":read") else "all" for name in wanted}
-        names = {name: name.removesuffix(":read").strip() for name in wanted}
+        how = {name: _suffix(name) or "all" for name in wanted}
+        names = {name: name.removesuffix(":" + how[name]).strip() for name in wanted}
         missing = [names[name] for name in wanted if spaces.name_key(names[name]) not in account_spaces]
         if missing or (args.spaces is not None and not wanted):
             known = ", ".join(space.name for space in account_spaces.values())

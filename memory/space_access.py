@@ -89,13 +89,14 @@ def ticked(db: Session, user_id: uuid.UUID, reach: list[str]) -> list[uuid.UUID]
     return [space.id for space in of_account(db, user_id) if str(space.id) in chosen]
 
 
-REACH_CHOICES = ("all", "read", "none")  # in a space: everything the credential may, reads only, nothing
+# In a space: everything the credential may; reading and writing, never deleting; reads only (or "none").
+REACH_RIGHTS = {"all": sorted(ALL_SCOPES), "write": [READ_SCOPE, WRITE_SCOPE], "read": [READ_SCOPE]}
 
 
 def reach_and_rights(
     db: Session, user_id: uuid.UUID, choices: list[str]
 ) -> tuple[list[uuid.UUID] | None, dict[str, list[str]] | None]:
-    """What a form's per-space choices ("<space id>:all|read|none", and
+    """What a form's per-space choices ("<space id>:all|write|read|none", and
     "*:…" for the spaces made later and those shared with the account) give
     a credential: the spaces it reaches (None: every space, now and later;
     [] when it was given nothing anywhere) and its rights per space (None:
@@ -104,17 +105,14 @@ def reach_and_rights(
     picked = {}
     for choice in choices:
         space, _, how = choice.rpartition(":")
-        if (space in own or space == EVERY_OTHER_SPACE) and how in REACH_CHOICES:
+        if (space in own or space == EVERY_OTHER_SPACE) and (how in REACH_RIGHTS or how == "none"):
             picked[space] = how
     given = {space: picked.get(space, "all") for space in [*own, EVERY_OTHER_SPACE]}
     reached = [uuid.UUID(space) for space in own if given[space] != "none"]
     space_ids = None if given[EVERY_OTHER_SPACE] != "none" else reached
-    if "read" not in given.values():
+    if set(given.values()) <= {"all", "none"}:
         return space_ids, None
-    everything = sorted(ALL_SCOPES)
-    space_scopes = {
-        space: [READ_SCOPE] if how == "read" else everything for space, how in given.items() if how != "none"
-    }
+    space_scopes = {space: REACH_RIGHTS[how] for space, how in given.items() if how != "none"}
     return space_ids, space_scopes
 
 

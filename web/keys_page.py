@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from core import crypto
-from core.principal import ALL_SCOPES, MANAGE_SCOPE, READ_SCOPE, RIGHTS
+from core.principal import ALL_SCOPES, MANAGE_SCOPE, READ_SCOPE, RIGHTS, WRITE_SCOPE
 from identity import api_keys
 from identity import oauth_records as records
 from memory import space_access, spaces
@@ -99,12 +99,14 @@ def _reach(
     space_ids: list[uuid.UUID] | list[str] | None, held: dict[str, list[str]] | None, space_names: dict[str, str]
 ) -> dict[str, list[str] | None]:
     """Where a credential reaches (the names of its spaces that still exist;
-    None: every space) and where it was given reads only ("other spaces" for '*')."""
+    None: every space), where it was given reads only, and where it may
+    read and write but never delete ("other spaces" for '*')."""
     reached = None if space_ids is None else [space_names[str(i)] for i in space_ids if str(i) in space_names]
-    reads_only = [
-        space_names.get(space, "other spaces") for space, scopes in (held or {}).items() if scopes == [READ_SCOPE]
-    ]
-    return {"spaces": reached, "reads_only": reads_only}
+
+    def where(scopes: list[str]) -> list[str]:
+        return [space_names.get(space, "other spaces") for space, given in (held or {}).items() if given == scopes]
+
+    return {"spaces": reached, "reads_only": where([READ_SCOPE]), "never_deletes": where([READ_SCOPE, WRITE_SCOPE])}
 
 
 def _flash_cipher(session_token: str) -> Fernet:
@@ -180,18 +182,6 @@ def create_key(
         samesite="lax",
     )
     return response
-
-
-def _reads_only(held: dict[str, list[str]] | None, space_names: dict[str, str]) -> list[str]:
-    """Where a credential was given reads only: its spaces' names ("other spaces" for '*')."""
-    return [space_names.get(space, "other spaces") for space, scopes in (held or {}).items() if scopes == [READ_SCOPE]]
-
-
-def _names(space_ids: list[uuid.UUID] | list[str] | None, space_names: dict[str, str]) -> list[str] | None:
-    """The names of a credential's spaces that still exist (None: every space)."""
-    if space_ids is None:
-        return None
-    return [space_names[str(i)] for i in space_ids if str(i) in space_names]
 
 
 def _key_form_problem(name: str, expires_days: str, rights: list[str]) -> str | None:

@@ -68,7 +68,12 @@ def message_page(title: str, message: str, *, status_code: int, home: str = "/da
 
 
 # A credential's choice in each space (memory/spaces.py reach_and_rights), on the consent page and for keys.
-REACH_WORDS = (("all", "all it may"), ("read", "reads only"), ("none", "nothing"))
+REACH_WORDS = (
+    ("all", "all it may"),
+    ("write", "reads and writes, never deletes"),
+    ("read", "reads only"),
+    ("none", "nothing"),
+)
 
 
 def consent_page(

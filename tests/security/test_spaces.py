@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from core.errors import InvalidInput
+from core.principal import ALL_SCOPES
 from memory import archive, space_access, spaces
 from models import Observation, Space
 from oauth_models import APIKey
@@ -249,16 +250,37 @@ async def test_a_key_may_hold_fewer_rights_in_some_spaces(server):
         assert space_access.reach_and_rights(session, owner, []) == (None, None)  # not asked: every space, every right
 
 
+async def test_a_key_may_store_but_never_delete_in_a_space(server):
+    """A client that may store but never forget, in one space: its deletes
+    there are refused and change nothing; where it holds every right, they work."""
+    owner, _ = new_user("spaces-nodelete")
+    work_id = make_space(owner, "work")
+    with session_scope() as session:  # the account page's "reads and writes, never deletes" in work
+        reach, held = space_access.reach_and_rights(session, owner, [f"{work_id}:write", f"{owner}:all", "*:none"])
+    assert held == {str(work_id): ["memory:read", "memory:write"], str(owner): sorted(ALL_SCOPES)}
+    key = new_key(owner, space_ids=reach, space_scopes=held)
+    async with mcp_client(server.url, key) as client:
+        kept = await call(client, "memory_store", observation="Quarterly plan drafted", space="work")
+        refused = await call_error(client, "memory_delete", ref=kept["ref"])
+        assert refused == "Not allowed: this credential may not delete memories in space 'work'; nothing changed."
+        assert (await call(client, "memory_archive", refs=[kept["ref"]]))["archived"] == [kept["ref"]]  # writing
+        mine = await call(client, "memory_store", observation="Buy oat milk")  # the default space: every right
+        assert (await call(client, "memory_delete", ref=mine["ref"]))["deleted"] is True
+    with session_scope() as session:
+        assert session.get(Observation, kept["id"]) is not None and session.get(Observation, mine["id"]) is None
+
+
 def test_create_key_names_its_spaces_and_where_it_only_reads():
     owner, email = new_user("spaces-cli")
     make_space(owner, "work")
     env = subprocess_env(DATABASE_URL=os.environ["MEMORYGATE_TEST_DATABASE_URL"])
-    made = run_cli("create-key", "--email", email, "--spaces", "work,personal:read", env=env)
+    made = run_cli("create-key", "--email", email, "--spaces", "work:write,personal:read", env=env)
     assert made.returncode == 0, made.stderr
     with session_scope() as session:
         key = session.scalars(select(APIKey).where(APIKey.user_id == owner)).one()
-        assert sorted(map(str, key.space_ids or [])) == sorted([str(owner), str(make_space_id(owner, "work"))])
-        assert key.space_scopes is not None and key.space_scopes[str(owner)] == ["memory:read"]
+        work_id = make_space_id(owner, "work")
+        assert sorted(map(str, key.space_ids or [])) == sorted([str(owner), str(work_id)])
+        assert key.space_scopes == {str(owner): ["memory:read"], str(work_id): ["memory:read", "memory:write"]}
     wrong = run_cli("create-key", "--email", email, "--spaces", "holidays", env=env)
     assert wrong.returncode == 2 and "--spaces takes names of this account's spaces (personal, work)" in wrong.stderr
 

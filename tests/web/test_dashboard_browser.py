@@ -416,10 +416,11 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
     choices.get_by_label("personal").select_option(label="nothing")
     choices.get_by_label("spaces you make later, and those shared with you").select_option(label="nothing")
     assert choices.get_by_label("Client work").input_value().endswith(":all")
+    choices.get_by_label("Client work").select_option(label="reads and writes, never deletes")
     page.fill("input[name=name]", "client-agent")
     page.get_by_role("button", name="Create key").click()
     key = page.inner_text("#new-key code")
-    assert "in Client work" in page.inner_text("#keys tbody")
+    assert "in Client work · never deletes in Client work" in page.inner_text("#keys tbody")
     stored = store_memories(auth_server.url, key, ["The Acme contract renews in June"])[0]
     store_memories(auth_server.url, new_key(owner), ["Plays the cello on Sundays"])
     page.goto(auth_server.url + "/dashboard")
