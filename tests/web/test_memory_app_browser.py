@@ -168,15 +168,23 @@ def test_the_memory_browser_app_lists_searches_edits_archives_and_forgets(page, 
     assert "dark" in (app.locator("html").get_attribute("class") or "")  # the host's theme
     page.screenshot(path=ARTIFACTS / "memory-app.png", full_page=True)
 
-    # Search, by meaning and words.
+    # Search, by meaning and words; Enter in the box searches too.
     app.get_by_label("Search your memory").fill("green tea")
     app.get_by_role("button", name="Show").click()
     expect(app.locator("#memories .text").first).to_have_text("Ann drinks green tea every afternoon")
+    app.get_by_label("Search your memory").fill("Porto")
+    app.get_by_label("Search your memory").press("Enter")
+    expect(app.locator("#memories .text").first).to_have_text("Ann moved to Porto in 2024")
 
     # Edit: a new version; the old one kept and replaced.
     app.get_by_label("Search your memory").fill("")
     app.get_by_role("button", name="Show").click()
     item = app.locator(f"#memories > li[data-ref='observation:{porto}']")
+    item.get_by_role("button", name="Edit").click()
+    item.get_by_label("New text").fill("Ann moved to Faro")
+    item.get_by_role("button", name="Cancel").click()  # nothing saved, the memory as it was
+    expect(item.locator(".text")).to_have_text("Ann moved to Porto in 2024")
+    assert _text_of(porto).superseded_by_id is None
     item.get_by_role("button", name="Edit").click()
     item.get_by_label("New text").fill("Ann moved to Lisbon in 2026")
     item.get_by_role("button", name="Save as a new version").click()
