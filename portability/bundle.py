@@ -53,10 +53,6 @@ class Bundle:
     def total(self) -> int:
         return sum(each.parsed.total for each in self.files)
 
-    @property
-    def lines(self) -> int:
-        return sum(1 for each in self.files for line in each.text.splitlines() if line.strip())
-
 
 @dataclass
 class Target:
