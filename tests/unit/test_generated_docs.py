@@ -18,6 +18,6 @@ def test_the_generated_pages_match_the_schemas():
 
 def test_the_reference_names_every_argument_and_answer_field():
     page = (ROOT / "docs" / "tool-reference.md").read_text()
-    assert page.count("\n## `memory_") == 25 and "\n## `search`" in page and "\n## `fetch`" in page
+    assert page.count("\n## `memory_") == 26 and "\n## `search`" in page and "\n## `fetch`" in page
     assert "| `recency_half_life_days` | number \\| null | `null` |" in page  # an argument, with its default
     assert "| `results[].text` | string |" in page  # a nested answer field

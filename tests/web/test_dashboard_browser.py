@@ -465,7 +465,12 @@ def test_a_person_makes_renames_tends_exports_and_deletes_spaces(page, auth_serv
     page.get_by_role("button", name="Import").click()
     expect(page.locator("#import-status")).to_contain_text("Imported.")
     with session_scope() as db:
-        homes = db.execute(select(Observation.owner_id).where(Observation.observation.like("The Acme contract%")))
+        mine = select(Space.id).where(Space.owner_user_id == owner)
+        homes = db.execute(
+            select(Observation.owner_id).where(
+                Observation.observation.like("The Acme contract%"), Observation.owner_id.in_(mine)
+            )
+        )
         assert sorted(map(str, homes.scalars())) == sorted([str(owner), str(stored_space(stored["id"]))])
     page.goto(auth_server.url + "/dashboard/spaces")
     fits_every_screen(page, "spaces")
