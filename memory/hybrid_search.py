@@ -131,6 +131,12 @@ def search(
                 hit.similarity = round(1.0 - keyword_distance, 4)
     search_fusion.fuse(candidates.values(), semantic_weight=embedder.semantic_weight)
     ranked = search_fusion.ranked_best_first(candidates.values())
+    floor = min_similarity if vector is not None else 0.0
+    asking = search_fusion.matching_turns(ranked, floor=floor)
+    if asking:
+        answered = search_candidates.replies(db, [turn.item_id for turn in asking])
+        search_fusion.follow_replies(candidates, asking, answered)
+        ranked = search_fusion.ranked_best_first(candidates.values())
 
     def load(window: list[search_fusion.Candidate]) -> search_fusion.Items:
         return _hydrate(db, owners=owners, candidates=window, min_confidence=min_confidence, domain=domain, scope=scope)
@@ -139,7 +145,6 @@ def search(
     if recency_half_life_days is not None:
         every_item = load(ranked)  # every candidate's age rescores it
         ranked = search_fusion.favour_recent(ranked, every_item, half_life_days=recency_half_life_days)
-    floor = min_similarity if vector is not None else 0.0
     found, dropped = search_fusion.strong_matches(
         ranked, floor=floor, limit=limit, load=(lambda _: every_item) if every_item else load
     )

@@ -194,8 +194,9 @@ def register(mcp: FastMCP, work: Any) -> None:
         the turns of kept conversations).
 
         Read-only. Each hit has ref, type, text (up to 2,000 characters; memory_get has the rest), score,
-        matched ("meaning", "keywords" or "both"), and where they apply title, similarity, confidence, domain
-        and recorded_at; a turn's hit adds speaker, conversation_id and position. Weak matches are left out
+        matched ("meaning", "keywords", "both", or "reply": the answer to a turn that matched, ranked just after
+        it), and where they apply title, similarity, confidence, domain and recorded_at; a turn's hit adds speaker,
+        conversation_id and position, and a reply reply_to (the turn it answers). Weak matches are left out
         rather than padding the list; "dropped" counts them. "mode" is "hybrid", or "keyword" when semantic
         search is unavailable (no relevance floor then).
         """

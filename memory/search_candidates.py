@@ -238,5 +238,20 @@ def _words_and_kinds_held(
     return list(row[0]), [kind for kind, has_any in zip(kinds, row[1:], strict=True) if has_any]
 
 
+def replies(db: Session, turn_ids: list[int]) -> dict[int, int]:
+    """Each turn's reply: the next turn of its conversation (the unique
+    index on a conversation's positions finds it)."""
+    if not turn_ids:
+        return {}
+    rows = db.execute(
+        text(
+            "SELECT t.id, n.id FROM turns t JOIN turns n "
+            "ON n.session_id = t.session_id AND n.position = t.position + 1 WHERE t.id = ANY(:ids)"
+        ),
+        {"ids": turn_ids},
+    )
+    return {turn: reply for turn, reply in rows}
+
+
 def vector_literal(vector: list[float]) -> str:
     return "[" + ",".join(repr(float(x)) for x in vector) + "]"

@@ -65,6 +65,9 @@ class Why(Result):
     words_matched: float = Field(description="The share of the query's word weight the memory contains, 0 to 1.")
     all_words: bool = Field(description="It contains every word of the query (which ranks it higher).")
     recency: float | None = Field(None, description="The factor its age scaled the score by (recency_half_life_days).")
+    reply: float | None = Field(
+        None, description="For a reply (reply_to): the share of the score of the turn it answers that it carries."
+    )
 
 
 class Hit(Result):
@@ -75,7 +78,10 @@ class Hit(Result):
     text: str = Field(description="The memory's text, up to 2,000 characters (memory_get has it whole).")
     title: str | None = Field(None, description="Pattern category/name, concept name or document title.")
     score: float = Field(description="Fused relevance; higher ranks first.")
-    matched: Literal["meaning", "keywords", "both"]
+    matched: Literal["meaning", "keywords", "both", "reply"] = Field(
+        description="Why it is here: close in meaning, the query's words, both, or 'reply': it answers a turn that "
+        "matched (reply_to), just after which it ranks."
+    )
     similarity: float | None = Field(None, description="Cosine similarity of meaning, when it was compared.")
     confidence: float | None = None
     domain: str | None = None
@@ -85,6 +91,7 @@ class Hit(Result):
     speaker: str | None = Field(None, description="Who said it (turns).")
     conversation_id: str | None = Field(None, description="The conversation it was said in (turns).")
     position: int | None = Field(None, description="Its place in the conversation, from 0 (turns).")
+    reply_to: str | None = Field(None, description="The turn it answers, when it ranks as that turn's reply.")
     statements: list[str] | None = Field(
         None, description="What a concept's relationships say ('Ann lives in Porto'), up to 10."
     )

@@ -187,3 +187,26 @@ async def test_a_turn_is_embedded_with_the_start_of_its_reply_even_when_the_repl
         ["Caroline: Lovely! I adopted a rescue greyhound called Biscuit.\nMelanie: Oh wow, how is Biscuit settling in?"]
     )[0]
     assert sum(a * b for a, b in zip(vectors[third], expected, strict=True)) > 0.999  # embedded again with it
+
+
+async def test_the_reply_to_a_matching_turn_ranks_just_after_it(local_embedder):
+    """A question asked in a conversation matches the turn that asked it (a
+    turn is embedded with its reply); the answer, the next turn, follows it."""
+    owner, _ = new_user("replies-follow")
+    said = [
+        {"speaker": "Ana", "text": "Where are you going on holiday this summer?"},
+        {"speaker": "Ben", "text": "Two weeks in August, by the sea near Lagos."},
+        {"speaker": "Ana", "text": "Nice. Did you finish the quarterly report?"},
+        {"speaker": "Ben", "text": "Yes, sent it on Friday."},
+    ]
+    async with tool_client(owner, embedder=local_embedder) as client:
+        refs = (await call(client, "memory_append_turns", conversation_id="chat", turns=said))["appended"]
+        found = await call(client, "memory_search", query="where is Ben going on holiday", explain=True)
+        observations_only = await call(
+            client, "memory_search", query="where is Ben going on holiday", source_types=["observation"]
+        )
+    first, second = found["results"][:2]
+    assert first["ref"] == refs[0] and first["matched"] in ("meaning", "both")
+    assert second["ref"] == refs[1] and second["matched"] == "reply" and second["reply_to"] == refs[0]
+    assert second["score"] == round(first["score"] * 0.95, 4) and second["why"]["reply"] == 0.95
+    assert observations_only["results"] == []  # a reply is only ever a turn's
