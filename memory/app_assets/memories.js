@@ -11,17 +11,16 @@ const status = document.getElementById("status");
 const problem = document.getElementById("problem");
 let shown = { query: "", type: "", archived: "exclude", page: 0 };
 
-const TYPE_WORDS = { observation: "observation", pattern: "pattern", concept: "concept", document: "document", turn: "turn" };
-
 function say(words) { status.textContent = words; problem.textContent = ""; }
 function complain(words) { problem.textContent = words; status.textContent = ""; }
 
-// A tool's answer: its structured content, or the one-line error it gave.
+// The one line a tool answered an error with.
+function errorText(result) { return (result.content || []).map((part) => part.text || "").join(" "); }
+
+// A tool's answer: its structured content, or the error it gave, thrown.
 async function call(name, args) {
   const result = await app.callServerTool({ name, arguments: args });
-  if (result.isError) {
-    throw new Error((result.content || []).map((part) => part.text || "").join(" ") || `${name} failed`);
-  }
+  if (result.isError) throw new Error(errorText(result) || `${name} failed`);
   return result.structuredContent || {};
 }
 
@@ -55,7 +54,7 @@ function row(memory) {
   const item = element("li");
   item.dataset.ref = memory.ref;
   const meta = element("div", undefined, "meta");
-  meta.append(element("span", TYPE_WORDS[memory.type] || memory.type), element("span", when(memory.at)));
+  meta.append(element("span", memory.type), element("span", when(memory.at)));
   if (memory.space) meta.append(element("span", `in ${memory.space}`));
   if (memory.domain) meta.append(element("span", memory.domain));
   if (memory.archived) meta.append(element("span", "archived"));
@@ -161,7 +160,7 @@ app.ontoolinput = (params) => {
   field("archived").value = shown.archived;
 };
 app.ontoolresult = (result) => {
-  if (result.isError) complain((result.content || []).map((part) => part.text || "").join(" "));
+  if (result.isError) complain(errorText(result));
   else render(result.structuredContent || {}, false);
 };
 app.onhostcontextchanged = theme;
