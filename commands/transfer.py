@@ -64,6 +64,9 @@ def export_command(settings: Settings, args: argparse.Namespace) -> int:
     if every and not args.output:
         _say("error: --output: every space is a ZIP; name the file to write")
         return 1
+    if every and args.embeddings:
+        _say("error: --embeddings: export the spaces one at a time to include vectors (imports never need them)")
+        return 1
     with database(settings) as connected:
         try:
             with connected.session_scope() as session:

@@ -142,18 +142,15 @@ def section_page(
     notice: str | None = None,
     error: str | None = None,
     status_code: int = 200,
-    account_spaces: list[spaces.SpaceInfo] | None = None,
     **context: Any,
 ) -> HTMLResponse:
     """One of the account's pages: what every one of them shows (the person,
-    the notice or error, the forms' CSRF token, the account's spaces, read
-    here unless the caller has them) and its own ``context``."""
+    the notice or error, the forms' CSRF token) and its own ``context``."""
     return pages.render(
         template,
         status_code=status_code,
         user=user,
         csrf=csrf_token(session_token),
-        spaces=spaces.of_account(db, user.id) if account_spaces is None else account_spaces,
         notice=notice,
         error=error,
         **context,
@@ -204,7 +201,7 @@ def dashboard_page(
         notice=notice,
         error=error,
         status_code=status_code,
-        account_spaces=account_spaces,
+        spaces=account_spaces,
         provider_words=PROVIDER_WORDS.get(user.oauth_provider, f"signed in with {user.oauth_provider}"),
         counts=items.item_counts(db, owner_id=every_space),
         space_names={str(space.id): space.name for space in account_spaces},

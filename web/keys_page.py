@@ -77,7 +77,7 @@ def keys_page(
         notice=notice,
         error=error,
         status_code=status_code,
-        account_spaces=account_spaces,
+        spaces=account_spaces,
         rights=RIGHTS,
         key_default_rights=[scope for scope in ALL_SCOPES if scope != MANAGE_SCOPE],
         keys=[

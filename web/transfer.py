@@ -29,6 +29,7 @@ from typing import IO, Any, BinaryIO
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
@@ -90,9 +91,14 @@ def transfer_page(request: Request, db: DB, notice: str | None = None) -> Respon
     signed_in = current_session(request, db)
     if signed_in is None:
         return RedirectResponse("/dashboard", status_code=303)
-    return section_page(
-        request, db, signed_in.user, signed_in.session_token, "transfer.html", notice=NOTICES.get(notice or "")
-    )
+    return _transfer_page(request, db, signed_in, notice=NOTICES.get(notice or ""))
+
+
+def _transfer_page(request: Request, db: Session, signed_in: SignedIn, **shown: Any) -> Response:
+    """The page, with the account's spaces to export or import into."""
+    user = signed_in.user
+    account_spaces = spaces.of_account(db, user.id)
+    return section_page(request, db, user, signed_in.session_token, "transfer.html", spaces=account_spaces, **shown)
 
 
 @router.get("/dashboard/export")
@@ -242,9 +248,7 @@ def _busy() -> Response:
 
 def _refused(request: Request, signed_in: SignedIn, error: str, *, status_code: int = 400) -> Response:
     with request.app.state.database.session_scope() as db:
-        return section_page(
-            request, db, signed_in.user, signed_in.session_token, "transfer.html", error=error, status_code=status_code
-        )
+        return _transfer_page(request, db, signed_in, error=error, status_code=status_code)
 
 
 def _stage(request: Request, signed_in: SignedIn, file_name: str, file: BinaryIO, owner_id: uuid.UUID) -> Response:

@@ -193,6 +193,10 @@ async def test_the_command_line_exports_every_space_and_imports_it_whole(server,
     await _fill(server.url, source)
     archive = tmp_path / "all.zip"
     assert run_cli("export", "--email", source_email, "--space", "*", env=env).returncode == 1  # needs --output
+    with_vectors = run_cli(
+        "export", "--email", source_email, "--space", "*", "-o", str(archive), "--embeddings", env=env
+    )
+    assert with_vectors.returncode == 1 and "--embeddings" in with_vectors.stderr and not archive.exists()
     exported = run_cli("export", "--email", source_email, "--space", "*", "--output", str(archive), env=env)
     assert exported.returncode == 0, exported.stderr
     with zipfile.ZipFile(archive) as files:
