@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import EmbeddingUnavailable, InvalidInput
-from memory import access, concept_statements, item_types, search_candidates, search_fusion, spaces
+from memory import access, concept_statements, item_types, query_dates, search_candidates, search_fusion, spaces
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
@@ -100,8 +100,9 @@ def search(
     wanted = max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)
     # Vectors know nothing of time or the archive: when a period or the
     # archive alone is asked for, draw more, since the rest are dropped when
-    # the items are read.
-    narrow = scope.bounded or scope.archived == "only"
+    # the items are read; when the query names a period, more reach it.
+    period = query_dates.named_period(query)
+    narrow = scope.bounded or scope.archived == "only" or period is not None
     vector_k = wanted * BOUNDED_VECTOR_FACTOR if narrow else wanted
     candidates: dict[tuple[str, int], search_fusion.Candidate] = {}
     for owner in owners:
@@ -141,9 +142,11 @@ def search(
     def load(window: list[search_fusion.Candidate]) -> search_fusion.Items:
         return _hydrate(db, owners=owners, candidates=window, min_confidence=min_confidence, domain=domain, scope=scope)
 
-    every_item: search_fusion.Items = {}
+    # When each candidate happened rescores it: read them all.
+    every_item = load(ranked) if period is not None or recency_half_life_days is not None else {}
+    if period is not None:
+        ranked = search_fusion.favour_period(ranked, every_item, period)
     if recency_half_life_days is not None:
-        every_item = load(ranked)  # every candidate's age rescores it
         ranked = search_fusion.favour_recent(ranked, every_item, half_life_days=recency_half_life_days)
     found, dropped = search_fusion.strong_matches(
         ranked, floor=floor, limit=limit, load=(lambda _: every_item) if every_item else load
@@ -175,6 +178,8 @@ def search(
     }
     if notice:
         response["notice"] = notice
+    if period is not None:
+        response["period"] = period.describe()
     if scope.changed_since is not None:
         forgotten = [audit.forgotten_since(db, space=owner, since=scope.changed_since) for owner in owners]
         response["forgotten"] = [ref for each in forgotten for ref, _ in each]

@@ -183,7 +183,8 @@ def register(mcp: FastMCP, work: Any) -> None:
             ),
         ] = None,
         explain: Annotated[
-            bool, Field(description="Give each hit 'why': the parts of its score (meaning, keywords, recency).")
+            bool,
+            Field(description="Give each hit 'why': the parts of its score (meaning, keywords, period, recency)."),
         ] = False,
         as_of: AsOf = None,
         changed_since: ChangedSince = None,
@@ -198,7 +199,9 @@ def register(mcp: FastMCP, work: Any) -> None:
         it), and where they apply title, similarity, confidence, domain and recorded_at; a turn's hit adds speaker,
         conversation_id and position, and a reply reply_to (the turn it answers). Weak matches are left out
         rather than padding the list; "dropped" counts them. "mode" is "hybrid", or "keyword" when semantic
-        search is unavailable (no relevance floor then).
+        search is unavailable (no relevance floor then). A day, month or year the query names ("on 7 July 2023",
+        "in May 2023", "yesterday", "last week") favours memories from then (by occurred_at, else when recorded)
+        without excluding others, and "period" says which days were read; since/until restrict strictly.
         """
         return run(
             hybrid_search.search,

@@ -14,11 +14,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from memory import item_types
+from memory.query_dates import Period
 
 # Matches of every word outrank matches of some words.
 ALL_TERMS_BOOST = 1.0
 REPLY_SHARE = 0.95  # of the score of the turn a reply answers
 REPLIES_FOLLOWED = 5
+# A memory from the period the query names (query_dates) scores this much
+# more; a day named reaches PERIOD_SLACK_DAYS either side of it, since what
+# was said on a day is often about the days around it ("last weekend"). On
+# LoCoMo dev (bench/recall_quality.py) recall@5 rose 57.6 -> 59.4 % on
+# observations and 70.0 -> 71.7 % on turns, on each half of the file by
+# 1.1 to 2.2 points; a boost of 0.1 gave less, 0.4 the same.
+PERIOD_BOOST = 0.2
+PERIOD_SLACK_DAYS = 3
 Items = dict[tuple[str, int], item_types.MemoryItem]
 
 
@@ -31,6 +40,7 @@ class Candidate:
     keyword_rank: float | None = None
     recency: float | None = None  # the factor its age scaled the score by (favour_recent)
     reply_to: int | None = None  # the turn it answers, when it ranks as that turn's reply (follow_replies)
+    in_period: bool = False  # it happened in the period the query names (favour_period)
 
 
 def fuse(candidates: Iterable[Candidate], *, semantic_weight: float) -> None:
@@ -93,6 +103,19 @@ def matching_turns(ranked: list[Candidate], *, floor: float) -> list[Candidate]:
     return [c for c in ranked if c.kind == "turn" and clears_floor(c, floor)][:REPLIES_FOLLOWED]
 
 
+def favour_period(ranked: list[Candidate], items: Items, period: Period) -> list[Candidate]:
+    """Raise by PERIOD_BOOST the score of each memory that happened (by
+    occurred_at, else when it was recorded) in ``period``, widened by
+    PERIOD_SLACK_DAYS each side: a question naming a day or a month is
+    about what happened then, though the words of a memory rarely say when."""
+    for candidate in ranked:
+        item = items.get((candidate.kind, candidate.item_id))
+        if item is not None and period.holds(_when(item), slack_days=PERIOD_SLACK_DAYS):
+            candidate.in_period = True
+            candidate.score *= 1 + PERIOD_BOOST
+    return ranked_best_first(ranked)
+
+
 def favour_recent(ranked: list[Candidate], items: Items, *, half_life_days: float) -> list[Candidate]:
     """Scale each score by 0.5 ** (age / half-life): a memory half_life_days
     old (by when it happened, else when it was recorded) counts half as much
@@ -102,11 +125,16 @@ def favour_recent(ranked: list[Candidate], items: Items, *, half_life_days: floa
         item = items.get((candidate.kind, candidate.item_id))
         if item is None:
             continue
-        when = getattr(item, "occurred_at", None) or item.created_at
-        age_days = max(0.0, (now - when).total_seconds() / 86400)
+        age_days = max(0.0, (now - _when(item)).total_seconds() / 86400)
         candidate.recency = 0.5 ** (age_days / half_life_days)
         candidate.score *= candidate.recency
     return ranked_best_first(ranked)
+
+
+def _when(item: item_types.MemoryItem) -> datetime:
+    """When it happened, if it says, else when it was recorded."""
+    occurred: datetime | None = getattr(item, "occurred_at", None)
+    return occurred or item.created_at
 
 
 def strong_matches(
@@ -170,8 +198,8 @@ def hit(
 
 
 def why(candidate: Candidate, *, semantic_weight: float) -> dict[str, Any]:
-    """The parts of a candidate's score, as ``fuse`` and ``favour_recent``
-    made it: score = (meaning + keywords) × recency."""
+    """The parts of a candidate's score, as ``fuse``, ``favour_period`` and
+    ``favour_recent`` made it: score = (meaning + keywords) × period × recency."""
     rank = candidate.keyword_rank or 0.0
     all_words = rank >= ALL_TERMS_BOOST
     parts: dict[str, Any] = {
@@ -180,6 +208,8 @@ def why(candidate: Candidate, *, semantic_weight: float) -> dict[str, Any]:
         "words_matched": round(rank - ALL_TERMS_BOOST if all_words else rank, 4),
         "all_words": all_words,
     }
+    if candidate.in_period:
+        parts["period"] = 1 + PERIOD_BOOST
     if candidate.recency is not None:
         parts["recency"] = round(candidate.recency, 4)
     if candidate.reply_to is not None:  # its score is carried from the turn it answers

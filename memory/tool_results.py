@@ -58,12 +58,15 @@ class Written(Result):
 
 
 class Why(Result):
-    """The parts of a hit's score: score = (meaning + keywords) × recency."""
+    """The parts of a hit's score: score = (meaning + keywords) × period × recency."""
 
     meaning: float = Field(description="The share of the score from closeness of meaning (its weight × similarity).")
     keywords: float = Field(description="The share of the score from the query's words found in the memory.")
     words_matched: float = Field(description="The share of the query's word weight the memory contains, 0 to 1.")
     all_words: bool = Field(description="It contains every word of the query (which ranks it higher).")
+    period: float | None = Field(
+        None, description="The factor it gained by happening in the period the query names (see the search's period)."
+    )
     recency: float | None = Field(None, description="The factor its age scaled the score by (recency_half_life_days).")
     reply: float | None = Field(
         None, description="For a reply (reply_to): the share of the score of the turn it answers that it carries."
@@ -308,6 +311,13 @@ class Recalled(Page):
     forgotten: list[str] | None = FORGOTTEN
 
 
+class Period(Result):
+    """Days, both included."""
+
+    from_: str = Field(alias="from", description="The first day, YYYY-MM-DD.")
+    to: str = Field(description="The last day, YYYY-MM-DD.")
+
+
 class Found(Result):
     """Search hits, best first; weak matches left out and counted."""
 
@@ -316,6 +326,11 @@ class Found(Result):
     dropped: int = Field(description="Candidates left out as weak matches.")
     results: list[Hit]
     forgotten: list[str] | None = FORGOTTEN
+    period: Period | None = Field(
+        None,
+        description="The days the query names ('on 7 July 2023', 'in May 2023', 'last week'): "
+        "memories from then (a few days' slack) rank higher.",
+    )
     notice: str | None = Field(None, description="Why search ran on keywords only.")
 
 

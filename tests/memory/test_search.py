@@ -358,3 +358,35 @@ async def test_a_concept_is_found_by_the_words_of_its_aliases_however_they_were_
             {"o": owner, "c": int(robert["ref"].split(":")[1])},
         )
     assert await matched("Robbie") & {"keywords", "both"}
+
+
+async def test_a_day_the_query_names_favours_what_happened_then_without_excluding_the_rest(server):
+    """'on 7 July 2023' ranks that day's memory first, though another says it
+    better; the answer says which days it read, and explain names the factor."""
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        spring = await call(
+            client,
+            "memory_store",
+            observation="Cooked a mushroom risotto for Priya",
+            occurred_at="2023-03-02T19:00:00Z",
+        )
+        july = await call(
+            client,
+            "memory_store",
+            observation="Made pasta with pesto when Priya came over",
+            occurred_at="2023-07-07T19:00:00Z",
+        )
+        today = await call(client, "memory_store", observation="Baked banana bread for Priya")
+        undated = await call(client, "memory_search", query="What did I cook for Priya?")
+        dated = await call(client, "memory_search", query="What did I cook for Priya on 7 July, 2023?", explain=True)
+        this_day = await call(client, "memory_search", query="What did I cook for Priya today?", explain=True)
+    order = [hit["ref"] for hit in undated["results"]]
+    assert order.index(spring["ref"]) < order.index(july["ref"]) and "period" not in undated
+    assert dated["period"] == {"from": "2023-07-07", "to": "2023-07-07"}
+    assert [hit["ref"] for hit in dated["results"]][0] == july["ref"]
+    assert {hit["ref"] for hit in dated["results"]} == set(order)  # favoured, nothing excluded
+    why = {hit["ref"]: hit["why"] for hit in dated["results"]}
+    assert why[july["ref"]]["period"] == 1.2 and "period" not in why[spring["ref"]]
+    # Recorded now without occurred_at: "today" is when it was recorded.
+    assert this_day["results"][0]["ref"] == today["ref"] and this_day["results"][0]["why"]["period"] == 1.2
