@@ -26,7 +26,16 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.errors import EmbeddingUnavailable, InvalidInput
-from memory import access, concept_statements, item_types, query_dates, search_candidates, search_fusion, spaces
+from memory import (
+    access,
+    concept_statements,
+    item_types,
+    name_variants,
+    query_dates,
+    search_candidates,
+    search_fusion,
+    spaces,
+)
 from memory import validation as check
 from memory.embeddings import EmbeddingProvider
 from memory.scope import Scope
@@ -104,6 +113,8 @@ def search(
     period = query_dates.named_period(query)
     narrow = scope.bounded or scope.archived == "only" or period is not None
     vector_k = wanted * BOUNDED_VECTOR_FACTOR if narrow else wanted
+    # The query said with a named concept's other names: their words are matched too.
+    other_names = name_variants.variants(db, owners=owners, query=query)
     candidates: dict[tuple[str, int], search_fusion.Candidate] = {}
     for owner in owners:
         found_by_meaning = []
@@ -114,22 +125,23 @@ def search(
                 hit = candidates.setdefault((kind, item_id), search_fusion.Candidate(kind, item_id))
                 hit.similarity = round(1.0 - distance, 4)
                 found_by_meaning.append((kind, item_id))
-        for kind, item_id, keyword_rank, keyword_distance in search_candidates.keyword_candidates(
-            db,
-            owner_id=owner,
-            query=query,
-            kinds=kinds,
-            k=wanted,
-            min_confidence=min_confidence,
-            domain=domain,
-            scope=scope,
-            also=found_by_meaning,
-            vector=None if vector is None else (embedder.model, vector),
-        ):
-            hit = candidates.setdefault((kind, item_id), search_fusion.Candidate(kind, item_id))
-            hit.keyword_rank = round(keyword_rank, 4)
-            if keyword_distance is not None:
-                hit.similarity = round(1.0 - keyword_distance, 4)
+        for said in (query, *other_names):
+            for kind, item_id, keyword_rank, keyword_distance in search_candidates.keyword_candidates(
+                db,
+                owner_id=owner,
+                query=said,
+                kinds=kinds,
+                k=wanted,
+                min_confidence=min_confidence,
+                domain=domain,
+                scope=scope,
+                also=found_by_meaning,
+                vector=None if vector is None else (embedder.model, vector),
+            ):
+                hit = candidates.setdefault((kind, item_id), search_fusion.Candidate(kind, item_id))
+                hit.keyword_rank = max(hit.keyword_rank or 0.0, round(keyword_rank, 4))
+                if keyword_distance is not None:
+                    hit.similarity = round(1.0 - keyword_distance, 4)
     search_fusion.fuse(candidates.values(), semantic_weight=embedder.semantic_weight)
     ranked = search_fusion.ranked_best_first(candidates.values())
     floor = min_similarity if vector is not None else 0.0

@@ -390,3 +390,21 @@ async def test_a_day_the_query_names_favours_what_happened_then_without_excludin
     assert why[july["ref"]]["period"] == 1.2 and "period" not in why[spring["ref"]]
     # Recorded now without occurred_at: "today" is when it was recorded.
     assert this_day["results"][0]["ref"] == today["ref"] and this_day["results"][0]["why"]["period"] == 1.2
+
+
+async def test_a_name_finds_memories_that_use_another_name_of_the_same_concept(server):
+    """A concept's name and aliases are one person: a query saying the
+    nickname finds what was written with the full name, and back."""
+    _, key = user_with_key()
+    async with mcp_client(server.url, key) as client:
+        await call(client, "memory_store_concept", name="Dmitri Volkov", concept_type="person")
+        await call(client, "memory_add_concept_alias", concept_name="Dmitri Volkov", alias="the Colonel")
+        dmitri = await call(client, "memory_store", observation="Dmitri's birthday is on 4 May")
+        for other in ("Alice's birthday is on 2 March", "Carol's birthday is on 9 June", "Birthday cake recipe"):
+            await call(client, "memory_store", observation=other)
+        colonel = await call(client, "memory_store", observation="The Colonel takes his coffee black")
+        by_alias = await call(client, "memory_search", query="When is the Colonel's birthday?", explain=True)
+        by_name = await call(client, "memory_search", query="How does Dmitri Volkov drink his coffee?")
+    assert by_alias["results"][0]["ref"] == dmitri["ref"]
+    assert by_alias["results"][0]["why"]["words_matched"] > by_alias["results"][1]["why"]["words_matched"]
+    assert by_name["results"][0]["ref"] == colonel["ref"]
