@@ -1,13 +1,14 @@
 """The period a query names, read from its words: "on 7 July, 2023",
 "July 7th 2023", "2023-07-07", "in May 2023", "during 2022", "yesterday",
-"last week". Pure: text in, a period out; search favours what happened in
-it (hybrid_search).
+"on Monday", "last week". Pure: text in, a period out; search favours what
+happened in it (hybrid_search).
 
 A question about a time usually names the day or month something happened
 or was said; memories carry that moment (occurred_at, else when they were
-recorded). Only the first period named counts; a day, month or year
-written out wins over a relative phrase ("last weekend before 10 April,
-2023" means the weekend before that day, near enough).
+recorded). One period counts: a day written out before a month, a month
+before a year, any of them before a relative phrase ("last weekend before
+10 April, 2023" is read as that day, which with search's slack of a few
+days is near enough).
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ _RELATIVE = (
     (re.compile(r"\blast month\b", re.IGNORECASE), 59, 31),
 )
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# "on Monday", "last Friday": the latest such day up to today.
+_WEEKDAY = re.compile(r"\b(?:on|last|this past) (?P<weekday>" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class Period:
@@ -89,6 +94,10 @@ def named_period(query: str, *, today: date | None = None) -> Period | None:
         year = int(found["year"])
         return Period(date(year, 1, 1), date(year, 12, 31))
     today = today or datetime.now(UTC).date()
+    found = _WEEKDAY.search(query)
+    if found:
+        day = today - timedelta(days=(today.weekday() - WEEKDAYS.index(found["weekday"].lower())) % 7)
+        return Period(day, day)
     for pattern, back, covered in _RELATIVE:
         if pattern.search(query):
             first = today - timedelta(days=back)

@@ -44,6 +44,12 @@ def test_relative_phrases_count_back_from_today():
     assert named_period("errands this week", today=TODAY) == Period(TODAY - timedelta(days=6), TODAY)
     last_week = named_period("who did I meet last week?", today=TODAY)
     assert last_week is not None and last_week.first < TODAY - timedelta(days=6) <= last_week.last < TODAY
+    # TODAY is a Tuesday: "on Monday" is yesterday, "last Friday" four days ago, "on Tuesday" today.
+    assert named_period("what did we discuss on Monday?", today=TODAY) == Period(yesterday, yesterday)
+    friday = TODAY - timedelta(days=4)
+    assert named_period("the call last Friday", today=TODAY) == Period(friday, friday)
+    assert named_period("plans made on tuesday", today=TODAY) == Period(TODAY, TODAY)
+    assert named_period("Monday blues", today=TODAY) is None
     last_month = named_period("last month's invoices", today=TODAY)
     assert last_month is not None and last_month.days == 31 and last_month.last < TODAY - timedelta(days=27)
 
