@@ -69,10 +69,6 @@ class Period:
         day = moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
         return self.first - timedelta(days=slack_days) <= day <= self.last + timedelta(days=slack_days)
 
-    @property
-    def days(self) -> int:
-        return (self.last - self.first).days + 1
-
     def describe(self) -> dict[str, str]:
         return {"from": self.first.isoformat(), "to": self.last.isoformat()}
 
