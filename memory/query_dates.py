@@ -41,7 +41,7 @@ _DAYS = (
     re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>[01]\d)-(?P<day>[0-3]\d)\b"),
 )
 _MONTH_OF_YEAR = re.compile(rf"\b{_MONTH},? {_YEAR}\b", re.IGNORECASE)
-_YEAR_ALONE = re.compile(rf"\b(?:in|during|of|since|throughout) {_YEAR}\b", re.IGNORECASE)
+_YEAR_ALONE = re.compile(rf"\b(?P<word>in|during|of|since|throughout) {_YEAR}\b", re.IGNORECASE)
 # Relative phrases, counted back from today (UTC): (phrase, days back to the start, days covered).
 _RELATIVE = (
     (re.compile(r"\btoday\b", re.IGNORECASE), 0, 1),
@@ -85,11 +85,13 @@ def named_period(query: str, *, today: date | None = None) -> Period | None:
         first = date(int(found["year"]), _month_number(found["month"]), 1)
         following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
         return Period(first, following - timedelta(days=1))
+    today = today or datetime.now(UTC).date()
     found = _YEAR_ALONE.search(query)
     if found:
         year = int(found["year"])
-        return Period(date(year, 1, 1), date(year, 12, 31))
-    today = today or datetime.now(UTC).date()
+        # "since 2020": from its start to today.
+        until = max(today, date(year, 12, 31)) if found["word"].lower() == "since" else date(year, 12, 31)
+        return Period(date(year, 1, 1), until)
     found = _WEEKDAY.search(query)
     if found:
         day = today - timedelta(days=(today.weekday() - WEEKDAYS.index(found["weekday"].lower())) % 7)

@@ -32,6 +32,7 @@ def test_a_month_is_its_days_and_a_year_needs_a_word_before_it():
     assert named_period("bills of February, 2024", today=TODAY) == Period(date(2024, 2, 1), date(2024, 2, 29))
     assert named_period("trips during December 2022", today=TODAY) == Period(date(2022, 12, 1), date(2022, 12, 31))
     assert named_period("What did John achieve in 2023?", today=TODAY) == Period(date(2023, 1, 1), date(2023, 12, 31))
+    assert named_period("what changed since 2024?", today=TODAY) == Period(date(2024, 1, 1), TODAY)
     # A number that only looks like a year is not a period.
     assert named_period("the 2023 budget spreadsheet", today=TODAY) is None
     assert named_period("room 2048 keycard", today=TODAY) is None
