@@ -34,14 +34,20 @@ MONTHS = (
 _MONTH = r"(?P<month>" + "|".join(MONTHS) + r")"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
-# Written-out days, then months, then years: the first kind that matches is read.
+# A day written out, its year optional ("7 July", "July 7th, 2023", "2023-07-07").
 _DAYS = (
-    re.compile(rf"\b{_DAY}(?: of)? {_MONTH},? {_YEAR}\b", re.IGNORECASE),
-    re.compile(rf"\b{_MONTH} {_DAY},? {_YEAR}\b", re.IGNORECASE),
+    re.compile(rf"\b{_DAY}(?: of)? {_MONTH}\b(?:,? {_YEAR}\b)?", re.IGNORECASE),
+    re.compile(rf"\b{_MONTH} {_DAY}\b(?:,? {_YEAR}\b)?", re.IGNORECASE),
     re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>[01]\d)-(?P<day>[0-3]\d)\b"),
 )
+# "between 11 and 15 August", "from July 1 to July 9, 2023": what joins two days into a range.
+_RANGE_START = re.compile(r"\b(?:between|from)\s+$", re.IGNORECASE)
+_RANGE_JOIN = re.compile(r"^\s*(?:and|to|until|till|through|-|–)\s*$", re.IGNORECASE)
+_SINCE = re.compile(r"\bsince\s+(?:the\s+)?$", re.IGNORECASE)
 _MONTH_OF_YEAR = re.compile(rf"\b{_MONTH},? {_YEAR}\b", re.IGNORECASE)
-_YEAR_ALONE = re.compile(rf"\b(?P<word>in|during|of|since|throughout) {_YEAR}\b", re.IGNORECASE)
+_YEAR_ALONE = re.compile(rf"\b(?:in|during|of|since|throughout) {_YEAR}\b", re.IGNORECASE)
+# A month without its year needs a word before it ("in May", not "may").
+_MONTH_ALONE = re.compile(rf"\b(?:in|during|of|since|last|this past) {_MONTH}\b", re.IGNORECASE)
 # Relative phrases, counted back from today (UTC): (phrase, days back to the start, days covered).
 _RELATIVE = (
     (re.compile(r"\btoday\b", re.IGNORECASE), 0, 1),
@@ -74,24 +80,14 @@ class Period:
 
 
 def named_period(query: str, *, today: date | None = None) -> Period | None:
-    """The period ``query`` names, or None (also for an impossible date like 31 February)."""
-    for pattern in _DAYS:
-        found = pattern.search(query)
-        if found:
-            day = _day(found["year"], found["month"], found["day"])
-            return Period(day, day) if day else None
-    found = _MONTH_OF_YEAR.search(query)
-    if found:
-        first = date(int(found["year"]), _month_number(found["month"]), 1)
-        following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-        return Period(first, following - timedelta(days=1))
+    """The period ``query`` names, or None. A day or month without its year
+    is the latest one up to ``today`` (UTC today by default); "since" a
+    time runs to today; an impossible day (31 February 2023) is read as
+    its month."""
     today = today or datetime.now(UTC).date()
-    found = _YEAR_ALONE.search(query)
-    if found:
-        year = int(found["year"])
-        # "since 2020": from its start to today.
-        until = max(today, date(year, 12, 31)) if found["word"].lower() == "since" else date(year, 12, 31)
-        return Period(date(year, 1, 1), until)
+    period = _days_named(query, today) or _months_named(query, today)
+    if period is not None:
+        return period
     found = _WEEKDAY.search(query)
     if found:
         day = today - timedelta(days=(today.weekday() - WEEKDAYS.index(found["weekday"].lower())) % 7)
@@ -103,11 +99,62 @@ def named_period(query: str, *, today: date | None = None) -> Period | None:
     return None
 
 
-def _day(year: str, month: str, day: str) -> date | None:
+def _days_named(query: str, today: date) -> Period | None:
+    """A day written out, or a range of two ("between 11 August and 15 August 2023")."""
+    mentions = sorted((found for pattern in _DAYS for found in pattern.finditer(query)), key=lambda f: f.start())
+    if not mentions:
+        return None
+    first = mentions[0]
+    if len(mentions) > 1 and _RANGE_START.search(query[: first.start()]):
+        second = mentions[1]
+        if _RANGE_JOIN.match(query[first.end() : second.start()]):
+            last = _day(second, today)
+            start = _day(first, last) if last else None  # without its year, the latest such day up to the last
+            if start and last and start <= last:
+                return Period(start, last)
+    day = _day(first, today)
+    if day is None:
+        return None
+    return Period(day, max(day, today)) if _SINCE.search(query[: first.start()]) else Period(day, day)
+
+
+def _months_named(query: str, today: date) -> Period | None:
+    """A month of a year, a year, or a month without its year."""
+    found = _MONTH_OF_YEAR.search(query)
+    if found:
+        first = date(int(found["year"]), _month_number(found["month"]), 1)
+        return _since_or(query, found, first, _month_end(first), today)
+    found = _YEAR_ALONE.search(query)
+    if found:
+        year = int(found["year"])
+        return _since_or(query, found, date(year, 1, 1), date(year, 12, 31), today)
+    found = _MONTH_ALONE.search(query)
+    if found:
+        month = _month_number(found["month"])
+        first = date(today.year if month <= today.month else today.year - 1, month, 1)
+        return _since_or(query, found, first, _month_end(first), today)
+    return None
+
+
+def _since_or(query: str, found: re.Match[str], first: date, last: date, today: date) -> Period:
+    """From ``first`` to today after "since", else ``first`` to ``last``."""
+    since = found.group(0).lower().startswith("since") or _SINCE.search(query[: found.start()])
+    return Period(first, max(last, today) if since else last)
+
+
+def _day(found: re.Match[str], latest: date) -> date | None:
+    """The day ``found`` writes out; without its year, the latest such day up to ``latest``."""
     try:
-        return date(int(year), _month_number(month), int(day))
+        if found["year"]:
+            return date(int(found["year"]), _month_number(found["month"]), int(found["day"]))
+        day = date(latest.year, _month_number(found["month"]), int(found["day"]))
+        return day if day <= latest else day.replace(year=latest.year - 1)
     except ValueError:
         return None
+
+
+def _month_end(first: date) -> date:
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1) - timedelta(days=1)
 
 
 def _month_number(month: str) -> int:

@@ -60,9 +60,29 @@ def test_a_written_date_wins_over_a_relative_phrase_and_nonsense_is_no_period():
     assert named_period("What did Maria do last weekend before April 10, 2023?", today=TODAY) == Period(
         date(2023, 4, 10), date(2023, 4, 10)
     )
-    assert named_period("what happened on 31 February 2023", today=TODAY) is None
+    assert named_period("what happened on 31 February 2023", today=TODAY) == Period(date(2023, 2, 1), date(2023, 2, 28))
     assert named_period("what pet does Ann have?", today=TODAY) is None
     assert named_period("the may pole", today=TODAY) is None
+
+
+def test_a_day_or_month_without_its_year_is_the_latest_one_and_ranges_and_since_run_between():
+    assert named_period("what did I do on 7 July?", today=TODAY) == Period(date(2026, 7, 7), date(2026, 7, 7))
+    # 24 December has not come yet this year: last year's.
+    assert named_period("gifts bought on December 24th", today=TODAY) == Period(date(2025, 12, 24), date(2025, 12, 24))
+    assert named_period("what did I read in October", today=TODAY) == Period(date(2026, 10, 1), date(2026, 10, 31))
+    assert named_period("bills paid in May", today=TODAY) == Period(date(2026, 5, 1), date(2026, 5, 31))
+    assert named_period("what may I eat", today=TODAY) is None
+    assert named_period("Where was John between August 11 and August 15 2023?", today=TODAY) == Period(
+        date(2023, 8, 11), date(2023, 8, 15)
+    )
+    assert named_period("trips from 28 December to 3 January 2024", today=TODAY) == Period(
+        date(2023, 12, 28), date(2024, 1, 3)
+    )
+    # A range written backwards is no range: its first day is read.
+    assert named_period("from 9 July 2023 to 1 July 2023", today=TODAY) == Period(date(2023, 7, 9), date(2023, 7, 9))
+    assert named_period("from 1 July, 2023 to 9 July, 2023", today=TODAY) == Period(date(2023, 7, 1), date(2023, 7, 9))
+    assert named_period("what changed since 1 December", today=TODAY) == Period(date(2026, 12, 1), TODAY)
+    assert named_period("everything since March 2025", today=TODAY) == Period(date(2025, 3, 1), TODAY)
 
 
 def test_a_moment_is_held_by_its_utc_day_with_slack_either_side():
