@@ -1,7 +1,8 @@
 """The period a query names, read from its words: "on 7 July, 2023",
-"July 7th 2023", "2023-07-07", "in May 2023", "during 2022", "yesterday",
-"on Monday", "last week". Pure: text in, a period out; search favours what
-happened in it (hybrid_search).
+"July 7th 2023", "2023-07-07", "in May 2023", "during 2022", "between
+August 11 and August 15 2023", "since March", "yesterday", "on Monday",
+"last week". Pure: text in, a period out; search favours what happened in
+it (hybrid_search).
 
 A question about a time usually names the day or month something happened
 or was said; memories carry that moment (occurred_at, else when they were
