@@ -106,14 +106,16 @@ def _days_named(query: str, today: date) -> Period | None:
     if not mentions:
         return None
     first = mentions[0]
+    year = _YEAR_ALONE.search(query)
+    latest = min(today, date(int(year["year"]), 12, 31)) if year else today  # "on 7 July in 2023"
     if len(mentions) > 1 and _RANGE_START.search(query[: first.start()]):
         second = mentions[1]
         if _RANGE_JOIN.match(query[first.end() : second.start()]):
-            last = _day(second, today)
+            last = _day(second, latest)
             start = _day(first, last) if last else None  # without its year, the latest such day up to the last
             if start and last and start <= last:
                 return Period(start, last)
-    day = _day(first, today)
+    day = _day(first, latest)
     if day is None:
         return None
     return Period(day, max(day, today)) if _SINCE.search(query[: first.start()]) else Period(day, day)

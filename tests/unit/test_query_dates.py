@@ -72,6 +72,7 @@ def test_a_day_or_month_without_its_year_is_the_latest_one_and_ranges_and_since_
     assert named_period("what did I read in October", today=TODAY) == Period(date(2026, 10, 1), date(2026, 10, 31))
     assert named_period("bills paid in May", today=TODAY) == Period(date(2026, 5, 1), date(2026, 5, 31))
     assert named_period("what may I eat", today=TODAY) is None
+    assert named_period("what did I do on 7 July in 2023?", today=TODAY) == Period(date(2023, 7, 7), date(2023, 7, 7))
     assert named_period("Where was John between August 11 and August 15 2023?", today=TODAY) == Period(
         date(2023, 8, 11), date(2023, 8, 15)
     )
