@@ -46,12 +46,18 @@ def variants(db: Session, *, owners: Sequence[uuid.UUID], query: str) -> list[st
     rows = db.execute(_OTHER_FORMS, {"owners": list(owners), "phrases": sorted(phrases)}).all()
     found: list[str] = []
     for said, form in _forms(rows):
-        variant = re.sub(rf"(?<!\w){re.escape(said)}(?!\w)", form, query, count=1, flags=re.IGNORECASE)
+        variant = _put(form, instead_of=said, into=query)
         if variant != query and variant not in found:
             found.append(variant)
         if len(found) == MAX_VARIANTS:
             break
     return found
+
+
+def _put(form: str, *, instead_of: str, into: str) -> str:
+    """``into`` with its first ``instead_of`` (as whole words, any case) made ``form``, taken as written."""
+    found = re.search(rf"(?<!\w){re.escape(instead_of)}(?!\w)", into, flags=re.IGNORECASE)
+    return into if found is None else into[: found.start()] + form + into[found.end() :]
 
 
 def _forms(rows: Sequence[tuple[str, str, bool]]) -> list[tuple[str, str]]:

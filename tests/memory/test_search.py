@@ -408,3 +408,10 @@ async def test_a_name_finds_memories_that_use_another_name_of_the_same_concept(s
     assert by_alias["results"][0]["ref"] == dmitri["ref"]
     assert by_alias["results"][0]["why"]["words_matched"] > by_alias["results"][1]["why"]["words_matched"]
     assert by_name["results"][0]["ref"] == colonel["ref"]
+    # A name is put into the query as it is written, never read as a pattern.
+    async with mcp_client(server.url, key) as client:
+        await call(client, "memory_store_concept", name=r"Build \1 (g<0>)", concept_type="project")
+        await call(client, "memory_add_concept_alias", concept_name=r"Build \1 (g<0>)", alias="the build")
+        await call(client, "memory_store", observation=r"Build \1 (g<0>) failed on Friday")
+        found = await call(client, "memory_search", query="why did the build fail?")
+    assert found["results"][0]["text"] == r"Build \1 (g<0>) failed on Friday"
