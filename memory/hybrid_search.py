@@ -7,9 +7,11 @@ similarity and that keyword score, so an item found by both ranks highest.
 Without an embedding provider, or when it fails, search runs on full text
 alone and says so (``"mode": "keyword"``).
 
-This module is the flow: checks, the query's vector, the candidates
-(``search_candidates``, the SQL), their ranking (``search_fusion``, pure),
-and reading the memories a window at a time.
+This module is the flow: checks, the query's vector, the period it names
+(``query_dates``) and the other names of the concepts it names
+(``name_variants``), the candidates (``search_candidates``, the SQL), their
+ranking (``search_fusion``, pure), and reading the memories a window at a
+time.
 """
 
 from __future__ import annotations

@@ -66,11 +66,11 @@ def _forms(rows: Sequence[tuple[str, str, bool]]) -> list[tuple[str, str]]:
     are mostly written of by it: "Dmitri" for the person named "Dmitri
     Volkov"). ``rows``: (said, form, whether the form is a person's name)."""
     full = [(said, form) for said, form, _ in rows if form.lower() != said]
-    first_names = [
-        (said, form.split()[0])
-        for said, form, persons_name in rows
-        if persons_name and len(form.split()) > 1 and form.split()[0].lower() != said
-    ]
+    first_names = []
+    for said, form, persons_name in rows:
+        words = form.split()
+        if persons_name and len(words) > 1 and words[0].lower() != said:
+            first_names.append((said, words[0]))
     return sorted(full, key=lambda pair: -len(pair[0])) + sorted(first_names, key=lambda pair: -len(pair[0]))
 
 
